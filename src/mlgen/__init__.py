@@ -1,0 +1,32 @@
+"""mlgen: one ML pipeline spec, compiled to native GitHub Actions, GitLab CI and Jenkins configs.
+
+The public API is listed once, here. Names are imported on first use so that `mlgen check`
+starts without loading pydantic.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Baseline", "Cache", "CanaryStage", "Defaults", "EvaluateStage", "Gate", "Pipeline", "RegisterStage",
+    "RegistryCommands", "Target", "Targets", "Threshold", "TrainStage", "Triggers", "ValidateStage",
+    "compile_pipeline", "load_pipeline", "__version__",
+]
+
+_LAZY = {
+    "compile_pipeline": "mlgen.compiler",
+    "load_pipeline": "mlgen.load",
+}
+
+
+def __getattr__(name: str) -> Any:
+    import importlib
+
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    if name in __all__:
+        return getattr(importlib.import_module("mlgen.spec"), name)
+    raise AttributeError(f"module 'mlgen' has no attribute {name!r}")

@@ -1,0 +1,170 @@
+"""The command line. Commands parse arguments and pick where output goes; the work is elsewhere."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from mlgen import __version__, errhandler
+
+app = typer.Typer(
+    name="mlgen", add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False, rich_markup_mode=None,
+    help="Compile one ML pipeline spec (validate, train, evaluate, register, canary) into native "
+         "GitHub Actions, GitLab CI and Jenkins configs.",
+)
+
+SpecArg = Annotated[Path, typer.Argument(help="The spec: mlgen.yaml, or a Python file that builds a Pipeline.")]
+TargetOpt = Annotated[Optional[list[str]], typer.Option("--target", "-t", help="Only this target (github, gitlab, jenkins); repeatable.")]
+RUNTIME_HELP = {
+    "gate": "Check metrics against the evaluate stage's gates and baseline (runs inside CI jobs).",
+    "data": "Validate datasets against a data contract: `mlgen data check` (runs inside CI jobs).",
+    "registry": "Register, promote and roll back models in the model registry (runs inside CI jobs).",
+    "canary": "Walk a canary step, promote or roll back a deployment (runs inside CI jobs).",
+}
+
+
+def run(args: list[str]) -> int:
+    import click
+
+    def invoke() -> int:
+        try:
+            result = app(args, prog_name="mlgen", standalone_mode=False)
+        except click.exceptions.Exit as exc:
+            return int(exc.exit_code)
+        except click.exceptions.Abort:
+            raise KeyboardInterrupt from None
+        except click.ClickException as exc:
+            exc.show()
+            return errhandler.USER_ERROR  # click's own 2 would read as "drift found"
+        return int(result or 0)
+
+    return errhandler.run(invoke)
+
+
+def _load(spec: Path):  # type: ignore[no-untyped-def]
+    from mlgen.load import load
+
+    return load(spec)
+
+
+def _compile(spec: Path, target: list[str] | None):  # type: ignore[no-untyped-def]
+    from mlgen.compiler import compile_pipeline
+
+    source, pipeline = _load(spec)
+    return compile_pipeline(pipeline, spec_name=spec.name, spec_bytes=source.raw, only=tuple(target or ()), source=source)
+
+
+@app.command()
+def init(
+    path: Annotated[Path, typer.Argument(help="Where to write the starter spec.")] = Path("mlgen.yaml"),
+    force: Annotated[bool, typer.Option(help="Overwrite an existing spec.")] = False,
+) -> int:
+    """Write a commented starter mlgen.yaml (and the JSON Schema editors use to check it)."""
+    from mlgen import schema
+    from mlgen.errors import MlgenError
+    from mlgen.resources import resource_dir
+    from mlgen.writer import write_all
+
+    if path.exists() and not force:
+        raise MlgenError(f"{path} already exists; pass --force to overwrite it")
+    starter = (resource_dir("templates") / "mlgen.yaml").read_text(encoding="utf-8")
+    write_all([(path, starter), (path.parent / schema.LOCAL_PATH, schema.render())])
+    print(f"wrote {path} and {path.parent / schema.LOCAL_PATH}\nnext: edit {path}, then run `mlgen compile {path}`")
+    return 0
+
+
+@app.command("compile")
+def compile_(
+    spec: SpecArg = Path("mlgen.yaml"),
+    target: TargetOpt = None,
+    stdout: Annotated[bool, typer.Option("--stdout", help="Print the configs instead of writing them.")] = False,
+) -> int:
+    """Compile the spec into the targets' native configs (written only if every target compiles)."""
+    from mlgen.writer import write_all
+
+    outputs = _compile(spec, target)
+    if stdout:
+        sys.stdout.write("".join(o.text for o in outputs) if len(outputs) == 1 else
+                         "".join(f"=== {o.path} ===\n{o.text}" for o in outputs))
+        return 0
+    base = spec.parent
+    write_all([(base / o.path, o.text) for o in outputs])
+    for o in outputs:
+        print(f"wrote {base / o.path}")
+    return 0
+
+
+@app.command()
+def check(spec: SpecArg = Path("mlgen.yaml"), target: TargetOpt = None) -> int:
+    """Fail (exit 2) when a generated config is stale or hand-edited; shows the diff and the fix."""
+    from mlgen import check as drift
+    from mlgen.errors import DriftFound
+    from mlgen.escape import sh_quote
+
+    outputs = _compile(spec, target)
+    drifts = drift.compare(spec.parent, outputs)
+    if drifts:
+        command = "mlgen compile" + ("" if str(spec) == "mlgen.yaml" else f" {sh_quote(str(spec))}")
+        raise DriftFound(drift.report(drifts, command))
+    print(f"{len(outputs)} generated file{'s' if len(outputs) != 1 else ''} up to date")
+    return 0
+
+
+@app.command()
+def validate(spec: SpecArg = Path("mlgen.yaml")) -> int:
+    """Check the spec only (all problems at once, with file:line:col)."""
+    _, pipeline = _load(spec)
+    print(f"{spec}: ok ({len(pipeline.stages)} stages, targets: {', '.join(pipeline.enabled_targets())})")
+    return 0
+
+
+@app.command()
+def plan(spec: SpecArg = Path("mlgen.yaml")) -> int:
+    """Show the job graph and how each target maps (or emulates) every feature."""
+    from mlgen.compiler import describe
+
+    _, pipeline = _load(spec)
+    sys.stdout.write(describe(pipeline, spec.name))
+    return 0
+
+
+@app.command()
+def schema(
+    out: Annotated[Path, typer.Option(help="Where to write the JSON Schema.")] = Path("schemas/mlgen.schema.json"),
+    stdout: Annotated[bool, typer.Option("--stdout", help="Print it instead.")] = False,
+) -> int:
+    """Write the spec's JSON Schema (generated from the models)."""
+    from mlgen import schema as schema_mod
+    from mlgen.writer import write_all
+
+    text = schema_mod.render()
+    if stdout:
+        sys.stdout.write(text)
+    else:
+        write_all([(out, text)])
+        print(f"wrote {out}")
+    return 0
+
+
+@app.command()
+def version() -> int:
+    """Print mlgen's version."""
+    print(__version__)
+    return 0
+
+
+def _runtime_stub(name: str) -> None:
+    # Listed here for `mlgen --help`; `__main__` dispatches these before typer is imported.
+    @app.command(name, help=RUNTIME_HELP[name], context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
+                 add_help_option=False)
+    def _forward(ctx: typer.Context) -> int:
+        from mlgen.runtime.cli import main as runtime_main
+
+        return runtime_main([name, *ctx.args])
+
+
+for _name in RUNTIME_HELP:
+    _runtime_stub(_name)

@@ -1,0 +1,47 @@
+"""The escape hatch: patch emitted jobs by job id and dotted key path, never by list position."""
+
+from __future__ import annotations
+
+import difflib
+from typing import Any
+
+from mlgen.errors import SpecError
+from mlgen.source import Source, locate
+
+
+def apply(target: str, jobs: dict[str, Any], overrides: dict[str, dict[str, Any]], source: Source | None = None) -> None:
+    """Patch `jobs` (job id -> mapping) in place. `None` deletes a key."""
+    problems = []
+    for job_id, patches in overrides.items():
+        if job_id not in jobs:
+            close = difflib.get_close_matches(job_id, list(jobs), n=1)
+            hint = f"did you mean `{close[0]}`?" if close else f"jobs on {target}: {', '.join(jobs)}"
+            problems.append(locate(source, ("targets", target, "overrides", job_id), f"targets.{target}.overrides: job `{job_id}` does not exist on {target}", hint))
+            continue
+        for key_path, value in patches.items():
+            error = _patch(jobs[job_id], key_path.split("."), value)
+            if error:
+                problems.append(locate(source, ("targets", target, "overrides", job_id, key_path), f"targets.{target}.overrides.{job_id}.{key_path}: {error}",
+                                        "address keys by name; lists cannot be patched by position, replace the whole list"))
+    if problems:
+        raise SpecError(problems)
+
+
+def _patch(node: Any, keys: list[str], value: Any) -> str | None:
+    for depth, key in enumerate(keys[:-1]):
+        child = node.get(key)
+        if child is None:
+            if value is None:
+                return f"`{'.'.join(keys[:depth + 1])}` does not exist, so there is nothing to delete"
+            child = node[key] = {}
+        if not isinstance(child, dict):
+            return f"`{'.'.join(keys[:depth + 1])}` is not a mapping"
+        node = child
+    last = keys[-1]
+    if value is None:
+        if last not in node:
+            return f"`{'.'.join(keys)}` does not exist, so there is nothing to delete"
+        del node[last]
+    else:
+        node[last] = value
+    return None

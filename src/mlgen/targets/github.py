@@ -1,0 +1,171 @@
+"""GitHub Actions: one workflow, one job per plan job, `needs:` for the DAG."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from mlgen import overrides, retry, yamlout
+from mlgen.escape import gha_string
+from mlgen.pins import ACTIONS
+
+if TYPE_CHECKING:
+    from mlgen.plan import Artifact, Command, Job, Plan, When
+    from mlgen.source import Source
+    from mlgen.spec import Target as Settings
+
+NAME = "github"
+TITLE = "GitHub Actions"
+DEFAULT_RUNNER = "ubuntu-latest"
+
+
+def emit(plan: Plan, settings: Settings, source: Source | None = None) -> str:
+    jobs = {job.id: _job(job, plan, settings) for job in plan.jobs}
+    overrides.apply(NAME, jobs, settings.overrides, source)
+    workflow: dict[str, Any] = {"name": f"mlgen {plan.name}", "on": _triggers(plan)}
+    workflow["permissions"] = {}  # nothing by default; each job asks for what it needs
+    workflow["concurrency"] = {
+        "group": f"mlgen-{plan.name}-${{{{ github.ref }}}}",
+        "cancel-in-progress": "${{ github.event_name == 'pull_request' }}",
+    }
+    if plan.env:
+        workflow["env"] = dict(plan.env)
+    workflow["defaults"] = {"run": {"shell": "bash"}}
+    workflow["jobs"] = jobs
+    return _version_comments(yamlout.dump(workflow))
+
+
+def _version_comments(text: str) -> str:
+    """`uses: repo@sha  # v1.2.3`: the SHA is what runs, the comment is for humans and updaters."""
+    by_uses = {pin.uses: pin.version for pin in ACTIONS.values()}
+    lines = []
+    for line in text.split("\n"):
+        uses = line.partition("uses: ")[2]
+        lines.append(f"{line}  # {by_uses[uses]}" if uses in by_uses else line)
+    return "\n".join(lines)
+
+
+def _triggers(plan: Plan) -> dict[str, Any]:
+    t = plan.triggers
+    on: dict[str, Any] = {"push": {"branches": list(t.push)}}
+    if t.pull_request:
+        on["pull_request"] = {}
+    if t.schedule:
+        on["schedule"] = [{"cron": t.schedule}]
+    if t.manual:
+        on["workflow_dispatch"] = {}
+    return on
+
+
+def _job(job: Job, plan: Plan, settings: Settings) -> dict[str, Any]:
+    out: dict[str, Any] = {"name": job.title}
+    if job.needs:
+        out["needs"] = list(job.needs)
+    condition = _condition(job.when, plan)
+    if condition:
+        out["if"] = condition
+    out["runs-on"] = _runner(job.runner, settings)
+    out["permissions"] = {"contents": "read"}
+    out["timeout-minutes"] = job.timeout_minutes
+    if job.environment:
+        env: dict[str, Any] = {"name": job.environment}
+        if job.environment_url:
+            env["url"] = job.environment_url
+        out["environment"] = env
+    if job.lock:
+        out["concurrency"] = {"group": job.lock, "cancel-in-progress": False}
+    if job.matrix:
+        out["strategy"] = {"fail-fast": False, "matrix": {k.lower(): list(v) for k, v in job.matrix}}
+    env_vars = {k: f"${{{{ matrix.{k.lower()} }}}}" for k, _ in job.matrix}
+    env_vars.update(job.env)
+    if env_vars:
+        out["env"] = env_vars
+    out["steps"] = _steps(job, plan)
+    return out
+
+
+def _runner(labels: tuple[str, ...], settings: Settings) -> Any:
+    mapped: list[str] = []
+    for label in labels or (DEFAULT_RUNNER,):
+        mapped.extend(settings.runners.get(label, [label]))
+    return mapped[0] if len(mapped) == 1 else mapped
+
+
+def _condition(when: When, plan: Plan) -> str | None:
+    parts = []
+    if when.branch_only:
+        branches = list(when.branches) + ([plan.default_branch] if when.default_branch else [])
+        refs = " || ".join(f"github.ref == {gha_string('refs/heads/' + b)}" for b in dict.fromkeys(branches))
+        parts.append(f"github.event_name != 'pull_request' && ({refs})")
+    if when.on_failure_of:
+        # always() lets the job start after a failed need; the test keeps it to real failures.
+        parts.insert(0, "always() && contains(needs.*.result, 'failure')")
+    return " && ".join(parts) or None
+
+
+def _steps(job: Job, plan: Plan) -> list[dict[str, Any]]:
+    steps: list[dict[str, Any]] = [
+        _uses("Check out", "checkout", {"persist-credentials": False}),
+        _uses("Set up Python", "setup-python", {"python-version": plan.python}),
+    ]
+    if job.cache:
+        key = "-".join([job.cache.prefix, "${{ runner.os }}", *(f"${{{{ matrix.{k.lower()} }}}}" for k, _ in job.matrix),
+                        "${{ hashFiles(" + ", ".join(gha_string(f) for f in job.cache.key_files) + ") }}"])
+        steps.append({"id": "cache", **_uses("Restore training outputs", "cache", {"path": _lines(job.cache.paths), "key": key})})
+    steps.extend(_download(a) for a in job.downloads)
+    if job.install:
+        steps.append({"name": "Install mlgen", "run": f"python -m pip install '{job.install}'"})
+    if plan.setup:
+        steps.append({"name": "Set up the project", "run": plan.setup})
+    steps.extend(_command(c, job) for c in job.commands)
+    if job.upload:
+        steps.append(_upload(job.upload, job))
+    return steps
+
+
+def _uses(name: str, action: str, with_: dict[str, Any]) -> dict[str, Any]:
+    return {"name": name, "uses": f"{ACTIONS[action].uses}", "with": with_}
+
+
+def _command(command: Command, job: Job) -> dict[str, Any]:
+    step: dict[str, Any] = {"name": command.name}
+    if command.skip_on_cache_hit:
+        step["if"] = "steps.cache.outputs.cache-hit != 'true'"
+    step["run"] = retry.wrap(command.script, job.retries)
+    if command.secrets:
+        step["env"] = {s: f"${{{{ secrets.{s} }}}}" for s in command.secrets}
+    return step
+
+
+def _download(artifact: Artifact) -> dict[str, Any]:
+    if artifact.matrix_keys:
+        return _uses(f"Download {artifact.name} outputs", "download-artifact",
+                     {"pattern": f"{artifact.name}-*", "merge-multiple": True})
+    return _uses(f"Download {artifact.name} outputs", "download-artifact", {"name": artifact.name})
+
+
+def _upload(artifact: Artifact, job: Job) -> dict[str, Any]:
+    name = "-".join([artifact.name, *(f"${{{{ matrix.{k.lower()} }}}}" for k in artifact.matrix_keys)])
+    return _uses(f"Upload {artifact.name} outputs", "upload-artifact",
+                 {"name": name, "path": _lines(artifact.paths), "if-no-files-found": "error", "include-hidden-files": True})
+
+
+def _lines(paths: tuple[str, ...]) -> str:
+    return "\n".join(paths) + ("\n" if len(paths) > 1 else "")
+
+
+def validate(text: str) -> list[str]:
+    from mlgen import schemas
+
+    return schemas.validate("github-workflows", yamlout.load(text))
+
+
+def notes(plan: Plan) -> list[str]:
+    out = []
+    if any(j.retries for j in plan.jobs):
+        out.append("retries: GitHub has no job retry; each step's script runs in a retry loop (`bash -c`, same attempts).")
+    if any(j.approval for j in plan.jobs):
+        out.append("approval: the canary jobs use the `environment`; configure required reviewers on it "
+                   "(enforced on public repositories, or private ones on Enterprise plans); each step job asks for review.")
+    if plan.secrets:
+        out.append("secrets: `secrets.NAME` reaches only the steps that need it, through step `env:`.")
+    return out

@@ -1,0 +1,157 @@
+"""GitLab CI: one job per plan job, `needs:` for the DAG, `rules:` for every condition."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from mlgen import cachecmd, overrides, yamlout
+from mlgen.escape import gitlab_literal
+
+if TYPE_CHECKING:
+    from mlgen.plan import Job, Plan, When
+    from mlgen.source import Source
+    from mlgen.spec import Target as Settings
+
+NAME = "gitlab"
+TITLE = "GitLab CI"
+NOT_MR = '$CI_PIPELINE_SOURCE != "merge_request_event"'
+
+
+def emit(plan: Plan, settings: Settings, source: Source | None = None) -> str:
+    jobs = {job.id: _job(job, plan, settings) for job in plan.jobs}
+    overrides.apply(NAME, jobs, settings.overrides, source)
+    doc: dict[str, Any] = {"workflow": {"name": f"mlgen {plan.name}", "rules": _workflow_rules(plan)}}
+    doc["stages"] = list(dict.fromkeys(_stage_of(job) for job in plan.jobs))
+    doc["default"] = {"image": f"python:{plan.python}", "interruptible": True}
+    if plan.env:
+        doc["variables"] = {k: _variable(v) for k, v in plan.env}
+    doc.update(jobs)
+    return yamlout.dump(doc)
+
+
+def _stage_of(job: Job) -> str:
+    return job.stage
+
+
+def _variable(value: str) -> Any:
+    # GitLab expands `$NAME` in variable values; spec values are literal, so write `$` as `$$`.
+    return gitlab_literal(value)
+
+
+def _workflow_rules(plan: Plan) -> list[dict[str, Any]]:
+    t = plan.triggers
+    rules: list[dict[str, Any]] = []
+    if t.pull_request:
+        rules.append({"if": '$CI_PIPELINE_SOURCE == "merge_request_event"'})
+    # A push to a branch with an open merge request would otherwise run twice.
+    rules.append({"if": "$CI_COMMIT_BRANCH && $CI_OPEN_MERGE_REQUESTS", "when": "never"})
+    if t.schedule:
+        rules.append({"if": '$CI_PIPELINE_SOURCE == "schedule"'})
+    if t.manual:
+        rules.append({"if": '$CI_PIPELINE_SOURCE == "web"'})
+    for branch in t.push:
+        rules.append({"if": f'$CI_PIPELINE_SOURCE == "push" && $CI_COMMIT_BRANCH == "{branch}"'})
+    return rules
+
+
+def _job(job: Job, plan: Plan, settings: Settings) -> dict[str, Any]:
+    out: dict[str, Any] = {"stage": _stage_of(job)}
+    out["needs"] = [{"job": n, "artifacts": any(a.producer == n for a in job.downloads)} for n in job.needs]
+    out["needs"] += [{"job": a.producer, "artifacts": True} for a in job.downloads if a.producer not in job.needs]
+    tags = [t for label in job.runner for t in settings.runners.get(label, [label])]
+    if tags:
+        out["tags"] = tags
+    out["timeout"] = f"{job.timeout_minutes} minutes"
+    if job.retries:
+        out["retry"] = {"max": job.retries, "when": ["always"]}
+    if job.deploys:
+        out["interruptible"] = False  # never cancel a deployment halfway
+    variables = dict(job.env)
+    if variables:
+        out["variables"] = {k: _variable(v) for k, v in variables.items()}
+    if job.matrix:
+        out["parallel"] = {"matrix": [{k: list(v) for k, v in job.matrix}]}
+    rules = _rules(job, plan)
+    if rules:
+        out["rules"] = rules
+    if job.environment:
+        env: dict[str, Any] = {"name": job.environment, "deployment_tier": _tier(job.environment)}
+        if job.environment_url:
+            env["url"] = job.environment_url
+        out["environment"] = env
+        out["resource_group"] = job.lock
+    if job.cache:
+        key = "-".join([job.cache.prefix, *(f"${k}" for k, _ in job.matrix)])
+        out["cache"] = {"key": key, "paths": [*job.cache.paths, cachecmd.STAMP_DIR + "/"], "when": "on_success"}
+    before = []
+    if job.install:
+        before.append(f"python -m pip install '{job.install}'")
+    if plan.setup:
+        before.append(plan.setup)
+    if before:
+        out["before_script"] = before
+    out["script"] = [_script(c.script, c.skip_on_cache_hit, job, plan) for c in job.commands]
+    artifacts: dict[str, Any] = {}
+    if job.upload:
+        artifacts["paths"] = list(job.upload.paths)
+        artifacts["expire_in"] = "1 week"
+    if job.junit:
+        artifacts["reports"] = {"junit": job.junit}
+        artifacts["when"] = "always"  # gate reports matter most when the gate fails
+    if artifacts:
+        out["artifacts"] = artifacts
+    return out
+
+
+def _script(script: str, cached: bool, job: Job, plan: Plan) -> str:
+    if not cached:
+        return script
+    return cachecmd.guard(script, plan.spec_file, job.stage)
+
+
+def _rules(job: Job, plan: Plan) -> list[dict[str, Any]]:
+    condition = _condition(job.when)
+    if job.when.on_failure_of:
+        return [{"if": condition, "when": "on_failure"}] if condition else [{"when": "on_failure"}]
+    if job.approval:
+        # In `rules:`, a manual job blocks the pipeline only with allow_failure: false stated.
+        rule: dict[str, Any] = {"when": "manual", "allow_failure": False}
+        return [{"if": condition, **rule}] if condition else [rule]
+    if condition:
+        return [{"if": condition}]
+    return []
+
+
+def _condition(when: When) -> str | None:
+    if not when.branch_only:
+        return None
+    refs = [f'$CI_COMMIT_BRANCH == "{b}"' for b in when.branches]
+    if when.default_branch:
+        refs.append("$CI_COMMIT_BRANCH == $CI_DEFAULT_BRANCH")
+    joined = " || ".join(refs)
+    return f"{NOT_MR} && ({joined})" if len(refs) > 1 else f"{NOT_MR} && {joined}"
+
+
+def _tier(environment: str) -> str:
+    tiers = ("production", "staging", "testing", "development")
+    return next((t for t in tiers if environment.startswith(t[:4])), "other")
+
+
+def validate(text: str) -> list[str]:
+    from mlgen import schemas
+
+    return schemas.validate("gitlab-ci", yamlout.load(text))
+
+
+def notes(plan: Plan) -> list[str]:
+    out = []
+    if any(j.cache for j in plan.jobs):
+        out.append("cache: `cache:key:files` takes at most two files and no globs, so the cache key is fixed per stage "
+                   "and `mlgen cache hit` compares a content hash of the key files before skipping training.")
+    if plan.secrets:
+        out.append("secrets: define them as masked, protected CI/CD variables; GitLab cannot hide project variables from "
+                   "individual jobs, so scope them to the environment where possible.")
+    if plan.triggers.schedule:
+        out.append(f"schedule: create a pipeline schedule with cron `{plan.triggers.schedule}` in the project settings; "
+                   "the workflow rules admit scheduled pipelines.")
+    return out

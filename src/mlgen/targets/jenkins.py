@@ -1,0 +1,233 @@
+"""Jenkins: a declarative Jenkinsfile rendered from a Jinja2 template, every string escaped once.
+
+The template never sees raw text: values reach it as `Groovy` literals made by `escape`, and
+a `finalize` hook refuses anything else, so an unescaped string cannot slip into the output.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from typing import TYPE_CHECKING, Any
+
+from markupsafe import Markup
+
+from mlgen import cachecmd, overrides
+from mlgen.errors import SpecError
+from mlgen.escape import groovy_block, groovy_single
+from mlgen.source import locate
+
+if TYPE_CHECKING:
+    from mlgen.plan import Artifact, Job, Plan, When
+    from mlgen.source import Source
+    from mlgen.spec import Target as Settings
+
+NAME = "jenkins"
+TITLE = "Jenkins"
+OVERRIDABLE = ("agent", "timeout", "retries", "environment")
+
+
+class Groovy(Markup):
+    """Text that is already a valid Groovy literal or expression (Markup: the template emits it as is)."""
+
+
+def lit(text: str) -> Groovy:
+    return Groovy(groovy_single(text))
+
+
+def ident(name: str) -> Groovy:
+    """An environment variable name used as a Groovy identifier (the spec guarantees the shape)."""
+    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
+        raise ValueError(f"not an identifier: {name!r}")
+    return Groovy(name)
+
+
+def block(text: str) -> Groovy:
+    return Groovy(groovy_block(text))
+
+
+def emit(plan: Plan, settings: Settings, source: Source | None = None) -> str:
+    views = {job.id: _view(job, settings) for job in plan.jobs}
+    overrides.apply(NAME, views, settings.overrides, source)
+    _check_views(views, source)
+    stages = _stages(plan, views)
+    env = [(ident(k), lit(v)) for k, v in plan.env]
+    return _template().render(plan=plan, stages=stages, env=env,
+                              cron=lit(plan.triggers.schedule) if plan.triggers.schedule else None)
+
+
+def _view(job: Job, settings: Settings) -> dict[str, Any]:
+    """The overridable face of a stage: what `targets.jenkins.overrides` may change."""
+    labels = [t for label in job.runner for t in settings.runners.get(label, [label])]
+    return {"agent": " && ".join(labels) or None, "timeout": job.timeout_minutes, "retries": job.retries,
+            "environment": dict(job.env)}
+
+
+def _check_views(views: dict[str, dict[str, Any]], source: Source | None) -> None:
+    problems = []
+    for job_id, view in views.items():
+        for key in view:
+            if key not in OVERRIDABLE:
+                problems.append(locate(source, ("targets", "jenkins", "overrides", job_id),
+                                       f"targets.jenkins.overrides.{job_id}: `{key}` cannot be overridden on Jenkins",
+                                       f"overridable keys: {', '.join(OVERRIDABLE)}"))
+    if problems:
+        raise SpecError(problems)
+
+
+def _stages(plan: Plan, views: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    groups: dict[str, dict[str, Any]] = {}
+    for job in plan.jobs:
+        if job.kind == "rollback":
+            groups[job.stage]["rollback"] = _rollback(job, plan, views[job.id])
+            continue
+        stage = _stage(job, plan, views[job.id])
+        if job.kind != "canary":
+            out.append(stage)
+            continue
+        # Canary steps nest in one stage: its `when` gates them all before any input, its lock
+        # serialises the whole rollout, and its `post { failure }` is the rollback.
+        group = groups.get(job.stage)
+        if group is None:
+            group = groups[job.stage] = {"name": lit(job.stage), "when": _when(job.when, plan), "lock": lit(job.lock or ""),
+                                         "children": [], "rollback": None}
+            out.append(group)
+        stage["when"] = []
+        group["children"].append(stage)
+    return out
+
+
+def _stage(job: Job, plan: Plan, view: dict[str, Any]) -> dict[str, Any]:
+    steps: list[dict[str, Any]] = [{"unstash": lit(name)} for art in job.downloads for name in art.leg_names]
+    prepare = _prepare(job, plan)
+    if prepare:
+        steps.append({"sh": block(prepare), "secrets": []})
+    for command in job.commands:
+        script = cachecmd.guard(command.script, plan.spec_file, job.stage) if command.skip_on_cache_hit else command.script
+        steps.append({"sh": block(script), "secrets": [lit(s) for s in command.secrets]})
+    if job.upload:
+        includes = lit(",".join(_ant(p) for p in job.upload.paths))
+        steps.append({"stash": _stash_expr(job.upload), "includes": includes})
+        steps.append({"archive": includes})
+    return {
+        "name": lit(job.title),
+        "agent": lit(view["agent"]) if view["agent"] else None,
+        "timeout": int(view["timeout"]),
+        "retry": int(view["retries"]) + 1 if view["retries"] else None,
+        "environment": [(ident(k), lit(str(v))) for k, v in view["environment"].items()],
+        "when": _when(job.when, plan),
+        "input": {"message": lit(job.approval), "ok": lit("Deploy")} if job.approval else None,
+        "matrix": [(lit(k), [lit(v) for v in values]) for k, values in job.matrix],
+        "steps": steps,
+        "junit": lit(job.junit) if job.junit else None,
+    }
+
+
+def _rollback(job: Job, plan: Plan, view: dict[str, Any]) -> dict[str, Any]:
+    steps = [{"sh": block(c.script), "secrets": [lit(s) for s in c.secrets]} for c in job.commands]
+    prepare = _prepare(job, plan)
+    if prepare:
+        steps.insert(0, {"sh": block(prepare), "secrets": []})
+    return {"label": lit(view["agent"] or ""), "steps": steps}
+
+
+def _prepare(job: Job, plan: Plan) -> str:
+    lines = []
+    if job.install or plan.setup:
+        # No core Jenkins construct installs Python: assert the agent's version instead of guessing.
+        major, minor = plan.python.split(".")
+        lines.append(f"python3 -c 'import sys; sys.exit(sys.version_info[:2] != ({major}, {minor}) "
+                     f"and \"mlgen: this stage needs Python {plan.python} on the agent\")'")
+    if job.install:
+        lines.append(f"python3 -m pip install '{job.install}'")
+    if plan.setup:
+        lines.append(plan.setup)
+    return "\n".join(lines)
+
+
+def _when(when: When, plan: Plan) -> list[Groovy]:
+    if not when.branch_only:
+        return []
+    branches = list(dict.fromkeys([*when.branches, *([plan.default_branch] if when.default_branch else [])]))
+    conditions = [Groovy(f"branch {groovy_single(b)}") for b in branches]
+    if len(conditions) == 1:
+        return conditions
+    return [Groovy("anyOf { " + "; ".join(conditions) + " }")]
+
+
+def _stash_expr(artifact: Artifact) -> Groovy:
+    if not artifact.matrix_keys:
+        return lit(artifact.name)
+    # Matrix axis values are validated to [A-Za-z0-9_.-], so interpolating them is safe.
+    return Groovy('"' + "-".join([artifact.name, *(f"${{env.{k}}}" for k in artifact.matrix_keys)]) + '"')
+
+
+def _ant(path: str) -> str:
+    return path.rstrip("/") + "/**" if path.endswith("/") else path
+
+
+@functools.cache
+def _template() -> Any:
+    import jinja2
+
+    from mlgen.resources import resource_dir
+
+    def finalize(value: Any) -> Any:
+        # Markup covers Groovy literals, padding and macro output; a plain str was never escaped.
+        if isinstance(value, Markup) or (isinstance(value, int) and not isinstance(value, bool)):
+            return value
+        raise TypeError(f"unescaped value reached the Jenkinsfile template: {value!r}")
+
+    # autoescape only makes macros return Markup; every value that is printed is Markup already.
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(resource_dir("templates"))), autoescape=True,
+                             undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True,
+                             keep_trailing_newline=True, finalize=finalize)
+    env.globals["pad"] = lambda n: Markup(" " * n)
+    return env.get_template("Jenkinsfile.j2")
+
+
+# -- validation: the compiler's own structural check of the rendered file -------------------
+
+_STRING = re.compile(r"'''(?:\\.|[^\\])*?'''|'(?:\\.|[^\\'\n])*'|\"(?:\\.|[^\\\"\n])*\"", re.DOTALL)
+
+
+def validate(text: str) -> list[str]:
+    """Balanced braces and parentheses outside string literals, one `pipeline` block, known sections."""
+    stripped = _STRING.sub("''", text)
+    stripped = re.sub(r"//[^\n]*", "", stripped)
+    problems = []
+    depth = 0
+    stack: list[tuple[str, int]] = []
+    pairs = {")": "(", "}": "{", "]": "["}
+    for lineno, line in enumerate(stripped.split("\n"), 1):
+        for ch in line:
+            if ch in "({[":
+                stack.append((ch, lineno))
+            elif ch in ")}]":
+                if not stack or stack[-1][0] != pairs[ch]:
+                    problems.append(f"line {lineno}: unbalanced `{ch}`")
+                    return problems
+                stack.pop()
+        depth = len(stack)
+    if stack:
+        problems.append(f"line {stack[-1][1]}: `{stack[-1][0]}` is never closed")
+    if depth == 0 and len(re.findall(r"^pipeline \{", stripped, re.MULTILINE)) != 1:
+        problems.append("the file must hold exactly one top-level `pipeline { }` block")
+    for section in ("agent", "stages"):
+        if not re.search(rf"^  {section}\b", stripped, re.MULTILINE):
+            problems.append(f"the pipeline has no top-level `{section}` section")
+    return problems
+
+
+def notes(plan: Plan) -> list[str]:
+    out = ["python: no core Jenkins construct installs Python; each stage asserts the agent's `python3` version."]
+    if any(j.cache for j in plan.jobs):
+        out.append("cache: core Jenkins has no cache; the agent workspace keeps outputs between builds and "
+                   "`mlgen cache hit` reuses them when the content hash of the key files is unchanged.")
+    out.append("triggers: pushes and pull requests reach Jenkins through the multibranch job's branch sources; "
+               f"build `{', '.join(plan.triggers.push)}` and, if wanted, pull requests there.")
+    if plan.secrets:
+        out.append("secrets: create Secret text credentials with the same IDs; `withCredentials` binds them only around "
+                   "the `sh` steps that need them.")
+    return out
