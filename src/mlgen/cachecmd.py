@@ -8,49 +8,54 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from typing import TYPE_CHECKING
+
 from mlgen.escape import sh_quote
+
+if TYPE_CHECKING:
+    from mlgen.plan import Cache
 
 STAMP_DIR = ".mlgen/cache"
 
 
-def guard(script: str, spec_file: str, stage: str) -> str:
-    spec = sh_quote(spec_file)
-    hit = f"mlgen cache hit --spec {spec} --stage {stage}"
-    save = f"mlgen cache save --spec {spec} --stage {stage}"
+def guard(script: str, cache: Cache, stage: str, matrix_keys: tuple[str, ...]) -> str:
+    """Wrap the training command: skip it on a hit, record the key after it ran."""
+    args = ["--stage", stage, "--salt", cache.prefix]
+    args += [a for key in cache.key_files for a in ("--key", key)]
+    args += [a for path in cache.paths for a in ("--path", path)]
+    args += [a for name in matrix_keys for a in ("--matrix-env", name)]
+    flags = " ".join(sh_quote(a) for a in args)
     # The user's script goes in unchanged (no re-indenting: heredocs must stay byte-exact).
     body = script.rstrip("\n")
     return (
-        f"if {hit}; then\n"
+        f"if mlgen cache hit {flags}; then\n"
         "  echo 'mlgen: training inputs unchanged; reusing the cached outputs'\n"
         "else\n"
         f"{body}\n"
-        f"  {save}\n"
+        f"  mlgen cache save {flags}\n"
         "fi\n"
     )
 
 
 def main(argv: list[str]) -> int:
-    """`mlgen cache hit|save --spec S --stage NAME`: exit 0 on a hit, 1 on a miss."""
+    """`mlgen cache hit|save|key`: exit 0 on a hit, 1 on a miss."""
     import argparse
     import os
-    import sys
 
-    parser = argparse.ArgumentParser(prog="mlgen cache", description="Reuse training outputs when the cache key files are unchanged.")
-    parser.add_argument("action", choices=["hit", "save", "key"], help="hit: exit 0 if outputs can be reused; save: record the key; key: print it")
-    parser.add_argument("--spec", default="mlgen.yaml", type=Path)
-    parser.add_argument("--stage", required=True)
+    parser = argparse.ArgumentParser(
+        prog="mlgen cache", description="Reuse training outputs when the content of the cache key files is unchanged. "
+                                        "Used by generated GitLab and Jenkins jobs, whose caches cannot key on file contents.")
+    parser.add_argument("action", choices=["hit", "save", "key"], help="hit: exit 0 if the outputs can be reused, 1 if not; "
+                                                                       "save: record the key of the current inputs; key: print it")
+    parser.add_argument("--stage", required=True, help="stage name (names the stamp file)")
+    parser.add_argument("--key", action="append", required=True, help="glob of files whose content forms the key (repeatable)")
+    parser.add_argument("--path", action="append", required=True, help="cached output path that must exist for a hit (repeatable)")
+    parser.add_argument("--salt", default="", help="extra text mixed into the key (the compiler passes a hash of the command)")
+    parser.add_argument("--matrix-env", action="append", default=[], help="environment variable naming this matrix leg (repeatable)")
     args = parser.parse_args(argv)
 
-    from mlgen.load import load_pipeline
-
-    stage = load_pipeline(args.spec).stage(args.stage)
-    cache = getattr(stage, "cache", None)
-    if cache is None:
-        print(f"mlgen cache: stage `{args.stage}` has no cache", file=sys.stderr)
-        return 1
-    paths = list(cache.paths or stage.outputs)
-    legs = sorted((k.upper(), os.environ.get(k.upper(), "")) for k in (stage.matrix or {}))
-    digest = key_digest(Path("."), list(cache.key), [stage.run or "", *paths, *(f"{k}={v}" for k, v in legs)])
+    legs = [(name, os.environ.get(name, "")) for name in args.matrix_env]
+    digest = key_digest(Path("."), args.key, [args.salt, *args.path, *(f"{k}={v}" for k, v in legs)])
     stamp = Path(STAMP_DIR) / ("-".join([args.stage, *(v for _, v in legs)]) + ".sha256")
     if args.action == "key":
         print(digest)
@@ -60,7 +65,7 @@ def main(argv: list[str]) -> int:
         stamp.write_text(digest + "\n", encoding="utf-8")
         return 0
     saved = stamp.read_text(encoding="utf-8").strip() if stamp.is_file() else None
-    missing = [p for p in paths if not Path(p).exists()]
+    missing = [p for p in args.path if not Path(p).exists()]
     if saved == digest and not missing:
         print(f"mlgen cache: hit for `{args.stage}` (key {digest[:12]})")
         return 0

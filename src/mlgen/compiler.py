@@ -31,7 +31,7 @@ def compile_pipeline(pipeline: Pipeline, *, spec_name: str, spec_bytes: bytes,
     if unknown:
         raise MlgenError(f"target `{unknown[0]}` is not enabled in the spec's `targets:` "
                          f"(enabled: {', '.join(enabled) or 'none'})")
-    the_plan = plan.build(pipeline, spec_name, __version__)
+    the_plan = plan.build(pipeline, __version__)
     all_outputs = tuple((name, settings.path) for name, settings in enabled.items())
     command = f"mlgen compile {sh_quote(spec_name)}"
     outputs = []
@@ -51,7 +51,7 @@ def compile_pipeline(pipeline: Pipeline, *, spec_name: str, spec_bytes: bytes,
 
 def describe(pipeline: Pipeline, spec_name: str) -> str:
     """`mlgen plan`: the job graph and, per target, how non-native features are emulated."""
-    the_plan = plan.build(pipeline, spec_name, __version__)
+    the_plan = plan.build(pipeline, __version__)
     lines = [f"pipeline {the_plan.name} (mlgen {__version__})", "", "jobs:"]
     for job in the_plan.jobs:
         facts = [job.kind]

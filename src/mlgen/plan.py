@@ -10,9 +10,8 @@ import hashlib
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from mlgen import graph
+from mlgen import graph, runtime_calls as runtime
 from mlgen.errors import Problem, SpecError
-from mlgen.escape import sh_quote
 from mlgen.spec import duration_minutes
 
 if TYPE_CHECKING:
@@ -116,7 +115,6 @@ class Triggers:
 @dataclass(frozen=True)
 class Plan:
     name: str
-    spec_file: str  # how jobs name the spec (relative to the repository root)
     version: str
     default_branch: str
     python: str
@@ -133,16 +131,16 @@ class Plan:
         raise KeyError(job_id)
 
 
-def build(pipeline: Pipeline, spec_file: str, version: str) -> Plan:
+def build(pipeline: Pipeline, version: str) -> Plan:
     needs = graph.needs_map(pipeline)
-    builder = _Builder(pipeline, spec_file, version, needs)
+    builder = _Builder(pipeline, version, needs)
     jobs: list[Job] = []
     for stage in _topological(pipeline, needs):
         jobs.extend(builder.jobs_for(stage))
     _check_unique_ids(jobs, pipeline)
     t = pipeline.triggers
     return Plan(
-        name=pipeline.name, spec_file=spec_file, version=version, default_branch=pipeline.defaults.branch,
+        name=pipeline.name, version=version, default_branch=pipeline.defaults.branch,
         python=pipeline.defaults.python, setup=pipeline.defaults.setup,
         triggers=Triggers(tuple(t.push or [pipeline.defaults.branch]), t.pull_request, t.schedule, t.manual),
         env=tuple(pipeline.env.items()), secrets=tuple(pipeline.secrets), jobs=tuple(jobs),
@@ -186,8 +184,8 @@ def _check_unique_ids(jobs: list[Job], pipeline: Pipeline) -> None:
 
 
 class _Builder:
-    def __init__(self, pipeline: Pipeline, spec_file: str, version: str, needs: dict[str, list[str]]) -> None:
-        self.pipeline, self.spec_file, self.version, self.needs = pipeline, spec_file, version, needs
+    def __init__(self, pipeline: Pipeline, version: str, needs: dict[str, list[str]]) -> None:
+        self.pipeline, self.version, self.needs = pipeline, version, needs
         self.artifacts: dict[str, Artifact] = {}  # stage -> what it hands on
         self.last_job: dict[str, str] = {}  # stage -> the job id later stages wait for
         self.defaults = pipeline.defaults
@@ -247,8 +245,17 @@ class _Builder:
         wanted = sorted({e for e in extras if e})
         return f"mlgen[{','.join(wanted)}]=={self.version}" if wanted else f"mlgen=={self.version}"
 
-    def _runtime(self, command: str, stage: AnyStage, *args: str) -> str:
-        return " ".join(["mlgen", command, "--spec", sh_quote(self.spec_file), "--stage", stage.name, *args])
+    def _evaluate_ancestor(self, stage_name: str) -> str | None:
+        """The nearest evaluate stage above a register stage: its gate results become model tags."""
+        queue, seen = list(self.needs[stage_name]), set()
+        while queue:
+            name = queue.pop(0)
+            if name not in seen:
+                seen.add(name)
+                if self.pipeline.stage(name).kind == "evaluate":
+                    return name
+                queue.extend(self.needs[name])
+        return None
 
     def _user_cmd(self, name: str, script: str | None, stage: AnyStage, **kw: Any) -> list[Command]:
         if script is None:
@@ -265,7 +272,7 @@ class _Builder:
         commands = self._user_cmd("run", stage.run, stage)
         install = None
         if stage.contract:
-            commands.append(Command("data check", self._runtime("data check", stage), self._secrets(stage, False)))
+            commands.append(Command("data check", runtime.data_check(stage), self._secrets(stage, False)))
             install = self._mlgen("data")
         return [Job(**common, commands=tuple(commands), install=install, upload=self._upload(stage, ()),
                     junit=f"{REPORTS_DIR}/{stage.name}-*.xml" if stage.contract else None, summary=bool(stage.contract))]
@@ -286,13 +293,15 @@ class _Builder:
     def _evaluate(self, stage: Any, common: dict[str, Any]) -> list[Job]:
         registry_baseline = stage.baseline is not None and stage.baseline.registry is not None
         commands = self._user_cmd("evaluate", stage.run, stage)
-        commands.append(Command("gate", self._runtime("gate", stage), self._secrets(stage, registry_baseline)))
+        model = graph.model_name(self.pipeline, stage)
+        registry = graph.registry_kind(self.pipeline, stage)
+        commands.append(Command("gate", runtime.gate(stage, model, registry), self._secrets(stage, registry_baseline)))
         extra = (stage.metrics, f".mlgen/gate-{stage.name}.json")
         return [Job(**common, commands=tuple(commands), install=self._mlgen("mlflow" if registry_baseline else ""),
                     upload=self._upload(stage, extra), junit=f"{REPORTS_DIR}/{stage.name}-*.xml", summary=True)]
 
     def _register(self, stage: Any, common: dict[str, Any]) -> list[Job]:
-        commands = [Command("register", self._runtime("registry register", stage), self._secrets(stage, True))]
+        commands = [Command("register", runtime.register(stage, self._evaluate_ancestor(stage.name)), self._secrets(stage, True))]
         return [Job(**common, commands=tuple(commands), when=self._branches(stage.branches),
                     install=self._mlgen("mlflow" if stage.registry == "mlflow" else ""), upload=self._upload(stage, ()))]
 
@@ -307,20 +316,23 @@ class _Builder:
         jobs = []
         previous = common["needs"]
         for i, weight in enumerate(stage.steps):
-            commands = [Command(f"canary {weight}%", self._runtime("canary step", stage, "--weight", str(weight)), secrets)]
+            commands = [Command(f"canary {weight}%", runtime.canary_step(stage, weight), secrets)]
             if weight == 100 and model:
-                commands.append(Command("promote", self._runtime("canary promote", stage), secrets))
+                commands.append(Command("promote", runtime.promote(model, registry, self._register_stage()), secrets))
             job_id = f"{stage.name}-{weight}"
             approval = f"Start the canary of {model or self.pipeline.name} in {stage.environment}?" if i == 0 and stage.approval else None
             jobs.append(Job(**{**base, "id": job_id, "title": f"{stage.name} {weight}%", "needs": previous,
                                "commands": tuple(commands), "approval": approval, "downloads": common["downloads"] if i == 0 else ()}))
             previous = (job_id,)
         steps = tuple(j.id for j in jobs)
-        rollback = Command("rollback", self._runtime("canary rollback", stage), secrets)
+        rollback = Command("rollback", runtime.rollback(stage, model, registry, self._register_stage()), secrets)
         jobs.append(Job(**{**base, "id": f"{stage.name}-rollback", "kind": "rollback", "title": f"{stage.name} rollback",
                            "needs": steps, "commands": (rollback,), "downloads": (),
                            "when": When(when.branches, when.default_branch, on_failure_of=steps)}))
         return jobs
+
+    def _register_stage(self) -> Any:
+        return next((s for s in self.pipeline.stages if s.kind == "register"), None)
 
     def _upload(self, stage: Any, extra: tuple[str, ...], matrix: tuple[tuple[str, tuple[str, ...]], ...] = ()) -> Artifact | None:
         paths = tuple(dict.fromkeys([*stage.outputs, *extra]))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING, Any
 
 from mlgen import overrides, retry, yamlout
@@ -16,6 +17,7 @@ if TYPE_CHECKING:
 NAME = "github"
 TITLE = "GitHub Actions"
 DEFAULT_RUNNER = "ubuntu-latest"
+HOSTED = re.compile(r"^(ubuntu|windows|macos)-[a-z0-9.-]+$")  # GitHub-hosted image labels
 
 
 def emit(plan: Plan, settings: Settings, source: Source | None = None) -> str:
@@ -87,6 +89,9 @@ def _runner(labels: tuple[str, ...], settings: Settings) -> Any:
     mapped: list[str] = []
     for label in labels or (DEFAULT_RUNNER,):
         mapped.extend(settings.runners.get(label, [label]))
+    mapped = list(dict.fromkeys(mapped))
+    if any(not HOSTED.match(label) for label in mapped) and "self-hosted" not in mapped:
+        mapped.insert(0, "self-hosted")  # custom labels exist only on self-hosted runners
     return mapped[0] if len(mapped) == 1 else mapped
 
 

@@ -106,7 +106,8 @@ def _job(job: Job, plan: Plan, settings: Settings) -> dict[str, Any]:
 def _script(script: str, cached: bool, job: Job, plan: Plan) -> str:
     if not cached:
         return script
-    return cachecmd.guard(script, plan.spec_file, job.stage)
+    assert job.cache is not None
+    return cachecmd.guard(script, job.cache, job.stage, tuple(k for k, _ in job.matrix))
 
 
 def _rules(job: Job, plan: Plan) -> list[dict[str, Any]]:

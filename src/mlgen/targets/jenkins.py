@@ -104,7 +104,9 @@ def _stage(job: Job, plan: Plan, view: dict[str, Any]) -> dict[str, Any]:
     if prepare:
         steps.append({"sh": block(prepare), "secrets": []})
     for command in job.commands:
-        script = cachecmd.guard(command.script, plan.spec_file, job.stage) if command.skip_on_cache_hit else command.script
+        script = command.script
+        if command.skip_on_cache_hit and job.cache is not None:
+            script = cachecmd.guard(script, job.cache, job.stage, tuple(k for k, _ in job.matrix))
         steps.append({"sh": block(script), "secrets": [lit(s) for s in command.secrets]})
     if job.upload:
         includes = lit(",".join(_ant(p) for p in job.upload.paths))

@@ -1,0 +1,90 @@
+"""The command lines generated jobs use to call the mlgen runtime.
+
+Jobs get every setting as a flag, so a generated config is self-contained: it needs neither
+the spec nor the machinery that reads it at run time, and its text does not depend on how
+the spec was written (YAML or Python). Every value is shell-quoted here, nowhere else.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mlgen.escape import sh_quote
+
+REPORTS_DIR = ".mlgen/reports"
+
+
+def _cmd(*words: str, flags: list[tuple[str, str | None]] = ()) -> str:  # type: ignore[assignment]
+    parts = ["mlgen", *words]
+    for flag, value in flags:
+        if value is not None:
+            parts += [flag, sh_quote(value)]
+    return " ".join(parts)
+
+
+def gate_results(stage_name: str) -> str:
+    return f".mlgen/gate-{stage_name}.json"
+
+
+def data_check(stage: Any) -> str:
+    flags = [("--contract", stage.contract), ("--reference", stage.reference),
+             ("--junit", f"{REPORTS_DIR}/{stage.name}-data.xml")]
+    return _cmd("data", "check", flags=flags) + "".join(" " + sh_quote(d) for d in stage.data)
+
+
+def gate(stage: Any, model: str | None, registry: str) -> str:
+    flags: list[tuple[str, str | None]] = [("--metrics", stage.metrics)]
+    for metric, g in stage.gates.items():
+        rules = ",".join(f"{k}={_number(v)}" for k, v in (("min", g.min), ("max", g.max), ("max_drop", g.max_drop),
+                                                          ("max_rise", g.max_rise)) if v is not None)
+        flags.append(("--gate", f"{metric}:{rules}"))
+    if stage.baseline is not None and stage.baseline.file:
+        flags.append(("--baseline-file", stage.baseline.file))
+    if stage.baseline is not None and stage.baseline.registry:
+        flags += [("--baseline-registry", stage.baseline.registry), ("--model", model), ("--registry", registry)]
+    flags += [("--on-missing-baseline", stage.on_missing_baseline),
+              ("--junit", f"{REPORTS_DIR}/{stage.name}-gate.xml"), ("--json", gate_results(stage.name))]
+    return _cmd("gate", flags=flags)
+
+
+def _number(value: float | str) -> str:
+    return value if isinstance(value, str) else repr(value)
+
+
+def _registry_flags(registry: str, register_stage: Any) -> list[tuple[str, str | None]]:
+    flags: list[tuple[str, str | None]] = [("--registry", registry)]
+    commands = getattr(register_stage, "command", None)
+    if registry == "command" and commands is not None:
+        flags += [("--register-command", commands.register_cmd), ("--promote-command", commands.promote),
+                  ("--rollback-command", commands.rollback), ("--baseline-command", commands.baseline)]
+    return flags
+
+
+def register(stage: Any, evaluate_stage: str | None) -> str:
+    flags = [*_registry_flags(stage.registry, stage), ("--model", stage.model), ("--path", stage.path), ("--alias", stage.alias)]
+    if evaluate_stage:
+        flags.append(("--gate-results", gate_results(evaluate_stage)))
+    return _cmd("registry", "register", flags=flags)
+
+
+def canary_step(stage: Any, weight: int) -> str:
+    flags: list[tuple[str, str | None]] = [("--weight", str(weight)), ("--deploy", stage.deploy), ("--bake", stage.bake),
+                                           ("--interval", stage.interval), ("--check", stage.check), ("--check-url", stage.check_url)]
+    for metric, t in stage.thresholds.items():
+        rules = ",".join(f"{k}={_number(v)}" for k, v in (("min", t.min), ("max", t.max)) if v is not None)
+        flags.append(("--threshold", f"{metric}:{rules}"))
+    return _cmd("canary", "step", flags=flags)
+
+
+def promote(model: str, registry: str, register_stage: Any) -> str:
+    flags = [*_registry_flags(registry, register_stage), ("--model", model)]
+    if register_stage is not None:
+        flags.append(("--from-alias", register_stage.alias))
+    return _cmd("canary", "promote", flags=flags)
+
+
+def rollback(stage: Any, model: str | None, registry: str, register_stage: Any) -> str:
+    flags: list[tuple[str, str | None]] = [("--rollback", stage.rollback)]
+    if model:
+        flags += [*_registry_flags(registry, register_stage), ("--model", model)]
+    return _cmd("canary", "rollback", flags=flags)

@@ -1,0 +1,183 @@
+"""Parse each churn output and assert what the stages mean: order, branches, approvals, rollback."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from mlgen import header, yamlout
+
+CHURN = Path(__file__).parents[1] / "examples" / "churn"
+
+
+@pytest.fixture(scope="module")
+def gh() -> dict[str, Any]:
+    return yamlout.load((CHURN / ".github/workflows/mlgen.yml").read_text())
+
+
+@pytest.fixture(scope="module")
+def gl() -> dict[str, Any]:
+    return yamlout.load((CHURN / ".gitlab-ci.yml").read_text())
+
+
+@pytest.fixture(scope="module")
+def jf() -> str:
+    return header.body((CHURN / "Jenkinsfile").read_text())
+
+
+# -- GitHub Actions -----------------------------------------------------------------------------
+
+def test_github_order(gh: dict[str, Any]) -> None:
+    jobs = gh["jobs"]
+    assert "needs" not in jobs["validate"]
+    assert jobs["train"]["needs"] == ["validate"]
+    assert jobs["evaluate"]["needs"] == ["train"]
+    assert jobs["register"]["needs"] == ["evaluate"]
+    assert jobs["canary-10"]["needs"] == ["register"]
+    assert jobs["canary-50"]["needs"] == ["canary-10"]
+    assert jobs["canary-100"]["needs"] == ["canary-50"]
+    assert jobs["canary-rollback"]["needs"] == ["canary-10", "canary-50", "canary-100"]
+
+
+def test_github_branches_and_pull_requests(gh: dict[str, Any]) -> None:
+    jobs = gh["jobs"]
+    for job in ("validate", "train", "evaluate"):
+        assert "if" not in jobs[job], "validate/train/evaluate run on pull requests too"
+    for job in ("register", "canary-10", "canary-50", "canary-100"):
+        assert jobs[job]["if"] == "github.event_name != 'pull_request' && (github.ref == 'refs/heads/main')"
+    assert gh["on"]["push"] == {"branches": ["main"]}
+    assert gh["on"]["schedule"] == [{"cron": "17 3 * * 1"}]
+    assert "pull_request_target" not in gh["on"]
+
+
+def test_github_approval_environment_and_serialised_deploys(gh: dict[str, Any]) -> None:
+    for job in ("canary-10", "canary-50", "canary-100", "canary-rollback"):
+        assert gh["jobs"][job]["environment"] == {"name": "production"}
+        assert gh["jobs"][job]["concurrency"] == {"group": "deploy-production", "cancel-in-progress": False}
+    assert "environment" not in gh["jobs"]["register"]
+
+
+def test_github_rollback_runs_only_on_a_failed_step(gh: dict[str, Any]) -> None:
+    condition = gh["jobs"]["canary-rollback"]["if"]
+    assert condition.startswith("always() && contains(needs.*.result, 'failure')")
+    run = gh["jobs"]["canary-rollback"]["steps"][-1]["run"]
+    assert run.startswith("mlgen canary rollback --rollback './deploy.sh --rollback'")
+
+
+def test_github_security_posture(gh: dict[str, Any]) -> None:
+    from mlgen.pins import ACTIONS
+
+    assert gh["permissions"] == {}
+    pinned = {p.uses for p in ACTIONS.values()}
+    for job in gh["jobs"].values():
+        assert job["permissions"] == {"contents": "read"}
+        for step in job["steps"]:
+            if "uses" in step:
+                assert step["uses"] in pinned
+            if "run" in step:
+                assert "${{" not in step["run"]
+            for value in step.get("env", {}).values():
+                assert not value.startswith("${{ secrets.") or job["name"] in ("evaluate", "register") or "canary" in job["name"]
+        checkout = job["steps"][0]
+        assert checkout["with"] == {"persist-credentials": False}
+    # secrets only in step env, only where needed
+    validate_env = [s.get("env", {}) for s in gh["jobs"]["validate"]["steps"]]
+    assert all("MLFLOW_TRACKING_TOKEN" not in e for e in validate_env)
+
+
+def test_github_version_comments() -> None:
+    text = (CHURN / ".github/workflows/mlgen.yml").read_text()
+    for line in text.splitlines():
+        if "uses: " in line:
+            assert re.search(r"@[0-9a-f]{40}  # v\d+\.\d+\.\d+$", line), line
+
+
+def test_github_train_cache_skips_training_and_artifacts_travel(gh: dict[str, Any]) -> None:
+    steps = {s["name"]: s for s in gh["jobs"]["train"]["steps"]}
+    assert steps["Restore training outputs"]["id"] == "cache"
+    assert "hashFiles('data/**', 'churn/**', 'params.yaml')" in steps["Restore training outputs"]["with"]["key"]
+    assert steps["train"]["if"] == "steps.cache.outputs.cache-hit != 'true'"
+    assert steps["Upload train outputs"]["with"]["name"] == "train-${{ matrix.model }}"
+    assert gh["jobs"]["train"]["strategy"]["matrix"] == {"model": ["gb", "logreg"]}
+    evaluate = {s["name"]: s for s in gh["jobs"]["evaluate"]["steps"]}
+    assert evaluate["Download train outputs"]["with"] == {"pattern": "train-*", "merge-multiple": True}
+    assert gh["jobs"]["train"]["runs-on"] == ["self-hosted", "gpu"]
+    assert gh["jobs"]["train"]["timeout-minutes"] == 120
+
+
+# -- GitLab CI ----------------------------------------------------------------------------------
+
+def test_gitlab_order_and_artifacts(gl: dict[str, Any]) -> None:
+    assert gl["train"]["needs"] == [{"job": "validate", "artifacts": False}]
+    assert gl["evaluate"]["needs"] == [{"job": "train", "artifacts": True}]
+    assert gl["register"]["needs"] == [{"job": "evaluate", "artifacts": True}, {"job": "train", "artifacts": True}]
+    assert gl["canary-rollback"]["needs"] == [{"job": j, "artifacts": False} for j in ("canary-10", "canary-50", "canary-100")]
+    assert gl["evaluate"]["artifacts"]["reports"] == {"junit": ".mlgen/reports/evaluate-*.xml"}
+    assert gl["evaluate"]["artifacts"]["when"] == "always"
+
+
+def test_gitlab_rules(gl: dict[str, Any]) -> None:
+    main_only = '$CI_PIPELINE_SOURCE != "merge_request_event" && $CI_COMMIT_BRANCH == "main"'
+    assert gl["register"]["rules"] == [{"if": main_only}]
+    assert gl["canary-10"]["rules"] == [{"if": '$CI_PIPELINE_SOURCE != "merge_request_event" && $CI_COMMIT_BRANCH == $CI_DEFAULT_BRANCH',
+                                         "when": "manual", "allow_failure": False}]
+    assert gl["canary-rollback"]["rules"][0]["when"] == "on_failure"
+    assert "rules" not in gl["validate"]
+    assert {"if": "$CI_COMMIT_BRANCH && $CI_OPEN_MERGE_REQUESTS", "when": "never"} in gl["workflow"]["rules"]
+
+
+def test_gitlab_deploys_serialised_and_not_interruptible(gl: dict[str, Any]) -> None:
+    for job in ("canary-10", "canary-50", "canary-100", "canary-rollback"):
+        assert gl[job]["resource_group"] == "deploy-production"
+        assert gl[job]["environment"]["name"] == "production"
+        assert gl[job]["interruptible"] is False
+
+
+def test_gitlab_cache_and_matrix(gl: dict[str, Any]) -> None:
+    assert gl["train"]["parallel"] == {"matrix": [{"MODEL": ["gb", "logreg"]}]}
+    assert gl["train"]["cache"]["key"].endswith("-$MODEL")
+    assert "mlgen cache hit" in gl["train"]["script"][0]
+    assert gl["train"]["tags"] == ["gpu"]
+    assert gl["train"]["timeout"] == "120 minutes"
+
+
+# -- Jenkins ------------------------------------------------------------------------------------
+
+def _stage_names(text: str) -> list[str]:
+    return re.findall(r"^\s*stage\('([^']*)'\)", text, re.MULTILINE)
+
+
+def test_jenkins_order(jf: str) -> None:
+    assert _stage_names(jf) == ["validate", "train", "train", "evaluate", "register", "canary",
+                                "canary 10%", "canary 50%", "canary 100%"]
+
+
+def test_jenkins_approval_lock_and_rollback(jf: str) -> None:
+    canary = jf[jf.index("stage('canary')"):]
+    assert canary.index("when {\n        branch 'main'") < canary.index("input {")
+    assert "lock('deploy-production')" in canary
+    first = canary[canary.index("stage('canary 10%')"):canary.index("stage('canary 50%')")]
+    assert "input {" in first
+    assert "input {" not in canary[canary.index("stage('canary 50%')"):]
+    post = canary[canary.index("post {"):]
+    assert "failure {" in post and "mlgen canary rollback" in post
+    assert re.search(r"^  agent none$", jf, re.MULTILINE)
+
+
+def test_jenkins_secrets_never_interpolated(jf: str) -> None:
+    assert "withCredentials([string(credentialsId: 'MLFLOW_TRACKING_TOKEN', variable: 'MLFLOW_TRACKING_TOKEN')])" in jf
+    assert '"${MLFLOW' not in jf and "sh \"" not in jf
+    validate = jf[jf.index("stage('validate')"):jf.index("stage('train')")]
+    assert "withCredentials" not in validate
+
+
+def test_jenkins_gate_reports_and_stash(jf: str) -> None:
+    evaluate = jf[jf.index("stage('evaluate')"):jf.index("stage('register')")]
+    assert "junit testResults: '.mlgen/reports/evaluate-*.xml'" in evaluate
+    assert "unstash 'train-gb'" in evaluate and "unstash 'train-logreg'" in evaluate
+    assert 'stash name: "train-${env.MODEL}"' in jf
+    register = jf[jf.index("stage('register')"):jf.index("stage('canary')")]
+    assert "branch 'main'" in register
