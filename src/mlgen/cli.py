@@ -27,18 +27,20 @@ RUNTIME_HELP = {
 
 
 def run(args: list[str]) -> int:
-    import click
-
     def invoke() -> int:
         try:
             result = app(args, prog_name="mlgen", standalone_mode=False)
-        except click.exceptions.Exit as exc:
-            return int(exc.exit_code)
-        except click.exceptions.Abort:
-            raise KeyboardInterrupt from None
-        except click.ClickException as exc:
-            exc.show()
-            return errhandler.USER_ERROR  # click's own 2 would read as "drift found"
+        except Exception as exc:
+            # typer bundles its own click; recognise its exceptions by shape, not by import path.
+            name = type(exc).__name__
+            if name == "Exit":
+                return int(getattr(exc, "exit_code", 0))
+            if name == "Abort":
+                raise KeyboardInterrupt from None
+            if hasattr(exc, "show") and hasattr(exc, "format_message"):
+                exc.show()
+                return errhandler.USER_ERROR  # click's own 2 would read as "drift found"
+            raise
         return int(result or 0)
 
     return errhandler.run(invoke)

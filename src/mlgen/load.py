@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mlgen.errors import Problem, SpecError
-from mlgen.source import Loc, Source, read
+from mlgen.source import KEY, Loc, Source, read
 
 if TYPE_CHECKING:
     from pydantic import ValidationError
@@ -48,6 +48,10 @@ def problems_from_validation(exc: ValidationError, source: Source) -> list[Probl
     for error in exc.errors(include_url=False):
         loc = _data_loc(source.data, tuple(error["loc"]))
         message, hint = _explain(error, source.data, loc)
+        if error["type"] == "extra_forbidden":
+            loc = (*loc, KEY)  # point at the unknown key, not at its value
+        elif error["type"] == "union_tag_invalid":
+            loc = (*loc, "kind")
         problems.append(source.problem(loc, message, hint))
     return problems
 
@@ -63,10 +67,12 @@ def _data_loc(data: Any, loc: tuple[Any, ...]) -> Loc:
         elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
             node = node[part]
             out.append(part)
-        elif isinstance(part, str) and "[" in part or part in ("function-after", "function-before"):
-            continue  # a validator or tagged-union step, not a place in the file
+        elif isinstance(node, dict) and node.get("kind") == part:
+            continue  # the discriminated union's tag: the stage itself, not a key in it
+        elif isinstance(part, str) and ("[" in part or part.startswith("function-")):
+            continue  # a validator step, not a place in the file
         elif isinstance(node, dict):
-            out.append(part)  # a missing key: point at its parent, name the key in the message
+            out.append(part)  # a missing key: positions fall back to its parent
             break
     return tuple(out)
 
@@ -81,7 +87,9 @@ def _explain(error: Any, data: Any, loc: Loc) -> tuple[str, str]:
         hint = f"did you mean `{close[0]}`?" if close else (f"allowed keys here: {', '.join(sorted(allowed))}" if allowed else "remove it")
         return f"unknown key `{field}`", hint
     if kind == "missing":
-        return f"`{where + '.' if where else ''}{field}` is required".replace(f"{field}.{field}", field), _missing_hint(field)
+        return f"`{where}` is required", _missing_hint(field)
+    if kind == "too_short":
+        return f"`{where}` must not be empty", ""
     if kind == "union_tag_invalid":
         from mlgen.spec import STAGE_KINDS
 

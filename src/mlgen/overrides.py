@@ -21,26 +21,28 @@ def apply(target: str, jobs: dict[str, Any], overrides: dict[str, dict[str, Any]
         for key_path, value in patches.items():
             error = _patch(jobs[job_id], key_path.split("."), value)
             if error:
-                problems.append(locate(source, ("targets", target, "overrides", job_id, key_path), f"targets.{target}.overrides.{job_id}.{key_path}: {error}",
-                                        "address keys by name; lists cannot be patched by position, replace the whole list"))
+                problems.append(locate(source, ("targets", target, "overrides", job_id, key_path),
+                                       f"targets.{target}.overrides.{job_id}.{key_path}: {error[0]}", error[1]))
     if problems:
         raise SpecError(problems)
 
 
-def _patch(node: Any, keys: list[str], value: Any) -> str | None:
+def _patch(node: Any, keys: list[str], value: Any) -> tuple[str, str] | None:
+    """Set or delete one dotted key; on failure, (what is wrong, how to fix it)."""
     for depth, key in enumerate(keys[:-1]):
         child = node.get(key)
         if child is None:
             if value is None:
-                return f"`{'.'.join(keys[:depth + 1])}` does not exist, so there is nothing to delete"
+                return f"`{'.'.join(keys[:depth + 1])}` does not exist, so there is nothing to delete", "check the key path"
             child = node[key] = {}
         if not isinstance(child, dict):
-            return f"`{'.'.join(keys[:depth + 1])}` is not a mapping"
+            return (f"`{'.'.join(keys[:depth + 1])}` is not a mapping",
+                    "address keys by name; lists cannot be patched by position, replace the whole list")
         node = child
     last = keys[-1]
     if value is None:
         if last not in node:
-            return f"`{'.'.join(keys)}` does not exist, so there is nothing to delete"
+            return f"`{'.'.join(keys)}` does not exist, so there is nothing to delete", "check the key path"
         del node[last]
     else:
         node[last] = value

@@ -30,13 +30,18 @@ def _validator(name: str) -> Any:
 
 def validate(name: str, document: Any) -> list[str]:
     errors = sorted(_validator(name).iter_errors(document), key=lambda e: list(map(str, e.absolute_path)))
-    return [f"{e.json_path}: {_short(e)}" for e in errors]
+    return [": ".join(_short(e)) for e in errors]
 
 
-def _short(error: Any) -> str:
-    # anyOf/oneOf failures carry the most specific reason in their context; show that one.
-    best = error
-    while best.context:
-        best = min(best.context, key=lambda e: (len(e.context), -len(e.absolute_path)))
-    text = best.message if best is not error else error.message
-    return text if len(text) < 300 else text[:297] + "..."
+def _short(error: Any) -> tuple[str, str]:
+    """anyOf/oneOf failures hide the real reason in their context: take the deepest leaf."""
+    leaves, todo = [], [error]
+    while todo:
+        current = todo.pop()
+        if current.context:
+            todo.extend(current.context)
+        else:
+            leaves.append(current)
+    best = max(leaves, key=lambda e: (len(e.absolute_path), e.validator != "required"))
+    text = best.message if len(best.message) < 300 else best.message[:297] + "..."
+    return best.json_path, text

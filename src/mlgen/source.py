@@ -14,6 +14,7 @@ from typing import Any
 from mlgen.errors import Problem, SpecError
 
 Loc = tuple[str | int, ...]
+KEY = "\x00key"  # suffix of a Loc that means "the key itself", not its value
 
 
 @dataclass
@@ -113,6 +114,9 @@ def _plain(node: Any, loc: Loc, positions: dict[Loc, tuple[int, int]]) -> Any:
             line, col = node.lc.value(key) if node.lc.data and key in node.lc.data else (node.lc.line, node.lc.col)
             child: Loc = (*loc, key if isinstance(key, (str, int)) else str(key))
             positions[child] = (line + 1, col + 1)
+            if node.lc.data and key in node.lc.data:
+                key_line, key_col = node.lc.key(key)
+                positions[(*child, KEY)] = (key_line + 1, key_col + 1)
             out[key if isinstance(key, (str, int)) else str(key)] = _plain(node[key], child, positions)
         return out
     if isinstance(node, CommentedSeq):
