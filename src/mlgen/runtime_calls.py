@@ -16,10 +16,15 @@ REPORTS_DIR = ".mlgen/reports"
 
 def _cmd(*words: str, flags: list[tuple[str, str | None]] = ()) -> str:  # type: ignore[assignment]
     parts = ["mlgen", *words]
+    literal_dollar = False
     for flag, value in flags:
         if value is not None:
             parts += [flag, sh_quote(value)]
-    return " ".join(parts)
+            literal_dollar = literal_dollar or any(c in value for c in "$`")
+    line = " ".join(parts)
+    # A user command passed on verbatim keeps its `$VAR` for the shell mlgen starts later:
+    # single quotes are the point here, so tell shellcheck that SC2016 is intended.
+    return f"# shellcheck disable=SC2016\n{line}" if literal_dollar else line
 
 
 def gate_results(stage_name: str) -> str:

@@ -1,0 +1,43 @@
+"""The shipped hooks, exercised through the real `pre-commit try-repo` on a temporary git repo."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+from tests.conftest import EXAMPLES, ROOT, require_tool, run_mlgen
+
+
+def _git(repo: Path, *args: str) -> None:
+    subprocess.run(["git", *args], cwd=repo, check=True, capture_output=True,
+                   env={**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.com",
+                        "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.com"})
+
+
+def test_hook_fails_on_stale_config_and_passes_after_compile(tmp_path: Path) -> None:
+    tool = require_tool("pre-commit")
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    _git(repo, "init", "-q", "-b", "main")
+    shutil.copy(EXAMPLES / "quickstart" / "mlgen.yaml", repo / "mlgen.yaml")
+    assert run_mlgen("compile", cwd=repo).code == 0
+    _git(repo, "add", "-A")
+    _git(repo, "commit", "-qm", "pipeline")
+    env = {**os.environ, "PRE_COMMIT_HOME": str(tmp_path / "pre-commit-home")}
+
+    def hook() -> subprocess.CompletedProcess[str]:
+        return subprocess.run([tool, "try-repo", str(ROOT), "mlgen-check", "--all-files"], cwd=repo, env=env,
+                              capture_output=True, text=True, timeout=600)
+
+    assert hook().returncode == 0
+    spec = repo / "mlgen.yaml"
+    spec.write_text(spec.read_text().replace("min: 0.8", "min: 0.9"))
+    stale = hook()
+    assert stale.returncode == 1, stale.stdout
+    assert "stale: the spec changed after the file was generated" in stale.stdout
+    assert "mlgen compile" in stale.stdout
+    assert run_mlgen("compile", cwd=repo).code == 0
+    fixed = hook()
+    assert fixed.returncode == 0, fixed.stdout

@@ -1,0 +1,85 @@
+"""Run the real validators of each target on generated text. Shared by the example and fuzz tests."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from mlgen import yamlout
+from tests.conftest import require_tool
+
+_SH_BLOCK = re.compile(r"\bsh '''((?:\\.|[^\\])*?)'''", re.DOTALL)
+
+
+def groovy_unescape(body: str) -> str:
+    return re.sub(r"\\(.)", lambda m: {"n": "\n", "r": "\r"}.get(m.group(1), m.group(1)), body, flags=re.DOTALL)
+
+
+def shell_bodies(target: str, text: str) -> list[str]:
+    """Every script the target's runner hands to a shell."""
+    if target == "jenkins":
+        return [groovy_unescape(m) for m in _SH_BLOCK.findall(text)]
+    doc: dict[str, Any] = yamlout.load(text)
+    if target == "github":
+        return [s["run"] for job in doc["jobs"].values() for s in job["steps"] if "run" in s]
+    scripts = []
+    for name, job in doc.items():
+        if isinstance(job, dict) and "script" in job:
+            scripts += job.get("before_script", []) + job["script"]
+    return scripts
+
+
+def shellcheck(target: str, text: str) -> list[str]:
+    tool = require_tool("shellcheck")
+    shell = "sh" if target == "jenkins" else "bash"
+    problems = []
+    for body in shell_bodies(target, text):
+        proc = subprocess.run([tool, "-s", shell, "-f", "gcc", "-"], input=body, capture_output=True, text=True)
+        if proc.returncode != 0:
+            problems.append(f"{proc.stdout.strip()}\n--- script ---\n{body}")
+    return problems
+
+
+def actionlint(text: str, labels: list[str]) -> str:
+    tool = require_tool("actionlint")
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        workflow = root / ".github" / "workflows" / "mlgen.yml"
+        workflow.parent.mkdir(parents=True)
+        workflow.write_text(text)
+        config = root / "actionlint.yaml"
+        config.write_text("self-hosted-runner:\n  labels: [" + ", ".join(repr(label) for label in labels) + "]\n")
+        proc = subprocess.run([tool, "-no-color", "-config-file", str(config), str(workflow)], capture_output=True, text=True, cwd=root)
+        return "" if proc.returncode == 0 else proc.stdout + proc.stderr
+
+
+def zizmor(text: str) -> str:
+    tool = require_tool("zizmor")
+    with tempfile.TemporaryDirectory() as tmp:
+        workflow = Path(tmp) / ".github" / "workflows" / "mlgen.yml"
+        workflow.parent.mkdir(parents=True)
+        workflow.write_text(text)
+        proc = subprocess.run([tool, "--offline", "--no-progress", "--format", "plain", str(workflow)], capture_output=True, text=True)
+        return "" if proc.returncode == 0 else proc.stdout + proc.stderr
+
+
+def check_jsonschema(target: str, text: str) -> str:
+    tool = require_tool("check-jsonschema")
+    schema = {"github": "vendor.github-workflows", "gitlab": "vendor.gitlab-ci"}[target]
+    with tempfile.NamedTemporaryFile("w", suffix=".yml") as handle:
+        handle.write(text)
+        handle.flush()
+        proc = subprocess.run([tool, "--builtin-schema", schema, handle.name], capture_output=True, text=True)
+        return "" if proc.returncode == 0 else proc.stdout + proc.stderr
+
+
+def runner_labels(text: str) -> list[str]:
+    doc = yamlout.load(text)
+    labels: set[str] = set()
+    for job in doc["jobs"].values():
+        runs_on = job["runs-on"]
+        labels.update([runs_on] if isinstance(runs_on, str) else runs_on)
+    return sorted(labels - {"self-hosted"})
