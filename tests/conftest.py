@@ -60,3 +60,14 @@ def churn_copy(tmp_path: Path) -> Path:
     dest = tmp_path / "churn"
     shutil.copytree(EXAMPLES / "churn", dest)
     return dest
+
+
+# Hypothesis: a fixed seed and a bounded example count keep CI fast and reproducible;
+# `pytest --hypothesis-profile=long` explores far more.
+from hypothesis import HealthCheck, settings  # noqa: E402
+
+settings.register_profile("ci", max_examples=40, derandomize=True, deadline=None,
+                          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+settings.register_profile("long", max_examples=2000, deadline=None,
+                          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+settings.load_profile("ci")

@@ -1,0 +1,260 @@
+"""Run a generated .gitlab-ci.yml for real with gitlab-ci-local, on this host, offline.
+
+gitlab-ci-local (npm, pinned in the repository's package.json; `npm ci` installs it) parses the
+file as GitLab does (schema validation, `rules`, `needs`, `parallel:matrix`, `cache`, artifacts)
+and runs the jobs. With --force-shell-executor the jobs' `image:` is ignored and scripts run on the
+host; --shell-isolation gives every job its own copy of the tracked files, so artifacts and caches
+really travel. Two gaps are closed here, on top of the engine: it ignores `workflow:rules` (this
+runner evaluates them with gitlab-ci-local's own rule engine, see _pipeline_created) and it
+refuses a pipeline whose jobs need an unplayed manual job (they are reported as 'blocked', as
+GitLab leaves them waiting). README.md beside this folder lists what it does not honour.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ruamel.yaml import YAML
+
+ROOT = Path(__file__).resolve().parents[3]
+STATE_DIR = ".gitlab-ci-local"
+PROBE_FILE = f"{STATE_DIR}/mlgen-workflow-probe.yml"
+SUMMARY = re.compile(r"^ (PASS|WARN|FAIL) {2}(.+?)( {2}(?:pre_script|after_script))?\s*$")
+STATUS = {"PASS": "passed", "WARN": "failed-allowed", "FAIL": "failed"}
+
+
+class EngineMissing(RuntimeError):
+    """The engine is not installed: a broken test setup, reported as such (never a skip)."""
+
+
+class PipelineError(RuntimeError):
+    """gitlab-ci-local could not create the pipeline (invalid configuration, bad needs...)."""
+
+
+@dataclass
+class PipelineRun:
+    returncode: int
+    stdout: str
+    jobs: dict[str, str]  # job name ("train: [gb]" per matrix leg) -> status, see README
+    created: bool  # False when workflow:rules create no pipeline for this event
+    repo_dir: Path
+
+    def output(self, job: str) -> str:
+        """What one job printed in this run ('' for a job that did not run)."""
+        if self.jobs.get(job) not in ("passed", "failed", "failed-allowed"):
+            return ""
+        log = self.repo_dir / STATE_DIR / "output" / f"{_safe_name(job)}.log"
+        return log.read_text(encoding="utf-8", errors="replace") if log.is_file() else ""
+
+    def result(self, base_name: str) -> str:
+        """One status over a job's matrix legs: the worst one wins."""
+        legs = [v for k, v in self.jobs.items() if k == base_name or k.startswith(f"{base_name}: [")]
+        for status in ("failed", "failed-allowed", "passed", "blocked", "manual", "skipped"):
+            if status in legs:
+                return status
+        return "excluded"
+
+    @property
+    def artifacts(self) -> Path:
+        """gitlab-ci-local's artifact store: one folder per job (safe name), as of this run."""
+        return self.repo_dir / STATE_DIR / "artifacts"
+
+
+def run_pipeline(repo_dir: Path, *, branch: str = "main", pipeline_source: str = "push", merge_request: bool = False,
+                 variables: dict[str, str] | None = None, manual: tuple[str, ...] | list[str] = (),
+                 default_branch: str = "main", cache_dir: Path | None = None, timeout: float = 600) -> PipelineRun:
+    """Run the pipeline `repo_dir/.gitlab-ci.yml` would get for a push (or other source) on `branch`.
+
+    `branch` is checked out in `repo_dir` first (created at HEAD if missing): gitlab-ci-local reads
+    CI_COMMIT_BRANCH from git. merge_request=True makes a merge request pipeline (source
+    merge_request_event, no CI_COMMIT_BRANCH, CI_MERGE_REQUEST_* set). `manual` names the manual
+    jobs to play. The cache lives in repo_dir/.gitlab-ci-local/cache, so a second run in the same
+    folder can hit; `cache_dir`, when given, is mirrored in before and out after the run.
+    """
+    binary = _binary()
+    _checkout_branch(repo_dir, branch)
+    args = _variable_args(branch, "merge_request_event" if merge_request else pipeline_source,
+                          merge_request, default_branch, variables or {})
+    with tempfile.TemporaryDirectory(prefix="mlgen-gcl-home-") as home:
+        base = [binary, "--home", home, "--no-color", *args]  # runs in repo_dir: --cwd must be relative
+        if not _pipeline_created(base, repo_dir, timeout):
+            jobs = {job["name"]: "excluded" for job in _list_jobs(base, repo_dir, timeout)}
+            return PipelineRun(0, "workflow:rules: no pipeline is created for this event\n", jobs, False, repo_dir)
+        listed = _list_jobs(base, repo_dir, timeout)
+        blocked = _blocked(listed, set(manual))
+        command = [*base, "--force-shell-executor", "--shell-isolation", "--no-artifacts-to-source",
+                   "--json-schema-validation", "--max-job-name-padding", "0",
+                   *(a for name in manual for a in ("--manual", name))]
+        if blocked:
+            # gitlab-ci-local refuses jobs that need an unplayed manual job: run only the others.
+            command += ["--needs", *(j["name"] for j in listed if _runnable(j, manual, blocked))]
+        _mirror(cache_dir, repo_dir / STATE_DIR / "cache")
+        returncode, out = _run(command, cwd=repo_dir, timeout=timeout)
+        _mirror(repo_dir / STATE_DIR / "cache", cache_dir)
+    return PipelineRun(returncode, out, _statuses(out, listed, set(manual), blocked), True, repo_dir)
+
+
+def command_line() -> str:
+    """The gitlab-ci-local invocation, for documentation and for reproducing a run by hand."""
+    return ("cd <repo> && npx gitlab-ci-local --home <scratch> --no-color --variable CI_DEFAULT_BRANCH=main "
+            "--ignore-predefined-vars CI_DEFAULT_BRANCH,CI_PIPELINE_SOURCE,... --force-shell-executor --shell-isolation "
+            "--no-artifacts-to-source --json-schema-validation --max-job-name-padding 0 [--manual JOB ...] "
+            "[--variable K=V ...]")
+
+
+# -- preparing the run ------------------------------------------------------------------------------
+def _binary() -> str:
+    local = ROOT / "node_modules" / ".bin" / "gitlab-ci-local"
+    found = str(local) if local.exists() else shutil.which("gitlab-ci-local")
+    if found is None:
+        raise EngineMissing("gitlab-ci-local is not installed: run `npm ci` at the repository root "
+                            "(package.json pins gitlab-ci-local 4.65.1; it needs node >= 18 and rsync)")
+    if shutil.which("rsync") is None:
+        raise EngineMissing("gitlab-ci-local needs rsync: apt-get install rsync")
+    return found
+
+
+def _checkout_branch(repo_dir: Path, branch: str) -> None:
+    current = _git(repo_dir, "rev-parse", "--abbrev-ref", "HEAD")
+    if current == branch:
+        return
+    exists = subprocess.run(["git", "rev-parse", "--verify", "--quiet", f"refs/heads/{branch}"],
+                            cwd=repo_dir, capture_output=True).returncode == 0
+    _git(repo_dir, "checkout", "--quiet", *([branch] if exists else ["-b", branch]))
+
+
+def _git(repo_dir: Path, *args: str) -> str:
+    return subprocess.run(["git", *args], cwd=repo_dir, capture_output=True, text=True, check=True).stdout.strip()
+
+
+def _variable_args(branch: str, source: str, merge_request: bool, default_branch: str,
+                   variables: dict[str, str]) -> list[str]:
+    """Predefined variables GitLab's server would set, then the caller's (which win)."""
+    predefined = {"CI_DEFAULT_BRANCH": default_branch, "CI_PIPELINE_SOURCE": source}
+    unset = []
+    if merge_request:
+        # A merge request pipeline has no CI_COMMIT_BRANCH; it names source and target instead.
+        predefined |= {"CI_MERGE_REQUEST_IID": "1", "CI_MERGE_REQUEST_SOURCE_BRANCH_NAME": branch,
+                       "CI_MERGE_REQUEST_TARGET_BRANCH_NAME": default_branch, "CI_MERGE_REQUEST_EVENT_TYPE": "detached"}
+        unset = ["CI_COMMIT_BRANCH"]
+    values = predefined | variables
+    args = [a for k, v in values.items() for a in ("--variable", f"{k}={v}")]
+    args += [a for name in unset for a in ("--unset-variable", name)]
+    # Setting what GitLab predefines is the point here: silence gitlab-ci-local's warning about it.
+    return args + ["--ignore-predefined-vars", ",".join(predefined)]
+
+
+def _run(command: list[str], *, cwd: Path, timeout: float) -> tuple[int, str]:
+    """Run in a process group of its own, so a timeout also ends the job shells it started."""
+    env = {**os.environ, "FORCE_COLOR": "0"}
+    proc = subprocess.Popen(command, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            stdin=subprocess.DEVNULL, text=True, start_new_session=True)
+    try:
+        out, _ = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        out, _ = proc.communicate()
+        raise TimeoutError(f"gitlab-ci-local did not finish within {timeout}s; last output:\n{out[-4000:]}") from None
+    return proc.returncode, out
+
+
+def _list_jobs(base: list[str], repo_dir: Path, timeout: float, file: str | None = None) -> list[dict[str, Any]]:
+    """Every job with its `when` after rules (when:never included), as gitlab-ci-local sees it."""
+    command = [*base, "--list-json", *(["--file", file, "--no-json-schema-validation"] if file else [])]
+    returncode, out = _run(command, cwd=repo_dir, timeout=timeout)
+    start = out.find("\n[")
+    if returncode != 0 or start < 0:
+        raise PipelineError(f"gitlab-ci-local could not list the jobs (exit {returncode}):\n{out[-4000:]}")
+    jobs: list[dict[str, Any]] = json.loads(out[start:])
+    return jobs
+
+
+def _pipeline_created(base: list[str], repo_dir: Path, timeout: float) -> bool:
+    """Evaluate workflow:rules, which gitlab-ci-local ignores, with its own job-rules engine.
+
+    The rules are copied into a probe job (same global variables): workflow rules and job rules
+    share their matching (first match wins, `when: never` or no match means no).
+    """
+    config = YAML(typ="safe").load((repo_dir / ".gitlab-ci.yml").read_text(encoding="utf-8"))
+    rules = ((config or {}).get("workflow") or {}).get("rules")
+    if not rules:
+        return True
+    probe_rules = [{k: v for k, v in rule.items() if k in ("if", "when", "changes", "exists")} for rule in rules]
+    probe = {"variables": config.get("variables", {}), "probe": {"rules": probe_rules, "script": [":"]}}
+    (repo_dir / STATE_DIR).mkdir(exist_ok=True)
+    (repo_dir / PROBE_FILE).write_text(json.dumps(probe), encoding="utf-8")  # JSON is YAML
+    jobs = _list_jobs(base, repo_dir, timeout, file=PROBE_FILE)
+    return any(job["name"] == "probe" and job["when"] != "never" for job in jobs)
+
+
+def _blocked(listed: list[dict[str, Any]], manual: set[str]) -> set[str]:
+    """Jobs that (transitively) need a manual job nobody played: GitLab leaves them waiting."""
+    waiting = {j["name"] for j in listed if j["when"] == "manual" and j["name"] not in manual}
+    needs = {j["name"]: [n["job"] for n in j.get("needs") or []] for j in listed}
+    legs = {j["name"]: _base_name(j["name"]) for j in listed}
+    blocked: set[str] = set()
+    changed = True
+    while changed:
+        stuck = {legs[n] for n in waiting | blocked}
+        newly = {name for name, deps in needs.items() if name not in blocked and stuck & set(deps)}
+        changed = bool(newly)
+        blocked |= newly
+    return blocked
+
+
+def _runnable(job: dict[str, Any], manual: tuple[str, ...] | list[str], blocked: set[str]) -> bool:
+    if job["when"] == "never" or job["name"] in blocked:
+        return False
+    return job["when"] != "manual" or job["name"] in manual
+
+
+def _mirror(source: Path | None, target: Path | None) -> None:
+    if source is not None and target is not None and source.is_dir():
+        shutil.copytree(source, target, dirs_exist_ok=True, symlinks=True)
+
+
+# -- reading the result -------------------------------------------------------------------------------
+def _base_name(name: str) -> str:
+    return name.split(": [", 1)[0]  # "train: [gb]" -> "train", the name `needs` uses
+
+
+def _safe_name(name: str) -> str:
+    """gitlab-ci-local's file name for a job: runs of other characters become base64url."""
+    def encode(match: re.Match[str]) -> str:
+        return base64.urlsafe_b64encode(match.group().encode()).decode().rstrip("=")
+
+    return re.sub(r"[^\w-]+", encode, name, flags=re.ASCII)
+
+
+def _statuses(out: str, listed: list[dict[str, Any]], manual: set[str], blocked: set[str]) -> dict[str, str]:
+    names = [j["name"] for j in listed]
+    reported: dict[str, str] = {}
+    for line in out.splitlines():
+        match = SUMMARY.match(line)
+        # "WARN <job>  after_script" only says after_script failed; the job's own line says how it went.
+        if match and match.group(2) in names and not (match.group(3) or "").endswith("after_script"):
+            reported[match.group(2)] = STATUS[match.group(1)]
+    jobs = {}
+    for job in listed:
+        name = job["name"]
+        if name in reported:
+            jobs[name] = reported[name]
+        elif job["when"] == "never":
+            jobs[name] = "excluded"  # rules left it out: GitLab does not create the job at all
+        elif job["when"] == "manual" and name not in manual:
+            jobs[name] = "manual"
+        elif name in blocked:
+            jobs[name] = "blocked"
+        else:
+            jobs[name] = "skipped"  # created, never started: a need failed, or on_failure had no failure
+    return jobs

@@ -1,0 +1,126 @@
+"""Hostile strings through every field that reaches an output: rejected with a clear rule, or byte-exact.
+
+"Byte-exact" is checked with the consumers' own parsers: PyYAML (a YAML 1.1 reader, like
+GitLab's) next to ruamel, bash for command lines, and Groovy 2.4 for Jenkinsfile literals.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+import shlex
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml as pyyaml
+
+from mlgen import header, yamlout
+from mlgen.compiler import compile_pipeline
+from mlgen.errors import SpecError
+from mlgen.load import load
+from tests import hostile
+from tests.conftest import require_tool
+
+CASES = [(f, v) for f in hostile.FIELDS for v in hostile.CORPUS]
+LOCATED = re.compile(r"^\S*mlgen\.yaml:\d+:\d+: ", re.MULTILINE)
+JENKINS_LITERAL = re.compile(r"'''(?:\\.|[^\\])*?'''|'(?:\\.|[^\\'\n])*'", re.DOTALL)
+
+
+@functools.cache
+def _compile_all(tmp: str) -> dict[tuple[str, str], Any]:
+    results: dict[tuple[str, str], Any] = {}
+    for i, (field, value) in enumerate(CASES):
+        folder = Path(tmp) / f"case{i}"
+        folder.mkdir()
+        spec = folder / "mlgen.yaml"
+        spec.write_text(yamlout.dump(hostile.spec_with(field, value)), encoding="utf-8")
+        try:
+            source, pipeline = load(spec)
+            outputs = compile_pipeline(pipeline, spec_name="mlgen.yaml", spec_bytes=source.raw, source=source)
+        except SpecError as exc:
+            results[(field, value)] = exc.render()
+        else:
+            results[(field, value)] = {o.target: header.body(o.text) for o in outputs}
+    return results
+
+
+@functools.cache
+def _groovy_values(tmp: str) -> set[str]:
+    """Evaluate every string literal of every generated Jenkinsfile with the real Groovy."""
+    literals = sorted({lit for r in _compile_all(tmp).values() if isinstance(r, dict) for lit in JENKINS_LITERAL.findall(r["jenkins"])})
+    script = Path(tmp) / "eval.groovy"
+    script.write_text("def out = new PrintStream(System.out, true, 'UTF-8')\n"
+                      + "".join(f"out.print({lit}); out.print('\\u0000')\n" for lit in literals), encoding="utf-8")
+    proc = subprocess.run([require_tool("groovy"), "-c", "UTF-8", str(script)], capture_output=True, timeout=300,
+                          env={"JAVA_HOME": "/usr/lib/jvm/java-17-openjdk-amd64", "PATH": "/usr/bin:/bin"})
+    assert proc.returncode == 0, proc.stderr.decode()
+    values = proc.stdout.decode("utf-8").split("\0")[:-1]
+    assert len(values) == len(literals)
+    return set(values)
+
+
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory: pytest.TempPathFactory) -> str:
+    return str(tmp_path_factory.mktemp("hostile"))
+
+
+def _bash_words(command_line: str) -> list[str]:
+    """Let bash itself split a generated command line into arguments."""
+    command_line = command_line.removeprefix("# shellcheck disable=SC2016\n")
+    words = subprocess.run(["bash", "-c", 'printf "%s\\0" ' + command_line.removeprefix("mlgen ")],
+                           capture_output=True, check=True).stdout.decode("utf-8")
+    return words.split("\0")[:-1]
+
+
+def _yaml_agree(text: str) -> Any:
+    strict = yamlout.load(text)
+    assert pyyaml.safe_load(text) == strict, "a YAML 1.1 reader would see different values"
+    return strict
+
+
+@pytest.mark.parametrize(("field", "value"), CASES, ids=[f"{f}-{i}" for i, (f, _) in enumerate(CASES)])
+def test_hostile_value(field: str, value: str, workdir: str) -> None:
+    result = _compile_all(workdir)[(field, value)]
+    if isinstance(result, str):
+        assert LOCATED.search(result), result
+        assert "Traceback" not in result
+        return
+    gh, gl, jf = _yaml_agree(result["github"]), _yaml_agree(result["gitlab"]), result["jenkins"]
+    if field in ("command (train.run)", "setup"):
+        assert value in [s.get("run") for j in gh["jobs"].values() for s in j["steps"]]
+        assert value in [s for j in gl.values() if isinstance(j, dict) for s in j.get("script", []) + j.get("before_script", [])]
+        if field == "command (train.run)":
+            assert value in _groovy_values(workdir)
+        else:  # the setup command is one line of the prepare script
+            assert any(value in v.split("\n") or v.endswith("\n" + value) for v in _groovy_values(workdir))
+    elif field == "env value":
+        assert gh["env"]["PLAIN"] == value
+        assert gl["variables"]["PLAIN"].replace("$$", "$") == value
+        assert value in _groovy_values(workdir)
+    elif field == "stage env value":
+        assert gh["jobs"]["train"]["env"]["STAGE_VAR"] == value
+        assert gl["train"]["variables"]["STAGE_VAR"].replace("$$", "$") == value
+        assert value in _groovy_values(workdir)
+    elif field.startswith("canary "):
+        flag = {"canary deploy": "--deploy", "canary check": "--check", "canary rollback": "--rollback"}[field]
+        job = "canary-rollback" if flag == "--rollback" else "canary-50"
+        line = gh["jobs"][job]["steps"][-1]["run"]
+        words = _bash_words(line)
+        assert words[words.index(flag) + 1] == value
+    else:
+        # names, paths and other identifiers: accepted only when they match the stated pattern
+        assert re.fullmatch(r"[A-Za-z0-9_.:/@+-]+", value), f"{field} accepted {value!r}"
+
+
+def test_rejections_explain_the_rule(workdir: str) -> None:
+    message = _compile_all(workdir)[("stage name", "$(rm -rf ~)")]
+    assert "names are 1-40 lowercase letters" in message
+    message = _compile_all(workdir)[("command (train.run)", "${{ github.event.issue.title }}")]
+    assert "`${{` is GitHub expression syntax" in message
+
+
+def test_yaml_traps_are_quoted(workdir: str) -> None:
+    text = yamlout.dump({"values": ["on", "no", "0755", "3.10", "1:30", "y", "~", "2024-01-01"]})
+    assert pyyaml.safe_load(text) == {"values": ["on", "no", "0755", "3.10", "1:30", "y", "~", "2024-01-01"]}
