@@ -83,3 +83,10 @@ def runner_labels(text: str) -> list[str]:
         runs_on = job["runs-on"]
         labels.update([runs_on] if isinstance(runs_on, str) else runs_on)
     return sorted(labels - {"self-hosted"})
+
+
+def groovy_parse(jenkinsfile: Path) -> None:
+    """Parse (and structurally check) a Jenkinsfile with Groovy 2.4 through the Jenkins harness."""
+    from tests.engines.jenkins.runner import parse_only
+
+    parse_only(jenkinsfile)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -37,11 +38,21 @@ class WorkflowRun:
     stdout: str  # act's log, one readable line per record: "[job (leg)] message"
     jobs: dict[str, str]  # job id, or "job (v1, v2)" per matrix leg -> passed | failed | skipped
     artifacts: Path  # this run's artifact folder (one sub-folder per uploaded artifact)
+    triggered: bool = True  # False when the workflow's `on:` filters do not match the event
     records: list[dict[str, Any]] = field(repr=False, default_factory=list)  # act's raw JSON records
 
     def output(self, job: str) -> str:
         """What the steps of one job (or matrix leg) printed."""
         return "".join(r["msg"] for r in self.records if r.get("raw_output") and _key(r, self._order) == job)
+
+    def steps(self, job: str) -> dict[str, str]:
+        """Result of each top-level step that ran in a job (or leg); a step whose `if:` was false is absent."""
+        results = {}
+        for record in self.records:
+            if record.get("stage") == "Main" and "stepResult" in record and _key(record, self._order) == job:
+                if len(record.get("stepID") or []) == 1:  # composite actions' inner steps have longer ids
+                    results[str(record["step"])] = RESULTS.get(record["stepResult"], record["stepResult"])
+        return results
 
     def result(self, job_id: str) -> str:
         """One result for a job over all its matrix legs: failed if any leg failed."""
@@ -71,6 +82,8 @@ def run_workflow(repo_dir: Path, workflow: Path, *, event: str = "push", ref: st
         _checkout_branch(repo_dir, ref.removeprefix("refs/heads/"))
     spec = _load(repo_dir / workflow)
     run_artifacts = _fresh_run_dir(artifact_dir)
+    if not _triggered(spec, event, ref, default_branch):
+        return WorkflowRun(0, f"`on:` does not match {event} on {ref}: GitHub starts no run\n", {}, run_artifacts, False)
     cache_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="mlgen-act-") as scratch:
         aux = Path(scratch)
@@ -143,6 +156,48 @@ def _event_payload(event: str, ref: str, repo_dir: Path, default_branch: str) ->
         return {"number": number, "repository": repository,
                 "pull_request": {"number": number, "head": {"ref": head, "sha": sha}, "base": {"ref": default_branch}}}
     return {"ref": ref, "after": sha, "before": "0" * 40, "repository": repository, "inputs": {}}
+
+
+def _triggers(spec: dict[str, Any]) -> dict[str, Any]:
+    on = spec.get("on", spec.get(True))  # a YAML 1.1 loader would read the bare key `on` as True
+    if isinstance(on, str):
+        return {on: None}
+    if isinstance(on, list):
+        return dict.fromkeys(on)
+    return dict(on or {})
+
+
+def _filter_regex(pattern: str) -> re.Pattern[str]:
+    """GitHub's branch filter glob: `**` crosses `/`, `*` does not; other characters are literal."""
+    parts = re.split(r"(\*\*|\*)", pattern)
+    return re.compile("".join({"**": ".*", "*": "[^/]*"}.get(p, re.escape(p)) for p in parts) + r"\Z")
+
+
+def _branch_allowed(branch: str, config: dict[str, Any]) -> bool:
+    """`branches` (with `!` negations, the last match wins) or `branches-ignore`."""
+    if "branches-ignore" in config:
+        return not any(_filter_regex(p).match(branch) for p in config["branches-ignore"])
+    if "branches" not in config:
+        return True
+    allowed = False
+    for pattern in config["branches"]:
+        negated = pattern.startswith("!")
+        if _filter_regex(pattern.removeprefix("!")).match(branch):
+            allowed = not negated
+    return allowed
+
+
+def _triggered(spec: dict[str, Any], event: str, ref: str, default_branch: str) -> bool:
+    """Whether GitHub would start this workflow; act runs it whatever its `on:` filters say."""
+    triggers = _triggers(spec)
+    if event not in triggers:
+        return False
+    config = triggers[event] or {}
+    if event in ("push", "pull_request", "pull_request_target") and isinstance(config, dict):
+        # A pull request is filtered on its base branch; a push on the pushed branch (tags: not emulated).
+        branch = default_branch if event.startswith("pull_request") else ref.removeprefix("refs/heads/")
+        return _branch_allowed(branch, config)
+    return True
 
 
 def _runner_labels(spec: dict[str, Any]) -> list[str]:
@@ -238,4 +293,4 @@ def _parse(returncode: int, out: str, spec: dict[str, Any], artifacts: Path) -> 
         # act prints nothing for a job whose `if:` is false or whose needs failed: it was skipped.
         if not any(k == job_id or k.startswith(f"{job_id} (") for k in jobs):
             jobs[job_id] = "skipped"
-    return WorkflowRun(returncode, _readable(out, records, order), jobs, artifacts, records, order)
+    return WorkflowRun(returncode, _readable(out, records, order), jobs, artifacts, True, records, order)

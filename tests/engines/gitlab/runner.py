@@ -45,7 +45,7 @@ class PipelineError(RuntimeError):
 class PipelineRun:
     returncode: int
     stdout: str
-    jobs: dict[str, str]  # job name ("train: [gb]" per matrix leg) -> status, see README
+    jobs: dict[str, str]  # job name ("train: [gb]" per matrix leg) -> status, see README; {} if not created
     created: bool  # False when workflow:rules create no pipeline for this event
     repo_dir: Path
 
@@ -88,8 +88,7 @@ def run_pipeline(repo_dir: Path, *, branch: str = "main", pipeline_source: str =
     with tempfile.TemporaryDirectory(prefix="mlgen-gcl-home-") as home:
         base = [binary, "--home", home, "--no-color", *args]  # runs in repo_dir: --cwd must be relative
         if not _pipeline_created(base, repo_dir, timeout):
-            jobs = {job["name"]: "excluded" for job in _list_jobs(base, repo_dir, timeout)}
-            return PipelineRun(0, "workflow:rules: no pipeline is created for this event\n", jobs, False, repo_dir)
+            return PipelineRun(0, "workflow:rules: GitLab creates no pipeline for this event\n", {}, False, repo_dir)
         listed = _list_jobs(base, repo_dir, timeout)
         blocked = _blocked(listed, set(manual))
         command = [*base, "--force-shell-executor", "--shell-isolation", "--no-artifacts-to-source",

@@ -31,6 +31,7 @@ import org.codehaus.groovy.control.CompilerConfiguration
 import org.codehaus.groovy.control.MultipleCompilationErrorsException
 import org.codehaus.groovy.control.SourceUnit
 import org.codehaus.groovy.control.customizers.CompilationCustomizer
+import org.codehaus.groovy.syntax.SyntaxException
 
 import java.nio.file.Files
 import java.nio.file.LinkOption
@@ -181,6 +182,7 @@ class JhCallRenamer extends CompilationCustomizer {
                 }
                 if (e instanceof MethodCallExpression) {
                     MethodCallExpression call = (MethodCallExpression) e
+                    JhCallRenamer.checkChain(source, call)
                     String newName = RENAMES[call.methodAsString]
                     // equals(x) with a plain argument is Object.equals; only the named-argument form is the condition
                     boolean named = call.methodAsString != 'equals' || JhCallRenamer.hasNamedArgs(call.arguments)
@@ -196,6 +198,26 @@ class JhCallRenamer extends CompilationCustomizer {
             }
         }
         t.visitClass(classNode)
+    }
+
+    /**
+     * `failure { ... } always { ... }` on one line is a Groovy command chain: failure({...}).always({...}).
+     * Jenkins rejects it; without this check it would be an obscure NullPointerException.
+     */
+    static void checkChain(SourceUnit source, MethodCallExpression call) {
+        if (call.implicitThis || !(call.objectExpression instanceof MethodCallExpression)) return
+        MethodCallExpression inner = (MethodCallExpression) call.objectExpression
+        if (inner.implicitThis && endsWithClosure(inner.arguments) && endsWithClosure(call.arguments)) {
+            source.addError(new SyntaxException(
+                    "'${inner.methodAsString} { ... } ${call.methodAsString} { ... }' is read by Groovy as " +
+                    "${inner.methodAsString}(...).${call.methodAsString}(...): put each on its own line or separate them with ';'",
+                    call.lineNumber, call.columnNumber))
+        }
+    }
+
+    static boolean endsWithClosure(Expression args) {
+        return args instanceof TupleExpression && ((TupleExpression) args).expressions &&
+                ((TupleExpression) args).expressions[-1] instanceof ClosureExpression
     }
 
     static boolean hasNamedArgs(Expression args) {
@@ -476,6 +498,7 @@ class JhPipeline {
  */
 abstract class JhBlock {
     String _where
+    String _kind = 'directive'      // what an unknown call is called in this section
     Set<String> _seen = new HashSet<String>()
 
     def methodMissing(String name, Object args) {
@@ -484,7 +507,7 @@ abstract class JhBlock {
         if (known) {
             throw new JhHarnessError("${_where}: invalid arguments for '${shown}' (${JhArgs.describe(args as Object[])})")
         }
-        throw new JhHarnessError("unknown directive '${shown}' in ${_where}")
+        throw new JhHarnessError("unknown ${_kind} '${shown}' in ${_where}")
     }
 
     def propertyMissing(String name) { throw JhRunner.noSuchProperty(name) }
@@ -530,6 +553,7 @@ class JhPipelineBlock extends JhBlock {
 }
 
 class JhAgentBlock extends JhBlock {
+    { _kind = 'agent type' }
     JhAgent _agent
 
     void label(String l) { _set(new JhAgent(type: 'label', label: l)) }
@@ -572,6 +596,7 @@ class JhNodeBlock extends JhBlock {
 }
 
 class JhOptionsBlock extends JhBlock {
+    { _kind = 'option' }
     List<JhOption> _opts = []
     boolean _pipeline
 
@@ -650,6 +675,7 @@ class JhOptionsBlock extends JhBlock {
 }
 
 class JhTriggersBlock extends JhBlock {
+    { _kind = 'trigger' }
     List<Map> _triggers = []
 
     void cron(String spec) { JhCron.validate(spec, 'trigger cron'); _triggers << [type: 'cron', spec: spec] }
@@ -711,6 +737,7 @@ class JhParamDefs {
 }
 
 class JhParametersBlock extends JhBlock {
+    { _kind = 'parameter type' }
     List<Map> _params = []
 
     void _add(Map p) {
@@ -887,6 +914,7 @@ class JhExcludeBlock extends JhBlock {
 }
 
 class JhWhenBlock extends JhBlock {
+    { _kind = 'when condition' }
     JhWhen _when = new JhWhen()
     boolean _nested
 
@@ -981,6 +1009,7 @@ class JhInputBlock extends JhBlock {
 }
 
 class JhPostBlock extends JhBlock {
+    { _kind = 'post condition' }
     JhPost _post = new JhPost()
 
     void _add(String cond, Closure c) {
@@ -1010,6 +1039,7 @@ class JhPostBlock extends JhBlock {
 /** Runs an `environment { K = v }` closure: assignments land in a live overlay, so later
  * entries can read earlier ones, as in Jenkins. */
 class JhEnvironmentBlock extends JhBlock {
+    { _kind = 'environment function' }
     JhRunner _rt
     Map<String, String> _into
 
@@ -1174,16 +1204,16 @@ class JhSteps {
     def withEnv(List vars, Closure body) { _rt.withEnvStep(vars, body) }
     def withCredentials(List bindings, Closure body) { _rt.withCredentialsStep(bindings, body) }
     def lock(CharSequence resource, Closure body) { lock([resource: resource.toString()], body) }
-    def lock(Map a, Closure body) { JhArgs.check('lock', a, JhRunner.LOCK_ARGS); _rt.withLock(a, body) }
+    def lock(Map a, Closure body) { JhArgs.check('lock', a, JhRunner.LOCK_ARGS); _rt.withLock(a, body, true) }
     def timeout(Number minutes, Closure body) { timeout([time: minutes], body) }
     def timeout(Map a, Closure body) {
         JhArgs.check('timeout', a, ['time', 'unit', 'activity'], ['time'])
-        _rt.withTimeout(JhArgs.millis(a.time, a.unit, 'timeout'), body)
+        _rt.withTimeout(JhArgs.millis(a.time, a.unit, 'timeout'), body, true)
     }
     def retry(Number count, Closure body) { retry([count: count], body) }
     def retry(Map a, Closure body) {
         JhArgs.check('retry', a, ['count'], ['count'])
-        _rt.withRetry(a.count as int, null, body)
+        _rt.withRetry(a.count as int, null, body, true)
     }
     def catchError(Closure body) { catchError([:], body) }
     def catchError(Map a, Closure body) {
@@ -1990,17 +2020,17 @@ class JhRunner {
         JhOption o = wrappers[i]
         Closure inner = { -> wrap(wrappers, i + 1, run, body) }
         switch (o.name) {
-            case 'timeout': return withTimeout(JhArgs.millis(o.args.time, o.args.unit, 'option timeout'), inner)
+            case 'timeout': return withTimeout(JhArgs.millis(o.args.time, o.args.unit, 'option timeout'), inner, false)
             case 'retry':
                 if (run == null) {
                     // Pipeline-level retry runs all stages again: forget the failed attempt's reports.
                     return withRetry(o.args.count as int, null, { ->
                         reports.clear(); firstError = null; buildResult = null
                         inner.call()
-                    })
+                    }, false)
                 }
-                return withRetry(o.args.count as int, run, inner)
-            case 'lock': return withLock(o.args, inner)
+                return withRetry(o.args.count as int, run, inner, false)
+            case 'lock': return withLock(o.args, inner, false)
         }
         throw new IllegalStateException(o.name)
     }
@@ -2267,7 +2297,10 @@ class JhRunner {
         }
     }
 
-    Object withLock(Map a, Closure body) {
+    /** Option wrappers pass plain closures (stepsBody false); steps pass a Jenkinsfile closure to run as steps. */
+    Object runBody(Closure body, boolean stepsBody) { stepsBody ? runSteps(body) : body.call() }
+
+    Object withLock(Map a, Closure body, boolean stepsBody) {
         List<String> res = []
         if (a.resource) res << a.resource.toString()
         if (a.label) res << "label:${a.label}".toString()
@@ -2276,7 +2309,7 @@ class JhRunner {
             res << e.resource.toString()
         }
         if (!res) throw new JhHarnessError('lock: needs a resource or a label')
-        if (dryRun) return runLockedBody(body)
+        if (dryRun) return runBody(body, stepsBody)
         res.each { r ->
             // Lockable Resources would wait forever here: this build already holds it.
             if (locksHeld.contains(r)) throw new JhHarnessError("lock: '${r}' is already held by this build (a nested lock on it deadlocks)")
@@ -2290,24 +2323,18 @@ class JhRunner {
             res.eachWithIndex { String r, int i -> ov["${a.variable}${i}".toString()] = r }
         }
         try {
-            return withOverlay(ov) { runLockedBody(body) }
+            return withOverlay(ov) { runBody(body, stepsBody) }
         } finally {
             locksHeld.removeAll(res)
             log("Lock released on resource [${res.join(', ')}]")
         }
     }
 
-    /** The body of a lock option is a plain closure (the rest of the stage); a lock step's body is a steps closure. */
-    Object runLockedBody(Closure body) {
-        return body.maximumNumberOfParameters == 0 && body.delegate instanceof JhSteps || body.owner instanceof JhRunner ?
-                (body.owner instanceof JhRunner ? body.call() : runSteps(body)) : runSteps(body)
-    }
-
-    Object withTimeout(long millis, Closure body) {
-        if (dryRun) return body.owner instanceof JhRunner ? body.call() : runSteps(body)
+    Object withTimeout(long millis, Closure body, boolean stepsBody) {
+        if (dryRun) return runBody(body, stepsBody)
         deadlines << (System.currentTimeMillis() + millis)
         try {
-            return body.owner instanceof JhRunner ? body.call() : runSteps(body)
+            return runBody(body, stepsBody)
         } finally {
             deadlines.remove(deadlines.size() - 1)
         }
@@ -2326,16 +2353,15 @@ class JhRunner {
         }
     }
 
-    Object withRetry(int count, JhStageRun run, Closure body) {
-        boolean isSteps = !(body.owner instanceof JhRunner)
-        if (dryRun) return isSteps ? runSteps(body) : body.call()
+    Object withRetry(int count, JhStageRun run, Closure body, boolean stepsBody) {
+        if (dryRun) return runBody(body, stepsBody)
         int n = Math.max(count, 1)
         for (int attempt = 1; ; attempt++) {
             int depth = deadlines.size()
             int savedRetries = run?.retriesLeft ?: 0
             if (run != null) run.retriesLeft = n - attempt
             try {
-                return isSteps ? runSteps(body) : body.call()
+                return runBody(body, stepsBody)
             } catch (JhHarnessError e) {
                 throw e
             } catch (Throwable t) {
@@ -2344,7 +2370,6 @@ class JhRunner {
                 if (!retryable || attempt >= n) throw t
                 logError(t)
                 log("Retrying (attempt ${attempt + 1} of ${n})")
-                loggedErrors.remove(t)
             } finally {
                 if (run != null) run.retriesLeft = savedRetries
             }
