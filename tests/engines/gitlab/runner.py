@@ -20,6 +20,8 @@ import shutil
 import signal
 import subprocess
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -70,6 +72,12 @@ class PipelineRun:
         return self.repo_dir / STATE_DIR / "artifacts"
 
 
+@dataclass(frozen=True)
+class PipelinePlan:
+    created: bool  # False when workflow:rules create no pipeline for this event
+    jobs: dict[str, str]  # job name -> `when` after rules: on_success, manual, on_failure, always, never
+
+
 def run_pipeline(repo_dir: Path, *, branch: str = "main", pipeline_source: str = "push", merge_request: bool = False,
                  variables: dict[str, str] | None = None, manual: tuple[str, ...] | list[str] = (),
                  default_branch: str = "main", cache_dir: Path | None = None, timeout: float = 600) -> PipelineRun:
@@ -81,12 +89,8 @@ def run_pipeline(repo_dir: Path, *, branch: str = "main", pipeline_source: str =
     jobs to play. The cache lives in repo_dir/.gitlab-ci-local/cache, so a second run in the same
     folder can hit; `cache_dir`, when given, is mirrored in before and out after the run.
     """
-    binary = _binary()
-    _checkout_branch(repo_dir, branch)
-    args = _variable_args(branch, "merge_request_event" if merge_request else pipeline_source,
-                          merge_request, default_branch, variables or {})
-    with tempfile.TemporaryDirectory(prefix="mlgen-gcl-home-") as home:
-        base = [binary, "--home", home, "--no-color", *args]  # runs in repo_dir: --cwd must be relative
+    source = "merge_request_event" if merge_request else pipeline_source
+    with _engine(repo_dir, branch, source, merge_request, default_branch, variables or {}) as base:
         if not _pipeline_created(base, repo_dir, timeout):
             return PipelineRun(0, "workflow:rules: GitLab creates no pipeline for this event\n", {}, False, repo_dir)
         listed = _list_jobs(base, repo_dir, timeout)
@@ -103,6 +107,17 @@ def run_pipeline(repo_dir: Path, *, branch: str = "main", pipeline_source: str =
     return PipelineRun(returncode, out, _statuses(out, listed, set(manual), blocked), True, repo_dir)
 
 
+def plan_pipeline(repo_dir: Path, *, branch: str = "main", pipeline_source: str = "push", merge_request: bool = False,
+                  variables: dict[str, str] | None = None, default_branch: str = "main",
+                  timeout: float = 120) -> PipelinePlan:
+    """The jobs a pipeline would get and when each would run (rules applied), without running any."""
+    source = "merge_request_event" if merge_request else pipeline_source
+    with _engine(repo_dir, branch, source, merge_request, default_branch, variables or {}) as base:
+        if not _pipeline_created(base, repo_dir, timeout):
+            return PipelinePlan(False, {})
+        return PipelinePlan(True, {job["name"]: job["when"] for job in _list_jobs(base, repo_dir, timeout)})
+
+
 def command_line() -> str:
     """The gitlab-ci-local invocation, for documentation and for reproducing a run by hand."""
     return ("cd <repo> && npx gitlab-ci-local --home <scratch> --no-color --variable CI_DEFAULT_BRANCH=main "
@@ -112,6 +127,28 @@ def command_line() -> str:
 
 
 # -- preparing the run ------------------------------------------------------------------------------
+@contextmanager
+def _engine(repo_dir: Path, branch: str, source: str, merge_request: bool, default_branch: str,
+            variables: dict[str, str]) -> Iterator[list[str]]:
+    """The gitlab-ci-local command prefix for one event, with the repository made ready for it."""
+    binary = _binary()
+    _checkout_branch(repo_dir, branch)
+    _exclude_state_dir(repo_dir)
+    args = _variable_args(branch, source, merge_request, default_branch, variables)
+    # A scratch --home: the user's ~/.gitlab-ci-local/variables.yml must not leak into a test.
+    with tempfile.TemporaryDirectory(prefix="mlgen-gcl-home-") as home:
+        yield [binary, "--home", home, "--no-color", *args]  # run in repo_dir: --cwd must be relative
+
+
+def _exclude_state_dir(repo_dir: Path) -> None:
+    """Keep gitlab-ci-local's state folder out of `git add -A` in the repository under test."""
+    exclude = repo_dir / ".git" / "info" / "exclude"
+    lines = exclude.read_text(encoding="utf-8").splitlines() if exclude.is_file() else []
+    if f"/{STATE_DIR}/" not in lines:
+        exclude.parent.mkdir(parents=True, exist_ok=True)
+        exclude.write_text("\n".join([*lines, f"/{STATE_DIR}/"]) + "\n", encoding="utf-8")
+
+
 def _binary() -> str:
     local = ROOT / "node_modules" / ".bin" / "gitlab-ci-local"
     found = str(local) if local.exists() else shutil.which("gitlab-ci-local")

@@ -1,0 +1,113 @@
+"""Measure mlgen's speed targets as ratios against reference commands run side by side.
+
+    python benchmarks/run.py [--quick]
+
+Prints one line per target: `name: ratio (goal)`. Ratios, not seconds, so the numbers carry
+across machines; both sides of a ratio are measured in the same run, interleaved.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+BIN = Path(sys.executable).parent
+PY = sys.executable
+MLGEN = str(BIN / "mlgen")
+
+
+def timed(cmd: list[str], cwd: Path, env: dict[str, str] | None = None) -> tuple[float, int]:
+    """Wall time (s) and peak RSS (KiB) of one run of `cmd`."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
+    _, status, usage = os.wait4(proc.pid, 0)
+    elapsed = time.perf_counter() - start
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise SystemExit(f"benchmark command failed: {' '.join(cmd)}\n{proc.stderr.read().decode() if proc.stderr else ''}")
+    return elapsed, usage.ru_maxrss
+
+
+def median_pair(a: Callable[[], float], b: Callable[[], float], runs: int) -> tuple[float, float]:
+    xs, ys = [], []
+    for _ in range(runs):  # interleaved, so drift in machine load hits both sides alike
+        xs.append(a())
+        ys.append(b())
+    return statistics.median(xs), statistics.median(ys)
+
+
+def line(name: str, ratio: float, goal: str, detail: str = "") -> None:
+    print(f"{name}: {ratio:.2f} ({goal}){'  ' + detail if detail else ''}", flush=True)
+
+
+def bench_check(runs: int) -> None:
+    churn = ROOT / "examples" / "churn"
+    check, base = median_pair(lambda: timed([MLGEN, "check"], churn)[0], lambda: timed([PY, "-I", "-c", "pass"], churn)[0], runs)
+    line("check, up to date, vs python -I -c pass", check / base, "goal <= 3", f"[{check * 1000:.0f} ms vs {base * 1000:.0f} ms]")
+    cjs = str(BIN / "check-jsonschema")
+    workflow = ".github/workflows/mlgen.yml"
+    check, other = median_pair(lambda: timed([MLGEN, "check"], churn)[0],
+                               lambda: timed([cjs, "--builtin-schema", "vendor.github-workflows", workflow], churn)[0], max(3, runs // 3))
+    line("check, up to date, vs check-jsonschema on the workflow", check / other, "goal < 1", f"[{check * 1000:.0f} ms vs {other * 1000:.0f} ms]")
+
+
+def bench_compile(runs: int) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp) / "churn"
+        shutil.copytree(ROOT / "examples" / "churn", work)
+        compile_s, base = median_pair(lambda: timed([MLGEN, "compile"], work)[0],
+                                      lambda: timed([PY, "-c", "import pydantic"], work)[0], runs)
+    line("compile cold, churn, vs python -c 'import pydantic'", compile_s / base, "report; lower is better",
+         f"[{compile_s * 1000:.0f} ms vs {base * 1000:.0f} ms]")
+
+
+def bench_scale(sizes: list[int]) -> None:
+    from benchmarks.genspec import spec
+
+    results = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for n in sizes:
+            folder = Path(tmp) / f"s{n}"
+            folder.mkdir()
+            (folder / "mlgen.yaml").write_text(spec(n))
+            results[n] = timed([MLGEN, "compile"], folder)
+            print(f"  scale {n} stages: {results[n][0]:.2f} s, peak RSS {results[n][1] / 1024:.0f} MiB", flush=True)
+    if 100 in results and 1000 in results:
+        line("scale, compile time 1000 / 100 stages", results[1000][0] / results[100][0], "goal <= 12, linear is 10")
+        line("scale, peak RSS at 1000 stages / 200 MiB", results[1000][1] / 1024 / 200, "goal <= 1")
+
+
+def bench_cache(quick: bool) -> None:
+    """Warm vs cold pipeline on gitlab-ci-local: the second run restores the model and skips training."""
+    try:
+        from tests.engines.gitlab.bench import warm_cold_ratio
+    except ImportError as exc:
+        print(f"cache, gitlab-ci-local warm / cold: not measured ({exc})")
+        return
+    cold, warm = warm_cold_ratio(train_seconds=3 if quick else 5)
+    line("cache, gitlab-ci-local pipeline warm / cold", warm / cold, "goal <= 0.5", f"[{warm:.1f} s vs {cold:.1f} s]")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="fewer runs, smaller scale (for CI smoke runs)")
+    args = parser.parse_args()
+    runs = 5 if args.quick else 15
+    print(f"machine: {os.cpu_count()} cores, Python {sys.version.split()[0]}", flush=True)
+    bench_check(runs)
+    bench_compile(max(3, runs // 3))
+    bench_scale([10, 100] if args.quick else [10, 100, 1000])
+    bench_cache(args.quick)
+
+
+if __name__ == "__main__":
+    main()
