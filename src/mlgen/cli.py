@@ -165,7 +165,7 @@ def _runtime_stub(name: str) -> None:
     def _forward(ctx: typer.Context) -> int:
         from mlgen.runtime.cli import main as runtime_main
 
-        return runtime_main([name, *ctx.args])
+        return int(runtime_main([name, *ctx.args]))
 
 
 for _name in RUNTIME_HELP:

@@ -151,11 +151,16 @@ def _allowed_keys(data: Any, loc: Loc) -> list[str]:
     model: Any = spec.Pipeline
     node = data
     for part in parent:
-        node = node[part] if isinstance(node, (dict, list)) else None
+        if isinstance(node, dict):
+            node = node.get(part)
+        elif isinstance(node, list) and isinstance(part, int):
+            node = node[part]
+        else:
+            node = None
         if isinstance(part, int):
             if model is _STAGE_MARKER:
                 kind = node.get("kind") if isinstance(node, dict) else None
-                model = _STAGE_BY_KIND().get(kind, spec.StageBase)
+                model = _STAGE_BY_KIND().get(str(kind), spec.StageBase)
             continue
         model = _field_model(model, part)
         if model is None:

@@ -92,6 +92,7 @@ class Defaults(Model):
 
 
 class StageBase(Model):
+    kind: str  # narrowed to a Literal by each stage kind, the union's discriminator
     name: Name = Field(description="Stage name and job id: lowercase letters, digits, `-`, `_`; starts with a letter.")
     needs: list[Name] | None = Field(None, description="Stages this one waits for (default: the previous stage).")
     run: Text | None = Field(None, description="Shell command doing the stage's work.")

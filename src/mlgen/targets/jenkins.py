@@ -52,8 +52,9 @@ def emit(plan: Plan, settings: Settings, source: Source | None = None) -> str:
     _check_views(views, source)
     stages = _stages(plan, views)
     env = [(ident(k), lit(v)) for k, v in plan.env]
-    return _template().render(plan=plan, stages=stages, env=env,
+    text: str = _template().render(plan=plan, stages=stages, env=env,
                               cron=lit(plan.triggers.schedule) if plan.triggers.schedule else None)
+    return text
 
 
 def _view(job: Job, settings: Settings) -> dict[str, Any]:
