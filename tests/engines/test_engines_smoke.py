@@ -141,12 +141,12 @@ def github(tmp_path_factory: pytest.TempPathFactory) -> Scenario:
     base = tmp_path_factory.mktemp("github")
     repo, log = make_repo(base / "repo"), base / "trained.log"
     workflow = Path(".github/workflows/mlgen.yml")
-    stores = {"cache_dir": base / "cache", "artifact_dir": base / "artifacts"}
     scenario = Scenario("github")
     plan = {"main": ("refs/heads/main", ""), "feature": ("refs/heads/feature/x", ""), "failing": ("refs/heads/main", "validate")}
     try:
         for name, (ref, fail) in plan.items():
-            scenario.runs[name] = run_workflow(repo, workflow, ref=ref, env=engine_env(log, fail), **stores, timeout=300)
+            scenario.runs[name] = run_workflow(repo, workflow, ref=ref, env=engine_env(log, fail), timeout=300,
+                                               cache_dir=base / "cache", artifact_dir=base / "artifacts")
             scenario.trained[name] = trained(log)
     except ActMissing as missing:
         pytest.fail(str(missing))
@@ -215,8 +215,10 @@ def test_second_run_hits_the_cache_and_skips_training(scenario: Scenario) -> Non
 
 
 def test_github_cache_hit_skips_the_train_step(github: Scenario) -> None:
-    assert "train" in github.runs["main"].steps("train (gb)")
-    assert "train" not in github.runs["feature"].steps("train (gb)")  # if: cache-hit != 'true'
+    first, second = github.runs["main"], github.runs["feature"]
+    assert isinstance(first, WorkflowRun) and isinstance(second, WorkflowRun)
+    assert "train" in first.steps("train (gb)")
+    assert "train" not in second.steps("train (gb)")  # if: steps.cache.outputs.cache-hit != 'true'
 
 
 def test_gitlab_cache_hit_is_decided_by_mlgen_cache(gitlab: Scenario) -> None:

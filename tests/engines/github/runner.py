@@ -158,7 +158,7 @@ def _event_payload(event: str, ref: str, repo_dir: Path, default_branch: str) ->
     return {"ref": ref, "after": sha, "before": "0" * 40, "repository": repository, "inputs": {}}
 
 
-def _triggers(spec: dict[str, Any]) -> dict[str, Any]:
+def _triggers(spec: dict[Any, Any]) -> dict[str, Any]:
     on = spec.get("on", spec.get(True))  # a YAML 1.1 loader would read the bare key `on` as True
     if isinstance(on, str):
         return {on: None}

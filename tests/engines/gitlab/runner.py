@@ -22,7 +22,7 @@ import subprocess
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -50,13 +50,11 @@ class PipelineRun:
     jobs: dict[str, str]  # job name ("train: [gb]" per matrix leg) -> status, see README; {} if not created
     created: bool  # False when workflow:rules create no pipeline for this event
     repo_dir: Path
+    outputs: dict[str, str] = field(repr=False, default_factory=dict)  # job -> its log, read right after the run
 
     def output(self, job: str) -> str:
         """What one job printed in this run ('' for a job that did not run)."""
-        if self.jobs.get(job) not in ("passed", "failed", "failed-allowed"):
-            return ""
-        log = self.repo_dir / STATE_DIR / "output" / f"{_safe_name(job)}.log"
-        return log.read_text(encoding="utf-8", errors="replace") if log.is_file() else ""
+        return self.outputs.get(job, "")
 
     def result(self, base_name: str) -> str:
         """One status over a job's matrix legs: the worst one wins."""
@@ -104,7 +102,8 @@ def run_pipeline(repo_dir: Path, *, branch: str = "main", pipeline_source: str =
         _mirror(cache_dir, repo_dir / STATE_DIR / "cache")
         returncode, out = _run(command, cwd=repo_dir, timeout=timeout)
         _mirror(repo_dir / STATE_DIR / "cache", cache_dir)
-    return PipelineRun(returncode, out, _statuses(out, listed, set(manual), blocked), True, repo_dir)
+    jobs = _statuses(out, listed, set(manual), blocked)
+    return PipelineRun(returncode, out, jobs, True, repo_dir, _job_logs(repo_dir, jobs))
 
 
 def plan_pipeline(repo_dir: Path, *, branch: str = "main", pipeline_source: str = "push", merge_request: bool = False,
@@ -154,7 +153,7 @@ def _binary() -> str:
     found = str(local) if local.exists() else shutil.which("gitlab-ci-local")
     if found is None:
         raise EngineMissing("gitlab-ci-local is not installed: run `npm ci` at the repository root "
-                            "(package.json pins gitlab-ci-local 4.65.1; it needs node >= 18 and rsync)")
+                            "(package.json pins gitlab-ci-local 4.65.1; it needs node >= 20 and rsync)")
     if shutil.which("rsync") is None:
         raise EngineMissing("gitlab-ci-local needs rsync: apt-get install rsync")
     return found
@@ -270,6 +269,16 @@ def _safe_name(name: str) -> str:
         return base64.urlsafe_b64encode(match.group().encode()).decode().rstrip("=")
 
     return re.sub(r"[^\w-]+", encode, name, flags=re.ASCII)
+
+
+def _job_logs(repo_dir: Path, jobs: dict[str, str]) -> dict[str, str]:
+    """The logs of the jobs that ran, read now: the next run in this folder overwrites them."""
+    logs = {}
+    for name, status in jobs.items():
+        log = repo_dir / STATE_DIR / "output" / f"{_safe_name(name)}.log"
+        if status in ("passed", "failed", "failed-allowed") and log.is_file():
+            logs[name] = log.read_text(encoding="utf-8", errors="replace")
+    return logs
 
 
 def _statuses(out: str, listed: list[dict[str, Any]], manual: set[str], blocked: set[str]) -> dict[str, str]:

@@ -381,6 +381,8 @@ class JhCond {
 class JhWhen {
     List<JhCond> conds = []
     boolean beforeAgent, beforeInput, beforeOptions
+    Closure source          // re-run at evaluation time: condition arguments are evaluated lazily, as in Jenkins
+    String where
     Map toJson() {
         [conditions: conds*.describe(), beforeAgent: beforeAgent, beforeInput: beforeInput, beforeOptions: beforeOptions]
     }
@@ -784,7 +786,7 @@ class JhStageBlock extends JhBlock {
     void agent(Object spec) { _once('agent'); _s.agent = JhAgentBlock._parse(spec, "agent of ${_where}") }
     void environment(Closure c) { _once('environment'); _s.environment = c }
     void options(Closure c) { _once('options'); _s.options = JhOptionsBlock._parse(c, "options of ${_where}", false) }
-    void when(Closure c) { _once('when'); _s.when = JhWhenBlock._parse(c, "when of ${_where}") }
+    void when(Closure c) { _once('when'); _s.when = JhWhenBlock._parseAtLoad(c, "when of ${_where}") }
     void input(Closure c) { _once('input'); _s.input = JhInputBlock._parse(c, "input of ${_where}") }
     void steps(Closure c) { _once('steps'); _s.steps = c }
     void stages(Closure c) { _once('stages'); _s.stages = JhStagesBlock._parse(c, "stages of ${_where}", _nestedLimit) }
@@ -840,7 +842,7 @@ class JhMatrixBlock extends JhBlock {
     void agent(Object spec) { _once('agent'); _m.agent = JhAgentBlock._parse(spec, "agent of ${_where}") }
     void environment(Closure c) { _once('environment'); _m.environment = c }
     void options(Closure c) { _once('options'); _m.options = JhOptionsBlock._parse(c, "options of ${_where}", false) }
-    void when(Closure c) { _once('when'); _m.when = JhWhenBlock._parse(c, "when of ${_where}") }
+    void when(Closure c) { _once('when'); _m.when = JhWhenBlock._parseAtLoad(c, "when of ${_where}") }
     void input(Closure c) { _once('input'); _m.input = JhInputBlock._parse(c, "input of ${_where}") }
     void post(Closure c) { _once('post'); _m.post = JhPostBlock._parse(c, "post of ${_where}") }
     void tools(Closure c) { throw _unsupported('tools', _where) }
@@ -983,10 +985,24 @@ class JhWhenBlock extends JhBlock {
         return kids
     }
 
+    /** Load-time parse checks the structure only: names that exist only at run time (stage environment) read as placeholders. */
+    static JhWhen _parseAtLoad(Closure c, String where) {
+        JhRunner rt = JhRunner.current
+        boolean saved = rt.dryRun
+        rt.dryRun = true
+        try {
+            return _parse(c, where)
+        } finally {
+            rt.dryRun = saved
+        }
+    }
+
     static JhWhen _parse(Closure c, String where) {
         JhWhenBlock b = new JhWhenBlock(_where: where)
         _run(c, b)
         if (!b._when.conds) throw new JhHarnessError("Empty when closure in ${where}")
+        b._when.source = c
+        b._when.where = where
         return b._when
     }
 }
@@ -1377,16 +1393,20 @@ class JhExec {
         Thread t = new Thread(new Runnable() {
             void run() {
                 Reader r = new InputStreamReader(input, 'UTF-8')
-                if (sink != null) {
-                    char[] buf = new char[8192]
-                    int n
-                    while ((n = r.read(buf)) >= 0) {
-                        synchronized (sink) { sink.append(buf, 0, n) }
+                try {
+                    if (sink != null) {
+                        char[] buf = new char[8192]
+                        int n
+                        while ((n = r.read(buf)) >= 0) {
+                            synchronized (sink) { sink.append(buf, 0, n) }
+                        }
+                    } else {
+                        BufferedReader br = new BufferedReader(r)
+                        String line
+                        while ((line = br.readLine()) != null) logLine.call(line)
                     }
-                } else {
-                    BufferedReader br = new BufferedReader(r)
-                    String line
-                    while ((line = br.readLine()) != null) logLine.call(line)
+                } catch (IOException ignored) {
+                    // the process was killed (timeout) and its pipe closed under us
                 }
             }
         })
@@ -2062,7 +2082,10 @@ class JhRunner {
     // when
     // ---------------------------------------------------------------------------------------
 
-    boolean evalWhen(JhWhen w) {
+    boolean evalWhen(JhWhen parsed) {
+        // Build the conditions again now, so `equals actual: params.X` or `environment value: "${env.Y}"`
+        // see the values of this moment, not those of parse time.
+        JhWhen w = JhWhenBlock._parse(parsed.source, parsed.where)
         for (JhCond c : w.conds) {
             if (!evalCond(c)) {
                 log("when: ${c.describe()} is false")
