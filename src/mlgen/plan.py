@@ -18,6 +18,8 @@ if TYPE_CHECKING:
     from mlgen.spec import AnyStage, Pipeline
 
 REPORTS_DIR = ".mlgen/reports"
+# The name mlgen is published under: `mlgen` on PyPI belongs to an unrelated project.
+DISTRIBUTION = "mlgen-ci"
 
 
 @dataclass(frozen=True)
@@ -243,7 +245,7 @@ class _Builder:
 
     def _mlgen(self, *extras: str) -> str:
         wanted = sorted({e for e in extras if e})
-        return f"mlgen[{','.join(wanted)}]=={self.version}" if wanted else f"mlgen=={self.version}"
+        return f"{DISTRIBUTION}[{','.join(wanted)}]=={self.version}" if wanted else f"{DISTRIBUTION}=={self.version}"
 
     def _evaluate_ancestor(self, stage_name: str) -> str | None:
         """The nearest evaluate stage above a register stage: its gate results become model tags."""
@@ -269,7 +271,7 @@ class _Builder:
 
     # -- one method per stage kind -----------------------------------------------------------
     def _validate(self, stage: Any, common: dict[str, Any]) -> list[Job]:
-        commands = self._user_cmd("run", stage.run, stage)
+        commands = self._user_cmd(stage.name, stage.run, stage)
         install = None
         if stage.contract:
             commands.append(Command("data check", runtime.data_check(stage), self._secrets(stage, False)))
@@ -284,7 +286,7 @@ class _Builder:
             paths = tuple(stage.cache.paths or stage.outputs)
             digest = hashlib.sha256("\0".join([stage.run, *paths]).encode()).hexdigest()[:10]
             cache = Cache(prefix=f"mlgen-{stage.name}-{digest}", key_files=tuple(stage.cache.key), paths=paths)
-        commands = self._user_cmd("train", stage.run, stage, skip_on_cache_hit=cache is not None)
+        commands = self._user_cmd(stage.name, stage.run, stage, skip_on_cache_hit=cache is not None)
         job = Job(**common, commands=tuple(commands), matrix=matrix, cache=cache,
                   install=self._mlgen() if cache else None,
                   upload=self._upload(stage, (), matrix))
@@ -292,7 +294,7 @@ class _Builder:
 
     def _evaluate(self, stage: Any, common: dict[str, Any]) -> list[Job]:
         registry_baseline = stage.baseline is not None and stage.baseline.registry is not None
-        commands = self._user_cmd("evaluate", stage.run, stage)
+        commands = self._user_cmd(stage.name, stage.run, stage)
         model = graph.model_name(self.pipeline, stage)
         registry = graph.registry_kind(self.pipeline, stage)
         commands.append(Command("gate", runtime.gate(stage, model, registry), self._secrets(stage, registry_baseline)))

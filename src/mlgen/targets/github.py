@@ -142,10 +142,23 @@ def _command(command: Command, job: Job) -> dict[str, Any]:
 
 
 def _download(artifact: Artifact) -> dict[str, Any]:
-    if artifact.matrix_keys:
-        return _uses(f"Download {artifact.name} outputs", "download-artifact",
-                     {"pattern": f"{artifact.name}-*", "merge-multiple": True})
-    return _uses(f"Download {artifact.name} outputs", "download-artifact", {"name": artifact.name})
+    with_: dict[str, Any] = {"pattern": f"{artifact.name}-*", "merge-multiple": True} if artifact.matrix_keys else {"name": artifact.name}
+    root = _upload_root(artifact.paths)
+    if root:
+        with_["path"] = root
+    return _uses(f"Download {artifact.name} outputs", "download-artifact", with_)
+
+
+def _upload_root(paths: tuple[str, ...]) -> str:
+    """upload-artifact stores paths relative to their least common ancestor folder, so the
+    download must put them back under that folder ("" when it is the workspace root)."""
+    folders = [p.rstrip("/").split("/") if p.endswith("/") else p.split("/")[:-1] for p in paths]
+    common: list[str] = []
+    for parts in zip(*folders):
+        if len(set(parts)) != 1:
+            break
+        common.append(parts[0])
+    return "/".join(common)
 
 
 def _upload(artifact: Artifact, job: Job) -> dict[str, Any]:

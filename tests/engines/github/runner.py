@@ -40,10 +40,11 @@ class WorkflowRun:
     artifacts: Path  # this run's artifact folder (one sub-folder per uploaded artifact)
     triggered: bool = True  # False when the workflow's `on:` filters do not match the event
     records: list[dict[str, Any]] = field(repr=False, default_factory=list)  # act's raw JSON records
+    _order: dict[str, list[str]] = field(repr=False, default_factory=dict)  # matrix key order per job
 
     def output(self, job: str) -> str:
-        """What the steps of one job (or matrix leg) printed."""
-        return "".join(r["msg"] for r in self.records if r.get("raw_output") and _key(r, self._order) == job)
+        """What the steps of one job (or matrix leg) printed, annotations (::error:: ...) included."""
+        return "".join(_printed(r) for r in self.records if _key(r, self._order) == job)
 
     def steps(self, job: str) -> dict[str, str]:
         """Result of each top-level step that ran in a job (or leg); a step whose `if:` was false is absent."""
@@ -61,8 +62,6 @@ class WorkflowRun:
             if status in legs:
                 return status
         return "skipped"
-
-    _order: dict[str, list[str]] = field(repr=False, default_factory=dict)  # matrix key order per job
 
 
 def run_workflow(repo_dir: Path, workflow: Path, *, event: str = "push", ref: str = "refs/heads/main",
@@ -87,8 +86,9 @@ def run_workflow(repo_dir: Path, workflow: Path, *, event: str = "push", ref: st
     cache_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="mlgen-act-") as scratch:
         aux = Path(scratch)
-        job_env = {"MLGEN_ACT_SOURCE_REPO": str(repo_dir.resolve()), "MLGEN_ACT_CACHE_DIR": str(cache_dir.resolve()),
-                   "MLGEN_ACT_ARTIFACT_DIR": str(run_artifacts.resolve()), **(env or {})}
+        job_env = {**(env or {}), "MLGEN_ACT_SOURCE_REPO": str(repo_dir.resolve()),  # the stand-ins' plumbing wins
+                   "MLGEN_ACT_CACHE_DIR": str(cache_dir.resolve()), "MLGEN_ACT_ARTIFACT_DIR": str(run_artifacts.resolve())}
+        # Always given, even empty: act would otherwise read .env, .secrets, .vars, .input from the repository.
         files = {"--env-file": job_env, "--secret-file": secrets or {}, "--var-file": {}, "--input-file": {}}
         for flag, values in files.items():
             _write_dotenv(aux / flag.strip("-"), values)
@@ -98,16 +98,6 @@ def run_workflow(repo_dir: Path, workflow: Path, *, event: str = "push", ref: st
                    *_flags(spec, aux, default_branch), *(a for f in files for a in (f, str(aux / f.strip("-"))))]
         returncode, out = _run(command, cwd=repo_dir, timeout=timeout)
     return _parse(returncode, out, spec, run_artifacts)
-
-
-def command_line(workflow: str = ".github/workflows/mlgen.yml", event: str = "push") -> str:
-    """The act invocation, for documentation and for reproducing a run by hand."""
-    mappings = " ".join(f"--local-repository {pin.uses}={ACTIONS_DIR / name}" for name, pin in ACTIONS.items())
-    return (f"ACT_DISABLE_VERSION_CHECK=1 act {event} -W {workflow} --json -e event.json "
-            "-P ubuntu-latest=-self-hosted -P self-hosted=-self-hosted -P <each runs-on label>=-self-hosted "
-            "--pull=false --action-offline-mode --no-skip-checkout --no-cache-server "
-            f"--defaultbranch main --action-cache-path <scratch> {mappings} "
-            "--env-file env-file --secret-file secret-file --var-file var-file --input-file input-file")
 
 
 # -- preparing the run ------------------------------------------------------------------------------
@@ -261,6 +251,15 @@ def _key(record: dict[str, Any], order: dict[str, list[str]]) -> str:
     return f"{job_id} ({', '.join(str(matrix[k]) for k in keys)})"
 
 
+def _printed(record: dict[str, Any]) -> str:
+    """A step's own output line; act turns ::error::/::warning::/::notice:: lines into command records."""
+    if record.get("raw_output"):
+        return str(record["msg"])
+    if record.get("command") in ("error", "warning", "notice"):
+        return str(record.get("raw", ""))
+    return ""
+
+
 def _records(out: str) -> list[dict[str, Any]]:
     records = []
     for line in out.splitlines():
@@ -276,6 +275,8 @@ def _readable(out: str, records: list[dict[str, Any]], order: dict[str, list[str
     lines = []
     for record in records:
         text = str(record.get("msg", "")).rstrip("\n")
+        if text.startswith("LocalRepositoryCache "):
+            continue  # act noting, for every step, that a stand-in replaced the pinned action
         prefix = f"[{_key(record, order)}]" if record.get("jobID") else "[act]"
         lines.append(f"{prefix}   | {text}" if record.get("raw_output") else f"{prefix} {text}")
     lines += [line for line in out.splitlines() if not line.startswith("{")]  # act's own closing errors

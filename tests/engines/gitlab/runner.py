@@ -117,14 +117,6 @@ def plan_pipeline(repo_dir: Path, *, branch: str = "main", pipeline_source: str 
         return PipelinePlan(True, {job["name"]: job["when"] for job in _list_jobs(base, repo_dir, timeout)})
 
 
-def command_line() -> str:
-    """The gitlab-ci-local invocation, for documentation and for reproducing a run by hand."""
-    return ("cd <repo> && npx gitlab-ci-local --home <scratch> --no-color --variable CI_DEFAULT_BRANCH=main "
-            "--ignore-predefined-vars CI_DEFAULT_BRANCH,CI_PIPELINE_SOURCE,... --force-shell-executor --shell-isolation "
-            "--no-artifacts-to-source --json-schema-validation --max-job-name-padding 0 [--manual JOB ...] "
-            "[--variable K=V ...]")
-
-
 # -- preparing the run ------------------------------------------------------------------------------
 @contextmanager
 def _engine(repo_dir: Path, branch: str, source: str, merge_request: bool, default_branch: str,

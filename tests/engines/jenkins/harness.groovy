@@ -18,7 +18,6 @@ import groovy.json.JsonOutput
 import groovy.transform.CompileStatic
 import org.codehaus.groovy.ast.ClassCodeExpressionTransformer
 import org.codehaus.groovy.ast.ClassNode
-import org.codehaus.groovy.ast.expr.ArgumentListExpression
 import org.codehaus.groovy.ast.expr.ClosureExpression
 import org.codehaus.groovy.ast.expr.ConstantExpression
 import org.codehaus.groovy.ast.expr.Expression
@@ -1599,6 +1598,7 @@ class JhRunner {
 
     /** Compile and run the Jenkinsfile; `pipeline { }` inside it calls definePipeline. */
     void load() {
+        if (!jenkinsfile.isFile()) throw new JhHarnessError("no such Jenkinsfile: ${jenkinsfile}")
         CompilerConfiguration cc = new CompilerConfiguration()
         cc.scriptBaseClass = JhScript.name
         cc.addCompilationCustomizers(new JhCallRenamer())
@@ -1884,6 +1884,7 @@ class JhRunner {
             }
         } finally {
             tmpRoot.deleteDir()
+            if (cfg.stashDir == null) stashRoot.parentFile.deleteDir()     // our own temp dir; pass --stash-dir to keep archives
         }
         return buildResult ?: 'SUCCESS'
     }
@@ -2718,7 +2719,7 @@ try {
         }
         r.log("Finished: ${result}")
         Map summary = [result   : result, stages: r.reports, artifacts: r.artifacts, tests: r.tests, warnings: r.warnings,
-                       stash_dir: r.stashRoot.parentFile.absolutePath]
+                       stash_dir: cfg.stashDir?.absolutePath]
         if (r.firstError != null) summary.error = r.mask(r.firstError.message ?: r.firstError.getClass().name)
         println('MLGEN-RESULT ' + JsonOutput.toJson(JhArgs.json(summary)))
         exitCode = JhResult.EXIT[result]

@@ -28,7 +28,12 @@ HERE = Path(__file__).resolve().parent
 HARNESS = HERE / "harness.groovy"
 JAVA_HOME = "/usr/lib/jvm/java-17-openjdk-amd64"
 # Jenkins runs on Groovy 2.4; Debian's groovy package is 2.4.21.
-JAVA_OPTS = "-XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Xshare:auto"
+# Short-lived JVM: C1 only, serial GC, class data sharing, and no bytecode verification of the
+# (trusted, local) Groovy jars. Together these make a run about 1.2 s instead of 2.
+JAVA_OPTS = (
+    "-XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Xshare:auto "
+    "-XX:+UnlockDiagnosticVMOptions -XX:-BytecodeVerificationRemote"
+)
 EXIT_RESULTS = {0: "SUCCESS", 1: "FAILURE", 2: "UNSTABLE", 3: "ABORTED", 4: "HARNESS_ERROR"}
 
 

@@ -1,0 +1,1 @@
+"""Jenkins declarative-pipeline harness: harness.groovy, its Python runner, and their tests."""
