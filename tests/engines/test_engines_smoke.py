@@ -193,13 +193,7 @@ def test_artifacts_travel_between_jobs(scenario: Scenario) -> None:
     assert {p.split("/")[-2] for p in models} == {"gb", "logreg"}, models
 
 
-@pytest.mark.parametrize("engine", [
-    pytest.param("github", marks=pytest.mark.xfail(strict=True, reason=(
-        "upload-artifact v4 stores `path: model/` relative to model/ itself, so download-artifact puts "
-        "gb/model.txt in the workspace root: the GitHub emitter must give download steps `path:` "
-        "(the producer's common folder). Remove this xfail when it does."))),
-    "gitlab",
-])
+@pytest.mark.parametrize("engine", ["github", "gitlab"])
 def test_artifacts_keep_their_paths(engine: str, request: pytest.FixtureRequest) -> None:
     scenario: Scenario = request.getfixturevalue(engine)
     assert "checked/report.txt" in scenario.seen("main", scenario.leg("gb"))

@@ -1215,6 +1215,12 @@ class JhSteps {
     def sh(Map a) { _rt.runSh(a) }
 
     // --- block steps ---------------------------------------------------------------------
+    def node(Closure body) { node('', body) }
+    def node(CharSequence label, Closure body) { _rt.nodeStep(label.toString(), body) }
+    def node(Map a, Closure body) {
+        JhArgs.check('node', a, ['label'])
+        node((a.label ?: '').toString(), body)
+    }
     def dir(CharSequence path, Closure body) { _rt.inDir(path.toString(), body) }
     def withEnv(List vars, Closure body) { _rt.withEnvStep(vars, body) }
     def withCredentials(List bindings, Closure body) { _rt.withCredentialsStep(bindings, body) }
@@ -1572,6 +1578,7 @@ class JhRunner {
     final Set<Throwable> loggedErrors = Collections.newSetFromMap(new IdentityHashMap<Throwable, Boolean>())
     final Map<String, Object> paramValues = new LinkedHashMap<String, Object>()
     int nodeDepth
+    int stepsDepth                            // >0 while a steps/post/script closure runs
     int tmpCounter
     File stashRoot, archiveRoot, tmpRoot
     JhEnvObject envObj
@@ -1621,7 +1628,7 @@ class JhRunner {
     /** Top-level or helper-function calls: steps while steps run, else an unknown method. */
     Object scriptMethodMissing(String name, Object[] args) {
         String shown = JhArgs.display(name)
-        if (shown == 'node' || shown == 'stage') {
+        if (stepsDepth == 0 && (shown == 'node' || shown == 'stage')) {
             throw new JhHarnessError("'${shown}' outside pipeline { }: scripted pipelines are not supported by the harness")
         }
         if (steps.metaClass.respondsTo(steps, name, args) || steps.metaClass.methods.any { it.name == name }) {
@@ -2227,7 +2234,12 @@ class JhRunner {
         Closure c = body.rehydrate(steps, body.owner, body.thisObject)
         c.resolveStrategy = Closure.DELEGATE_FIRST
         if (!dryRun) checkDeadline()
-        return c.call()
+        stepsDepth++
+        try {
+            return c.call()
+        } finally {
+            stepsDepth--
+        }
     }
 
     File cwd() { cwdStack[-1] }
@@ -2247,6 +2259,21 @@ class JhRunner {
         File d = new File(tmpRoot, "${kind}-${++tmpCounter}")
         d.mkdirs()
         return d
+    }
+
+    /** The `node` step (allowed in declarative steps and post): an agent for its body, at the workspace root. */
+    Object nodeStep(String label, Closure body) {
+        if (dryRun) return runSteps(body)
+        String node = label ?: 'built-in'
+        log("node ${label ? "'${label}'" : '(any)'}: running on ${node} in ${cfg.workdir.absolutePath}")
+        nodeDepth++
+        cwdStack << cfg.workdir.absoluteFile
+        try {
+            return withOverlay([NODE_NAME: node, NODE_LABELS: node]) { runSteps(body) }
+        } finally {
+            cwdStack.remove(cwdStack.size() - 1)
+            nodeDepth--
+        }
     }
 
     Object inDir(String path, Closure body) {

@@ -254,6 +254,9 @@ def test_steps_need_an_agent_when_pipeline_has_agent_none(tmp_path):
     assert result.stage("build")["status"] == "failed"
     assert "requires a node context while 'agent none' was specified" in result.stdout
     assert not (ws / "built.txt").exists()
+    # The node step gives post blocks a workspace (at the workspace root, whatever dir() was active).
+    assert (ws / "recovered-in-node.txt").read_text() == "built-in\n"
+    assert (ws / "pipeline-post-node.txt").read_text() == f"{ws / 'sub'}\n"
 
 
 def test_when_conditions_parallel_script_and_catch_error(tmp_path):
