@@ -39,7 +39,8 @@ def test_github_order(gh: dict[str, Any]) -> None:
     assert jobs["canary-10"]["needs"] == ["register"]
     assert jobs["canary-50"]["needs"] == ["canary-10"]
     assert jobs["canary-100"]["needs"] == ["canary-50"]
-    assert jobs["canary-rollback"]["needs"] == ["canary-10", "canary-50", "canary-100"]
+    for weight in (10, 50, 100):
+        assert jobs[f"canary-{weight}-rollback"]["needs"] == [f"canary-{weight}"]
 
 
 def test_github_branches_and_pull_requests(gh: dict[str, Any]) -> None:
@@ -54,16 +55,16 @@ def test_github_branches_and_pull_requests(gh: dict[str, Any]) -> None:
 
 
 def test_github_approval_environment_and_serialised_deploys(gh: dict[str, Any]) -> None:
-    for job in ("canary-10", "canary-50", "canary-100", "canary-rollback"):
+    for job in ("canary-10", "canary-50", "canary-100", "canary-50-rollback"):
         assert gh["jobs"][job]["environment"] == {"name": "production"}
         assert gh["jobs"][job]["concurrency"] == {"group": "deploy-production", "cancel-in-progress": False}
     assert "environment" not in gh["jobs"]["register"]
 
 
 def test_github_rollback_runs_only_on_a_failed_step(gh: dict[str, Any]) -> None:
-    condition = gh["jobs"]["canary-rollback"]["if"]
+    condition = gh["jobs"]["canary-50-rollback"]["if"]
     assert condition.startswith("always() && contains(needs.*.result, 'failure')")
-    run = gh["jobs"]["canary-rollback"]["steps"][-1]["run"]
+    run = gh["jobs"]["canary-50-rollback"]["steps"][-1]["run"]
     assert run.startswith("mlgen canary rollback --rollback './deploy.sh --rollback'")
 
 
@@ -103,7 +104,7 @@ def test_github_train_cache_skips_training_and_artifacts_travel(gh: dict[str, An
     assert steps["Upload train outputs"]["with"]["name"] == "train-${{ matrix.model }}"
     assert gh["jobs"]["train"]["strategy"]["matrix"] == {"model": ["gb", "logreg"]}
     evaluate = {s["name"]: s for s in gh["jobs"]["evaluate"]["steps"]}
-    assert evaluate["Download train outputs"]["with"] == {"pattern": "train-*", "merge-multiple": True}
+    assert evaluate["Download train outputs"]["with"] == {"pattern": "train-*", "merge-multiple": True, "path": "model"}
     assert gh["jobs"]["train"]["runs-on"] == ["self-hosted", "gpu"]
     assert gh["jobs"]["train"]["timeout-minutes"] == 120
 
@@ -114,7 +115,7 @@ def test_gitlab_order_and_artifacts(gl: dict[str, Any]) -> None:
     assert gl["train"]["needs"] == [{"job": "validate", "artifacts": False}]
     assert gl["evaluate"]["needs"] == [{"job": "train", "artifacts": True}]
     assert gl["register"]["needs"] == [{"job": "evaluate", "artifacts": True}, {"job": "train", "artifacts": True}]
-    assert gl["canary-rollback"]["needs"] == [{"job": j, "artifacts": False} for j in ("canary-10", "canary-50", "canary-100")]
+    assert gl["canary-50-rollback"]["needs"] == [{"job": "canary-50", "artifacts": False}]
     assert gl["evaluate"]["artifacts"]["reports"] == {"junit": ".mlgen/reports/evaluate-*.xml"}
     assert gl["evaluate"]["artifacts"]["when"] == "always"
 
@@ -124,13 +125,13 @@ def test_gitlab_rules(gl: dict[str, Any]) -> None:
     assert gl["register"]["rules"] == [{"if": main_only}]
     assert gl["canary-10"]["rules"] == [{"if": '$CI_PIPELINE_SOURCE != "merge_request_event" && $CI_COMMIT_BRANCH == $CI_DEFAULT_BRANCH',
                                          "when": "manual", "allow_failure": False}]
-    assert gl["canary-rollback"]["rules"][0]["when"] == "on_failure"
+    assert gl["canary-50-rollback"]["rules"][0]["when"] == "on_failure"
     assert "rules" not in gl["validate"]
     assert {"if": "$CI_COMMIT_BRANCH && $CI_OPEN_MERGE_REQUESTS", "when": "never"} in gl["workflow"]["rules"]
 
 
 def test_gitlab_deploys_serialised_and_not_interruptible(gl: dict[str, Any]) -> None:
-    for job in ("canary-10", "canary-50", "canary-100", "canary-rollback"):
+    for job in ("canary-10", "canary-50", "canary-100", "canary-100-rollback"):
         assert gl[job]["resource_group"] == "deploy-production"
         assert gl[job]["environment"]["name"] == "production"
         assert gl[job]["interruptible"] is False
@@ -162,8 +163,10 @@ def test_jenkins_approval_lock_and_rollback(jf: str) -> None:
     first = canary[canary.index("stage('canary 10%')"):canary.index("stage('canary 50%')")]
     assert "input {" in first
     assert "input {" not in canary[canary.index("stage('canary 50%')"):]
-    post = canary[canary.index("post {"):]
-    assert "failure {" in post and "mlgen canary rollback" in post
+    for step in ("canary 10%", "canary 50%", "canary 100%"):
+        body = canary[canary.index(f"stage('{step}')"):]
+        post = body[body.index("post {"):body.index("post {") + 1200]
+        assert post.index("failure {") < post.index("mlgen canary rollback")
     assert re.search(r"^  agent none$", jf, re.MULTILINE)
 
 

@@ -179,7 +179,7 @@ def _check_unique_ids(jobs: list[Job], pipeline: Pipeline) -> None:
     for job in jobs:
         if job.id in seen:
             problems.append(Problem("<spec>", 0, 0, f"job id `{job.id}` (from stage `{job.stage}`) clashes with one from stage `{seen[job.id]}`",
-                                    "canary stages make jobs named <stage>-<weight> and <stage>-rollback; rename one of the stages"))
+                                    "canary stages make jobs named <stage>-<weight> and <stage>-<weight>-rollback; rename one of the stages"))
         seen[job.id] = job.stage
     if problems:
         raise SpecError(problems)
@@ -195,7 +195,7 @@ class _Builder:
     def jobs_for(self, stage: AnyStage) -> list[Job]:
         method = getattr(self, f"_{stage.kind}")
         jobs: list[Job] = method(stage, self._common(stage))
-        self.last_job[stage.name] = jobs[-1].id if stage.kind != "canary" else jobs[-2].id
+        self.last_job[stage.name] = [j.id for j in jobs if j.kind != "rollback"][-1]
         upload = jobs[0].upload if stage.kind != "canary" else None
         if upload is not None:
             self.artifacts[stage.name] = upload
@@ -317,6 +317,7 @@ class _Builder:
                     environment_url=stage.url, lock=f"deploy-{stage.environment}", deploys=True, retries=0)
         jobs = []
         previous = common["needs"]
+        rollback = Command("rollback", runtime.rollback(stage, model, registry, self._register_stage()), secrets)
         for i, weight in enumerate(stage.steps):
             commands = [Command(f"canary {weight}%", runtime.canary_step(stage, weight), secrets)]
             if weight == 100 and model:
@@ -325,12 +326,13 @@ class _Builder:
             approval = f"Start the canary of {model or self.pipeline.name} in {stage.environment}?" if i == 0 and stage.approval else None
             jobs.append(Job(**{**base, "id": job_id, "title": f"{stage.name} {weight}%", "needs": previous,
                                "commands": tuple(commands), "approval": approval, "downloads": common["downloads"] if i == 0 else ()}))
+            # Each step has its own rollback, which runs only when that step failed: the failing
+            # step is the last one that touched traffic, and no engine has to reason about steps
+            # that never started.
+            jobs.append(Job(**{**base, "id": f"{job_id}-rollback", "kind": "rollback", "title": f"{stage.name} {weight}% rollback",
+                               "needs": (job_id,), "commands": (rollback,), "downloads": (),
+                               "when": When(when.branches, when.default_branch, on_failure_of=(job_id,))}))
             previous = (job_id,)
-        steps = tuple(j.id for j in jobs)
-        rollback = Command("rollback", runtime.rollback(stage, model, registry, self._register_stage()), secrets)
-        jobs.append(Job(**{**base, "id": f"{stage.name}-rollback", "kind": "rollback", "title": f"{stage.name} rollback",
-                           "needs": steps, "commands": (rollback,), "downloads": (),
-                           "when": When(when.branches, when.default_branch, on_failure_of=steps)}))
         return jobs
 
     def _register_stage(self) -> Any:

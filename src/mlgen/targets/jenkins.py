@@ -78,21 +78,23 @@ def _check_views(views: dict[str, dict[str, Any]], source: Source | None) -> Non
 
 def _stages(plan: Plan, views: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
+    by_id: dict[str, dict[str, Any]] = {}
     groups: dict[str, dict[str, Any]] = {}
     for job in plan.jobs:
         if job.kind == "rollback":
-            groups[job.stage]["rollback"] = _rollback(job, plan, views[job.id])
+            # A step's rollback is that step's `post { failure }`, on the step's own agent.
+            by_id[job.needs[0]]["rollback"] = _rollback(job, plan)
             continue
-        stage = _stage(job, plan, views[job.id])
+        stage = by_id[job.id] = _stage(job, plan, views[job.id])
         if job.kind != "canary":
             out.append(stage)
             continue
-        # Canary steps nest in one stage: its `when` gates them all before any input, its lock
-        # serialises the whole rollout, and its `post { failure }` is the rollback.
+        # Canary steps nest in one stage: its `when` gates them all before any input, and its
+        # lock serialises the whole rollout.
         group = groups.get(job.stage)
         if group is None:
             group = groups[job.stage] = {"name": lit(job.stage), "when": _when(job.when, plan), "lock": lit(job.lock or ""),
-                                         "children": [], "rollback": None}
+                                         "children": []}
             out.append(group)
         stage["when"] = []
         group["children"].append(stage)
@@ -124,15 +126,16 @@ def _stage(job: Job, plan: Plan, view: dict[str, Any]) -> dict[str, Any]:
         "matrix": [(lit(k), [lit(v) for v in values]) for k, values in job.matrix],
         "steps": steps,
         "junit": lit(job.junit) if job.junit else None,
+        "rollback": None,
     }
 
 
-def _rollback(job: Job, plan: Plan, view: dict[str, Any]) -> dict[str, Any]:
-    steps = [{"sh": block(c.script), "secrets": [lit(s) for s in c.secrets]} for c in job.commands]
+def _rollback(job: Job, plan: Plan) -> list[dict[str, Any]]:
+    steps: list[dict[str, Any]] = [{"sh": block(c.script), "secrets": [lit(s) for s in c.secrets]} for c in job.commands]
     prepare = _prepare(job, plan)
     if prepare:
         steps.insert(0, {"sh": block(prepare), "secrets": []})
-    return {"label": lit(view["agent"] or ""), "steps": steps}
+    return steps
 
 
 def _prepare(job: Job, plan: Plan) -> str:
