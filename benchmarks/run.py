@@ -88,11 +88,8 @@ def bench_scale(sizes: list[int]) -> None:
 
 def bench_cache(quick: bool) -> None:
     """Warm vs cold pipeline on gitlab-ci-local: the second run restores the model and skips training."""
-    try:
-        from tests.engines.gitlab.bench import warm_cold_ratio
-    except ImportError as exc:
-        print(f"cache, gitlab-ci-local warm / cold: not measured ({exc})")
-        return
+    from benchmarks.cache_bench import warm_cold_ratio
+
     cold, warm = warm_cold_ratio(train_seconds=3 if quick else 5)
     line("cache, gitlab-ci-local pipeline warm / cold", warm / cold, "goal <= 0.5", f"[{warm:.1f} s vs {cold:.1f} s]")
 

@@ -1,0 +1,295 @@
+"""examples/churn end to end on the three real engines, with the same outcome on all three.
+
+Each engine gets its own copy of the project (a git repository), its own MLflow registry
+(SQLite) and its own health service on loopback. The scenarios run in order per engine; the
+engines run side by side. The test prints one table of per-stage outcomes and asserts that
+every engine matches the expected outcome of every scenario, so the engines agree.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import EXAMPLES
+
+pytestmark = pytest.mark.engine
+
+STAGES = ["validate", "train", "evaluate", "register", "canary-10", "canary-50", "canary-100", "rollback"]
+P, F, S, C, NA = "passed", "failed", "skipped", "cached", "n/a"
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    branch: str = "main"
+    approve: bool = True
+    broken_data: bool = False
+    strong_champion: bool = False  # a champion the new model cannot match: a regression
+    fail_canary_after: int | None = None  # health checks that pass before the service turns unhealthy
+    expected: dict[str, str] = field(default_factory=dict)
+    champion_changes: bool = False
+    not_on: dict[str, str] = field(default_factory=dict)  # engine -> why it cannot run this scenario
+
+
+ALL_PASS = {**dict.fromkeys(STAGES[:-1], P), "rollback": S}
+NOTHING = dict.fromkeys(STAGES, S)
+SCENARIOS = [
+    Scenario("1 default branch, all good", expected=ALL_PASS, champion_changes=True),
+    Scenario("5+6 feature branch, unchanged inputs", branch="feature/rerun",
+             expected={**NOTHING, "validate": P, "train": C, "evaluate": P}),
+    Scenario("7 approval rejected", approve=False,
+             expected={**NOTHING, "validate": P, "train": C, "evaluate": P, "register": P},
+             not_on={"github": "act does not simulate environment reviews"}),
+    Scenario("2 broken data", broken_data=True, expected={**NOTHING, "validate": F}),
+    Scenario("3 regression vs champion", strong_champion=True,
+             expected={**NOTHING, "validate": P, "train": P, "evaluate": F}),
+    Scenario("4 canary check fails at 50%", fail_canary_after=6,
+             expected={**ALL_PASS, "canary-50": F, "canary-100": S, "rollback": P}),
+]
+FRESH_PROJECT = {"2 broken data", "3 regression vs champion", "4 canary check fails at 50%"}
+
+
+class HealthService:
+    """/healthz on loopback: healthy, or unhealthy after a number of requests."""
+
+    def __init__(self, fail_after: int | None) -> None:
+        self.requests = 0
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:  # noqa: N802
+                outer.requests += 1
+                ok = fail_after is None or outer.requests <= fail_after
+                self.send_response(200 if ok else 503)
+                self.end_headers()
+                self.wfile.write(b"ok" if ok else b"down")
+
+            def log_message(self, *_: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/healthz"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def _git(repo: Path, *args: str) -> None:
+    subprocess.run(["git", *args], cwd=repo, check=True, capture_output=True,
+                   env={**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.com",
+                        "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.com"})
+
+
+class Project:
+    """A copy of examples/churn as its own repository, registry and deployment log."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.repo = root / "repo"
+        shutil.copytree(EXAMPLES / "churn", self.repo, ignore=shutil.ignore_patterns(".mlgen", "model", "metrics.json", "__pycache__"))
+        self.db = root / "mlflow.db"
+        self.uri = f"sqlite:///{self.db}"
+        self.deploy_log = root / "deploy.log"
+        spec = self.repo / "mlgen.yaml"
+        text = spec.read_text().replace("https://mlflow.example.com", self.uri)
+        text = text.replace("bake: 10m", "bake: 1s\n    interval: 300ms")
+        spec.write_text(text)
+        subprocess.run([sys.executable, "-m", "mlgen", "compile"], cwd=self.repo, check=True, capture_output=True)
+        self._mlflow("import mlflow; mlflow.create_experiment('mlgen-churn', artifact_location=%r)" % str(root / "artifacts"))
+        _git(self.repo, "init", "-q", "-b", "main")
+        _git(self.repo, "add", "-A")
+        _git(self.repo, "commit", "-qm", "churn")
+
+    def _mlflow(self, code: str) -> str:
+        proc = subprocess.run([sys.executable, "-c", code], env={**os.environ, "MLFLOW_TRACKING_URI": self.uri},
+                              capture_output=True, text=True, check=True)
+        return proc.stdout
+
+    def champion(self) -> str | None:
+        out = self._mlflow("from mlflow import MlflowClient\n"
+                           "try:\n print(MlflowClient().get_model_version_by_alias('churn', 'champion').version)\n"
+                           "except Exception:\n print('none')")
+        return None if out.strip() == "none" else out.strip()
+
+    def install_strong_champion(self) -> None:
+        model = self.root / "champion-model"
+        model.mkdir()
+        (model / "model.txt").write_text("the production model\n")
+        gate = self.root / "champion-gate.json"
+        gate.write_text(json.dumps({"passed": True, "baseline": "seed", "metrics": {"accuracy": 0.99, "auc": 0.999, "latency_ms": 1.0},
+                                    "gates": []}))
+        env = {**os.environ, "MLFLOW_TRACKING_URI": self.uri}
+        for args in (["registry", "register", "--model", "churn", "--path", str(model), "--gate-results", str(gate)],
+                     ["canary", "promote", "--model", "churn"]):
+            subprocess.run([sys.executable, "-m", "mlgen", *args], env=env, check=True, capture_output=True, cwd=self.root)
+
+    def break_data(self) -> None:
+        shutil.copy(self.repo / "data" / "broken.csv", self.repo / "data" / "train.csv")
+        _git(self.repo, "commit", "-qam", "bad data")
+
+    def deployments(self) -> list[str]:
+        return self.deploy_log.read_text().split() if self.deploy_log.is_file() else []
+
+
+def job_env(project: Project, service: HealthService) -> dict[str, str]:
+    return {"PIP_NO_INDEX": "1", "PIP_DISABLE_PIP_VERSION_CHECK": "1", "CANARY_URL": service.url,
+            "CHURN_DEPLOY_LOG": str(project.deploy_log), "MLFLOW_TRACKING_URI": project.uri}
+
+
+SECRETS = {"MLFLOW_TRACKING_TOKEN": "not-a-real-token"}
+
+
+# -- one function per engine: run the pipeline, return the normalised per-stage outcome -------
+
+def run_github(project: Project, scenario: Scenario, env: dict[str, str]) -> dict[str, str]:
+    from tests.engines.github.runner import run_workflow
+
+    run = run_workflow(project.repo, Path(".github/workflows/mlgen.yml"), ref=f"refs/heads/{scenario.branch}",
+                       secrets=SECRETS, env=env, cache_dir=project.root / "gh-cache", artifact_dir=project.root / "gh-artifacts",
+                       timeout=900)
+    out = {stage: run.result(stage) for stage in STAGES[:-1]}
+    legs = [k for k in run.jobs if k.startswith("train (")]
+    if out["train"] == P and legs and all("train" not in run.steps(leg) for leg in legs):
+        out["train"] = C
+    out["rollback"] = _worst([run.result(f"{s}-rollback") for s in STAGES[4:7]])
+    return _norm(out, run.stdout)
+
+
+def run_gitlab(project: Project, scenario: Scenario, env: dict[str, str]) -> dict[str, str]:
+    from tests.engines.gitlab.runner import run_pipeline
+
+    run = run_pipeline(project.repo, branch=scenario.branch, variables={**env, **SECRETS},
+                       manual=("canary-10",) if scenario.approve else (), timeout=900)
+    out = {stage: run.result(stage) for stage in STAGES[:-1]}
+    if out["train"] == P and all("mlgen cache: hit" in run.output(j) for j in run.jobs if j.startswith("train")):
+        out["train"] = C
+    out["rollback"] = _worst([run.result(f"{s}-rollback") for s in STAGES[4:7]])
+    return _norm(out, run.stdout)
+
+
+def run_jenkins(project: Project, scenario: Scenario, env: dict[str, str]) -> dict[str, str]:
+    from tests.engines.jenkins.runner import run_jenkinsfile
+
+    before = project.deployments().count("rollback")
+    run = run_jenkinsfile(project.repo / "Jenkinsfile", project.repo, branch=scenario.branch, approve=scenario.approve,
+                          credentials=SECRETS, env=env, stash_dir=project.root / "stash", timeout=900)
+    statuses = run.statuses()
+    out = {stage: statuses.get(stage, S) for stage in ("validate", "train", "evaluate", "register")}
+    for weight in (10, 50, 100):
+        out[f"canary-{weight}"] = statuses.get(f"canary {weight}%", S)
+    if out["train"] == P and "mlgen cache: hit" in run.stdout and "mlgen cache: miss" not in run.stdout:
+        out["train"] = C
+    # The rollback is the failed step's `post { failure }`: evidence is the rollback it performed.
+    out["rollback"] = P if project.deployments().count("rollback") > before else S
+    return _norm(out, run.log)
+
+
+def _worst(results: list[str]) -> str:
+    for status in (F, P):
+        if status in results:
+            return status
+    return S
+
+
+def _norm(out: dict[str, str], log: str) -> dict[str, str]:
+    """Engines name 'did not run' differently: manual/blocked/excluded/aborted all mean skipped."""
+    mapping = {"manual": S, "blocked": S, "excluded": S, "aborted": S, "failed-allowed": F, "unstable": F, "cancelled": S}
+    result = {k: mapping.get(v, v) for k, v in out.items()}
+    result["_log"] = log[-6000:]
+    return result
+
+
+ENGINES: dict[str, Callable[[Project, Scenario, dict[str, str]], dict[str, str]]] = {
+    "github": run_github, "gitlab": run_gitlab, "jenkins": run_jenkins}
+
+
+def run_engine(engine: str, root: Path) -> dict[str, dict[str, Any]]:
+    results: dict[str, dict[str, Any]] = {}
+    project = Project(root / "shared")
+    for scenario in SCENARIOS:
+        if engine in scenario.not_on:
+            results[scenario.name] = {"_skipped": scenario.not_on[engine]}
+            continue
+        if scenario.name in FRESH_PROJECT:
+            project = Project(root / re.sub(r"\W+", "-", scenario.name))
+        if scenario.broken_data:
+            project.break_data()
+        if scenario.strong_champion:
+            project.install_strong_champion()
+        service = HealthService(scenario.fail_canary_after)
+        champion_before = project.champion()
+        deployed_before = len(project.deployments())
+        try:
+            outcome: dict[str, Any] = ENGINES[engine](project, scenario, job_env(project, service))
+        finally:
+            service.close()
+        outcome["_champion_changed"] = project.champion() != champion_before
+        outcome["_deployments"] = project.deployments()[deployed_before:]
+        results[scenario.name] = outcome
+    return results
+
+
+@pytest.fixture(scope="module")
+def outcomes(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, dict[str, dict[str, Any]]]]:
+    root = tmp_path_factory.mktemp("e2e")
+    with concurrent.futures.ThreadPoolExecutor(max_workers=len(ENGINES)) as pool:
+        futures = {engine: pool.submit(run_engine, engine, root / engine) for engine in ENGINES}
+        yield {engine: future.result() for engine, future in futures.items()}
+
+
+def _table(outcomes: dict[str, dict[str, dict[str, Any]]]) -> str:
+    lines = []
+    for scenario in SCENARIOS:
+        lines.append(f"\n{scenario.name}")
+        lines.append("  " + "engine".ljust(9) + "".join(s.ljust(11) for s in STAGES) + "champion")
+        for engine, by_scenario in outcomes.items():
+            row = by_scenario[scenario.name]
+            if "_skipped" in row:
+                lines.append(f"  {engine.ljust(9)}{NA}: {row['_skipped']}")
+                continue
+            cells = "".join(row[s].ljust(11) for s in STAGES)
+            lines.append(f"  {engine.ljust(9)}{cells}{'changed' if row['_champion_changed'] else 'unchanged'}")
+        lines.append("  " + "expected".ljust(9) + "".join(scenario.expected[s].ljust(11) for s in STAGES)
+                     + ("changed" if scenario.champion_changes else "unchanged"))
+    return "\n".join(lines)
+
+
+def test_engines_agree_on_every_scenario(outcomes: dict[str, dict[str, dict[str, Any]]]) -> None:
+    table = _table(outcomes)
+    print(table)
+    problems = []
+    for scenario in SCENARIOS:
+        for engine, by_scenario in outcomes.items():
+            row = by_scenario[scenario.name]
+            if "_skipped" in row:
+                continue
+            got = {s: row[s] for s in STAGES}
+            if got != scenario.expected or row["_champion_changed"] != scenario.champion_changes:
+                problems.append(f"{engine} / {scenario.name}: {got}, champion changed={row['_champion_changed']}\n{row['_log']}")
+    assert not problems, table + "\n\n" + "\n\n".join(problems)
+
+
+def test_deployments_follow_the_canary(outcomes: dict[str, dict[str, dict[str, Any]]]) -> None:
+    for engine, by_scenario in outcomes.items():
+        assert by_scenario["1 default branch, all good"]["_deployments"] == ["weight=10", "weight=50", "weight=100"], engine
+        assert by_scenario["4 canary check fails at 50%"]["_deployments"] == ["weight=10", "weight=50", "rollback"], engine
+        for name in ("2 broken data", "3 regression vs champion", "5+6 feature branch, unchanged inputs"):
+            assert by_scenario[name]["_deployments"] == [], (engine, name)
+        rejected = by_scenario["7 approval rejected"]
+        assert "_skipped" in rejected or rejected["_deployments"] == [], engine
