@@ -8,23 +8,16 @@ import subprocess
 from pathlib import Path
 
 from tests.conftest import EXAMPLES, ROOT, require_tool, run_mlgen
-
-
-def _git(repo: Path, *args: str) -> None:
-    subprocess.run(["git", *args], cwd=repo, check=True, capture_output=True,
-                   env={**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.com",
-                        "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.com"})
+from tests.gitrepo import init_and_commit
 
 
 def test_hook_fails_on_stale_config_and_passes_after_compile(tmp_path: Path) -> None:
     tool = require_tool("pre-commit")
     repo = tmp_path / "repo"
     repo.mkdir()
-    _git(repo, "init", "-q", "-b", "main")
     shutil.copy(EXAMPLES / "quickstart" / "mlgen.yaml", repo / "mlgen.yaml")
     assert run_mlgen("compile", cwd=repo).code == 0
-    _git(repo, "add", "-A")
-    _git(repo, "commit", "-qm", "pipeline")
+    init_and_commit(repo, "pipeline")
     env = {**os.environ, "PRE_COMMIT_HOME": str(tmp_path / "pre-commit-home")}
 
     def hook() -> subprocess.CompletedProcess[str]:

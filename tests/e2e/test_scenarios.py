@@ -25,6 +25,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import EXAMPLES
+from tests.gitrepo import git, init_and_commit
 
 pytestmark = pytest.mark.engine
 
@@ -90,12 +91,6 @@ class HealthService:
         self.server.server_close()
 
 
-def _git(repo: Path, *args: str) -> None:
-    subprocess.run(["git", *args], cwd=repo, check=True, capture_output=True,
-                   env={**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.com",
-                        "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.com"})
-
-
 class Project:
     """A copy of examples/churn as its own repository, registry and deployment log."""
 
@@ -112,9 +107,7 @@ class Project:
         spec.write_text(text)
         subprocess.run([sys.executable, "-m", "mlgen", "compile"], cwd=self.repo, check=True, capture_output=True)
         self._mlflow("import mlflow; mlflow.create_experiment('mlgen-churn', artifact_location=%r)" % str(root / "artifacts"))
-        _git(self.repo, "init", "-q", "-b", "main")
-        _git(self.repo, "add", "-A")
-        _git(self.repo, "commit", "-qm", "churn")
+        init_and_commit(self.repo, "churn")
 
     def _mlflow(self, code: str) -> str:
         proc = subprocess.run([sys.executable, "-c", code], env={**os.environ, "MLFLOW_TRACKING_URI": self.uri},
@@ -141,7 +134,7 @@ class Project:
 
     def break_data(self) -> None:
         shutil.copy(self.repo / "data" / "broken.csv", self.repo / "data" / "train.csv")
-        _git(self.repo, "commit", "-qam", "bad data")
+        git(self.repo, "commit", "-qam", "bad data")
 
     def deployments(self) -> list[str]:
         return self.deploy_log.read_text().split() if self.deploy_log.is_file() else []

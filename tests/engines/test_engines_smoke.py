@@ -257,7 +257,7 @@ def test_churn_gitlab_rules(churn_repo: Path) -> None:
         pytest.fail(str(missing))
     assert main.jobs["register"] == "on_success"
     assert main.jobs["canary-10"] == "manual" and main.jobs["canary-50"] == "on_success"
-    assert main.jobs["canary-rollback"] == "on_failure"
+    assert main.jobs["canary-50-rollback"] == "on_failure"
     assert merge_request.created and merge_request.jobs["evaluate"] == "on_success"
-    assert {merge_request.jobs[j] for j in ("register", "canary-10", "canary-rollback")} == {"never"}
+    assert {merge_request.jobs[j] for j in ("register", "canary-10", "canary-50-rollback")} == {"never"}
     assert not feature_push.created  # churn pushes run on main only

@@ -1,5 +1,8 @@
-"""The mlgen runtime: the ML work generated jobs do (data checks, gates, registry, canary).
+"""The mlgen runtime: the commands generated CI jobs call to do the ML work.
 
-Heavy libraries (pandas, pandera, mlflow) are imported inside the commands that need them,
-so `mlgen compile` and `mlgen check` never pay for them.
+`mlgen gate`, `mlgen data check`, `mlgen registry ...` and `mlgen canary ...` live here. Heavy
+libraries (pandas, pandera, numpy, scipy, mlflow) are imported only inside the command that
+needs them, so `mlgen compile` and `mlgen check` never pay for them. `cli.main` is the entry point.
 """
+
+from __future__ import annotations

@@ -1,8 +1,10 @@
+"""`python -m mlgen.runtime gate ...`: the runtime without the top-level `mlgen` dispatcher."""
+
 from __future__ import annotations
 
 import sys
 
-from mlgen import errhandler
 from mlgen.runtime.cli import main
 
-sys.exit(errhandler.run(lambda: main(sys.argv[1:])))
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))

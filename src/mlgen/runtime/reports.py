@@ -1,64 +1,103 @@
-"""Results every runtime check reports the same way: a table on stdout, JUnit XML, Markdown."""
+"""The report formats every CI system shows natively, and the only place the runtime writes them.
+
+JUnit XML (GitLab `artifacts:reports:junit`, Jenkins `junit`), Markdown appended to
+`$GITHUB_STEP_SUMMARY`, and JSON for later steps. Files are written atomically, so a job killed
+mid-write never leaves half a report for the next job to trust.
+"""
 
 from __future__ import annotations
 
+import json
 import os
+import tempfile
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Literal
 from xml.etree import ElementTree as ET
 
-PASSED, FAILED, SKIPPED = "passed", "failed", "skipped"
+from mlgen.runtime.errors import UserError
+
+Status = Literal["passed", "failed", "skipped"]
 
 
 @dataclass(frozen=True)
-class Check:
-    name: str  # e.g. "auc min" or "column age: in_range"
-    status: str  # passed / failed / skipped
-    detail: str  # what was measured against what, or why it failed
+class Case:
+    """One JUnit test case: a gate, or one rule of a data contract."""
+
+    name: str
+    classname: str
+    status: Status
+    message: str = ""  # one line: why it failed or was skipped
+    details: str = ""  # longer text: values, offending rows
 
 
-def table(title: str, checks: list[Check]) -> str:
-    width = max([len(c.name) for c in checks] + [5])
-    lines = [title, f"  {'check'.ljust(width)}  result   detail"]
-    for c in checks:
-        lines.append(f"  {c.name.ljust(width)}  {c.status.upper():7}  {c.detail}")
-    failed = sum(c.status == FAILED for c in checks)
-    lines.append(f"  {len(checks)} checks, {failed} failed" if checks else "  no checks")
-    return "\n".join(lines)
+def junit_xml(suite: str, cases: Sequence[Case]) -> str:
+    failures = sum(c.status == "failed" for c in cases)
+    skipped = sum(c.status == "skipped" for c in cases)
+    root = ET.Element("testsuites", name="mlgen", tests=str(len(cases)), failures=str(failures), errors="0")
+    node = ET.SubElement(root, "testsuite", name=suite, tests=str(len(cases)), failures=str(failures),
+                         errors="0", skipped=str(skipped))
+    for case in cases:
+        element = ET.SubElement(node, "testcase", name=case.name, classname=case.classname, time="0")
+        if case.status == "failed":
+            ET.SubElement(element, "failure", message=case.message, type="mlgen").text = case.details or case.message
+        elif case.status == "skipped":
+            ET.SubElement(element, "skipped", message=case.message)
+        elif case.details:
+            ET.SubElement(element, "system-out").text = case.details
+    ET.indent(root)
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
 
 
-def write_junit(path: Path, suite: str, checks: list[Check]) -> None:
-    """One testcase per check: GitLab `reports:junit` and Jenkins `junit` show them natively."""
-    root = ET.Element("testsuites")
-    node = ET.SubElement(root, "testsuite", name=suite, tests=str(len(checks)),
-                         failures=str(sum(c.status == FAILED for c in checks)),
-                         skipped=str(sum(c.status == SKIPPED for c in checks)))
-    for c in checks:
-        case = ET.SubElement(node, "testcase", classname=suite, name=c.name)
-        if c.status == FAILED:
-            ET.SubElement(case, "failure", message=c.detail).text = c.detail
-        elif c.status == SKIPPED:
-            ET.SubElement(case, "skipped", message=c.detail)
-        else:
-            ET.SubElement(case, "system-out").text = c.detail
-    path.parent.mkdir(parents=True, exist_ok=True)
-    ET.ElementTree(root).write(path, encoding="utf-8", xml_declaration=True)
+def markdown_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    def cell(text: str) -> str:
+        return text.replace("|", "\\|").replace("\n", " ")
+
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(cell(c) for c in row) + " |" for row in rows]
+    return "\n".join(lines) + "\n"
 
 
-def markdown(title: str, checks: list[Check]) -> str:
-    icon = {PASSED: "✅", FAILED: "❌", SKIPPED: "⏭️"}
-    rows = [f"### {title}", "", "| check | result | detail |", "|---|---|---|"]
-    rows += [f"| {_md(c.name)} | {icon[c.status]} {c.status} | {_md(c.detail)} |" for c in checks]
-    return "\n".join(rows) + "\n\n"
+def text_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
+    lines = ["  ".join(str(c).ljust(w) for c, w in zip(row, widths)).rstrip() for row in [header, *rows]]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines) + "\n"
 
 
-def _md(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
+def write_text(path: Path, text: str) -> None:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.replace(tmp, path)
+    except OSError as exc:
+        raise UserError(f"cannot write the report: {exc.strerror or exc}", where=str(path),
+                        hint="check that the directory is writable, or choose another path") from None
 
 
-def append_summary(title: str, checks: list[Check], summary: Path | None = None) -> None:
-    """GitHub renders `$GITHUB_STEP_SUMMARY` on the run page; elsewhere this is a no-op."""
-    target = summary or (Path(os.environ["GITHUB_STEP_SUMMARY"]) if os.environ.get("GITHUB_STEP_SUMMARY") else None)
-    if target is not None:
-        with target.open("a", encoding="utf-8") as handle:
-            handle.write(markdown(title, checks))
+def write_json(path: Path, data: Mapping[str, Any]) -> None:
+    write_text(path, json.dumps(data, indent=2, sort_keys=True, allow_nan=False) + "\n")
+
+
+def append_step_summary(markdown: str, env: Mapping[str, str] | None = None) -> Path | None:
+    """Append to GitHub's job summary when running there; a no-op elsewhere."""
+    target = (env if env is not None else os.environ).get("GITHUB_STEP_SUMMARY")
+    if not target:
+        return None
+    path = Path(target)
+    try:
+        with path.open("a", encoding="utf-8") as handle:
+            handle.write(markdown.rstrip("\n") + "\n\n")
+    except OSError as exc:
+        raise UserError(f"cannot append to $GITHUB_STEP_SUMMARY: {exc.strerror or exc}", where=str(path)) from None
+    return path
+
+
+def fmt(value: float | None) -> str:
+    """Numbers for people: enough digits to see a gate's margin, no float noise."""
+    if value is None:
+        return "-"
+    return f"{value:.6g}"

