@@ -105,7 +105,7 @@ def test_hostile_value(field: str, value: str, workdir: str) -> None:
         assert value in _groovy_values(workdir)
     elif field.startswith("canary "):
         flag = {"canary deploy": "--deploy", "canary check": "--check", "canary rollback": "--rollback"}[field]
-        job = "canary-rollback" if flag == "--rollback" else "canary-50"
+        job = "canary-50-rollback" if flag == "--rollback" else "canary-50"
         line = gh["jobs"][job]["steps"][-1]["run"]
         words = _bash_words(line)
         assert words[words.index(flag) + 1] == value

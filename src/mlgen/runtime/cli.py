@@ -1,35 +1,269 @@
-"""Dispatch `mlgen gate|data|registry|canary ...` to the runtime commands (argparse: quick to start)."""
+"""The runtime's command line: `mlgen gate`, `mlgen data check`, `mlgen registry ...`, `mlgen canary ...`.
+
+argparse (stdlib) keeps startup fast; each command's module is imported only when it runs, and
+heavy libraries only inside it. `main` returns the exit code: 0 ok, 1 user error or failed check,
+3 a bug in mlgen (mapped by `mlgen.errhandler`, the one place that does so).
+"""
 
 from __future__ import annotations
 
+import argparse
+import importlib
 import sys
+from typing import Any, NoReturn
 
-USAGE = """usage: mlgen {gate,data check,registry,canary} ...
+from mlgen.runtime.errors import UserError, did_you_mean
 
-  gate        check metrics against gates and the baseline
-  data check  validate datasets against a data contract
-  registry    register / promote / rollback / baseline in the model registry
-  canary      step / promote / rollback of a canary rollout
-"""
+ON_MISSING = ("absolute", "fail", "pass")
+COMMAND_TEMPLATES = {
+    "register": "shell template to register; {model} {path} {alias} {commit} {run_url} {gate_results}; "
+                "may print the version last",
+    "promote": "template to promote; {model} {version} {from_alias} {alias} (=champion) {run_id}",
+    "rollback": "template to roll back the champion; {model} {version} {alias}",
+    "baseline": "template printing the metrics JSON of {model}@{alias} (nothing: no such version)",
+}
+REGISTRIES = ("mlflow", "command")
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that raises instead of exiting 2, which mlgen reserves for "drift found"."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        # No abbreviated flags: a CI config that says --metric must not silently mean --metrics.
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(*args, **kwargs)
+
+    def error(self, message: str) -> NoReturn:
+        raise UserError(f"{self.prog}: {message}", hint=f"see `{self.prog} --help`")
+
+
+def _formatter(prog: str) -> argparse.HelpFormatter:
+    return argparse.RawDescriptionHelpFormatter(prog, max_help_position=34, width=100)
+
+
+def _command(sub: argparse._SubParsersAction[_Parser], name: str, summary: str, description: str,
+             handler: str) -> _Parser:
+    parser = sub.add_parser(name, help=summary, description=description, formatter_class=_formatter)
+    parser.set_defaults(handler=handler, parser=parser)
+    return parser
+
+
+def _spec_flags(parser: argparse.ArgumentParser, kind: str) -> None:
+    group = parser.add_argument_group("settings from the spec (flags given as well win)")
+    group.add_argument("--spec", metavar="PATH", help="the pipeline spec (mlgen.yaml or a Python spec)")
+    group.add_argument("--stage", metavar="NAME", help=f"the {kind} stage to read (default: `{kind}`)")
+
+
+def _registry_flags(parser: argparse.ArgumentParser, *, model_help: str = "registered model name") -> None:
+    group = parser.add_argument_group("registry")
+    group.add_argument("--registry", choices=REGISTRIES, help="registry kind (default: mlflow, or the spec's)")
+    group.add_argument("--model", metavar="NAME", help=model_help)
+    group.add_argument("--tracking-uri", metavar="URI", help="MLflow tracking URI (default: $MLFLOW_TRACKING_URI)")
+    for op, text in COMMAND_TEMPLATES.items():
+        group.add_argument(f"--{op}-command", metavar="CMD", help=f"`command` registry: {text}")
+
+
+def _gate_parser(sub: argparse._SubParsersAction[_Parser]) -> None:
+    p = _command(sub, "gate", "check metrics against gates and a baseline", GATE_HELP, "mlgen.runtime.gatecmd")
+    _spec_flags(p, "evaluate")
+    p.add_argument("--metrics", metavar="FILE", help="metrics JSON (nested keys are addressed as a.b)")
+    p.add_argument("--gate", action="append", metavar="METRIC:RULES",
+                   help="e.g. auc:min=0.8,max_drop=0.01 or f1:max_drop=2%%; repeatable; replaces the spec's gates")
+    p.add_argument("--baseline-file", metavar="FILE", help="baseline metrics JSON (missing file = no baseline yet)")
+    p.add_argument("--baseline-registry", metavar="ALIAS", help="use the metrics of the registry version with this alias")
+    p.add_argument("--on-missing-baseline", choices=ON_MISSING,
+                   help="without a baseline: `absolute` skips relative rules (default), `fail` fails them, `pass` passes all")
+    p.add_argument("--junit", metavar="PATH", help="JUnit XML report (default: .mlgen/reports/<stage>-gate.xml)")
+    p.add_argument("--json", metavar="PATH", help="machine-readable result (default: .mlgen/gate-<stage>.json)")
+    p.add_argument("--summary", metavar="PATH", help="append the Markdown summary here (default: $GITHUB_STEP_SUMMARY, if set)")
+    _registry_flags(p)
+
+
+def _data_parser(sub: argparse._SubParsersAction[_Parser]) -> None:
+    from mlgen.runtime import data as data_check  # its flags are defined once, there, for its own `main` too
+
+    group = sub.add_parser("data", help="data validation", description="Data validation commands.",
+                           formatter_class=_formatter)
+    group_sub = group.add_subparsers(dest="data_command", metavar="COMMAND", required=True)
+    p = _command(group_sub, "check", "check datasets against a data contract (and drift)", DATA_HELP, "mlgen.runtime.data")
+    data_check.add_arguments(p)
+
+
+def _registry_parser(sub: argparse._SubParsersAction[_Parser]) -> None:
+    reg = sub.add_parser("registry", help="model registry", description=REGISTRY_HELP, formatter_class=_formatter)
+    reg_sub = reg.add_subparsers(dest="registry_command", metavar="COMMAND", required=True)
+    handler = "mlgen.runtime.registrycmd"
+    p = _command(reg_sub, "register", "register a model directory as a new version", REGISTER_HELP, handler)
+    _spec_flags(p, "register")
+    p.add_argument("--path", metavar="DIR", help="the model directory (any files)")
+    p.add_argument("--alias", metavar="ALIAS", help="alias for the new version (default: challenger)")
+    p.add_argument("--gate-results", metavar="FILE", help="gate JSON: its results become tags, its metrics are logged")
+    p.add_argument("--metrics", metavar="FILE", help="metrics JSON to log (in addition to the gate results' metrics)")
+    _registry_flags(p)
+    p = _command(reg_sub, "promote", "move `champion` to the challenger", PROMOTE_HELP, handler)
+    _spec_flags(p, "register")
+    p.add_argument("--from-alias", metavar="ALIAS", help="the alias to promote (default: challenger)")
+    _registry_flags(p)
+    p = _command(reg_sub, "rollback", "point `champion` back at `previous-champion`", ROLLBACK_HELP, handler)
+    _spec_flags(p, "register")
+    _registry_flags(p)
+    p = _command(reg_sub, "baseline", "write an alias's metrics as a JSON baseline file", BASELINE_HELP, handler)
+    _spec_flags(p, "register")
+    p.add_argument("--baseline-alias", "--alias", dest="baseline_alias", metavar="ALIAS", default="champion",
+                   help="whose metrics (default: champion)")
+    p.add_argument("--out", metavar="FILE", required=True, help="where to write the metrics JSON")
+    _registry_flags(p)
+    p = _command(reg_sub, "show", "list aliases and versions", "List a registered model's aliases and versions.", handler)
+    _spec_flags(p, "register")
+    p.add_argument("--json", action="store_true", help="print the aliases as JSON")
+    _registry_flags(p)
+
+
+def _canary_parser(sub: argparse._SubParsersAction[_Parser]) -> None:
+    can = sub.add_parser("canary", help="progressive delivery", description=CANARY_HELP, formatter_class=_formatter)
+    can_sub = can.add_subparsers(dest="canary_command", metavar="COMMAND", required=True)
+    handler = "mlgen.runtime.canarycmd"
+    p = _command(can_sub, "step", "deploy one traffic weight, bake and check it", STEP_HELP, handler)
+    _spec_flags(p, "canary")
+    p.add_argument("--weight", type=int, required=True, metavar="PERCENT", help="traffic percentage for the new model")
+    p.add_argument("--deploy", metavar="CMD", help="shell command that routes $MLGEN_CANARY_WEIGHT %% of traffic")
+    p.add_argument("--bake", metavar="DURATION", help="how long to watch this step (e.g. 10m, 30s, 500ms)")
+    p.add_argument("--interval", metavar="DURATION", help="time between checks (default: 30s)")
+    p.add_argument("--check", metavar="CMD", help="health check command: exit 0 means healthy")
+    p.add_argument("--check-url", metavar="URL", help="HTTP health check: a 2xx answer is healthy")
+    p.add_argument("--threshold", action="append", metavar="METRIC:RULES",
+                   help="Prometheus metric bound read from --check-url, e.g. http_errors_rate:max=0.05; repeatable")
+    p.add_argument("--check-timeout", metavar="DURATION", default="30s", help="longest one check may take (default: 30s)")
+    p.add_argument("--promote", action="store_true", help="promote challenger -> champion after this step passes")
+    p.add_argument("--from-alias", metavar="ALIAS", help="the alias to promote (default: challenger)")
+    _registry_flags(p, model_help="registered model to promote (with --promote)")
+    p = _command(can_sub, "promote", "promote challenger -> champion after the last step", PROMOTE_HELP, handler)
+    _spec_flags(p, "canary")
+    p.add_argument("--from-alias", metavar="ALIAS", help="the alias to promote (default: challenger)")
+    _registry_flags(p)
+    p = _command(can_sub, "rollback", "run the rollback command and undo this run's promotion", CANARY_ROLLBACK_HELP, handler)
+    _spec_flags(p, "canary")
+    p.add_argument("--rollback", metavar="CMD", help="shell command that routes all traffic back to the old model")
+    _registry_flags(p, model_help="registered model whose champion to check (omit to leave the registry alone)")
+
+
+def build_parser() -> _Parser:
+    parser = _Parser(prog="mlgen", description="mlgen runtime commands (run inside CI jobs).", formatter_class=_formatter)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True, parser_class=_Parser)
+    _gate_parser(sub)
+    _data_parser(sub)
+    _registry_parser(sub)
+    _canary_parser(sub)
+    return parser
 
 
 def main(argv: list[str]) -> int:
-    command, rest = (argv[0], argv[1:]) if argv else ("", [])
-    if command == "gate":
-        from mlgen.runtime import gate
+    from mlgen import errhandler
 
-        return gate.main(rest)
-    if command == "data" and rest[:1] == ["check"]:
-        from mlgen.runtime import data
+    return errhandler.run(lambda: _dispatch(argv))
 
-        return data.main(rest[1:])
-    if command == "registry":
-        from mlgen.runtime import registry
 
-        return registry.main(rest)
-    if command == "canary":
-        from mlgen.runtime import canary
+def _dispatch(argv: list[str]) -> int:
+    try:
+        args, extra = build_parser().parse_known_args(argv)
+    except SystemExit as exc:  # --help prints, then exits 0
+        return int(exc.code or 0)
+    if extra:
+        _unknown(args.parser, extra)
+    module = importlib.import_module(args.handler)
+    code: int = module.run(args)
+    sys.stdout.flush()
+    return code
 
-        return canary.main(rest)
-    sys.stderr.write(USAGE)
-    return 1
+
+def _unknown(parser: argparse.ArgumentParser, extra: list[str]) -> None:
+    """Name the command the stray argument was given to, and the flag that was probably meant."""
+    flags = [o for action in parser._actions for o in action.option_strings]
+    first = extra[0].split("=", 1)[0]
+    suggestion = did_you_mean(first, flags) if first.startswith("-") else ""
+    raise UserError(f"{parser.prog}: unrecognized argument{'s' if len(extra) > 1 else ''} {' '.join(extra)}{suggestion}",
+                    hint=f"see `{parser.prog} --help`")
+
+
+GATE_HELP = """\
+Check a metrics file against performance gates. Exit 1 if any gate fails.
+
+Rules per metric: min, max (absolute), max_drop, max_rise (vs the baseline; a number is in the
+metric's units, "2%" is relative to the baseline). A missing, non-numeric or non-finite metric
+fails its gate. Without a baseline (the first model), --on-missing-baseline decides.
+
+Writes a table to stdout, JUnit XML (--junit), a JSON result (--json) that `mlgen registry
+register --gate-results` attaches to the model version, and Markdown to $GITHUB_STEP_SUMMARY.
+
+examples:
+  mlgen gate --spec mlgen.yaml --stage evaluate
+  mlgen gate --metrics metrics.json --gate accuracy:min=0.85 --gate auc:min=0.8,max_drop=0.01 \\
+             --gate latency_ms:max=50 --baseline-file baseline/metrics.json
+  mlgen gate --metrics metrics.json --gate auc:max_drop=1% --baseline-registry champion --model churn
+"""
+
+DATA_HELP = """\
+Check CSV or Parquet datasets against a data contract: columns, dtypes, nullability, ranges,
+allowed values, patterns, uniqueness, row counts; and drift (PSI and/or KS) against a reference
+dataset. Names every failing column and check with a few offending rows. Exit 1 on failure.
+
+examples:
+  mlgen data check --spec mlgen.yaml --stage validate
+  mlgen data check --contract contracts/train.yaml data/train.csv --reference data/reference.csv
+"""
+
+REGISTRY_HELP = """\
+Model registry commands. MLflow (MLFLOW_TRACKING_URI) or your own command templates (--registry
+command). Aliases: `challenger` (registered, gated), `champion` (serving), `previous-champion`.
+"""
+
+REGISTER_HELP = """\
+Log the model directory as artifacts of an MLflow run, create a model version and set its alias
+(default: challenger). The version is tagged with the commit (GITHUB_SHA / CI_COMMIT_SHA /
+GIT_COMMIT), the pipeline URL and the gate results; the metrics are logged so that this version
+can later serve as a gate's baseline. Refuses gate results that failed.
+
+examples:
+  mlgen registry register --model churn --path model/ --gate-results .mlgen/gate-evaluate.json
+  mlgen registry register --registry command --model churn --path model/ \\
+      --register-command 'my-registry push {model} {path} --tag {alias}'
+"""
+
+PROMOTE_HELP = """\
+Promote: `champion` moves to the version holding the challenger alias; the old champion keeps
+the alias `previous-champion`. Repeating it in the same run is harmless.
+"""
+
+ROLLBACK_HELP = """\
+Roll back: `champion` moves back to the version holding `previous-champion`.
+"""
+
+BASELINE_HELP = """\
+Write the metrics of the version holding an alias (default: champion) as JSON, for
+`mlgen gate --baseline-file`. With no such version yet, nothing is written (and an old file at
+--out is removed), which the gate reports as "no baseline".
+"""
+
+CANARY_HELP = """\
+Progressive delivery driven by CI: set a traffic weight, bake while checking health, promote in
+the registry after the last step, roll back on failure.
+"""
+
+STEP_HELP = """\
+Run the deploy command with MLGEN_CANARY_WEIGHT exported, then check health every --interval
+until --bake has passed; stop at the first bad check (exit 1). Health: --check CMD (exit 0 is
+healthy) and/or --check-url URL (2xx is healthy; with --threshold, the body is read as
+Prometheus text format and each listed metric must be present and within bounds).
+
+examples:
+  mlgen canary step --spec mlgen.yaml --stage canary --weight 10
+  mlgen canary step --weight 50 --deploy './deploy.sh --weight "$MLGEN_CANARY_WEIGHT"' --bake 10m \\
+      --interval 30s --check-url http://127.0.0.1:8765/metrics --threshold http_errors_rate:max=0.05
+"""
+
+CANARY_ROLLBACK_HELP = """\
+Run the rollback command (all traffic back to the old model). Then, with --model, make sure the
+registry's champion is not the failed model: if this run promoted the champion (recorded on the
+version and in .mlgen/canary-state.json), it is rolled back; otherwise it is left unchanged.
+Exit 1 if the rollback command failed.
+"""

@@ -1,160 +1,318 @@
-"""`mlgen gate`: the performance regression test of an evaluate stage.
+"""Performance gates: absolute thresholds and non-inferiority against a baseline. Pure logic.
 
-Absolute gates (`min`, `max`) always apply. Relative gates (`max_drop`, `max_rise`) compare
-with the baseline, the production model's metrics; they are absolute units (0.01) or a
-percentage of the baseline ("2%"). A missing metric, NaN or malformed file fails; it never passes.
+A gate passes only on evidence: a missing, non-numeric or non-finite metric fails it, and a
+relative rule without a baseline is reported as skipped or failed, never silently passed.
 """
 
 from __future__ import annotations
 
-import argparse
-import json
-from dataclasses import asdict, dataclass
-from pathlib import Path
-from typing import Any
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
 
-from mlgen.runtime import reports
-from mlgen.runtime.common import RuntimeFailure, did_you_mean, flatten, number, read_json
-from mlgen.runtime.reports import FAILED, PASSED, SKIPPED, Check
+from mlgen.runtime.errors import UserError, did_you_mean
+from mlgen.runtime.metrics import as_number, missing_metric_message, numeric_only
+from mlgen.runtime.reports import Case, Status, fmt, markdown_table, text_table
 
 RULES = ("min", "max", "max_drop", "max_rise")
+OnMissing = Literal["absolute", "fail", "pass"]
+ON_MISSING: tuple[OnMissing, ...] = ("absolute", "fail", "pass")
+# `baseline - value` is computed in floating point: 0.85 - 0.84 is 0.010000000000000009, which
+# must not fail a `max_drop: 0.01` gate. Differences this small are rounding, not regressions.
+_TOLERANCE = 1e-9
+_PERCENT = re.compile(r"^(\d+(?:\.\d+)?)%$")
 
 
 @dataclass(frozen=True)
-class Rule:
-    metric: str
-    kind: str  # one of RULES
-    limit: float
-    relative: bool = False  # a percentage of the baseline
+class Limit:
+    """An allowed change: absolute units, or a percentage of the baseline."""
+
+    amount: float
+    relative: bool
+
+    def text(self) -> str:
+        return f"{fmt(self.amount)}%" if self.relative else fmt(self.amount)
+
+    def allowed(self, baseline: float) -> float:
+        return self.amount / 100 * abs(baseline) if self.relative else self.amount
 
 
 @dataclass(frozen=True)
-class Outcome:
+class GateRule:
     metric: str
+    min: float | None = None
+    max: float | None = None
+    max_drop: Limit | None = None
+    max_rise: Limit | None = None
+
+
+@dataclass(frozen=True)
+class Baseline:
+    source: Literal["file", "registry", "none"]
+    ref: str  # the file, or model@alias (version)
+    metrics: Mapping[str, Any] | None  # None: there is no baseline (e.g. the first model)
+    note: str = ""  # why there is none
+
+
+NO_BASELINE = Baseline("none", "", None, "no baseline configured")
+
+
+@dataclass(frozen=True)
+class RuleOutcome:
     rule: str
-    status: str
-    value: float | None
-    baseline: float | None
-    threshold: float | None
+    limit: str
+    status: Status
     detail: str
 
 
-def parse_gate(text: str) -> list[Rule]:
-    """`auc:min=0.8,max_drop=2%` -> rules."""
-    metric, sep, body = text.rpartition(":")
-    if not sep or not metric or not body:
-        raise RuntimeFailure(f"--gate `{text}`: write it as METRIC:RULE=VALUE[,RULE=VALUE], e.g. auc:min=0.8,max_drop=2%")
-    rules = []
-    for item in body.split(","):
-        kind, _, raw = item.partition("=")
-        if kind not in RULES:
-            raise RuntimeFailure(f"--gate `{text}`: unknown rule `{kind}`; {did_you_mean(kind, list(RULES))}")
-        relative = raw.endswith("%")
-        try:
-            limit = float(raw[:-1] if relative else raw)
-        except ValueError:
-            raise RuntimeFailure(f"--gate `{text}`: `{raw}` is not a number") from None
-        if relative and kind in ("min", "max"):
-            raise RuntimeFailure(f"--gate `{text}`: only max_drop/max_rise can be relative (%)")
-        rules.append(Rule(metric, kind, limit, relative))
-    return rules
+@dataclass(frozen=True)
+class GateOutcome:
+    metric: str
+    value: float | None
+    baseline: float | None
+    rules: tuple[RuleOutcome, ...]
+    problem: str = ""  # the metric itself is unusable
+
+    @property
+    def status(self) -> Status:
+        statuses = {r.status for r in self.rules}
+        if self.problem or "failed" in statuses:
+            return "failed"
+        return "skipped" if statuses == {"skipped"} else "passed"
 
 
-def evaluate(rules: list[Rule], metrics: dict[str, Any], baseline: dict[str, Any] | None, on_missing: str) -> list[Outcome]:
-    return [_one(rule, metrics, baseline, on_missing) for rule in rules]
+@dataclass(frozen=True)
+class GateReport:
+    stage: str
+    metrics_file: str
+    baseline: Baseline
+    on_missing: OnMissing
+    outcomes: tuple[GateOutcome, ...]
+    metrics: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def passed(self) -> bool:
+        return all(o.status != "failed" for o in self.outcomes)
 
 
-def _one(rule: Rule, metrics: dict[str, Any], baseline: dict[str, Any] | None, on_missing: str) -> Outcome:
-    name = f"{rule.kind}={rule.limit:g}{'%' if rule.relative else ''}"
-    if rule.metric not in metrics:
-        return Outcome(rule.metric, name, FAILED, None, None, None,
-                       f"metric `{rule.metric}` is missing from the metrics file; {did_you_mean(rule.metric, list(metrics))}")
-    value = number(metrics[rule.metric])
-    if value is None:
-        return Outcome(rule.metric, name, FAILED, None, None, None, f"`{rule.metric}` is {metrics[rule.metric]!r}, not a finite number")
-    if rule.kind == "min":
-        ok = value >= rule.limit
-        return Outcome(rule.metric, name, PASSED if ok else FAILED, value, None, rule.limit, f"{value:g} {'>=' if ok else '<'} {rule.limit:g}")
-    if rule.kind == "max":
-        ok = value <= rule.limit
-        return Outcome(rule.metric, name, PASSED if ok else FAILED, value, None, rule.limit, f"{value:g} {'<=' if ok else '>'} {rule.limit:g}")
-    base = number(baseline.get(rule.metric)) if baseline is not None else None
-    if base is None:
-        why = "no baseline yet (first model)" if baseline is None else f"the baseline has no numeric `{rule.metric}`"
-        status = {"absolute": SKIPPED, "fail": FAILED, "pass": PASSED}[on_missing]
-        return Outcome(rule.metric, name, status, value, None, None, f"{why}; on_missing_baseline={on_missing}")
-    margin = abs(base) * rule.limit / 100 if rule.relative else rule.limit
-    if rule.kind == "max_drop":
-        threshold = base - margin
-        ok = value >= threshold
-        change = f"{value - base:+g} vs baseline {base:g}"
-        return Outcome(rule.metric, name, PASSED if ok else FAILED, value, base, threshold,
-                       f"{value:g} {'>=' if ok else '<'} {threshold:g} ({change})")
-    threshold = base + margin
-    ok = value <= threshold
-    return Outcome(rule.metric, name, PASSED if ok else FAILED, value, base, threshold,
-                   f"{value:g} {'<=' if ok else '>'} {threshold:g} ({value - base:+g} vs baseline {base:g})")
+# --- parsing gates ---------------------------------------------------------------------------
+
+def parse_limit(value: float | int | str, *, where: str) -> Limit:
+    if isinstance(value, str):
+        match = _PERCENT.match(value.strip())
+        if match:
+            return Limit(float(match.group(1)), relative=True)
+        value = _parse_number(value, where=where)
+    if isinstance(value, bool) or value < 0:
+        raise UserError(f"`{value}` is not an allowed change", where=where,
+                        hint="use a non-negative number (absolute units, e.g. 0.01) or a percentage like 2%")
+    return Limit(float(value), relative=False)
 
 
-def main(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="mlgen gate", description=(
-        "Check model metrics against absolute gates and against the baseline (the production model). "
-        "Writes a table to stdout, JUnit XML, a JSON result and, on GitHub, the step summary. Exit 1 if any gate fails."))
-    parser.add_argument("--metrics", required=True, type=Path, help="JSON metrics file; nested keys are addressed as a.b")
-    parser.add_argument("--gate", action="append", required=True, metavar="METRIC:RULE=VALUE[,...]",
-                        help="e.g. auc:min=0.8,max_drop=0.01 or loss:max_rise=5%% (repeatable)")
-    source = parser.add_mutually_exclusive_group()
-    source.add_argument("--baseline-file", type=Path, help="JSON metrics of the production model")
-    source.add_argument("--baseline-registry", metavar="ALIAS", help="take the baseline from this registry alias, e.g. champion")
-    parser.add_argument("--model", help="registered model name (with --baseline-registry)")
-    parser.add_argument("--registry", default="mlflow", choices=["mlflow", "command"])
-    parser.add_argument("--baseline-command", help="for --registry command: prints the alias's metrics as JSON; {model} {alias}")
-    parser.add_argument("--on-missing-baseline", default="absolute", choices=["absolute", "fail", "pass"],
-                        help="no baseline yet (first model): apply absolute gates only (default), fail, or pass relative gates")
-    parser.add_argument("--junit", type=Path, default=Path(".mlgen/reports/gate.xml"))
-    parser.add_argument("--json", type=Path, default=Path(".mlgen/gate.json"), help="machine-readable result (tags in the registry)")
-    parser.add_argument("--summary", type=Path, help="Markdown file to append to (default: $GITHUB_STEP_SUMMARY when set)")
-    args = parser.parse_args(argv)
-
-    rules = [rule for text in args.gate for rule in parse_gate(text)]
-    metrics = _metrics_file(args.metrics)
-    baseline, origin = _baseline(args)
-    outcomes = evaluate(rules, metrics, baseline, args.on_missing_baseline)
-    checks = [Check(f"{o.metric} {o.rule}", o.status, o.detail) for o in outcomes]
-    title = f"mlgen gate: {args.metrics} vs {origin}"
-    print(reports.table(title, checks))
-    reports.write_junit(args.junit, "mlgen.gate", checks)
-    reports.append_summary(title, checks, args.summary)
-    passed = all(o.status != FAILED for o in outcomes)
-    args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps({"passed": passed, "baseline": origin, "metrics": _numeric(metrics),
-                                     "gates": [asdict(o) for o in outcomes]}, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-    return 0 if passed else 1
+def _parse_number(text: str, *, where: str) -> float:
+    try:
+        number = float(text)
+    except ValueError:
+        raise UserError(f"`{text}` is not a number", where=where, hint="write e.g. min=0.85") from None
+    if number != number or number in (float("inf"), float("-inf")):
+        raise UserError(f"`{text}` is not a finite number", where=where)
+    return number
 
 
-def _metrics_file(path: Path) -> dict[str, Any]:
-    data = read_json(path, "metrics file")
-    if not isinstance(data, dict):
-        raise RuntimeFailure(f"{path}: the metrics file must hold a JSON object of metric names to numbers")
-    return flatten(data)
+def gate_from_values(metric: str, values: Mapping[str, Any], *, where: str) -> GateRule:
+    """A gate from `{min: .., max_drop: "2%"}`-style values (the spec or a parsed flag)."""
+    unknown = [k for k in values if k not in RULES]
+    if unknown:
+        raise UserError(f"unknown gate rule `{unknown[0]}`{did_you_mean(unknown[0], RULES)}", where=where,
+                        hint="a gate takes min, max, max_drop and max_rise")
+    present = {k: v for k, v in values.items() if v is not None}
+    if not present:
+        raise UserError(f"gate `{metric}` has no rule", where=where, hint="give at least one of min, max, max_drop, max_rise")
+    bounds = {k: present[k] if isinstance(present[k], (int, float)) and not isinstance(present[k], bool)
+              else _parse_number(str(present[k]), where=f"{where} {k}") for k in ("min", "max") if k in present}
+    if "min" in bounds and "max" in bounds and bounds["min"] > bounds["max"]:
+        raise UserError(f"gate `{metric}`: min {bounds['min']} is above max {bounds['max']}", where=where)
+    return GateRule(metric, bounds.get("min"), bounds.get("max"),
+                    *(parse_limit(present[k], where=f"{where} {k}") if k in present else None for k in ("max_drop", "max_rise")))
 
 
-def _numeric(metrics: dict[str, Any]) -> dict[str, float]:
-    return {k: v for k, v in ((k, number(v)) for k, v in metrics.items()) if v is not None}
+def parse_gate_flag(text: str) -> GateRule:
+    """`auc:min=0.8,max_drop=2%` -> GateRule. The metric may itself contain `:`."""
+    where = f"--gate {text}"
+    metric, sep, rules = text.rpartition(":")
+    if not sep or not metric or not rules:
+        raise UserError("a gate is written METRIC:RULE=VALUE[,RULE=VALUE...]", where=where,
+                        hint="e.g. --gate accuracy:min=0.85 or --gate auc:min=0.8,max_drop=1%")
+    values: dict[str, str] = {}
+    for item in rules.split(","):
+        key, eq, value = item.partition("=")
+        if not eq or not value.strip():
+            raise UserError(f"`{item}` is not RULE=VALUE", where=where, hint="e.g. min=0.85, max=50, max_drop=0.01, max_rise=5%")
+        if key.strip() in values:
+            raise UserError(f"rule `{key.strip()}` is given twice", where=where)
+        values[key.strip()] = value.strip()
+    return gate_from_values(metric, values, where=where)
 
 
-def _baseline(args: argparse.Namespace) -> tuple[dict[str, Any] | None, str]:
-    if args.baseline_file is not None:
-        if not args.baseline_file.exists():
-            return None, f"baseline file {args.baseline_file} (missing: first model)"
-        data = read_json(args.baseline_file, "baseline file")
-        return (flatten(data) if isinstance(data, dict) else None), f"baseline file {args.baseline_file}"
-    if args.baseline_registry is not None:
-        if not args.model:
-            raise RuntimeFailure("--baseline-registry needs --model (the registered model name)")
-        from mlgen.runtime import registry
+# --- evaluating gates ------------------------------------------------------------------------
 
-        found = registry.backend(args.registry, baseline=args.baseline_command).metrics(args.model, args.baseline_registry)
-        origin = f"{args.model}@{args.baseline_registry}"
-        return (flatten(found) if found is not None else None), origin + ("" if found is not None else " (none yet: first model)")
-    return None, "no baseline"
+def evaluate(stage: str, metrics_file: str, metrics: Mapping[str, Any], gates: list[GateRule],
+             baseline: Baseline, on_missing: OnMissing) -> GateReport:
+    outcomes = tuple(_evaluate_gate(g, metrics, baseline, on_missing) for g in gates)
+    return GateReport(stage, metrics_file, baseline, on_missing, outcomes, numeric_only(dict(metrics)))
+
+
+def _evaluate_gate(gate: GateRule, metrics: Mapping[str, Any], baseline: Baseline, on_missing: OnMissing) -> GateOutcome:
+    rules = _rule_limits(gate)
+    if gate.metric not in metrics:
+        return _unusable(gate, rules, missing_metric_message(gate.metric, metrics))
+    value = as_number(metrics[gate.metric])
+    if isinstance(value, str):
+        return _unusable(gate, rules, f"metric `{gate.metric}` {value}")
+    if baseline.metrics is None and on_missing == "pass":
+        why = f"no baseline ({baseline.note}); on_missing_baseline is `pass`"
+        return GateOutcome(gate.metric, value, None, tuple(RuleOutcome(r, lim, "skipped", why) for r, lim in rules))
+    base = _baseline_value(gate.metric, baseline)
+    outcomes = tuple(_check(rule, gate, value, base, on_missing) for rule, _ in rules)
+    return GateOutcome(gate.metric, value, base.value, outcomes)
+
+
+def _rule_limits(gate: GateRule) -> list[tuple[str, str]]:
+    limits = {"min": gate.min, "max": gate.max, "max_drop": gate.max_drop, "max_rise": gate.max_rise}
+    return [(rule, limit.text() if isinstance(limit, Limit) else fmt(limit))
+            for rule, limit in limits.items() if limit is not None]
+
+
+def _unusable(gate: GateRule, rules: list[tuple[str, str]], problem: str) -> GateOutcome:
+    return GateOutcome(gate.metric, None, None, tuple(RuleOutcome(r, lim, "failed", problem) for r, lim in rules), problem)
+
+
+@dataclass(frozen=True)
+class _BaselineValue:
+    value: float | None
+    why_none: str = ""
+    broken: bool = False  # the baseline exists but its value is unusable: never a pass
+
+
+def _baseline_value(metric: str, baseline: Baseline) -> _BaselineValue:
+    if baseline.metrics is None:
+        return _BaselineValue(None, f"no baseline ({baseline.note})")
+    if metric not in baseline.metrics:
+        return _BaselineValue(None, f"the baseline {baseline.ref} has no metric `{metric}`")
+    value = as_number(baseline.metrics[metric])
+    if isinstance(value, str):
+        return _BaselineValue(None, f"the baseline's `{metric}` {value}", broken=True)
+    return _BaselineValue(value)
+
+
+def _check(rule: str, gate: GateRule, value: float, base: _BaselineValue, on_missing: OnMissing) -> RuleOutcome:
+    if rule == "min":
+        assert gate.min is not None
+        ok = value >= gate.min
+        return RuleOutcome(rule, fmt(gate.min), _status(ok), f"{fmt(value)} {'>=' if ok else '<'} {fmt(gate.min)}")
+    if rule == "max":
+        assert gate.max is not None
+        ok = value <= gate.max
+        return RuleOutcome(rule, fmt(gate.max), _status(ok), f"{fmt(value)} {'<=' if ok else '>'} {fmt(gate.max)}")
+    limit = gate.max_drop if rule == "max_drop" else gate.max_rise
+    assert limit is not None
+    if base.value is None:
+        return _no_baseline(rule, limit, base, on_missing)
+    return _relative(rule, limit, value, base.value)
+
+
+def _no_baseline(rule: str, limit: Limit, base: _BaselineValue, on_missing: OnMissing) -> RuleOutcome:
+    if base.broken:
+        return RuleOutcome(rule, limit.text(), "failed", base.why_none)
+    if on_missing == "fail":
+        return RuleOutcome(rule, limit.text(), "failed", f"{base.why_none}; on_missing_baseline is `fail`")
+    return RuleOutcome(rule, limit.text(), "skipped", base.why_none)
+
+
+def _relative(rule: str, limit: Limit, value: float, base: float) -> RuleOutcome:
+    change = base - value if rule == "max_drop" else value - base
+    allowed = limit.allowed(base)
+    ok = change <= allowed + _TOLERANCE * max(1.0, abs(base), abs(value))
+    moved = "dropped" if value < base else "rose" if value > base else "unchanged"
+    percent = f" ({abs(value - base) / abs(base) * 100:.3g}%)" if base else ""
+    detail = f"{moved} {fmt(abs(value - base))}{percent} vs baseline {fmt(base)}; allowed {limit.text()}"
+    if limit.relative:
+        detail += f" = {fmt(allowed)}"
+    return RuleOutcome(rule, limit.text(), _status(ok), detail)
+
+
+def _status(ok: bool) -> Status:
+    return "passed" if ok else "failed"
+
+
+# --- rendering -------------------------------------------------------------------------------
+
+_WORD = {"passed": "pass", "failed": "FAIL", "skipped": "skip"}
+_ICON = {"passed": "✅ pass", "failed": "❌ FAIL", "skipped": "⏭️ skip"}
+
+
+def _rows(report: GateReport, words: Mapping[str, str]) -> list[list[str]]:
+    return [[o.metric, fmt(o.value), fmt(o.baseline), r.rule, r.limit, words[r.status], r.detail]
+            for o in report.outcomes for r in o.rules]
+
+
+_HEADER = ["metric", "value", "baseline", "rule", "limit", "result", "detail"]
+
+
+def baseline_line(report: GateReport) -> str:
+    b = report.baseline
+    if b.metrics is None:
+        return f"baseline: none ({b.note}); on_missing_baseline: {report.on_missing}"
+    return f"baseline: {b.source} {b.ref}"
+
+
+def verdict(report: GateReport) -> str:
+    failed = [o.metric for o in report.outcomes if o.status == "failed"]
+    if failed:
+        return f"gate FAILED: {len(failed)} of {len(report.outcomes)} gates failed ({', '.join(failed)})"
+    skipped = sum(o.status == "skipped" for o in report.outcomes)
+    extra = f", {skipped} skipped" if skipped else ""
+    return f"gate passed: {len(report.outcomes) - skipped} of {len(report.outcomes)} gates passed{extra}"
+
+
+def render_text(report: GateReport) -> str:
+    head = f"gate `{report.stage}` on {report.metrics_file}\n{baseline_line(report)}\n\n"
+    return head + text_table(_HEADER, _rows(report, _WORD)) + "\n" + verdict(report) + "\n"
+
+
+def render_markdown(report: GateReport) -> str:
+    title = f"### {'✅' if report.passed else '❌'} mlgen gate `{report.stage}`\n\n"
+    return title + f"{baseline_line(report)}\n\n" + markdown_table(_HEADER, _rows(report, _ICON)) + f"\n**{verdict(report)}**\n"
+
+
+def junit_cases(report: GateReport) -> list[Case]:
+    cases = []
+    for o in report.outcomes:
+        details = "\n".join(f"{r.rule} {r.limit}: {r.status}: {r.detail}" for r in o.rules)
+        cases.append(Case(o.metric, f"mlgen.gate.{report.stage}", o.status, _case_message(o), details))
+    return cases
+
+
+def _case_message(outcome: GateOutcome) -> str:
+    if outcome.status == "failed":
+        return outcome.problem or "; ".join(f"{r.rule} {r.limit}: {r.detail}" for r in outcome.rules if r.status == "failed")
+    if outcome.status == "skipped":
+        return "; ".join(r.detail for r in outcome.rules)
+    return ""
+
+
+def to_json(report: GateReport) -> dict[str, Any]:
+    b = report.baseline
+    return {
+        "stage": report.stage,
+        "passed": report.passed,
+        "metrics_file": report.metrics_file,
+        "on_missing_baseline": report.on_missing,
+        "baseline": {"source": b.source, "ref": b.ref, "found": b.metrics is not None, "note": b.note},
+        "metrics": dict(report.metrics),
+        "gates": {o.metric: {"status": o.status, "value": o.value, "baseline": o.baseline, "problem": o.problem,
+                             "rules": [{"rule": r.rule, "limit": r.limit, "status": r.status, "detail": r.detail}
+                                       for r in o.rules]}
+                  for o in report.outcomes},
+    }

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -66,5 +67,5 @@ def numeric_only(flat: dict[str, Any]) -> dict[str, float]:
     return {k: v for k, raw in flat.items() if isinstance(v := as_number(raw), float)}
 
 
-def missing_metric_message(name: str, available: dict[str, Any]) -> str:
+def missing_metric_message(name: str, available: Mapping[str, Any]) -> str:
     return f"metric `{name}` is missing{did_you_mean(name, available)}"

@@ -61,7 +61,7 @@ def markdown_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
 
 def text_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
     widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
-    lines = ["  ".join(str(c).ljust(w) for c, w in zip(row, widths)).rstrip() for row in [header, *rows]]
+    lines = ["  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in [header, *rows]]
     lines.insert(1, "  ".join("-" * w for w in widths))
     return "\n".join(lines) + "\n"
 
@@ -82,13 +82,14 @@ def write_json(path: Path, data: Mapping[str, Any]) -> None:
     write_text(path, json.dumps(data, indent=2, sort_keys=True, allow_nan=False) + "\n")
 
 
-def append_step_summary(markdown: str, env: Mapping[str, str] | None = None) -> Path | None:
-    """Append to GitHub's job summary when running there; a no-op elsewhere."""
-    target = (env if env is not None else os.environ).get("GITHUB_STEP_SUMMARY")
+def append_step_summary(markdown: str, env: Mapping[str, str] | None = None, *, to: str | None = None) -> Path | None:
+    """Append to GitHub's job summary when running there (or to `to`); a no-op elsewhere."""
+    target = to or (env if env is not None else os.environ).get("GITHUB_STEP_SUMMARY")
     if not target:
         return None
     path = Path(target)
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
         with path.open("a", encoding="utf-8") as handle:
             handle.write(markdown.rstrip("\n") + "\n\n")
     except OSError as exc:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shlex
@@ -64,10 +65,8 @@ def run(command: str, *, env: Mapping[str, str] | None = None, timeout: float | 
 
 
 def _kill_group(proc: subprocess.Popen[str]) -> None:
-    try:
+    with contextlib.suppress(ProcessLookupError):  # it already ended
         os.killpg(proc.pid, signal.SIGKILL)  # the group we created for this command, nothing else
-    except ProcessLookupError:
-        pass
 
 
 def tail(text: str, lines: int = 15) -> str:

@@ -1,0 +1,104 @@
+"""`mlgen data check`: run a data contract (and drift) over datasets; report everywhere."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from mlgen.runtime import reports
+from mlgen.runtime._specconfig import apply_env, load_stage
+from mlgen.runtime.contract import load_contract
+from mlgen.runtime.datacheck import FileResult, check_file, read_dataset
+from mlgen.runtime.errors import UserError
+from mlgen.runtime.options import required_path
+from mlgen.runtime.reports import Case
+
+
+def run(args: argparse.Namespace) -> int:
+    view = load_stage(args.spec, args.stage, "validate")
+    apply_env(view)
+    spec = view.data() if view is not None else None
+    stage = args.stage or "validate"
+    contract_path = required_path(args.contract, spec.contract if spec else None, flag="--contract", spec_key="contract")
+    data = [Path(d) for d in args.data] or (spec.data if spec else [])
+    if not data:
+        raise UserError("no dataset given", hint="pass the CSV or Parquet files to check, e.g. "
+                                                 "`mlgen data check --contract c.yaml data/train.csv`")
+    reference_path = Path(args.reference) if args.reference else (spec.reference if spec else None)
+    contract = load_contract(contract_path)
+    reference = read_dataset(reference_path) if reference_path is not None else None
+    results = [check_file(path, contract, reference) for path in data]
+    print(render_text(stage, str(contract_path), results, reference_path), end="")
+    _write_reports(args, stage, str(contract_path), results)
+    return 0 if all(r.passed for r in results) else 1
+
+
+def _verdict(result: FileResult) -> str:
+    failed = len({(f.column, f.rule) for f in result.findings}) + sum(not d.passed for d in result.drift)
+    if failed:
+        return f"FAILED ({failed} check{'s' if failed != 1 else ''})"
+    return f"ok ({len(result.rules) + len(result.drift)} checks passed)"
+
+
+def render_text(stage: str, contract: str, results: list[FileResult], reference: Path | None) -> str:
+    lines = [f"data check `{stage}` with contract {contract}", "(rows count data rows from 0: CSV line = row + 2)"]
+    for r in results:
+        lines.append(f"{r.path}: {r.rows} rows, {r.columns} columns: {_verdict(r)}")
+        lines += [f"  - {f.describe()}" for f in r.findings]
+        if r.drift:
+            lines.append(f"  drift vs {reference}:")
+            lines += [f"    {'ok  ' if d.passed else 'FAIL'} {d.column}: {d.detail}" for d in r.drift]
+        if r.drift_note:
+            lines.append(f"  {r.drift_note}")
+    passed = all(r.passed for r in results)
+    lines.append("data check passed" if passed else "data check FAILED")
+    return "\n".join(lines) + "\n"
+
+
+def render_markdown(stage: str, contract: str, results: list[FileResult]) -> str:
+    passed = all(r.passed for r in results)
+    rows = [[r.path, "contract", "❌ " + f.describe()] for r in results for f in r.findings]
+    rows += [[r.path, f"drift {d.method}", ("✅ " if d.passed else "❌ ") + f"{d.column}: {d.detail}"]
+             for r in results for d in r.drift]
+    text = f"### {'✅' if passed else '❌'} mlgen data check `{stage}`\n\ncontract: `{contract}`; "
+    text += ", ".join(f"`{r.path}`: {r.rows} rows, {_verdict(r)}" for r in results) + "\n\n"
+    return text + (reports.markdown_table(["file", "check", "result"], rows) if rows else "")
+
+
+def junit_cases(results: list[FileResult]) -> list[Case]:
+    cases = []
+    for r in results:
+        failing = {(f.column, f.rule): f for f in r.findings}
+        # JUnit viewers split classnames at dots into packages: keep the file name in one piece
+        classname = "mlgen.data." + Path(r.path).name.replace(".", "_")
+        for column, rule in r.rules:
+            name = f"{column}: {rule}" if column else rule
+            finding = failing.pop((column, rule), None)
+            cases.append(Case(name, classname, "failed" if finding else "passed", finding.describe() if finding else ""))
+        for (column, rule), finding in failing.items():  # e.g. strict-mode columns outside the contract
+            cases.append(Case(f"{column}: {rule}" if column else rule, classname, "failed", finding.describe()))
+        cases += [Case(f"{d.column}: drift {d.method}", classname, "passed" if d.passed else "failed",
+                       "" if d.passed else d.detail, d.detail) for d in r.drift]
+    return cases
+
+
+def to_json(stage: str, contract: str, results: list[FileResult]) -> dict[str, Any]:
+    return {
+        "stage": stage, "contract": contract, "passed": all(r.passed for r in results),
+        "files": {r.path: {"rows": r.rows, "passed": r.passed,
+                           "findings": [{"column": f.column, "rule": f.rule, "message": f.message, "count": f.count,
+                                         "rows": [str(i) for i in f.rows], "values": f.values} for f in r.findings],
+                           "drift": [{"column": d.column, "method": d.method, "value": d.value if d.value == d.value else None,
+                                      "passed": d.passed, "detail": d.detail} for d in r.drift]}
+                  for r in results},
+    }
+
+
+def _write_reports(args: argparse.Namespace, stage: str, contract_path: str, results: list[FileResult]) -> None:
+    junit = Path(args.junit or f".mlgen/reports/{stage}-data.xml")
+    result = Path(args.json or f".mlgen/data-{stage}.json")
+    reports.write_text(junit, reports.junit_xml(f"mlgen data check {stage}", junit_cases(results)))
+    reports.write_json(result, to_json(stage, contract_path, results))
+    summary = reports.append_step_summary(render_markdown(stage, contract_path, results))
+    print(f"wrote {junit} and {result}" + (" and the job summary" if summary else ""))

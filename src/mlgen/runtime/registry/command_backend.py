@@ -1,0 +1,105 @@
+"""A registry driven by the user's own shell templates, for registries mlgen does not know.
+
+Placeholders such as `{model}` are substituted shell-quoted; the same values are exported as
+MLGEN_* variables for scripts. Conventions: `register` and `promote` may print the version on
+their last line; `baseline` prints the metrics as a JSON object, or nothing when no version
+holds the alias yet. `{version}` is the version this workspace registered (promote) or
+promoted (rollback), as far as mlgen recorded it, and empty otherwise.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from pathlib import Path
+
+from mlgen.runtime import shell
+from mlgen.runtime._specconfig import RegistrySettings
+from mlgen.runtime.errors import UserError
+from mlgen.runtime.gate import Baseline
+from mlgen.runtime.metrics import flatten
+from mlgen.runtime.registry import CHAMPION, Outcome, Promotion, RegisterRequest
+
+FLAG = {"register": "--register-command", "promote": "--promote-command", "rollback": "--rollback-command",
+        "baseline": "--baseline-command"}
+
+
+class CommandRegistry:
+    name = "command"
+
+    def __init__(self, settings: RegistrySettings, tracking_uri: str | None) -> None:
+        self.commands = settings.commands
+
+    def _run(self, operation: str, values: Mapping[str, str], *, capture: bool) -> str:
+        """Run one template; its output is echoed unless `capture` (the baseline's JSON is data, not log)."""
+        template = getattr(self.commands, operation)
+        if not template:
+            raise UserError(f"the command registry has no `{operation}` command",
+                            hint=f"set `command.{operation}` in the register stage, or pass {FLAG[operation]}")
+        command = shell.fill_template(template, values, where=f"registry {operation} command")
+        env = {f"MLGEN_{k.upper()}": v for k, v in values.items()}
+        print(f"registry: running the {operation} command", flush=True)
+        done = shell.run(command, env=env, capture=True)
+        if not capture and done.output:
+            print(done.output.rstrip("\n"), flush=True)
+        if done.code != 0:
+            raise UserError(f"the registry {operation} command failed with exit code {done.code}",
+                            where=template, hint="its output:\n" + shell.tail(done.output))
+        return done.output
+
+    def register(self, request: RegisterRequest) -> Outcome:
+        values = {"model": request.model, "path": str(request.path), "alias": request.alias,
+                  "commit": request.tags.get("mlgen.commit", ""), "run_url": request.tags.get("mlgen.run_url", ""),
+                  "gate_results": str(request.gate_results or "")}
+        version = _last_line(self._run("register", values, capture=False))
+        shown = f" version {version}" if version else ""
+        return Outcome(f"registered {request.model}{shown} with alias `{request.alias}` (command registry)", version)
+
+    def promote(self, model: str, from_alias: str, run_id: str | None) -> Promotion:
+        values = {"model": model, "from_alias": from_alias, "alias": CHAMPION, "run_id": run_id or "",
+                  "version": _registered_version(model)}
+        version = _last_line(self._run("promote", values, capture=False))
+        return Promotion(model, version, None, run_id, self.name)
+
+    def rollback(self, model: str, version: str = "") -> Outcome:
+        self._run("rollback", {"model": model, "alias": CHAMPION, "version": version}, capture=False)
+        return Outcome(f"rolled back {model} (command registry)")
+
+    def undo_promotion(self, model: str, run_id: str | None, record: Promotion | None) -> Outcome:
+        # A command registry cannot be asked who promoted the champion; only our own record can tell.
+        if record is None or record.model != model or record.registry != self.name or not record.changed:
+            return Outcome("registry: left unchanged (no record that this run promoted a model)")
+        self.rollback(model, record.version or "")
+        return Outcome(f"registry: undid this run's promotion of {model}")
+
+    def baseline(self, model: str, alias: str) -> Baseline:
+        ref = f"{model}@{alias}"
+        output = self._run("baseline", {"model": model, "alias": alias}, capture=True).strip()
+        if not output:
+            return Baseline("registry", ref, None, f"the baseline command printed nothing: no version holds `{alias}`")
+        try:
+            data = json.loads(output)
+        except json.JSONDecodeError as exc:
+            raise UserError(f"the baseline command printed something that is not JSON ({exc.msg})",
+                            where=self.commands.baseline or "", hint="print one JSON object of metrics, or nothing") from None
+        if not isinstance(data, dict):
+            raise UserError("the baseline command must print a JSON object of metrics", where=self.commands.baseline or "")
+        return Baseline("registry", ref, flatten(data))
+
+    def show(self, model: str) -> Outcome:
+        raise UserError("the command registry cannot list versions", hint="use your registry's own tools")
+
+
+def _registered_version(model: str) -> str:
+    """The version `mlgen registry register` recorded in this workspace for `model`, or ""."""
+    try:
+        record = json.loads(Path(".mlgen/registered.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return ""
+    return str(record.get("version") or "") if isinstance(record, dict) and record.get("model") == model else ""
+
+
+def _last_line(output: str) -> str | None:
+    lines = [line.strip() for line in output.strip().splitlines() if line.strip()]
+    return lines[-1] if lines and len(lines[-1]) <= 100 and " " not in lines[-1] else None
+

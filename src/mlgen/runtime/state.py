@@ -1,0 +1,32 @@
+"""What this workspace's run did to the registry: .mlgen/canary-state.json.
+
+The registry records promotions itself (tags on the MLflow version); this file is the fallback
+for local runs without a CI run id, and the only record a `command` registry has.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from pathlib import Path
+
+from mlgen.runtime import reports
+from mlgen.runtime.registry import Promotion
+
+STATE = Path(".mlgen/canary-state.json")
+
+
+def save(promotion: Promotion, path: Path = STATE) -> None:
+    reports.write_json(path, asdict(promotion))
+
+
+def load(path: Path = STATE) -> Promotion | None:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        return Promotion(**data)
+    except (OSError, ValueError, TypeError):
+        return None  # no record (or a damaged one) means "this run promoted nothing we know of"
+
+
+def clear(path: Path = STATE) -> None:
+    path.unlink(missing_ok=True)
