@@ -58,7 +58,7 @@ SCENARIOS = [
     Scenario("2 broken data", broken_data=True, expected={**NOTHING, "validate": F}),
     Scenario("3 regression vs champion", strong_champion=True,
              expected={**NOTHING, "validate": P, "train": P, "evaluate": F}),
-    Scenario("4 canary check fails at 50%", fail_canary_after=6,
+    Scenario("4 canary check fails at 50%", fail_canary_after=3,
              expected={**ALL_PASS, "canary-50": F, "canary-100": S, "rollback": P}),
 ]
 FRESH_PROJECT = {"2 broken data", "3 regression vs champion", "4 canary check fails at 50%"}
@@ -103,7 +103,7 @@ class Project:
         self.deploy_log = root / "deploy.log"
         spec = self.repo / "mlgen.yaml"
         text = spec.read_text().replace("https://mlflow.example.com", self.uri)
-        text = text.replace("bake: 10m", "bake: 1s\n    interval: 300ms")
+        text = text.replace("bake: 10m", "bake: 1s\n    interval: 1s")
         spec.write_text(text)
         subprocess.run([sys.executable, "-m", "mlgen", "compile"], cwd=self.repo, check=True, capture_output=True)
         self._mlflow("import mlflow; mlflow.create_experiment('mlgen-churn', artifact_location=%r)" % str(root / "artifacts"))
@@ -124,11 +124,10 @@ class Project:
         model = self.root / "champion-model"
         model.mkdir()
         (model / "model.txt").write_text("the production model\n")
-        gate = self.root / "champion-gate.json"
-        gate.write_text(json.dumps({"passed": True, "baseline": "seed", "metrics": {"accuracy": 0.99, "auc": 0.999, "latency_ms": 1.0},
-                                    "gates": []}))
+        metrics = self.root / "champion-metrics.json"
+        metrics.write_text(json.dumps({"accuracy": 0.99, "auc": 0.999, "latency_ms": 1.0}))
         env = {**os.environ, "MLFLOW_TRACKING_URI": self.uri}
-        for args in (["registry", "register", "--model", "churn", "--path", str(model), "--gate-results", str(gate)],
+        for args in (["registry", "register", "--model", "churn", "--path", str(model), "--metrics", str(metrics)],
                      ["canary", "promote", "--model", "churn"]):
             subprocess.run([sys.executable, "-m", "mlgen", *args], env=env, check=True, capture_output=True, cwd=self.root)
 
