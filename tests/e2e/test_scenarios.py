@@ -27,7 +27,7 @@ import pytest
 from tests.conftest import EXAMPLES
 from tests.gitrepo import git, init_and_commit
 
-pytestmark = pytest.mark.engine
+pytestmark = [pytest.mark.engine, pytest.mark.e2e]
 
 STAGES = ["validate", "train", "evaluate", "register", "canary-10", "canary-50", "canary-100", "rollback"]
 P, F, S, C, NA = "passed", "failed", "skipped", "cached", "n/a"
@@ -38,6 +38,7 @@ class Scenario:
     name: str
     branch: str = "main"
     approve: bool = True
+    pull_request: bool = False  # a pull/merge request from `branch` instead of a push
     broken_data: bool = False
     strong_champion: bool = False  # a champion the new model cannot match: a regression
     fail_canary_after: int | None = None  # health checks that pass before the service turns unhealthy
@@ -50,7 +51,7 @@ ALL_PASS = {**dict.fromkeys(STAGES[:-1], P), "rollback": S}
 NOTHING = dict.fromkeys(STAGES, S)
 SCENARIOS = [
     Scenario("1 default branch, all good", expected=ALL_PASS, champion_changes=True),
-    Scenario("5+6 feature branch, unchanged inputs", branch="feature/rerun",
+    Scenario("5+6 pull request, unchanged inputs", branch="feature/rerun", pull_request=True,
              expected={**NOTHING, "validate": P, "train": C, "evaluate": P}),
     Scenario("7 approval rejected", approve=False,
              expected={**NOTHING, "validate": P, "train": C, "evaluate": P, "register": P},
@@ -153,6 +154,7 @@ def run_github(project: Project, scenario: Scenario, env: dict[str, str]) -> dic
     from tests.engines.github.runner import run_workflow
 
     run = run_workflow(project.repo, Path(".github/workflows/mlgen.yml"), ref=f"refs/heads/{scenario.branch}",
+                       event="pull_request" if scenario.pull_request else "push",
                        secrets=SECRETS, env=env, cache_dir=project.root / "gh-cache", artifact_dir=project.root / "gh-artifacts",
                        timeout=900)
     out = {stage: run.result(stage) for stage in STAGES[:-1]}
@@ -166,7 +168,7 @@ def run_github(project: Project, scenario: Scenario, env: dict[str, str]) -> dic
 def run_gitlab(project: Project, scenario: Scenario, env: dict[str, str]) -> dict[str, str]:
     from tests.engines.gitlab.runner import run_pipeline
 
-    run = run_pipeline(project.repo, branch=scenario.branch, variables={**env, **SECRETS},
+    run = run_pipeline(project.repo, branch=scenario.branch, merge_request=scenario.pull_request, variables={**env, **SECRETS},
                        manual=("canary-10",) if scenario.approve else (), timeout=900)
     out = {stage: run.result(stage) for stage in STAGES[:-1]}
     if out["train"] == P and all("mlgen cache: hit" in run.output(j) for j in run.jobs if j.startswith("train")):
@@ -180,6 +182,7 @@ def run_jenkins(project: Project, scenario: Scenario, env: dict[str, str]) -> di
 
     before = project.deployments().count("rollback")
     run = run_jenkinsfile(project.repo / "Jenkinsfile", project.repo, branch=scenario.branch, approve=scenario.approve,
+                          change_request=scenario.pull_request,
                           credentials=SECRETS, env=env, stash_dir=project.root / "stash", timeout=900)
     statuses = run.statuses()
     out = {stage: statuses.get(stage, S) for stage in ("validate", "train", "evaluate", "register")}
@@ -281,7 +284,7 @@ def test_deployments_follow_the_canary(outcomes: dict[str, dict[str, dict[str, A
     for engine, by_scenario in outcomes.items():
         assert by_scenario["1 default branch, all good"]["_deployments"] == ["weight=10", "weight=50", "weight=100"], engine
         assert by_scenario["4 canary check fails at 50%"]["_deployments"] == ["weight=10", "weight=50", "rollback"], engine
-        for name in ("2 broken data", "3 regression vs champion", "5+6 feature branch, unchanged inputs"):
+        for name in ("2 broken data", "3 regression vs champion", "5+6 pull request, unchanged inputs"):
             assert by_scenario[name]["_deployments"] == [], (engine, name)
         rejected = by_scenario["7 approval rejected"]
         assert "_skipped" in rejected or rejected["_deployments"] == [], engine
