@@ -46,17 +46,24 @@ def run(args: list[str]) -> int:
     return errhandler.run(invoke)
 
 
+def _default_spec(spec: Path) -> Path:
+    """Without a spec argument, `mlgen.yaml` is used, or `pipeline.py` when only that exists."""
+    if spec == Path("mlgen.yaml") and not spec.exists() and Path("pipeline.py").is_file():
+        return Path("pipeline.py")
+    return spec
+
+
 def _load(spec: Path):  # type: ignore[no-untyped-def]
     from mlgen.load import load
 
-    return load(spec)
+    return load(_default_spec(spec))
 
 
 def _compile(spec: Path, target: list[str] | None):  # type: ignore[no-untyped-def]
     from mlgen.compiler import compile_pipeline
 
     source, pipeline = _load(spec)
-    return compile_pipeline(pipeline, spec_name=spec.name, spec_bytes=source.raw, only=tuple(target or ()), source=source)
+    return compile_pipeline(pipeline, spec_name=_default_spec(spec).name, spec_bytes=source.raw, only=tuple(target or ()), source=source)
 
 
 @app.command()
