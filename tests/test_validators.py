@@ -49,3 +49,8 @@ def test_validators_catch_bad_configs() -> None:
         "on: push\njobs:\n  a:\n    needs: [missing]\n    runs-on: ubuntu-latest\n    steps:\n      - run: 'true'\n", [])
     assert validators.zizmor(bad_workflow) != ""
     assert validators.check_jsonschema("gitlab", "job:\n  script: 5\n  when: sometimes\n") != ""
+
+
+@pytest.mark.parametrize("spec", example_specs(), ids=lambda s: s.parent.name)
+def test_jenkinsfile_parses_on_groovy_2_4(spec: Path) -> None:
+    validators.groovy_parse(spec.parent / "Jenkinsfile")
