@@ -13,7 +13,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def warm_cold_ratio(train_seconds: int = 5) -> tuple[float, float]:
-    """(cold, warm) wall seconds of the churn pipeline on a feature branch (validate, train, evaluate)."""
+    """(cold, warm) wall seconds of the churn pipeline for a merge request (validate, train, evaluate)."""
     from tests.engines.gitlab.runner import run_pipeline
     from tests.gitrepo import init_and_commit
 
@@ -29,7 +29,7 @@ def warm_cold_ratio(train_seconds: int = 5) -> tuple[float, float]:
         times = []
         for _ in range(2):
             start = time.perf_counter()
-            run = run_pipeline(repo, branch="feature/bench", variables=variables, timeout=900)
+            run = run_pipeline(repo, branch="feature/bench", merge_request=True, variables=variables, timeout=900)
             times.append(time.perf_counter() - start)
             if run.result("evaluate") != "passed":
                 raise SystemExit(f"benchmark pipeline failed:\n{run.stdout[-4000:]}")
