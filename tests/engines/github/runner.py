@@ -117,9 +117,13 @@ def _fresh_run_dir(artifact_dir: Path) -> Path:
 
 
 def _write_dotenv(path: Path, values: dict[str, str]) -> None:
-    """act reads env, secret and var files as dotenv: double-quoted values keep any character."""
+    """act reads env, secret and var files as dotenv: double-quoted values keep any character.
+
+    Double-quoted dotenv values expand `$NAME`, so every `$` is escaped too.
+    """
     def quote(value: str) -> str:
-        return '"' + value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
+        escaped = value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n").replace("$", "\\$")
+        return '"' + escaped + '"'
 
     path.write_text("".join(f"{k}={quote(v)}\n" for k, v in values.items()), encoding="utf-8")
     path.chmod(0o600)
