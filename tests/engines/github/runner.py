@@ -69,12 +69,16 @@ class WorkflowRun:
 def run_workflow(repo_dir: Path, workflow: Path, *, event: str = "push", ref: str = "refs/heads/main",
                  secrets: dict[str, str] | None = None, env: dict[str, str] | None = None,
                  cache_dir: Path, artifact_dir: Path, default_branch: str = "main",
-                 timeout: float = 600) -> WorkflowRun:
+                 rejected_environments: tuple[str, ...] = (), timeout: float = 600) -> WorkflowRun:
     """Run `workflow` (a path inside `repo_dir`, a git repository with a commit) for one event.
 
     A `refs/heads/<branch>` ref is checked out in `repo_dir` first (created at HEAD if missing), so
     GITHUB_REF, GITHUB_SHA and what checkout fetches agree. `cache_dir` should outlive the run (a
     second run can then hit); each run gets a fresh `artifact_dir/run-N` folder.
+
+    act has no deployment reviews: every job runs as if approved. A reviewer who rejects is
+    played by `rejected_environments`: as on GitHub, a job referencing one of them fails
+    without running any of its steps.
     """
     act = shutil.which("act")
     if act is None:
@@ -96,6 +100,10 @@ def run_workflow(repo_dir: Path, workflow: Path, *, event: str = "push", ref: st
             _write_dotenv(aux / flag.strip("-"), values)
         payload = _event_payload(event, ref, repo_dir, default_branch)
         (aux / "event.json").write_text(json.dumps(payload), encoding="utf-8")
+        if rejected_environments:
+            workflow = aux / "workflows" / workflow.name
+            workflow.parent.mkdir()
+            workflow.write_text(json.dumps(_reject(spec, rejected_environments)), encoding="utf-8")
         command = [act, event, "-W", str(workflow), "--json", "-e", str(aux / "event.json"),
                    *_flags(spec, aux, default_branch), *(a for f in files for a in (f, str(aux / f.strip("-"))))]
         returncode, out = _run(command, cwd=repo_dir, timeout=timeout)
@@ -106,6 +114,18 @@ def run_workflow(repo_dir: Path, workflow: Path, *, event: str = "push", ref: st
 def _load(path: Path) -> dict[str, Any]:
     data: dict[str, Any] = YAML(typ="safe").load(path.read_text(encoding="utf-8"))
     return data
+
+
+def _reject(spec: dict[str, Any], environments: tuple[str, ...]) -> dict[str, Any]:
+    """The workflow with each job that references a rejected environment failing at once."""
+    jobs = {}
+    for job_id, job in spec["jobs"].items():
+        env = job.get("environment")
+        name = env.get("name") if isinstance(env, dict) else env
+        if name in environments:
+            job = {**job, "steps": [{"name": "Review rejected", "run": f"echo 'deployment review of {name} rejected' >&2; exit 1"}]}
+        jobs[job_id] = job
+    return {**spec, "jobs": jobs}
 
 
 def _fresh_run_dir(artifact_dir: Path) -> Path:
