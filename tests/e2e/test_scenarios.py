@@ -9,10 +9,12 @@ every engine matches the expected outcome of every scenario, so the engines agre
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
 import json
 import os
 import re
 import shutil
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -71,7 +73,7 @@ class HealthService:
         outer = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802
+            def do_GET(self) -> None:
                 outer.requests += 1
                 ok = fail_after is None or outer.requests <= fail_after
                 self.send_response(200 if ok else 503)
@@ -93,7 +95,7 @@ class HealthService:
 class Project:
     """A copy of examples/churn as its own repository, registry and deployment log."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, registry_template: Path) -> None:
         self.root = root
         self.repo = root / "repo"
         shutil.copytree(EXAMPLES / "churn", self.repo, ignore=shutil.ignore_patterns(".mlgen", "model", "metrics.json", "__pycache__"))
@@ -105,19 +107,17 @@ class Project:
         text = text.replace("bake: 10m", "bake: 1s\n    interval: 1s")
         spec.write_text(text)
         subprocess.run([sys.executable, "-m", "mlgen", "compile"], cwd=self.repo, check=True, capture_output=True)
-        self._mlflow("import mlflow; mlflow.create_experiment('mlgen-churn', artifact_location=%r)" % str(root / "artifacts"))
+        shutil.copy(registry_template, self.db)
+        with contextlib.closing(sqlite3.connect(self.db)) as db, db:
+            db.execute("UPDATE experiments SET artifact_location = ? WHERE name = 'mlgen-churn'", (str(root / "artifacts"),))
         init_and_commit(self.repo, "churn")
 
-    def _mlflow(self, code: str) -> str:
-        proc = subprocess.run([sys.executable, "-c", code], env={**os.environ, "MLFLOW_TRACKING_URI": self.uri},
-                              capture_output=True, text=True, check=True)
-        return proc.stdout
-
     def champion(self) -> str | None:
-        out = self._mlflow("from mlflow import MlflowClient\n"
-                           "try:\n print(MlflowClient().get_model_version_by_alias('churn', 'champion').version)\n"
-                           "except Exception:\n print('none')")
-        return None if out.strip() == "none" else out.strip()
+        """The version behind `churn@champion`, read from the registry's SQLite tables (asking
+        through the MLflow client would cost an import of mlflow, seconds, twice per scenario)."""
+        with contextlib.closing(sqlite3.connect(self.db)) as db:
+            row = db.execute("SELECT version FROM registered_model_aliases WHERE name = 'churn' AND alias = 'champion'").fetchone()
+        return None if row is None else str(row[0])
 
     def install_strong_champion(self) -> None:
         model = self.root / "champion-model"
@@ -212,12 +212,24 @@ ENGINES: dict[str, Callable[[Project, Scenario, dict[str, str]], dict[str, str]]
     "github": run_github, "gitlab": run_gitlab, "jenkins": run_jenkins}
 
 
-def run_engine(engine: str, root: Path) -> dict[str, dict[str, Any]]:
+def registry_template(folder: Path) -> Path:
+    """An MLflow SQLite registry holding the churn experiment, built once by MLflow itself (its
+    schema migrations take seconds); each project copies it and points the experiment at its own
+    artifact folder."""
+    folder.mkdir()
+    db = folder / "mlflow.db"
+    code = f"import mlflow; mlflow.create_experiment('mlgen-churn', artifact_location={str(folder / 'artifacts')!r})"
+    subprocess.run([sys.executable, "-c", code], env={**os.environ, "MLFLOW_TRACKING_URI": f"sqlite:///{db}"},
+                   capture_output=True, text=True, check=True)
+    return db
+
+
+def run_engine(engine: str, root: Path, template: Path) -> dict[str, dict[str, Any]]:
     results: dict[str, dict[str, Any]] = {}
-    project = Project(root / "shared")
+    project = Project(root / "shared", template)
     for scenario in SCENARIOS:
         if scenario.name in FRESH_PROJECT:
-            project = Project(root / re.sub(r"\W+", "-", scenario.name))
+            project = Project(root / re.sub(r"\W+", "-", scenario.name), template)
         if scenario.broken_data:
             project.break_data()
         if scenario.strong_champion:
@@ -238,8 +250,9 @@ def run_engine(engine: str, root: Path) -> dict[str, dict[str, Any]]:
 @pytest.fixture(scope="module")
 def outcomes(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, dict[str, dict[str, Any]]]]:
     root = tmp_path_factory.mktemp("e2e")
+    template = registry_template(root / "registry-template")
     with concurrent.futures.ThreadPoolExecutor(max_workers=len(ENGINES)) as pool:
-        futures = {engine: pool.submit(run_engine, engine, root / engine) for engine in ENGINES}
+        futures = {engine: pool.submit(run_engine, engine, root / engine, template) for engine in ENGINES}
         yield {engine: future.result() for engine, future in futures.items()}
 
 
