@@ -270,9 +270,10 @@ def _table(outcomes: dict[str, dict[str, dict[str, Any]]]) -> str:
     return "\n".join(lines)
 
 
-def test_engines_agree_on_every_scenario(outcomes: dict[str, dict[str, dict[str, Any]]]) -> None:
+def test_engines_agree_on_every_scenario(outcomes: dict[str, dict[str, dict[str, Any]]], capsys: pytest.CaptureFixture[str]) -> None:
     table = _table(outcomes)
-    print(table)
+    with capsys.disabled():  # the table belongs in every test log, passing or not
+        print(table)
     problems = []
     for scenario in SCENARIOS:
         for engine, by_scenario in outcomes.items():
