@@ -110,6 +110,9 @@ def test_github_train_cache_skips_training_and_artifacts_travel(gh: dict[str, An
     assert steps["Restore training outputs"]["id"] == "cache"
     assert "hashFiles('data/**', 'churn/**', 'params.yaml')" in steps["Restore training outputs"]["with"]["key"]
     assert steps["train"]["if"] == "steps.cache.outputs.cache-hit != 'true'"
+    # a hit needs neither the project's set-up nor mlgen (actions/cache keys on contents itself)
+    assert steps["Set up the project"]["if"] == "steps.cache.outputs.cache-hit != 'true'"
+    assert "Install mlgen" not in steps
     assert steps["Upload train outputs"]["with"]["name"] == "train-${{ matrix.model }}"
     assert gh["jobs"]["train"]["strategy"]["matrix"] == {"model": ["gb", "logreg"]}
     evaluate = {s["name"]: s for s in gh["jobs"]["evaluate"]["steps"]}
@@ -150,6 +153,10 @@ def test_gitlab_cache_and_matrix(gl: dict[str, Any]) -> None:
     assert gl["train"]["parallel"] == {"matrix": [{"MODEL": ["gb", "logreg"]}]}
     assert gl["train"]["cache"]["key"].endswith("-$MODEL")
     assert "mlgen cache hit" in gl["train"]["script"][0]
+    # the project is set up only on a miss, inside the guard, right before training
+    assert gl["train"]["before_script"] == ["python -m pip install 'mlgen-ci==0.1.0'"]
+    miss = gl["train"]["script"][0].split("\nelse\n")[1]
+    assert miss.startswith("python -m pip install -r requirements.txt\npython -m churn.train")
     assert gl["train"]["tags"] == ["gpu"]
     assert gl["train"]["timeout"] == "120 minutes"
 

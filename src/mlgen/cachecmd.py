@@ -18,8 +18,11 @@ if TYPE_CHECKING:
 STAMP_DIR = ".mlgen/cache"
 
 
-def guard(script: str, cache: Cache, stage: str, matrix_keys: tuple[str, ...]) -> str:
-    """Wrap the training command: skip it on a hit, record the key after it ran."""
+def guard(script: str, cache: Cache, stage: str, matrix_keys: tuple[str, ...], setup: str | None = None) -> str:
+    """Wrap the training command: skip it on a hit, record the key after it ran.
+
+    `setup` (the project's set-up command) then runs only on a miss, right before training.
+    """
     args = ["--stage", stage, "--salt", cache.prefix]
     args += [a for key in cache.key_files for a in ("--key", key)]
     args += [a for path in cache.paths for a in ("--path", path)]
@@ -27,6 +30,8 @@ def guard(script: str, cache: Cache, stage: str, matrix_keys: tuple[str, ...]) -
     flags = " ".join(sh_quote(a) for a in args)
     # The user's script goes in unchanged (no re-indenting: heredocs must stay byte-exact).
     body = script.rstrip("\n")
+    if setup:
+        body = setup.rstrip("\n") + "\n" + body
     return (
         f"if mlgen cache hit {flags}; then\n"
         "  echo 'mlgen: training inputs unchanged; reusing the cached outputs'\n"

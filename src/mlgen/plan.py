@@ -52,6 +52,7 @@ class Cache:
     prefix: str  # stable, and changes when the training command changes
     key_files: tuple[str, ...]
     paths: tuple[str, ...]
+    guard_install: str  # pip requirement of `mlgen cache`, for targets that key the cache at run time
 
 
 @dataclass(frozen=True)
@@ -104,6 +105,16 @@ class Job:
     @property
     def secrets(self) -> tuple[str, ...]:
         return tuple(dict.fromkeys(s for c in self.commands for s in c.secrets))
+
+    @property
+    def guarded_installs(self) -> tuple[str, ...]:
+        """pip requirements for targets that check the training cache at run time (`mlgen cache`)."""
+        return tuple(i for i in (self.install, self.cache and self.cache.guard_install) if i)
+
+    @property
+    def setup_on_miss_only(self) -> bool:
+        """A cached job whose every command is skipped on a cache hit: a hit needs no project set-up."""
+        return self.cache is not None and all(c.skip_on_cache_hit for c in self.commands)
 
     @property
     def approval_id(self) -> str | None:
@@ -292,11 +303,10 @@ class _Builder:
         if stage.cache is not None:
             paths = tuple(stage.cache.paths or stage.outputs)
             digest = hashlib.sha256("\0".join([stage.run, *paths]).encode()).hexdigest()[:10]
-            cache = Cache(prefix=f"mlgen-{stage.name}-{digest}", key_files=tuple(stage.cache.key), paths=paths)
+            cache = Cache(prefix=f"mlgen-{stage.name}-{digest}", key_files=tuple(stage.cache.key), paths=paths,
+                          guard_install=self._mlgen())
         commands = self._user_cmd(stage.name, stage.run, stage, skip_on_cache_hit=cache is not None)
-        job = Job(**common, commands=tuple(commands), matrix=matrix, cache=cache,
-                  install=self._mlgen() if cache else None,
-                  upload=self._upload(stage, (), matrix))
+        job = Job(**common, commands=tuple(commands), matrix=matrix, cache=cache, upload=self._upload(stage, (), matrix))
         return [job]
 
     def _evaluate(self, stage: Any, common: dict[str, Any]) -> list[Job]:

@@ -17,6 +17,7 @@ if TYPE_CHECKING:
 NAME = "github"
 TITLE = "GitHub Actions"
 DEFAULT_RUNNER = "ubuntu-latest"
+MISS = "steps.cache.outputs.cache-hit != 'true'"
 HOSTED = re.compile(r"^(ubuntu|windows|macos)-[a-z0-9.-]+$")  # GitHub-hosted image labels
 
 
@@ -152,7 +153,9 @@ def _steps(job: Job, plan: Plan) -> list[dict[str, Any]]:
     if job.install:
         steps.append({"name": "Install mlgen", "run": f"python -m pip install '{job.install}'"})
     if plan.setup:
-        steps.append({"name": "Set up the project", "run": plan.setup})
+        # actions/cache keys on file contents itself (no `mlgen cache`); a hit needs no set-up.
+        miss = {"if": MISS} if job.setup_on_miss_only else {}
+        steps.append({"name": "Set up the project", **miss, "run": plan.setup})
     steps.extend(_command(c, job) for c in job.commands)
     if job.upload:
         steps.append(_upload(job.upload, job))
@@ -166,7 +169,7 @@ def _uses(name: str, action: str, with_: dict[str, Any]) -> dict[str, Any]:
 def _command(command: Command, job: Job) -> dict[str, Any]:
     step: dict[str, Any] = {"name": command.name}
     if command.skip_on_cache_hit:
-        step["if"] = "steps.cache.outputs.cache-hit != 'true'"
+        step["if"] = MISS
     step["run"] = retry.wrap(command.script, job.retries)
     if command.secrets:
         step["env"] = {s: f"${{{{ secrets.{s} }}}}" for s in command.secrets}

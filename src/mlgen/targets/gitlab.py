@@ -83,10 +83,8 @@ def _job(job: Job, plan: Plan, settings: Settings) -> dict[str, Any]:
     if job.cache:
         key = "-".join([job.cache.prefix, *(f"${k}" for k, _ in job.matrix)])
         out["cache"] = {"key": key, "paths": [*job.cache.paths, cachecmd.STAMP_DIR + "/"], "when": "on_success"}
-    before = []
-    if job.install:
-        before.append(f"python -m pip install '{job.install}'")
-    if plan.setup:
+    before = [f"python -m pip install '{i}'" for i in job.guarded_installs]
+    if plan.setup and not job.setup_on_miss_only:
         before.append(plan.setup)
     if before:
         out["before_script"] = before
@@ -107,7 +105,8 @@ def _script(script: str, cached: bool, job: Job, plan: Plan) -> str:
     if not cached:
         return script
     assert job.cache is not None
-    return cachecmd.guard(script, job.cache, job.stage, tuple(k for k, _ in job.matrix))
+    setup = plan.setup if job.setup_on_miss_only else None
+    return cachecmd.guard(script, job.cache, job.stage, tuple(k for k, _ in job.matrix), setup)
 
 
 def _rules(job: Job, plan: Plan) -> list[dict[str, Any]]:

@@ -109,7 +109,8 @@ def _stage(job: Job, plan: Plan, view: dict[str, Any]) -> dict[str, Any]:
     for command in job.commands:
         script = command.script
         if command.skip_on_cache_hit and job.cache is not None:
-            script = cachecmd.guard(script, job.cache, job.stage, tuple(k for k, _ in job.matrix))
+            setup = plan.setup if job.setup_on_miss_only else None
+            script = cachecmd.guard(script, job.cache, job.stage, tuple(k for k, _ in job.matrix), setup)
         steps.append({"sh": block(script), "secrets": [lit(s) for s in command.secrets]})
     if job.upload:
         includes = lit(",".join(_ant(p) for p in job.upload.paths))
@@ -140,15 +141,16 @@ def _rollback(job: Job, plan: Plan) -> list[dict[str, Any]]:
 
 def _prepare(job: Job, plan: Plan) -> str:
     lines = []
-    if job.install or plan.setup:
+    installs = job.guarded_installs
+    setup = plan.setup if not job.setup_on_miss_only else None
+    if installs or setup:
         # No core Jenkins construct installs Python: assert the agent's version instead of guessing.
         major, minor = plan.python.split(".")
         lines.append(f"python3 -c 'import sys; sys.exit(sys.version_info[:2] != ({major}, {minor}) "
                      f"and \"mlgen: this stage needs Python {plan.python} on the agent\")'")
-    if job.install:
-        lines.append(f"python3 -m pip install '{job.install}'")
-    if plan.setup:
-        lines.append(plan.setup)
+    lines.extend(f"python3 -m pip install '{i}'" for i in installs)
+    if setup:
+        lines.append(setup)
     return "\n".join(lines)
 
 
