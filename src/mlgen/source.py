@@ -94,7 +94,7 @@ def parse_yaml(raw: bytes, display: str) -> tuple[Any, dict[Loc, tuple[int, int]
     except YAMLError as exc:
         raise SpecError([Problem(display, 0, 0, f"invalid YAML: {exc}")]) from None
     positions: dict[Loc, tuple[int, int]] = {}
-    plain = _plain(data, (), positions)
+    plain = plain_with_positions(data, (), positions)
     if data is None:
         raise SpecError([Problem(display, 1, 1, "the spec is empty", "run `mlgen init` to see a starter spec")])
     if not isinstance(plain, dict):
@@ -104,7 +104,7 @@ def parse_yaml(raw: bytes, display: str) -> tuple[Any, dict[Loc, tuple[int, int]
     return plain, positions
 
 
-def _plain(node: Any, loc: Loc, positions: dict[Loc, tuple[int, int]]) -> Any:
+def plain_with_positions(node: Any, loc: Loc, positions: dict[Loc, tuple[int, int]]) -> Any:
     """Turn ruamel's commented nodes into dict/list/scalars, recording positions on the way."""
     from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
@@ -117,14 +117,14 @@ def _plain(node: Any, loc: Loc, positions: dict[Loc, tuple[int, int]]) -> Any:
             if node.lc.data and key in node.lc.data:
                 key_line, key_col = node.lc.key(key)
                 positions[(*child, KEY)] = (key_line + 1, key_col + 1)
-            out[key if isinstance(key, (str, int)) else str(key)] = _plain(node[key], child, positions)
+            out[key if isinstance(key, (str, int)) else str(key)] = plain_with_positions(node[key], child, positions)
         return out
     if isinstance(node, CommentedSeq):
         items = []
         for index, item in enumerate(node):
             line, col = node.lc.item(index) if node.lc.data and index in node.lc.data else (node.lc.line, node.lc.col)
             positions[(*loc, index)] = (line + 1, col + 1)
-            items.append(_plain(item, (*loc, index), positions))
+            items.append(plain_with_positions(item, (*loc, index), positions))
         return items
     return _scalar(node)
 

@@ -139,7 +139,7 @@ def _parse(raw: bytes, display: str) -> tuple[Any, dict[Any, tuple[int, int]]]:
     from ruamel.yaml import YAML
     from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
-    from mlgen.source import _plain  # the spec reader's position walker: one way of locating YAML values
+    from mlgen.source import plain_with_positions  # the spec reader's position walker: one way of locating YAML values
 
     yaml = YAML(typ="rt")
     yaml.allow_duplicate_keys = False
@@ -155,7 +155,7 @@ def _parse(raw: bytes, display: str) -> tuple[Any, dict[Any, tuple[int, int]]]:
     except YAMLError as exc:
         raise ContractError([Problem(display, 0, 0, f"invalid YAML: {exc}")]) from None
     positions: dict[Any, tuple[int, int]] = {}
-    data = _plain(node, (), positions)
+    data = plain_with_positions(node, (), positions)
     if not isinstance(data, dict):
         raise ContractError([Problem(display, 1, 1, "a data contract is a YAML mapping with a `columns` key",
                                      "start with:\ncolumns:\n  age: {dtype: int, min: 0}")])
