@@ -13,24 +13,32 @@ from typing import TYPE_CHECKING
 from mlgen.escape import sh_quote
 
 if TYPE_CHECKING:
-    from mlgen.plan import Cache
+    from mlgen.plan import Job
 
 STAMP_DIR = ".mlgen/cache"
 
 
-def guard(script: str, cache: Cache, stage: str, matrix_keys: tuple[str, ...], setup: str | None = None) -> str:
-    """Wrap the training command: skip it on a hit, record the key after it ran.
+def setup_outside_guard(job: Job, setup: str | None) -> str | None:
+    """The project's set-up for the job's preparation: none when `guard` runs it on a miss."""
+    return None if job.setup_on_miss_only else setup
 
-    `setup` (the project's set-up command) then runs only on a miss, right before training.
+
+def guard(script: str, job: Job, setup: str | None) -> str:
+    """Wrap the training command of a cached job: skip it on a hit, record the key after it ran.
+
+    When a hit leaves the job nothing to do, the project's `setup` runs only on a miss, right
+    before training (the target then leaves it out of the job's preparation).
     """
-    args = ["--stage", stage, "--salt", cache.prefix]
+    cache = job.cache
+    assert cache is not None, job.id
+    args = ["--stage", job.stage, "--salt", cache.prefix]
     args += [a for key in cache.key_files for a in ("--key", key)]
     args += [a for path in cache.paths for a in ("--path", path)]
-    args += [a for name in matrix_keys for a in ("--matrix-env", name)]
+    args += [a for name, _ in job.matrix for a in ("--matrix-env", name)]
     flags = " ".join(sh_quote(a) for a in args)
     # The user's script goes in unchanged (no re-indenting: heredocs must stay byte-exact).
     body = script.rstrip("\n")
-    if setup:
+    if setup and job.setup_on_miss_only:
         body = setup.rstrip("\n") + "\n" + body
     return (
         f"if mlgen cache hit {flags}; then\n"

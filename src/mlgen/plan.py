@@ -107,7 +107,7 @@ class Job:
         return tuple(dict.fromkeys(s for c in self.commands for s in c.secrets))
 
     @property
-    def guarded_installs(self) -> tuple[str, ...]:
+    def installs_with_cache_guard(self) -> tuple[str, ...]:
         """pip requirements for targets that check the training cache at run time (`mlgen cache`)."""
         return tuple(i for i in (self.install, self.cache and self.cache.guard_install) if i)
 
@@ -118,7 +118,7 @@ class Job:
 
     @property
     def approval_id(self) -> str | None:
-        """The id of the separate approval job, for targets whose approval is a job of its own."""
+        """An id reserved for this job's approval, so a target may make the approval a job of its own."""
         return f"{self.id}-approval" if self.approval else None
 
 
@@ -331,7 +331,7 @@ class _Builder:
         # Only the jobs that touch the registry (promote, rollback) install its client.
         with_registry = self._mlgen("mlflow" if model and registry == "mlflow" else "")
         when = self._branches(stage.branches)
-        base = dict(common, kind="canary", install=self._mlgen(""), when=when, environment=stage.environment,
+        base = dict(common, kind="canary", install=self._mlgen(), when=when, environment=stage.environment,
                     environment_url=stage.url, lock=f"deploy-{stage.environment}", deploys=True, retries=0)
         jobs = []
         previous = common["needs"]

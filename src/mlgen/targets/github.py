@@ -76,13 +76,7 @@ def _approval(job: Job, plan: Plan, settings: Settings) -> dict[str, Any]:
     approve once, and a rollback never waits for anyone.
     """
     assert job.approval and job.environment, job.id
-    out: dict[str, Any] = {"name": f"approve {job.title}"}
-    if job.needs:
-        out["needs"] = list(job.needs)
-    condition = _condition(job.when, plan)
-    if condition:
-        out["if"] = condition
-    out["runs-on"] = _runner(job.runner, settings)
+    out = _head(f"approve {job.title}", list(job.needs), job, plan, settings)
     out["permissions"] = {}
     out["timeout-minutes"] = 5
     out["environment"] = {"name": approval_environment(job.environment)}
@@ -90,15 +84,20 @@ def _approval(job: Job, plan: Plan, settings: Settings) -> dict[str, Any]:
     return out
 
 
-def _job(job: Job, plan: Plan, settings: Settings) -> dict[str, Any]:
-    out: dict[str, Any] = {"name": job.title}
-    needs = [*job.needs, *filter(None, [job.approval_id])]
+def _head(title: str, needs: list[str], job: Job, plan: Plan, settings: Settings) -> dict[str, Any]:
+    """name, needs, if and runs-on: what a job and its approval job share."""
+    out: dict[str, Any] = {"name": title}
     if needs:
         out["needs"] = needs
     condition = _condition(job.when, plan)
     if condition:
         out["if"] = condition
     out["runs-on"] = _runner(job.runner, settings)
+    return out
+
+
+def _job(job: Job, plan: Plan, settings: Settings) -> dict[str, Any]:
+    out = _head(job.title, [*job.needs, *filter(None, [job.approval_id])], job, plan, settings)
     out["permissions"] = {"contents": "read"}
     out["timeout-minutes"] = job.timeout_minutes
     if job.environment:

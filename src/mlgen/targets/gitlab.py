@@ -83,9 +83,10 @@ def _job(job: Job, plan: Plan, settings: Settings) -> dict[str, Any]:
     if job.cache:
         key = "-".join([job.cache.prefix, *(f"${k}" for k, _ in job.matrix)])
         out["cache"] = {"key": key, "paths": [*job.cache.paths, cachecmd.STAMP_DIR + "/"], "when": "on_success"}
-    before = [f"python -m pip install '{i}'" for i in job.guarded_installs]
-    if plan.setup and not job.setup_on_miss_only:
-        before.append(plan.setup)
+    before = [f"python -m pip install '{i}'" for i in job.installs_with_cache_guard]
+    setup = cachecmd.setup_outside_guard(job, plan.setup)
+    if setup:
+        before.append(setup)
     if before:
         out["before_script"] = before
     out["script"] = [_script(c.script, c.skip_on_cache_hit, job, plan) for c in job.commands]
@@ -104,9 +105,7 @@ def _job(job: Job, plan: Plan, settings: Settings) -> dict[str, Any]:
 def _script(script: str, cached: bool, job: Job, plan: Plan) -> str:
     if not cached:
         return script
-    assert job.cache is not None
-    setup = plan.setup if job.setup_on_miss_only else None
-    return cachecmd.guard(script, job.cache, job.stage, tuple(k for k, _ in job.matrix), setup)
+    return cachecmd.guard(script, job, plan.setup)
 
 
 def _rules(job: Job, plan: Plan) -> list[dict[str, Any]]:

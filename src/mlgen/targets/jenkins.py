@@ -109,8 +109,7 @@ def _stage(job: Job, plan: Plan, view: dict[str, Any]) -> dict[str, Any]:
     for command in job.commands:
         script = command.script
         if command.skip_on_cache_hit and job.cache is not None:
-            setup = plan.setup if job.setup_on_miss_only else None
-            script = cachecmd.guard(script, job.cache, job.stage, tuple(k for k, _ in job.matrix), setup)
+            script = cachecmd.guard(script, job, plan.setup)
         steps.append({"sh": block(script), "secrets": [lit(s) for s in command.secrets]})
     if job.upload:
         includes = lit(",".join(_ant(p) for p in job.upload.paths))
@@ -141,8 +140,8 @@ def _rollback(job: Job, plan: Plan) -> list[dict[str, Any]]:
 
 def _prepare(job: Job, plan: Plan) -> str:
     lines = []
-    installs = job.guarded_installs
-    setup = plan.setup if not job.setup_on_miss_only else None
+    installs = job.installs_with_cache_guard
+    setup = cachecmd.setup_outside_guard(job, plan.setup)
     if installs or setup:
         # No core Jenkins construct installs Python: assert the agent's version instead of guessing.
         major, minor = plan.python.split(".")
