@@ -216,7 +216,9 @@ def _row(index: Any) -> Any:
 
 
 def _is_missing(value: Any) -> bool:
-    return value is None or (isinstance(value, float) and value != value)
+    import pandas as pd  # type: ignore[import-untyped,unused-ignore]
+
+    return bool(pd.api.types.is_scalar(value) and pd.isna(value))  # None, NaN, NaT and pd.NA alike
 
 
 def _show(value: Any) -> str:
