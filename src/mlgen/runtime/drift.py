@@ -1,11 +1,12 @@
 """Distribution drift between a reference dataset and new data: PSI and the two-sample KS test.
 
 PSI compares bucket shares: numeric columns use quantile buckets of the reference (so every
-bucket starts with about the same share), text columns one bucket for each of the reference's
-`bins - 1` most frequent values plus one for the rest. Bounding the buckets bounds PSI's
-sampling noise, which grows with buckets per row: 300 equally likely values in 2000 rows give
-PSI ~0.3 between two samples of one distribution. Empty buckets get a small floor, since ln(0)
-would make one unseen value an infinite drift.
+bucket starts with about the same share), text columns one bucket per value, or, with more
+distinct values than `bins`, `bins` groups of values with about equal reference shares plus one
+for values the reference never had. Bounding the buckets bounds PSI's sampling noise, which grows
+with buckets per row: 300 equally likely values in 2000 rows give PSI ~0.3 between two samples of
+one distribution. Empty buckets get a small floor, since ln(0) would make one unseen value an
+infinite drift.
 
 Columns where PSI measures nothing useful are skipped, and the report says why:
 - ID-like text: more than `ID_SHARE` of the reference's values are distinct (user ids, emails);
@@ -26,6 +27,7 @@ from mlgen.runtime.reports import fmt
 
 _FLOOR = 1e-4
 ID_SHARE = 0.5
+RARE = 5  # text values seen fewer times in the reference are pooled: their own shares are noise
 Kind = Literal["numeric", "datetime", "text"]
 
 
@@ -134,22 +136,46 @@ def psi_numeric(reference: Any, current: Any, bins: int) -> float:
 
 
 def psi_categorical(reference: Any, current: Any, bins: int | None = None) -> float:
-    """PSI over values; with `bins`, the reference's `bins - 1` most frequent values and "the rest"."""
+    """PSI with one bucket per value, or, with more values than `bins`, `bins` groups of values."""
     import numpy as np
     import pandas as pd  # type: ignore[import-untyped,unused-ignore]
 
     ref = pd.Series(reference, dtype=object).astype(str).value_counts()
     cur = pd.Series(current, dtype=object).astype(str).value_counts()
-    # most frequent first, ties by value: the same buckets on every run
-    order = sorted(ref.index, key=lambda v: (-ref[v], v))
-    kept = order if bins is None or len(order) <= bins else order[:bins - 1]
-    categories = sorted(set(kept) | (set(cur.index) if bins is None else set()))
-    expected = np.array([ref.get(c, 0) for c in categories], dtype=float)
-    actual = np.array([cur.get(c, 0) for c in categories], dtype=float)
-    if bins is not None:  # one bucket for every other value, new ones included
-        expected = np.append(expected, ref.sum() - expected.sum())
-        actual = np.append(actual, cur.sum() - actual.sum())
-    return _psi(expected / max(1, ref.sum()), actual / max(1, cur.sum()))
+    if bins is not None and len(ref) > bins:
+        return _psi(*_grouped_shares(ref, cur, bins))
+    categories = sorted(set(ref.index) | set(cur.index))
+    expected = np.array([ref.get(c, 0) for c in categories], dtype=float) / max(1, ref.sum())
+    actual = np.array([cur.get(c, 0) for c in categories], dtype=float) / max(1, cur.sum())
+    return _psi(expected, actual)
+
+
+def _grouped_shares(ref: Any, cur: Any, bins: int) -> tuple[Any, Any]:
+    """Bucket shares for many values: values seen fewer than `RARE` times in the reference (and new
+    ones) share one bucket; the others form `bins` groups of about equal reference share.
+
+    A long tail means a new sample always holds values the reference did not, and the reference
+    over-states the share of the rare values it happened to draw. So the rare bucket's expected
+    share is the Good-Turing estimate: values seen r times in the reference make up about
+    (r + 1) * N(r + 1) / n of new data, where N(r) counts the values seen r times in n rows.
+    """
+    import numpy as np
+
+    counts = ref.to_numpy(dtype=float)
+    n = counts.sum()
+    seen = np.bincount(counts.astype(int), minlength=RARE + 2)  # N(r)
+    rare = min(1.0, sum((r + 1) * seen[r + 1] for r in range(RARE)) / n)
+    # in value order, not by frequency: sorting by the reference's counts would put the values it
+    # happened to over-sample together, and their group would always seem to shrink
+    order = sorted(v for v, c in ref.items() if c >= RARE)
+    often = np.array([ref[v] for v in order], dtype=float)
+    before = (np.cumsum(often) - often) / max(1.0, often.sum())
+    group = dict(zip(order, np.minimum((before * bins).astype(int), bins - 1), strict=True))
+    shares = np.bincount(list(group.values()), weights=often, minlength=bins) / max(1.0, often.sum())
+    expected = np.append(shares * (1 - rare), rare)  # the frequent values share what the rare ones leave
+    ids = np.array([group.get(v, bins) for v in cur.index], dtype=int)
+    actual = np.bincount(ids, weights=cur.to_numpy(dtype=float), minlength=bins + 1) / max(1, cur.sum())
+    return expected, actual
 
 
 def _psi(expected: Any, actual: Any) -> float:
