@@ -5,8 +5,8 @@
 
 The checking itself lives in `contract` (the format, validated at the boundary), `dataread`
 (CSV columns read as the contract's dtypes), `datacheck` (pandera schema, offending rows), `drift`
-(PSI, KS) and `datacmd` (reports). This module only
-parses the command line, adds `--summary`, and maps errors to exit codes through `errhandler`:
+(PSI, KS) and `datacmd` (reports). This module only parses the command line, adds `--summary`,
+and maps errors to exit codes through `errhandler`:
 0 every check passed, 1 a check failed or the input is bad (one message on stderr, no traceback).
 Nothing heavy is imported here; pandas, pandera and scipy load inside the check.
 

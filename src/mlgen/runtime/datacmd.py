@@ -101,7 +101,7 @@ def junit_cases(results: list[FileResult]) -> list[Case]:
 
 
 def _drift_case(d: DriftResult, classname: str) -> Case:
-    status = "skipped" if d.skipped else "passed" if d.passed else "failed"
+    status: reports.Status = "skipped" if d.skipped else "passed" if d.passed else "failed"
     return Case(f"{d.column}: drift {d.method}", classname, status, "" if status == "passed" else d.detail, d.detail)
 
 
