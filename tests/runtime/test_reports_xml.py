@@ -67,3 +67,14 @@ def test_control_character_in_a_csv_header_keeps_the_report_valid(tmp_path: Path
     root = parse_strictly((tmp_path / "r.xml").read_text(encoding="utf-8"))
     names = {c.get("name") for c in root.iter("testcase")}
     assert {"a\\x01b: dtype", "x\\x1bz: strict"} <= names
+
+
+def test_control_character_in_a_metric_name_keeps_the_gate_report_valid(tmp_path: Path) -> None:
+    from mlgen.runtime.cli import main as runtime
+
+    (tmp_path / "m.json").write_text('{"au\\u0001c": 0.9}')
+    code = runtime(["gate", "--metrics", "m.json", "--gate", "auc:min=0.5", "--junit", "g.xml", "--json", "g.json"])
+    assert code == 1  # `auc` is missing; the message names the close match, control character and all
+    root = parse_strictly((tmp_path / "g.xml").read_text(encoding="utf-8"))
+    failure = root.find(".//failure")
+    assert failure is not None and "au\\x01c" in (failure.get("message") or "")
