@@ -36,7 +36,7 @@ _BOOL = {"true": True, "yes": True, "1": True, "false": False, "no": False, "0":
 
 @dataclass(frozen=True)
 class Unconverted:
-    """The values of one column that are not of the contract's dtype (numpy arrays, row order)."""
+    """The values of one column that are not of the contract's dtype."""
 
     column: str
     rows: Any  # every row, in order
