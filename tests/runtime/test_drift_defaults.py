@@ -109,3 +109,21 @@ def test_the_report_names_skipped_columns_and_why(tmp_path: Path, capsys: pytest
     drift_json = {d["column"]: d for d in json.loads((tmp_path / "r.json").read_text())["files"]["new.csv"]["drift"]}
     assert drift_json["user_id"]["skipped"] is True and drift_json["city"]["skipped"] is False
     assert "⏭️ user_id: skipped" in (tmp_path / "s.md").read_text()
+
+
+@pytest.mark.parametrize("tz", [None, "Europe/Berlin"])
+def test_parquet_datetimes_listed_for_drift_are_compared_as_time(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                                  tz: str | None) -> None:
+    def dates(seed: int, days: int) -> pd.DataFrame:
+        seconds = np.random.default_rng(seed).integers(0, 365 * 86400, N) + days * 86400
+        stamps = pd.Series(START + seconds.astype("timedelta64[s]"))
+        return pd.DataFrame({"at": stamps.dt.tz_localize("UTC").dt.tz_convert(tz) if tz else stamps})
+
+    dates(1, 0).to_parquet(tmp_path / "ref.parquet")
+    dates(2, 0).to_parquet(tmp_path / "same.parquet")
+    dates(3, 200).to_parquet(tmp_path / "later.parquet")
+    (tmp_path / "c.yaml").write_text("columns:\n  at: {}\ndrift: {columns: [at], psi: {max: 0.2}, ks: {max_statistic: 0.1}}\n")
+    args = ["--contract", "c.yaml", "--reference", "ref.parquet", "--json", "r.json"]
+    assert main([*args, "same.parquet"]) == 0
+    assert main([*args, "later.parquet"]) == 1
+    assert "FAIL at: PSI" in capsys.readouterr().out

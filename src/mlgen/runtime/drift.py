@@ -104,8 +104,9 @@ def _skip_reason(kind: Kind, ref: Any, bins: int, listed: bool) -> str:
 def _as_numbers(values: Any) -> Any:
     import pandas as pd  # type: ignore[import-untyped,unused-ignore]
 
-    # seconds since the epoch whatever the unit pandas chose (ns, us or s)
-    return (pd.to_datetime(values) - pd.Timestamp(0)).dt.total_seconds()
+    # seconds since the epoch whatever the unit (ns, us, s); naive values are taken as UTC, and
+    # values with a time zone (Parquet keeps it) are converted to it
+    return (pd.to_datetime(values, utc=True) - pd.Timestamp(0, tz="UTC")).dt.total_seconds()
 
 
 def _ks_result(column: str, ref: Any, cur: Any, max_statistic: float | None, min_pvalue: float | None) -> DriftResult:
