@@ -9,7 +9,7 @@ import json
 from pathlib import Path
 from xml.etree import ElementTree as ET
 
-import pandas as pd
+import pandas as pd  # type: ignore[import-untyped,unused-ignore]
 import pytest
 
 from mlgen.runtime.data import main

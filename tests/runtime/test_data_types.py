@@ -60,7 +60,7 @@ def check(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> tuple[int, dict
 @pytest.mark.parametrize(("dtype", "value", "expected"), CASES, ids=[f"{d}-{v!r}" for d, v, _ in CASES])
 def test_each_value_is_read_as_the_declared_dtype(tmp_path: Path, capsys: pytest.CaptureFixture[str],
                                                   dtype: str, value: str, expected: Any) -> None:
-    import pandas as pd
+    import pandas as pd  # type: ignore[import-untyped,unused-ignore]
 
     write(tmp_path, dtype, value)
     contract = Contract.model_validate({"columns": {"v": {"dtype": dtype, "nullable": True}}})
@@ -92,7 +92,7 @@ def test_a_value_that_does_not_convert_is_a_dtype_failure_not_a_missing_one(
        st.integers(0, 3))
 def test_ints_with_gaps_and_leading_zeros_are_exact(tmp_path_factory: pytest.TempPathFactory,
                                                      values: list[int | None], zeros: int) -> None:
-    import pandas as pd
+    import pandas as pd  # type: ignore[import-untyped,unused-ignore]
 
     path = tmp_path_factory.mktemp("ints") / "d.csv"
     text = ["" if v is None else ("-" if v < 0 else "") + "0" * zeros + str(abs(v)) for v in values]
@@ -123,7 +123,7 @@ def test_allowed_numbers_of_a_text_column_are_compared_as_text(tmp_path: Path, c
 
 
 def test_parquet_keeps_its_own_types(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    import pandas as pd
+    import pandas as pd  # type: ignore[import-untyped,unused-ignore]
 
     pd.DataFrame({"zip": ["01234", "00501"], "n": [1, 2]}).to_parquet(tmp_path / "d.parquet")
     (tmp_path / "c.yaml").write_text("columns:\n  zip: {dtype: str, pattern: '[0-9]{5}'}\n  n: {dtype: str}\n")
