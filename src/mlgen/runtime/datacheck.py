@@ -136,12 +136,31 @@ def check_frame(data: Dataset, contract: Contract) -> list[Finding]:
 
     schema, check_names = build_schema(contract, data.typed)
     findings = [_unconverted(u, contract) for u in data.unconverted]
+    # The table first (columns present, strict, row counts), then one column at a time: pandera
+    # holds every failure case of a validation in memory, and a file failing rules of several
+    # columns on every row would otherwise hold all of them at once.
+    table = pa.DataFrameSchema({n: pa.Column(None, nullable=True, required=c.required, name=n)
+                                for n, c in schema.columns.items()}, checks=schema.checks, strict=schema.strict)
+    findings += _validate(table, data.frame, contract, check_names, data)
+    for name, column in schema.columns.items():
+        if name in data.frame:
+            frame = data.frame[[name]]
+            findings += _validate(pa.DataFrameSchema({name: column}), frame, contract, check_names, data)
+            if column.coerce:
+                data.frame[name] = frame[name]  # pandera's conversion (Parquet): drift compares those values
+    return sorted(findings, key=lambda f: (f.column or "", f.rule))
+
+
+def _validate(schema: Any, frame: Any, contract: Contract, check_names: dict[str | None, list[str]],
+              data: Dataset) -> list[Finding]:
+    import pandera.pandas as pa
+
     try:
         # in place: a copy of a large frame would double the memory the check needs
-        schema.validate(data.frame, lazy=True, inplace=True)
+        schema.validate(frame, lazy=True, inplace=True)
     except pa.errors.SchemaErrors as exc:
-        findings += _findings(exc.failure_cases, contract, check_names, data)
-    return sorted(findings, key=lambda f: (f.column or "", f.rule))
+        return _findings(exc.failure_cases, contract, check_names, data)
+    return []
 
 
 def _unconverted(bad: Unconverted, contract: Contract) -> Finding:
