@@ -96,6 +96,18 @@ def bench_cache(quick: bool) -> None:
          f"[{warm:.1f} s vs {cold:.1f} s]")
 
 
+def bench_data_check(quick: bool) -> None:
+    """`mlgen data check` where every row fails a rule: linear time, bounded memory and report."""
+    from benchmarks.data_check import measure
+
+    small, large = (20_000, 200_000) if quick else (100_000, 1_000_000)
+    m = measure(small, large, 1 if quick else 3)
+    line(f"data check, {large:,} / {small:,} failing rows", m["large_s"] / m["small_s"], "goal <= 12, linear is 10",
+         f"[{m['large_s']:.1f} s vs {m['small_s']:.1f} s]")
+    line(f"data check, peak RSS above pandas holding {large:,} rows / 200 MiB", m["extra_mib"] / 200, "goal <= 1",
+         f"[{m['extra_mib']:.0f} MiB; report shows {m['rows_shown']:.0f} of {m['rows_counted']:,.0f} rows]")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer runs, smaller scale (for CI smoke runs)")
@@ -106,6 +118,7 @@ def main() -> None:
     bench_compile(max(3, runs // 3))
     bench_scale([10, 100] if args.quick else [10, 100, 1000])
     bench_cache(args.quick)
+    bench_data_check(args.quick)
 
 
 if __name__ == "__main__":

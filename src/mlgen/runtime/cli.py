@@ -210,6 +210,16 @@ dataset. Names every failing column and check with a few offending rows. Exit 1 
 examples:
   mlgen data check --spec mlgen.yaml --stage validate
   mlgen data check --contract contracts/train.yaml data/train.csv --reference data/reference.csv
+
+contract (YAML; every key and the CSV reading rules: README.md, "Data contracts"):
+  description: Churn training data.
+  rows: {min: 1000, max: 1000000}
+  strict: true                  # a column not listed below fails
+  columns:                      # dtype: int, float, str, bool, datetime or category
+    zip: {dtype: str, pattern: "[0-9]{5}", nullable: false, required: true, unique: false}
+    tenure: {dtype: int, min: 0, max: 120}
+    plan: {dtype: category, allowed: [basic, pro]}
+  drift: {columns: [tenure, plan], bins: 10, psi: {max: 0.2}, ks: {max_statistic: 0.1, min_pvalue: 0.01}}
 """
 
 REGISTRY_HELP = """\

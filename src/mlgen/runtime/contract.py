@@ -54,6 +54,12 @@ class ColumnRule(_Model):
             raise ValueError(f"`min`/`max` need a numeric dtype (int or float), not {self.dtype}")
         if self.pattern is not None and self.dtype not in (None, "str", "category"):
             raise ValueError(f"`pattern` needs dtype str, not {self.dtype}")
+        if self.dtype in ("str", "category"):
+            # text is compared as written: 7 can only mean "7", but 1.0 might be "1" or "1.0"
+            unclear = [v for v in self.allowed or [] if isinstance(v, (bool, float))]
+            if unclear:
+                raise ValueError(f"`allowed` of a {self.dtype} column is text: quote {unclear[0]!r} as it is written "
+                                 "in the data, e.g. '1.0' or 'true'")
         return self
 
 

@@ -3,34 +3,15 @@
     mlgen data check --contract contracts/train.yaml [--reference data/reference.csv]
                      [--junit .mlgen/reports/validate-data.xml] [--summary PATH] DATA [DATA ...]
 
-The checking itself lives in `contract` (the format, validated at the boundary), `datacheck`
-(pandera schema, offending rows), `drift` (PSI, KS) and `datacmd` (reports). This module only
-parses the command line, adds `--summary`, and maps errors to exit codes through `errhandler`:
+The checking itself lives in `contract` (the format, validated at the boundary), `dataread`
+(CSV columns read as the contract's dtypes), `datacheck` (pandera schema, offending rows), `drift`
+(PSI, KS) and `datacmd` (reports). This module only parses the command line, adds `--summary`,
+and maps errors to exit codes through `errhandler`:
 0 every check passed, 1 a check failed or the input is bad (one message on stderr, no traceback).
 Nothing heavy is imported here; pandas, pandera and scipy load inside the check.
 
-The data contract (YAML)
-------------------------
-    description: Customer churn training data.     # optional, for people
-    rows: {min: 1000, max: 1000000}                 # optional bounds on the number of data rows
-    strict: true                                    # a column not listed below is an error
-    columns:                                        # at least one; each key is a column name
-      customer_id: {dtype: str, unique: true, pattern: "C[0-9]{6}"}
-      tenure:      {dtype: int, min: 0, max: 120}
-      score:       {dtype: float, nullable: true}
-      contract:    {dtype: category, allowed: [month-to-month, one-year, two-year]}
-      signup:      {dtype: datetime, required: false}
-    drift:                                          # optional; used when --reference is given
-      columns: [tenure, contract]                   # default: every column that is not `unique`
-      bins: 10                                      # quantile bins of the reference (numeric PSI)
-      psi: {max: 0.2}                               # PSI above this fails (numeric and categorical)
-      ks: {max_statistic: 0.1, min_pvalue: 0.01}    # two-sample KS, numeric columns only
-
-Column keys: `dtype` (int, float, str, bool, category, datetime; values are converted, and the
-rows that cannot be are reported), `nullable` (default false), `required` (default true),
-`unique`, `min`/`max` (inclusive, numeric dtypes), `allowed` (the only values allowed) and
-`pattern` (a regular expression every value must match in full). Unknown keys are errors, with
-file:line:col and a "did you mean". With `--reference` and no `drift` block, PSI <= 0.2 is used.
+The data contract format (every key, the CSV reading rule of each dtype, the drift defaults) is
+documented once, in the README's "Data contracts" section; `--help` shows a short form of it.
 """
 
 from __future__ import annotations

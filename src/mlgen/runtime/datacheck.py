@@ -11,17 +11,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mlgen.runtime.contract import DEFAULT_DRIFT, NUMERIC, ColumnRule, Contract
-from mlgen.runtime.drift import DriftResult, ks, psi_categorical, psi_numeric
+from mlgen.runtime.contract import ColumnRule, Contract
+from mlgen.runtime.dataread import EXAMPLES, TEXT, Dataset, Unconverted, read_dataset
+from mlgen.runtime.drift import DriftResult, check_drift
 from mlgen.runtime.errors import UserError
 from mlgen.runtime.reports import fmt
 
-# Values that CSV cannot type by itself (ints with gaps read as floats) are converted; values
-# that cannot be converted are reported as dtype failures with their rows.
+# CSV columns arrive converted by `dataread`; other formats (Parquet) are coerced by pandera, and
+# values that cannot be converted are reported as dtype failures with their rows.
 PANDERA_DTYPE = {"int": "Int64", "float": "float64", "str": "str", "bool": "boolean", "datetime": "datetime64[ns]",
                  "category": "category"}
 COERCED = {"int", "float", "bool", "datetime", "category"}
-EXAMPLES = 5  # offending rows shown per failing check
 
 
 @dataclass
@@ -53,27 +53,11 @@ class FileResult:
     findings: list[Finding]
     drift: list[DriftResult]
     drift_note: str = ""
+    readable: bool = True  # False: the file is missing or not CSV/Parquet (one `file` finding says why)
 
     @property
     def passed(self) -> bool:
         return not self.findings and all(d.passed for d in self.drift)
-
-
-def read_dataset(path: Path) -> Any:
-    import pandas as pd  # type: ignore[import-untyped,unused-ignore]
-
-    name = path.name.lower()
-    if not path.exists():
-        raise UserError("dataset not found", where=str(path), hint="check the path (DATA arguments or the stage's `data`)")
-    try:
-        if name.endswith((".parquet", ".pq")):
-            return pd.read_parquet(path)
-        if ".csv" in name or name.endswith(".tsv"):
-            return pd.read_csv(path, sep="\t" if name.endswith(".tsv") else ",")
-    except Exception as exc:  # noqa: BLE001 - pandas/pyarrow raise many types for unreadable files
-        raise UserError(f"cannot read the dataset: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}",
-                        where=str(path), hint="the file must be valid CSV (with a header row) or Parquet") from None
-    raise UserError("unknown dataset format", where=str(path), hint="use a .csv, .tsv, .csv.gz or .parquet file")
 
 
 # --- the schema --------------------------------------------------------------------------------
@@ -91,7 +75,7 @@ def _column_checks(rule: ColumnRule) -> tuple[list[Any], list[str]]:
         checks.append(pa.Check.le(rule.max))
         names.append("max")
     if rule.allowed is not None:
-        checks.append(pa.Check.isin(rule.allowed))
+        checks.append(pa.Check.isin(allowed_values(rule)))
         names.append("allowed")
     if rule.pattern is not None:
         # str_matches anchors only the start; the contract promises a full match
@@ -100,15 +84,23 @@ def _column_checks(rule: ColumnRule) -> tuple[list[Any], list[str]]:
     return checks, names
 
 
-def build_schema(contract: Contract) -> tuple[Any, dict[str | None, list[str]]]:
+def allowed_values(rule: ColumnRule) -> list[Any]:
+    """A text column holds text: `allowed: [0, 1]` there means the values "0" and "1"."""
+    values = rule.allowed or []
+    return [v if isinstance(v, str) else str(v) for v in values] if rule.dtype in TEXT else list(values)
+
+
+def build_schema(contract: Contract, typed: frozenset[str] = frozenset()) -> tuple[Any, dict[str | None, list[str]]]:
+    """The pandera schema; columns in `typed` already have the contract's dtype (see `dataread`)."""
     import pandera.pandas as pa
 
     columns = {}
     check_names: dict[str | None, list[str]] = {}
     for name, rule in contract.columns.items():
         checks, check_names[name] = _column_checks(rule)
-        columns[name] = pa.Column(PANDERA_DTYPE[rule.dtype] if rule.dtype else None, checks=checks, nullable=rule.nullable,
-                                  unique=rule.unique, required=rule.required, coerce=rule.dtype in COERCED, name=name)
+        dtype = PANDERA_DTYPE[rule.dtype] if rule.dtype and name not in typed else None
+        columns[name] = pa.Column(dtype, checks=checks, nullable=rule.nullable, unique=rule.unique,
+                                  required=rule.required, coerce=dtype is not None and rule.dtype in COERCED, name=name)
     table_checks: list[Any] = []
     check_names[None] = []
     if contract.rows and contract.rows.min is not None:
@@ -139,32 +131,60 @@ def checked_rules(contract: Contract) -> list[tuple[str | None, str]]:
 
 # --- running it --------------------------------------------------------------------------------
 
-def check_frame(df: Any, contract: Contract) -> list[Finding]:
+def check_frame(data: Dataset, contract: Contract) -> list[Finding]:
     import pandera.pandas as pa
 
-    schema, check_names = build_schema(contract)
+    schema, check_names = build_schema(contract, data.typed)
+    findings = [_unconverted(u, contract) for u in data.unconverted]
+    # The table first (columns present, strict, row counts), then one column at a time: pandera
+    # holds every failure case of a validation in memory, and a file failing rules of several
+    # columns on every row would otherwise hold all of them at once.
+    table = pa.DataFrameSchema({n: pa.Column(None, nullable=True, required=c.required, name=n)
+                                for n, c in schema.columns.items()}, checks=schema.checks, strict=schema.strict)
+    findings += _validate(table, data.frame, contract, check_names, data)
+    for name, column in schema.columns.items():
+        if name in data.frame:
+            frame = data.frame[[name]]
+            findings += _validate(pa.DataFrameSchema({name: column}), frame, contract, check_names, data)
+            if column.coerce:
+                data.frame[name] = frame[name]  # pandera's conversion (Parquet): drift compares those values
+    return sorted(findings, key=lambda f: (f.column or "", f.rule))
+
+
+def _validate(schema: Any, frame: Any, contract: Contract, check_names: dict[str | None, list[str]],
+              data: Dataset) -> list[Finding]:
+    import pandera.pandas as pa
+
     try:
-        schema.validate(df, lazy=True)
+        # in place: a copy of a large frame would double the memory the check needs
+        schema.validate(frame, lazy=True, inplace=True)
     except pa.errors.SchemaErrors as exc:
-        return _findings(exc.failure_cases, contract, check_names, df)
+        return _findings(exc.failure_cases, contract, check_names, data)
     return []
 
 
-def _rule_of(case: Any, check_names: dict[str | None, list[str]]) -> tuple[str | None, str]:
-    check = str(case["check"])
-    if case["schema_context"] == "DataFrameSchema":
+def _unconverted(bad: Unconverted, contract: Contract) -> Finding:
+    rows = [int(r) for r in bad.rows[:EXAMPLES]]
+    return Finding(bad.column, "dtype", f"{len(bad.rows)} value(s) are not {contract.columns[bad.column].dtype}",
+                   rows, [repr(v) for v in bad.values], len(bad.rows))
+
+
+def _rule_of(context: Any, column: Any, check: Any, number: Any,
+             check_names: dict[str | None, list[str]]) -> tuple[str | None, str]:
+    check = str(check)
+    if context == "DataFrameSchema":
         if check == "column_in_dataframe":
-            return str(case["failure_case"]), "required"
+            return str(column), "required"
         if check == "column_in_schema":
-            return str(case["failure_case"]), "strict"
-        return None, _by_number(check_names[None], case["check_number"], check)
-    column = str(case["column"])
+            return str(column), "strict"
+        return None, _by_number(check_names[None], number, check)
+    column = str(column)
     if check.startswith(("coerce_dtype(", "dtype(")):
         return column, "dtype"
     special = {"not_nullable": "nullable", "field_uniqueness": "unique"}
     if check in special:
         return column, special[check]
-    return column, _by_number(check_names.get(column, []), case["check_number"], check)
+    return column, _by_number(check_names.get(column, []), number, check)
 
 
 def _by_number(names: list[str], number: Any, fallback: str) -> str:
@@ -174,36 +194,66 @@ def _by_number(names: list[str], number: Any, fallback: str) -> str:
         return fallback
 
 
-def _findings(cases: Any, contract: Contract, check_names: dict[str | None, list[str]], df: Any) -> list[Finding]:
-    grouped: dict[tuple[str | None, str], list[tuple[Any, Any]]] = {}
-    for case in cases.to_dict("records"):
-        key = _rule_of(case, check_names)
-        grouped.setdefault(key, [])
-        index = case["index"]
-        pair = (None if _is_missing(index) else index, case["failure_case"])
-        if pair not in grouped[key]:  # pandera reports a failed conversion twice (coerce, then dtype)
-            grouped[key].append(pair)
-    wrong_dtype = {column for column, rule in grouped if rule == "dtype"}
+def _findings(cases: Any, contract: Contract, check_names: dict[str | None, list[str]], data: Dataset) -> list[Finding]:
+    """Group pandera's failure cases by contract rule: counts, and the first rows of each.
+
+    A rule can fail on every row of a large file, so this stays in vectorised pandas: one pass per
+    (column, check) group, never a Python loop over rows.
+    """
+    import pandas as pd  # type: ignore[import-untyped,unused-ignore]
+
+    parts: dict[tuple[str | None, str], list[Any]] = {}
+    for (context, column, check, number), group in cases.groupby(
+            ["schema_context", "column", "check", "check_number"], dropna=False, sort=False):
+        if context == "DataFrameSchema" and check in ("column_in_dataframe", "column_in_schema"):
+            for name in group["failure_case"].unique():  # one case per column: few
+                parts.setdefault(_rule_of(context, name, check, number, check_names), []).append(group.iloc[:0])
+        else:
+            parts.setdefault(_rule_of(context, column, check, number, check_names), []).append(group)
+    unconverted = {u.column: u.rows for u in data.unconverted}
+    wrong_dtype = {column for column, rule in parts if rule == "dtype"} | set(unconverted)
     findings = []
-    for (column, rule), pairs in grouped.items():
-        rows = [(i, v) for i, v in pairs if i is not None]
-        if column in wrong_dtype and rule != "dtype" and not rows:
+    for (column, rule), groups in parts.items():
+        cases_of_rule = pd.concat(groups)
+        located = cases_of_rule[cases_of_rule["index"].notna()]
+        # pandera reports a failed conversion twice (coerce, then dtype): count each row once
+        located = located.drop_duplicates("index")
+        if rule == "nullable" and column in unconverted:  # missing because it did not convert: the dtype finding says so
+            located = located[~located["index"].isin(unconverted[column])]
+            if located.empty:
+                continue
+        if column in wrong_dtype and rule != "dtype" and located.empty:
             continue  # a check that could not run on unconverted values: the dtype finding says why
-        findings.append(Finding(column, rule, _message(column, rule, rows, contract, df), [i for i, _ in rows[:EXAMPLES]],
-                                [_show(v) for _, v in rows[:EXAMPLES]], len(rows)))
-    return sorted(findings, key=lambda f: (f.column or "", f.rule))
+        first = _first_rows(located)
+        findings.append(Finding(column, rule, _message(column, rule, len(located), contract, data.frame),
+                                [_row(i) for i in first["index"]], [_show(v) for v in first["failure_case"]], len(located)))
+    return findings
+
+
+def _first_rows(located: Any) -> Any:
+    """The EXAMPLES cases of the earliest rows, without sorting them all (a partial selection)."""
+    import pandas as pd  # type: ignore[import-untyped,unused-ignore]
+
+    if pd.api.types.is_numeric_dtype(located["index"]):
+        return located.nsmallest(EXAMPLES, "index", keep="first")
+    return located.head(EXAMPLES)  # a Parquet file's own index: keep pandera's order
+
+
+def _row(index: Any) -> Any:
+    return index.item() if hasattr(index, "item") else index
 
 
 def _is_missing(value: Any) -> bool:
-    return value is None or (isinstance(value, float) and value != value)
+    import pandas as pd  # type: ignore[import-untyped,unused-ignore]
+
+    return bool(pd.api.types.is_scalar(value) and pd.isna(value))  # None, NaN, NaT and pd.NA alike
 
 
 def _show(value: Any) -> str:
     return "missing" if _is_missing(value) else repr(value.item() if hasattr(value, "item") else value)
 
 
-def _message(column: str | None, rule: str, rows: list[tuple[Any, Any]], contract: Contract, df: Any) -> str:
-    n = len(rows)
+def _message(column: str | None, rule: str, n: int, contract: Contract, df: Any) -> str:
     spec = contract.columns.get(column) if column else None
     if rule in ("rows.min", "rows.max") and contract.rows:
         bound = contract.rows.min if rule == "rows.min" else contract.rows.max
@@ -223,58 +273,23 @@ def _message(column: str | None, rule: str, rows: list[tuple[Any, Any]], contrac
     return texts.get(rule, f"{n} failing value(s)")
 
 
-# --- drift -------------------------------------------------------------------------------------
+# --- one file ----------------------------------------------------------------------------------
 
-def check_drift(df: Any, reference: Any, contract: Contract) -> list[DriftResult]:
-    settings = contract.drift or DEFAULT_DRIFT
-    results: list[DriftResult] = []
-    for column in contract.drift_columns():
-        if column not in df or column not in reference:
-            continue  # a missing column is already a contract failure
-        cur, ref = df[column].dropna(), reference[column].dropna()
-        if len(cur) == 0 or len(ref) == 0:
-            results.append(DriftResult(column, "psi", float("nan"), False, "no values to compare"))
-            continue
-        numeric = _is_numeric(contract.columns[column], cur, ref)
-        if settings.psi is not None:
-            value = psi_numeric(ref, cur, settings.bins) if numeric else psi_categorical(ref, cur)
-            results.append(DriftResult(column, "psi", value, value <= settings.psi.max,
-                                       f"PSI {value:.4f} {'<=' if value <= settings.psi.max else '>'} {fmt(settings.psi.max)}"))
-        if settings.ks is not None and numeric:
-            results.append(_ks_result(column, ref, cur, settings.ks.max_statistic, settings.ks.min_pvalue))
-    return results
-
-
-def _is_numeric(rule: ColumnRule, cur: Any, ref: Any) -> bool:
-    import pandas as pd  # type: ignore[import-untyped,unused-ignore]
-
-    if rule.dtype is not None:
-        return rule.dtype in NUMERIC
-    return bool(pd.api.types.is_numeric_dtype(cur) and pd.api.types.is_numeric_dtype(ref)
-                and not pd.api.types.is_bool_dtype(cur))
-
-
-def _ks_result(column: str, ref: Any, cur: Any, max_statistic: float | None, min_pvalue: float | None) -> DriftResult:
-    import pandas as pd  # type: ignore[import-untyped,unused-ignore]
-
-    statistic, pvalue = ks(pd.to_numeric(ref, errors="coerce").dropna(), pd.to_numeric(cur, errors="coerce").dropna())
-    parts, ok = [], True
-    if max_statistic is not None:
-        ok &= statistic <= max_statistic
-        parts.append(f"KS statistic {statistic:.4f} {'<=' if statistic <= max_statistic else '>'} {fmt(max_statistic)}")
-    if min_pvalue is not None:
-        ok &= pvalue >= min_pvalue
-        parts.append(f"p-value {pvalue:.3g} {'>=' if pvalue >= min_pvalue else '<'} {fmt(min_pvalue)}")
-    return DriftResult(column, "ks", statistic, ok, "; ".join(parts))
-
-
-def check_file(path: Path, contract: Contract, reference: Any | None) -> FileResult:
-    df = read_dataset(path)
-    findings = check_frame(df, contract)
+def check_file(path: Path, contract: Contract, reference: Any | None, reference_error: str = "") -> FileResult:
+    """Contract and drift for one file; a file that cannot be read is a failed `file` check, not an abort."""
+    try:
+        data = read_dataset(path, contract)
+    except UserError as exc:
+        text = f"{exc.message}; {exc.hint}" if exc.hint else exc.message
+        return FileResult(str(path), 0, 0, [(None, "file")], [Finding(None, "file", text)], [], readable=False)
+    findings = check_frame(data, contract)
     drift: list[DriftResult] = []
     note = ""
     if reference is not None:
-        drift = check_drift(df, reference, contract)
+        drift = check_drift(data.frame, reference, contract)
+    elif reference_error:
+        drift = [DriftResult("(reference)", "read", float("nan"), False, reference_error)]
     elif contract.drift is not None:
         note = "drift not checked: no reference dataset (--reference or the stage's `reference`)"
+    df = data.frame
     return FileResult(str(path), len(df), len(df.columns), checked_rules(contract), findings, drift, note)

@@ -8,8 +8,10 @@ from typing import Any
 
 from mlgen.runtime import reports
 from mlgen.runtime._specconfig import apply_env, load_stage
-from mlgen.runtime.contract import load_contract
-from mlgen.runtime.datacheck import FileResult, check_file, read_dataset
+from mlgen.runtime.contract import Contract, load_contract
+from mlgen.runtime.datacheck import FileResult, check_file
+from mlgen.runtime.dataread import read_dataset
+from mlgen.runtime.drift import DriftResult
 from mlgen.runtime.errors import UserError
 from mlgen.runtime.options import required_path
 from mlgen.runtime.reports import Case
@@ -27,11 +29,26 @@ def run(args: argparse.Namespace) -> int:
                                                  "`mlgen data check --contract c.yaml data/train.csv`")
     reference_path = Path(args.reference) if args.reference else (spec.reference if spec else None)
     contract = load_contract(contract_path)
-    reference = read_dataset(reference_path) if reference_path is not None else None
-    results = [check_file(path, contract, reference) for path in data]
+    reference, reference_error = _reference(reference_path, contract)
+    # one unreadable file fails its own check; the others are still checked and reported
+    results = [check_file(path, contract, reference, reference_error) for path in data]
     print(render_text(stage, str(contract_path), results, reference_path), end="")
     _write_reports(args, stage, str(contract_path), results)
     return 0 if all(r.passed for r in results) else 1
+
+
+def _reference(path: Path | None, contract: Contract) -> tuple[Any, str]:
+    """The reference frame, or why it cannot be read (each file's drift check then fails with that)."""
+    if path is None:
+        return None, ""
+    try:
+        return read_dataset(path, contract).frame, ""
+    except UserError as exc:
+        return None, f"reference {exc}" + (f"; {exc.hint}" if exc.hint else "")
+
+
+def _drift_mark(d: DriftResult) -> str:
+    return "skip" if d.skipped else "ok  " if d.passed else "FAIL"
 
 
 def _verdict(result: FileResult) -> str:
@@ -44,11 +61,12 @@ def _verdict(result: FileResult) -> str:
 def render_text(stage: str, contract: str, results: list[FileResult], reference: Path | None) -> str:
     lines = [f"data check `{stage}` with contract {contract}", "(rows count data rows from 0: CSV line = row + 2)"]
     for r in results:
-        lines.append(f"{r.path}: {r.rows} rows, {r.columns} columns: {_verdict(r)}")
+        size = f"{r.rows} rows, {r.columns} columns" if r.readable else "not read"
+        lines.append(f"{r.path}: {size}: {_verdict(r)}")
         lines += [f"  - {f.describe()}" for f in r.findings]
         if r.drift:
             lines.append(f"  drift vs {reference}:")
-            lines += [f"    {'ok  ' if d.passed else 'FAIL'} {d.column}: {d.detail}" for d in r.drift]
+            lines += [f"    {_drift_mark(d)} {d.column}: {d.detail}" for d in r.drift]
         if r.drift_note:
             lines.append(f"  {r.drift_note}")
     passed = all(r.passed for r in results)
@@ -58,11 +76,11 @@ def render_text(stage: str, contract: str, results: list[FileResult], reference:
 
 def render_markdown(stage: str, contract: str, results: list[FileResult]) -> str:
     passed = all(r.passed for r in results)
-    rows = [[r.path, "contract", "❌ " + f.describe()] for r in results for f in r.findings]
-    rows += [[r.path, f"drift {d.method}", ("✅ " if d.passed else "❌ ") + f"{d.column}: {d.detail}"]
+    rows = [[r.path, "file" if f.rule == "file" else "contract", "❌ " + f.describe()] for r in results for f in r.findings]
+    rows += [[r.path, f"drift {d.method}", ("⏭️ " if d.skipped else "✅ " if d.passed else "❌ ") + f"{d.column}: {d.detail}"]
              for r in results for d in r.drift]
     text = f"### {'✅' if passed else '❌'} mlgen data check `{stage}`\n\ncontract: `{contract}`; "
-    text += ", ".join(f"`{r.path}`: {r.rows} rows, {_verdict(r)}" for r in results) + "\n\n"
+    text += ", ".join(f"`{r.path}`: {f'{r.rows} rows' if r.readable else 'not read'}, {_verdict(r)}" for r in results) + "\n\n"
     return text + (reports.markdown_table(["file", "check", "result"], rows) if rows else "")
 
 
@@ -78,19 +96,23 @@ def junit_cases(results: list[FileResult]) -> list[Case]:
             cases.append(Case(name, classname, "failed" if finding else "passed", finding.describe() if finding else ""))
         for (column, rule), finding in failing.items():  # e.g. strict-mode columns outside the contract
             cases.append(Case(f"{column}: {rule}" if column else rule, classname, "failed", finding.describe()))
-        cases += [Case(f"{d.column}: drift {d.method}", classname, "passed" if d.passed else "failed",
-                       "" if d.passed else d.detail, d.detail) for d in r.drift]
+        cases += [_drift_case(d, classname) for d in r.drift]
     return cases
+
+
+def _drift_case(d: DriftResult, classname: str) -> Case:
+    status: reports.Status = "skipped" if d.skipped else "passed" if d.passed else "failed"
+    return Case(f"{d.column}: drift {d.method}", classname, status, "" if status == "passed" else d.detail, d.detail)
 
 
 def to_json(stage: str, contract: str, results: list[FileResult]) -> dict[str, Any]:
     return {
         "stage": stage, "contract": contract, "passed": all(r.passed for r in results),
-        "files": {r.path: {"rows": r.rows, "passed": r.passed,
+        "files": {r.path: {"rows": r.rows, "passed": r.passed, "readable": r.readable,
                            "findings": [{"column": f.column, "rule": f.rule, "message": f.message, "count": f.count,
                                          "rows": [str(i) for i in f.rows], "values": f.values} for f in r.findings],
                            "drift": [{"column": d.column, "method": d.method, "value": d.value if d.value == d.value else None,
-                                      "passed": d.passed, "detail": d.detail} for d in r.drift]}
+                                      "passed": d.passed, "skipped": d.skipped, "detail": d.detail} for d in r.drift]}
                   for r in results},
     }
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -32,20 +33,41 @@ class Case:
     details: str = ""  # longer text: values, offending rows
 
 
+# XML 1.0 `Char`: TAB, LF, CR, U+0020-U+D7FF, U+E000-U+FFFD, U+10000-U+10FFFF. Everything else (C0
+# controls, lone surrogates from undecodable bytes, U+FFFE/U+FFFF) cannot appear even as a character
+# reference, so a strict parser rejects the whole report.
+_NOT_XML_CHAR = re.compile(r"[^\t\n\r\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+def xml_safe(text: str) -> str:
+    """`text` with each character XML 1.0 cannot hold shown as a visible escape (`\\x01`, `\\udc80`).
+
+    Every JUnit writer passes names and messages through here: one control character in a CSV
+    header must not cost the CI system the whole report.
+    """
+    return _NOT_XML_CHAR.sub(_escape_char, text)
+
+
+def _escape_char(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
 def junit_xml(suite: str, cases: Sequence[Case]) -> str:
     failures = sum(c.status == "failed" for c in cases)
     skipped = sum(c.status == "skipped" for c in cases)
     root = ET.Element("testsuites", name="mlgen", tests=str(len(cases)), failures=str(failures), errors="0")
-    node = ET.SubElement(root, "testsuite", name=suite, tests=str(len(cases)), failures=str(failures),
+    node = ET.SubElement(root, "testsuite", name=xml_safe(suite), tests=str(len(cases)), failures=str(failures),
                          errors="0", skipped=str(skipped))
     for case in cases:
-        element = ET.SubElement(node, "testcase", name=case.name, classname=case.classname, time="0")
+        element = ET.SubElement(node, "testcase", name=xml_safe(case.name), classname=xml_safe(case.classname), time="0")
+        message, details = xml_safe(case.message), xml_safe(case.details)
         if case.status == "failed":
-            ET.SubElement(element, "failure", message=case.message, type="mlgen").text = case.details or case.message
+            ET.SubElement(element, "failure", message=message, type="mlgen").text = details or message
         elif case.status == "skipped":
-            ET.SubElement(element, "skipped", message=case.message)
-        elif case.details:
-            ET.SubElement(element, "system-out").text = case.details
+            ET.SubElement(element, "skipped", message=message)
+        elif details:
+            ET.SubElement(element, "system-out").text = details
     ET.indent(root)
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
 
