@@ -56,7 +56,21 @@ def _default_spec(spec: Path) -> Path:
 def _load(spec: Path):  # type: ignore[no-untyped-def]
     from mlgen.load import load
 
-    return load(_default_spec(spec))
+    source, pipeline = load(_default_spec(spec))
+    _check_target_paths(source, pipeline)
+    return source, pipeline
+
+
+def _check_target_paths(source, pipeline) -> None:  # type: ignore[no-untyped-def]
+    """Every command refuses what `compile` would refuse to write, located at `targets.<t>.path`."""
+    from mlgen import confine
+    from mlgen.errors import SpecError
+
+    enabled = pipeline.enabled_targets()
+    refusals = confine.check(str(source.path.parent), str(source.path), [(t, s.path) for t, s in enabled.items()])
+    if refusals:
+        raise SpecError([source.problem(("targets", r.target, "path"), f"`targets.{r.target}.path`: {r.message}", r.hint)
+                         for r in refusals])
 
 
 def _compile(spec: Path, target: list[str] | None):  # type: ignore[no-untyped-def]
@@ -99,8 +113,9 @@ def compile_(
         sys.stdout.write("".join(o.text for o in outputs) if len(outputs) == 1 else
                          "".join(f"=== {o.path} ===\n{o.text}" for o in outputs))
         return 0
+    spec = _default_spec(spec)
     base = spec.parent
-    write_all([(base / o.path, o.text) for o in outputs])
+    write_all([(base / o.path, o.text) for o in outputs], root=base, spec=spec)
     for o in outputs:
         print(f"wrote {base / o.path}")
     return 0
