@@ -74,10 +74,16 @@ def _check_target_paths(source, pipeline) -> None:  # type: ignore[no-untyped-de
 
 
 def _compile(spec: Path, target: list[str] | None):  # type: ignore[no-untyped-def]
+    return _compile_loaded(spec, target)[1]
+
+
+def _compile_loaded(spec: Path, target: list[str] | None):  # type: ignore[no-untyped-def]
     from mlgen.compiler import compile_pipeline
 
     source, pipeline = _load(spec)
-    return compile_pipeline(pipeline, spec_name=_default_spec(spec).name, spec_bytes=source.raw, only=tuple(target or ()), source=source)
+    outputs = compile_pipeline(pipeline, spec_name=_default_spec(spec).name, spec_bytes=source.raw,
+                               only=tuple(target or ()), source=source)
+    return pipeline, outputs
 
 
 @app.command()
@@ -128,8 +134,10 @@ def check(spec: SpecArg = Path("mlgen.yaml"), target: TargetOpt = None) -> int:
     from mlgen.errors import DriftFound
     from mlgen.escape import sh_quote
 
-    outputs = _compile(spec, target)
+    spec = _default_spec(spec)
+    pipeline, outputs = _compile_loaded(spec, target)
     drifts = drift.compare(spec.parent, outputs)
+    drifts += drift.orphaned(spec.parent, spec.name, [t.path for t in pipeline.enabled_targets().values()])
     if drifts:
         command = "mlgen compile" + ("" if str(spec) == "mlgen.yaml" else f" {sh_quote(str(spec))}")
         raise DriftFound(drift.report(drifts, command))

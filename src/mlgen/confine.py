@@ -89,6 +89,8 @@ def _on_disk(real_root: str, spec: str, rel: str) -> tuple[str, str] | None:
         return f"`{rel}` is a symbolic link", f"name the file it points to (`{os.path.relpath(resolved, real_root)}`) instead"
     if os.path.isdir(resolved):
         return f"`{rel}` is an existing folder", f"name a file in it, e.g. `{rel.rstrip('/')}/pipeline.yml`"
+    if os.path.lexists(resolved) and not os.path.isfile(resolved):
+        return f"`{rel}` exists and is not a regular file (a device, pipe or socket)", "pick a path that is a file or does not exist yet"
     blocker = _file_in_the_way(real_root, resolved)
     if blocker is not None:
         return f"`{blocker}` is a file, so `{rel}` cannot be created under it", "pick another folder for the target"
