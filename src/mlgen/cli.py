@@ -17,6 +17,9 @@ app = typer.Typer(
 )
 
 SpecArg = Annotated[Path, typer.Argument(help="The spec: mlgen.yaml, or a Python file that builds a Pipeline.")]
+PyTimeoutOpt = Annotated[Optional[float], typer.Option(
+    "--python-timeout", min=0.001, metavar="SECONDS",
+    help="Stop a Python spec that runs longer than this (default 60, or $MLGEN_PYTHON_TIMEOUT).")]
 TargetOpt = Annotated[Optional[list[str]], typer.Option("--target", "-t", help="Only this target (github, gitlab, jenkins); repeatable.")]
 RUNTIME_HELP = {
     "gate": "Check metrics against the evaluate stage's gates and baseline (runs inside CI jobs).",
@@ -53,10 +56,12 @@ def _default_spec(spec: Path) -> Path:
     return spec
 
 
-def _load(spec: Path):  # type: ignore[no-untyped-def]
+def _load(spec: Path, python_timeout: float | None = None):  # type: ignore[no-untyped-def]
     from mlgen.load import load
+    from mlgen.pyspec import timeout_set
 
-    source, pipeline = load(_default_spec(spec))
+    with timeout_set(python_timeout):
+        source, pipeline = load(_default_spec(spec))
     _check_target_paths(source, pipeline)
     return source, pipeline
 
@@ -73,14 +78,14 @@ def _check_target_paths(source, pipeline) -> None:  # type: ignore[no-untyped-de
                          for r in refusals])
 
 
-def _compile(spec: Path, target: list[str] | None):  # type: ignore[no-untyped-def]
-    return _compile_loaded(spec, target)[1]
+def _compile(spec: Path, target: list[str] | None, python_timeout: float | None):  # type: ignore[no-untyped-def]
+    return _compile_loaded(spec, target, python_timeout)[1]
 
 
-def _compile_loaded(spec: Path, target: list[str] | None):  # type: ignore[no-untyped-def]
+def _compile_loaded(spec: Path, target: list[str] | None, python_timeout: float | None):  # type: ignore[no-untyped-def]
     from mlgen.compiler import compile_pipeline
 
-    source, pipeline = _load(spec)
+    source, pipeline = _load(spec, python_timeout)
     outputs = compile_pipeline(pipeline, spec_name=_default_spec(spec).name, spec_bytes=source.raw,
                                only=tuple(target or ()), source=source)
     return pipeline, outputs
@@ -110,11 +115,12 @@ def compile_(
     spec: SpecArg = Path("mlgen.yaml"),
     target: TargetOpt = None,
     stdout: Annotated[bool, typer.Option("--stdout", help="Print the configs instead of writing them.")] = False,
+    python_timeout: PyTimeoutOpt = None,
 ) -> int:
     """Compile the spec into the targets' native configs (written only if every target compiles)."""
     from mlgen.writer import write_all
 
-    outputs = _compile(spec, target)
+    outputs = _compile(spec, target, python_timeout)
     if stdout:
         sys.stdout.write("".join(o.text for o in outputs) if len(outputs) == 1 else
                          "".join(f"=== {o.path} ===\n{o.text}" for o in outputs))
@@ -128,14 +134,14 @@ def compile_(
 
 
 @app.command()
-def check(spec: SpecArg = Path("mlgen.yaml"), target: TargetOpt = None) -> int:
+def check(spec: SpecArg = Path("mlgen.yaml"), target: TargetOpt = None, python_timeout: PyTimeoutOpt = None) -> int:
     """Fail (exit 2) when a generated config is stale or hand-edited; shows the diff and the fix."""
     from mlgen import check as drift
     from mlgen.errors import DriftFound
     from mlgen.escape import sh_quote
 
     spec = _default_spec(spec)
-    pipeline, outputs = _compile_loaded(spec, target)
+    pipeline, outputs = _compile_loaded(spec, target, python_timeout)
     drifts = drift.compare(spec.parent, outputs)
     drifts += drift.orphaned(spec.parent, spec.name, [t.path for t in pipeline.enabled_targets().values()])
     if drifts:
@@ -146,19 +152,19 @@ def check(spec: SpecArg = Path("mlgen.yaml"), target: TargetOpt = None) -> int:
 
 
 @app.command()
-def validate(spec: SpecArg = Path("mlgen.yaml")) -> int:
+def validate(spec: SpecArg = Path("mlgen.yaml"), python_timeout: PyTimeoutOpt = None) -> int:
     """Check the spec only (all problems at once, with file:line:col)."""
-    _, pipeline = _load(spec)
+    _, pipeline = _load(spec, python_timeout)
     print(f"{spec}: ok ({len(pipeline.stages)} stages, targets: {', '.join(pipeline.enabled_targets())})")
     return 0
 
 
 @app.command()
-def plan(spec: SpecArg = Path("mlgen.yaml")) -> int:
+def plan(spec: SpecArg = Path("mlgen.yaml"), python_timeout: PyTimeoutOpt = None) -> int:
     """Show the job graph and how each target maps (or emulates) every feature."""
     from mlgen.compiler import describe
 
-    _, pipeline = _load(spec)
+    _, pipeline = _load(spec, python_timeout)
     sys.stdout.write(describe(pipeline, spec.name))
     return 0
 
