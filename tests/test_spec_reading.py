@@ -120,3 +120,16 @@ def test_merge_keys_still_work() -> None:
             "  - {<<: *base, name: b}\n")
     data, _ = source.parse_yaml(text.encode(), "mlgen.yaml")
     assert data["stages"][1] == {"name": "b", "kind": "train", "run": "true", "timeout": "5m"}
+
+
+@pytest.mark.parametrize("written", ["3.9", "3.10", "3.12", "3.100", "3.0", "3.", "03.10", "3.1e1", "3.10  # our runtime"])
+def test_the_python_version_hint_echoes_what_was_written(cli, tmp_path: Path, written: str) -> None:  # type: ignore[no-untyped-def]
+    spellings = [f"defaults:\n  python: {written}\n"] + ([f"defaults: {{python: {written}, timeout: 5m}}\n"] if "#" not in written else [])
+    for spelling in spellings:
+        (tmp_path / "mlgen.yaml").write_text(GOOD + spelling)
+        os.chdir(tmp_path)
+        result = cli("validate")
+        literal = written.split("#")[0].strip()
+        assert result.code == 1
+        assert f"hint: quote it: \"{literal}\"\n" in result.err, result.err
+        assert "`defaults.python`: expected text, got the number " in result.err
