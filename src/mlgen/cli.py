@@ -96,17 +96,23 @@ def init(
     path: Annotated[Path, typer.Argument(help="Where to write the starter spec.")] = Path("mlgen.yaml"),
     force: Annotated[bool, typer.Option(help="Overwrite an existing spec.")] = False,
 ) -> int:
-    """Write a commented starter mlgen.yaml (and the JSON Schema editors use to check it)."""
+    """Write a commented starter spec: mlgen.yaml (with the JSON Schema editors use), or a Python pipeline.py."""
     from mlgen import schema
     from mlgen.errors import MlgenError
     from mlgen.resources import resource_dir
     from mlgen.writer import write_all
 
+    # `.py` exactly: that is how every command tells a Python spec from a YAML one
+    kind = "pipeline.py" if path.suffix == ".py" else {".yaml": "mlgen.yaml", ".yml": "mlgen.yaml"}.get(path.suffix.lower())
+    if kind is None:
+        raise MlgenError(f"{path}: a spec is a YAML file (.yaml, .yml) or a Python file (.py); "
+                         f"try `mlgen init {path.with_suffix('.yaml')}` or `mlgen init {path.with_suffix('.py')}`")
     if path.exists() and not force:
         raise MlgenError(f"{path} already exists; pass --force to overwrite it")
-    starter = (resource_dir("templates") / "mlgen.yaml").read_text(encoding="utf-8")
-    write_all([(path, starter), (path.parent / schema.LOCAL_PATH, schema.render())])
-    print(f"wrote {path} and {path.parent / schema.LOCAL_PATH}\nnext: edit {path}, then run `mlgen compile {path}`")
+    starter = (resource_dir("templates") / kind).read_text(encoding="utf-8")
+    files = [(path, starter)] + ([(path.parent / schema.LOCAL_PATH, schema.render())] if kind == "mlgen.yaml" else [])
+    write_all(files)
+    print(f"wrote {' and '.join(str(f) for f, _ in files)}\nnext: edit {path}, then run `mlgen compile {path}`")
     return 0
 
 
