@@ -12,12 +12,12 @@ included) breaks it: that is how `check` tells a hand edit from a stale file.
 from __future__ import annotations
 
 try:
-    from _sha2 import sha256  # Python 3.12+
+    from _sha2 import sha256  # type: ignore[import-not-found,unused-ignore]  # Python 3.12+
 except ImportError:
     try:
-        from _sha256 import sha256  # Python 3.11
+        from _sha256 import sha256  # type: ignore[import-not-found,no-redef,unused-ignore]  # Python 3.11
     except ImportError:  # an interpreter built without the builtin hashes
-        from hashlib import sha256
+        from hashlib import sha256  # type: ignore[assignment,unused-ignore]
 
 COMMENT = {"github": "#", "gitlab": "#", "jenkins": "//"}
 # Where each target's config lives unless the spec says otherwise (mlgen.spec.DEFAULT_PATHS repeats
@@ -51,7 +51,7 @@ class Header:
 
 def spec_digest(spec_bytes: bytes) -> str:
     """The spec's hash, the same whether git checked it out with LF or CRLF line endings."""
-    return sha256(spec_bytes.replace(b"\r\n", b"\n")).hexdigest()
+    return str(sha256(spec_bytes.replace(b"\r\n", b"\n")).hexdigest())
 
 
 def render(target: str, body: str, *, version: str, spec: str, spec_bytes: bytes,
@@ -97,7 +97,7 @@ def _is_hex(pair: str) -> bool:
 
 
 def _digest(unsealed: str) -> str:
-    return sha256(unsealed.encode("utf-8")).hexdigest()
+    return str(sha256(unsealed.encode("utf-8")).hexdigest())
 
 
 def _machine_line(text: str) -> tuple[int, int, int] | None:

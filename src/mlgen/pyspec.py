@@ -154,7 +154,7 @@ def _pick(namespace: dict[str, Any], pipeline_type: type) -> Any:
     return {"problems": [_problem(0, 0, f"the Python spec defines {what}", "assign it to a variable named `pipeline`")]}
 
 
-def _record_lines(model: type, spec_file: str) -> tuple[dict[int, tuple[int, int]], list[Any]]:
+def _record_lines(model: Any, spec_file: str) -> tuple[dict[int, tuple[int, int]], list[Any]]:
     """Note where in the spec each model object is built (by id; the objects are kept alive)."""
     lines: dict[int, tuple[int, int]] = {}
     keep: list[Any] = []
@@ -170,7 +170,7 @@ def _record_lines(model: type, spec_file: str) -> tuple[dict[int, tuple[int, int
                 break
             frame = frame.f_back  # type: ignore[assignment]
 
-    model.__init__ = init  # type: ignore[method-assign]
+    model.__init__ = init
     return lines, keep
 
 

@@ -145,22 +145,24 @@ class _TooManyAliased(Exception):
         self.anchor, self.line, self.col = anchor, line, col
 
 
-def _bounded_composer() -> type:
+def _bounded_composer() -> Any:
     """ruamel's composer, counting what each alias adds to the document (aliases share nodes, so a
     470-byte file can stand for billions of values once anything walks it)."""
     from ruamel.yaml.composer import Composer
     from ruamel.yaml.events import AliasEvent
 
-    class BoundedComposer(Composer):  # type: ignore[misc]
-        aliased = 0
-        sizes: dict[int, int]
+    class BoundedComposer(Composer):
+        def __init__(self, loader: Any = None) -> None:
+            super().__init__(loader)
+            self.aliased = 0
+            self.sizes: dict[int, int] = {}
 
         def compose_node(self, parent: Any, index: Any) -> Any:
             if self.parser.check_event(AliasEvent):
                 event = self.parser.peek_event()
                 node = self.anchors.get(event.anchor)
                 if node is not None:
-                    self.aliased += _size(node, self.__dict__.setdefault("sizes", {}))
+                    self.aliased += _size(node, self.sizes)
                     if self.aliased > MAX_ALIASED:
                         mark = event.start_mark
                         raise _TooManyAliased(str(event.anchor), mark.line + 1, mark.column + 1)
@@ -214,9 +216,9 @@ def plain_with_positions(node: Any, loc: Loc, positions: dict[Loc, tuple[int, in
             positions[(*loc, index)] = (line + 1, col + 1)
             items.append(plain_with_positions(item, (*loc, index), positions, odd))
         return items
-    if odd is not None and _odd_scalar(node) is not None:
-        what, hint = _odd_scalar(node)  # type: ignore[misc]
-        odd.append((loc, f"`{_dotted(loc)}`: {what} is not allowed in a spec", hint))
+    found = _odd_scalar(node) if odd is not None else None
+    if odd is not None and found is not None:
+        odd.append((loc, f"`{_dotted(loc)}`: {found[0]} is not allowed in a spec", found[1]))
     return _scalar(node)
 
 
