@@ -13,8 +13,8 @@ from hypothesis import strategies as st
 from mlgen import header
 from mlgen.spec import DEFAULT_PATHS
 
-PARTS = ["..", ".", ".git", ".GIT", "dir", "Dir", "link_out", "link_in", "file_link", "blocker", "new",
-         "a.yml", "A.yml", "mlgen.yaml", "MLGEN.yaml", "Jenkinsfile", "hard.yml"]
+PARTS = ["..", ".", ".git", ".GIT", ".git.", "dir", "Dir", "link_out", "link_in", "file_link", "blocker", "new",
+         "a.yml", "A.yml", "a.yml.", "mlgen.yaml", "MLGEN.yaml", "Jenkinsfile", "hard.yml", "Con.yml"]
 TARGETS = list(DEFAULT_PATHS)
 
 path_strategy = st.builds(lambda parts, slash: "/".join(parts) + slash,
@@ -76,7 +76,8 @@ def test_hostile_target_paths(cli, tmp_path_factory: pytest.TempPathFactory, pat
         assert ".git" not in Path(os.path.realpath(file)).relative_to(root).parts
         parsed = header.parse(file.read_text())
         assert parsed is not None and parsed.target == target, "no target overwrote another's file"
-    assert len({w.casefold() for w in written}) == len(paths), "distinct even on a case-insensitive filesystem"
+    assert len({w.casefold().rstrip(". ") for w in written}) == len(paths), "distinct even on a case-insensitive filesystem"
+    assert not any(Path(p).stem.casefold() == "con" for p in paths)
     assert all(os.path.realpath(root.parent / k) in written for k in changed if after[k] is not None), changed
     assert after["repo/mlgen.yaml"] == before["repo/mlgen.yaml"] and after["outside/victim.yml"] == b"outside\n"
     assert cli("check").code == 0
@@ -101,6 +102,13 @@ def test_hostile_target_paths(cli, tmp_path_factory: pytest.TempPathFactory, pat
     ({"github": "ci.yml", "gitlab": "./CI.yml"},
      "`targets.gitlab.path`: `./CI.yml` is the same file as `ci.yml`, which target `github` writes\n"
      "  hint: give every target its own file (paths are compared ignoring case, as macOS and Windows checkouts do)"),
+    ({"github": "ci.yml", "gitlab": "CI.yml."},
+     "`targets.gitlab.path`: `CI.yml.` is the same file as `ci.yml`, which target `github` writes\n"
+     "  hint: give every target its own file (paths are compared ignoring case, as macOS and Windows checkouts do)"),
+    ({"github": ".git./config"}, "`targets.github.path`: `.git./config` is inside `.git/`\n"
+                                 "  hint: git's own files (hooks, config) are never generated; pick a path outside `.git/`"),
+    ({"github": "ci/nul.yml"}, "`targets.github.path`: `ci/nul.yml`: `nul.yml` is a device name on Windows\n"
+                               "  hint: a checkout on Windows could not hold this file; rename it"),
     ({"github": "ci", "gitlab": "ci/x.yml"},
      "`targets.gitlab.path`: `ci/x.yml` needs as a folder the file `ci`, which target `github` writes\n"
      "  hint: give every target its own file (paths are compared ignoring case, as macOS and Windows checkouts do)"),

@@ -4,14 +4,17 @@ The compiler is run by people (and pre-commit hooks) on specs they did not all w
 target path is treated as untrusted: it must name a regular file inside the spec's directory
 tree, reached without leaving it through a symbolic link, outside `.git/`, other than the spec
 itself, and distinct from every other target's file. "Distinct" is decided the way the most
-forgiving filesystem decides it: case-insensitively (macOS and Windows checkouts), after `.`
-and `..` are resolved and symbolic links followed, so two spellings of one file are caught
-wherever the repository is checked out later.
+forgiving filesystem decides it: case-insensitively (macOS and Windows checkouts), ignoring the
+trailing dots and spaces Windows drops, after `.` and `..` are resolved and symbolic links
+followed, so two spellings of one file are caught wherever the repository is checked out later.
+Names Windows reserves for devices (`NUL`, `con.yml`) are refused for the same reason.
 """
 
 from __future__ import annotations
 
 import os
+
+_DEVICES = frozenset(["con", "prn", "aux", "nul"] + [f"{p}{i}" for p in ("com", "lpt") for i in range(1, 10)])
 
 
 class Refusal:
@@ -46,8 +49,13 @@ def check(root: str, spec: str, targets: list[tuple[str, str]]) -> list[Refusal]
 
 
 def identity(path: str) -> str:
-    """One key per file however it is spelled: resolved, and case-folded for case-insensitive filesystems."""
-    return os.path.normcase(os.path.realpath(path)).casefold()
+    """One key per file however it is spelled: resolved, case-folded, trailing dots and spaces dropped."""
+    resolved = os.path.normcase(os.path.realpath(path)).casefold()
+    return os.sep.join(_windows_name(part) for part in resolved.split(os.sep))
+
+
+def _windows_name(part: str) -> str:
+    return part.rstrip(". ") or part  # Windows opens `ci.yml.` and `ci.yml ` as `ci.yml`
 
 
 def _clash(key: str, owners: dict[str, tuple[str, str]]) -> tuple[str, str, str] | None:
@@ -69,8 +77,11 @@ def _single(real_root: str, spec: str, rel: str) -> tuple[str, str] | None:
     if parts[-1] in ("", ".", ".."):
         return (f"`{rel}` names a folder, not a file",
                 f"end it with a file name, e.g. `{rel.rstrip('/.') or 'ci'}/pipeline.yml`")
-    if any(p.casefold() == ".git" for p in parts):
+    if any(_windows_name(p).casefold() == ".git" for p in parts):
         return f"`{rel}` is inside `.git/`", "git's own files (hooks, config) are never generated; pick a path outside `.git/`"
+    device = next((p for p in parts if p.split(".")[0].rstrip(" ").casefold() in _DEVICES), None)
+    if device is not None:
+        return f"`{rel}`: `{device}` is a device name on Windows", "a checkout on Windows could not hold this file; rename it"
     if os.path.normpath(rel).replace("\\", "/").split("/")[0] == "..":
         return f"`{rel}` leaves the spec's folder", "generated files stay in the spec's folder or below it"
     if ".." in parts:  # `a/..` means different things to the filesystem (links, missing `a`) and to normpath
