@@ -75,7 +75,7 @@ def test_print_never_reaches_stdout(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("how", ["option", "env"])
 def test_a_spec_that_never_returns_is_stopped(tmp_path: Path, how: str) -> None:
-    _spec(tmp_path, "while True:\n    pass\n")
+    _spec(tmp_path, "import time\ntime.sleep(1000)\n")
     args, env = ["compile", "pipeline.py"], dict(os.environ)
     if how == "option":
         args.append("--python-timeout=1")
@@ -83,7 +83,23 @@ def test_a_spec_that_never_returns_is_stopped(tmp_path: Path, how: str) -> None:
         env["MLGEN_PYTHON_TIMEOUT"] = "1"
     result = run_mlgen(*args, cwd=tmp_path, env=env)
     assert result.code == 1
-    assert result.err == ("error: the spec has 1 problem:\npipeline.py: the Python spec did not finish within 1 s\n"
+    assert result.err == ("error: the spec has 1 problem:\npipeline.py:3:1: the Python spec did not finish within 1 s "
+                          "(it was running line 3)\n"
+                          "  hint: a spec should only build a `Pipeline`; if yours really needs longer, "
+                          "pass --python-timeout SECONDS or set MLGEN_PYTHON_TIMEOUT\n")
+
+
+def test_a_busy_loop_is_stopped_too(tmp_path: Path) -> None:
+    _spec(tmp_path, "while True:\n    pass\n")
+    result = run_mlgen("check", "pipeline.py", "--python-timeout", "0.5", cwd=tmp_path)
+    assert result.code == 1 and "the Python spec did not finish within 0.5 s (it was running line " in result.err
+
+
+def test_a_spec_that_swallows_the_alarm_is_killed(tmp_path: Path) -> None:
+    _spec(tmp_path, "import time\nwhile True:\n    try:\n        time.sleep(10)\n    except BaseException:\n        pass\n")
+    result = run_mlgen("validate", "pipeline.py", "--python-timeout", "0.5", cwd=tmp_path)
+    assert result.code == 1
+    assert result.err == ("error: the spec has 1 problem:\npipeline.py: the Python spec did not finish within 0.5 s\n"
                           "  hint: a spec should only build a `Pipeline`; if yours really needs longer, "
                           "pass --python-timeout SECONDS or set MLGEN_PYTHON_TIMEOUT\n")
 

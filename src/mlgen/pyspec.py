@@ -28,7 +28,8 @@ if TYPE_CHECKING:
 TIMEOUT_ENV = "MLGEN_PYTHON_TIMEOUT"
 DEFAULT_TIMEOUT = 60.0  # seconds; building a pipeline takes well under one
 _timeout_override: list[float] = []
-_BOOT = "import sys; sys.path.insert(0, sys.argv[1]); from mlgen.pyspec import child; child(sys.argv[2])"
+_BOOT = "import sys; sys.path.insert(0, sys.argv[1]); from mlgen.pyspec import child; child(sys.argv[2], float(sys.argv[3]))"
+_GRACE = 10.0  # seconds the child gets for start-up and, after its own alarm, to report where it was stuck
 _EXIT_HINT = ("a spec only builds a `Pipeline`; put command-line code under `if __name__ == \"__main__\":` "
               "(mlgen runs the file under another name)")
 
@@ -67,7 +68,10 @@ def run_python_spec(source: Source) -> Pipeline:
     from mlgen.load import problems_from_validation
     from mlgen.spec import Pipeline
 
-    result = _run_child(source)
+    limit = timeout()
+    result = _run_child(source, limit)
+    if "timeout" in result:
+        raise SpecError([_timed_out(source.display, result["timeout"], limit)])
     if "problems" in result:
         raise SpecError([Problem(source.display, p["line"], p["col"], p["message"], p["hint"]) for p in result["problems"]])
     source.data = result["data"]
@@ -78,16 +82,13 @@ def run_python_spec(source: Source) -> Pipeline:
         raise SpecError(problems_from_validation(exc, source)) from None
 
 
-def _run_child(source: Source) -> dict[str, Any]:
-    limit = timeout()
+def _run_child(source: Source, limit: float) -> dict[str, Any]:
     package_parent = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     try:
-        proc = subprocess.run([sys.executable, "-c", _BOOT, package_parent, str(source.path)], stdin=subprocess.DEVNULL,
-                              stdout=subprocess.PIPE, timeout=limit, check=False)
-    except subprocess.TimeoutExpired:
-        raise SpecError([Problem(source.display, 0, 0, f"the Python spec did not finish within {limit:g} s",
-                                 f"a spec should only build a `Pipeline`; if yours really needs longer, "
-                                 f"pass --python-timeout SECONDS or set {TIMEOUT_ENV}")]) from None
+        proc = subprocess.run([sys.executable, "-c", _BOOT, package_parent, str(source.path), repr(limit)],
+                              stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, timeout=limit + _GRACE, check=False)
+    except subprocess.TimeoutExpired:  # the spec caught the child's own alarm, or blocked in C code
+        raise SpecError([_timed_out(source.display, 0, limit)]) from None
     try:
         result: dict[str, Any] = json.loads(proc.stdout.decode("utf-8"))
     except ValueError:
@@ -98,14 +99,27 @@ def _run_child(source: Source) -> dict[str, Any]:
     return result
 
 
+def _timed_out(display: str, line: int, limit: float) -> Problem:
+    where = f" (it was running line {line})" if line else ""
+    return Problem(display, line, 1 if line else 0, f"the Python spec did not finish within {limit:g} s{where}",
+                   f"a spec should only build a `Pipeline`; if yours really needs longer, "
+                   f"pass --python-timeout SECONDS or set {TIMEOUT_ENV}")
+
+
 # -- the child process ---------------------------------------------------------------------------
 
-def child(spec: str) -> None:
-    """Run the spec, then write {"data", "positions"} or {"problems"} as JSON to the real stdout."""
+class _Alarm(BaseException):
+    """Raised in the spec's code when its time is up (a BaseException: `except Exception` won't hide it)."""
+
+
+def child(spec: str, limit: float) -> None:
+    """Run the spec, then write {"data", "positions"}, {"problems"} or {"timeout"} as JSON to the real stdout."""
     channel = os.fdopen(os.dup(1), "w", encoding="utf-8")
     os.dup2(2, 1)  # the spec's prints (even from C code) go to stderr, never into the result
     try:
-        result = _build(spec)
+        result = _build(spec, limit)
+    except _Alarm:
+        result = {"timeout": 0}
     except BaseException as exc:  # noqa: BLE001 - anything else is a bug here, but never a silent exit
         result = {"problems": [_problem(0, 0, f"could not run the Python spec: {type(exc).__name__}: {exc}")]}
     json.dump(result, channel, allow_nan=True)
@@ -113,27 +127,15 @@ def child(spec: str) -> None:
     os._exit(0)  # skip the spec's atexit handlers and threads: the answer is sent
 
 
-def _build(spec: str) -> dict[str, Any]:
-    import runpy
-
-    from pydantic import ValidationError
-
+def _build(spec: str, limit: float) -> dict[str, Any]:
     from mlgen import spec as models
 
     lines = _record_lines(models.Model, os.path.realpath(spec))
     sys.path.insert(0, os.path.dirname(os.path.abspath(spec)))  # let the spec import its neighbours
     sys.argv = [spec]
-    try:
-        namespace = runpy.run_path(spec, run_name="__mlgen_spec__")
-    except ValidationError as exc:
-        line = _user_line(exc, spec)
-        return {"problems": [_problem(line, 1, f"{_dotted(e['loc'])}: {e['msg']}") for e in exc.errors(include_url=False)]}
-    except SyntaxError as exc:
-        return {"problems": [_problem(exc.lineno or 0, exc.offset or 0, f"invalid Python: {exc.msg}")]}
-    except SystemExit as exc:
-        return {"problems": [_problem(_user_line(exc, spec), 1, f"the Python spec called sys.exit({exc.code!r})", _EXIT_HINT)]}
-    except BaseException as exc:  # the user's code failed; show where, not our stack
-        return {"problems": [_problem(_user_line(exc, spec), 1, f"the Python spec raised {type(exc).__name__}: {exc}")]}
+    namespace = _run(spec, limit)
+    if "__problems__" in namespace:
+        return namespace["__problems__"]  # type: ignore[no-any-return]
     pipeline = _pick(namespace, models.Pipeline)
     if isinstance(pipeline, dict):
         return pipeline
@@ -141,6 +143,51 @@ def _build(spec: str) -> dict[str, Any]:
     _walk(pipeline, (), lines[0], positions)
     data = pipeline.model_dump(mode="json", by_alias=True, exclude_unset=True)
     return {"data": data, "positions": [[list(loc), line, col] for loc, (line, col) in positions.items()]}
+
+
+def _run(spec: str, limit: float) -> dict[str, Any]:
+    """The spec's globals, or {"__problems__": the answer} when it failed or ran out of time."""
+    import runpy
+
+    from pydantic import ValidationError
+
+    try:
+        _arm(limit)  # from here on: the spec's own time
+        return runpy.run_path(spec, run_name="__mlgen_spec__")
+    except _Alarm as exc:
+        answer: dict[str, Any] = {"timeout": _user_line(exc, spec)}
+    except ValidationError as exc:
+        line = _user_line(exc, spec)
+        answer = {"problems": [_problem(line, 1, f"{_dotted(e['loc'])}: {e['msg']}") for e in exc.errors(include_url=False)]}
+    except SyntaxError as exc:
+        answer = {"problems": [_problem(exc.lineno or 0, exc.offset or 0, f"invalid Python: {exc.msg}")]}
+    except SystemExit as exc:
+        answer = {"problems": [_problem(_user_line(exc, spec), 1, f"the Python spec called sys.exit({exc.code!r})", _EXIT_HINT)]}
+    except BaseException as exc:  # the user's code failed; show where, not our stack
+        answer = {"problems": [_problem(_user_line(exc, spec), 1, f"the Python spec raised {type(exc).__name__}: {exc}")]}
+    finally:
+        _disarm()
+    return {"__problems__": answer}
+
+
+def _arm(limit: float) -> None:
+    """Interrupt the spec at `limit` where it stands, so the error can name the line (Unix; elsewhere
+    the parent's kill after the grace period is the only bound)."""
+    import signal
+
+    if hasattr(signal, "setitimer"):
+        def alarm(signum: int, frame: Any) -> None:
+            raise _Alarm
+
+        signal.signal(signal.SIGALRM, alarm)
+        signal.setitimer(signal.ITIMER_REAL, limit)
+
+
+def _disarm() -> None:
+    import signal
+
+    if hasattr(signal, "setitimer"):
+        signal.setitimer(signal.ITIMER_REAL, 0)
 
 
 def _pick(namespace: dict[str, Any], pipeline_type: type) -> Any:
