@@ -79,10 +79,6 @@ def _check_target_paths(source, pipeline) -> None:  # type: ignore[no-untyped-de
 
 
 def _compile(spec: Path, target: list[str] | None, python_timeout: float | None):  # type: ignore[no-untyped-def]
-    return _compile_loaded(spec, target, python_timeout)[1]
-
-
-def _compile_loaded(spec: Path, target: list[str] | None, python_timeout: float | None):  # type: ignore[no-untyped-def]
     from mlgen.compiler import compile_pipeline
 
     source, pipeline = _load(spec, python_timeout)
@@ -126,7 +122,7 @@ def compile_(
     """Compile the spec into the targets' native configs (written only if every target compiles)."""
     from mlgen.writer import write_all
 
-    outputs = _compile(spec, target, python_timeout)
+    pipeline, outputs = _compile(spec, target, python_timeout)
     if stdout:
         sys.stdout.write("".join(o.text for o in outputs) if len(outputs) == 1 else
                          "".join(f"=== {o.path} ===\n{o.text}" for o in outputs))
@@ -136,7 +132,18 @@ def compile_(
     write_all([(base / o.path, o.text) for o in outputs], root=base, spec=spec)
     for o in outputs:
         print(f"wrote {base / o.path}")
+    _note_orphans(base, spec.name, [t.path for t in pipeline.enabled_targets().values()])
     return 0
+
+
+def _note_orphans(base: Path, spec_name: str, current: list[str]) -> None:
+    """compile never deletes, but says what `check` will report: files this spec no longer writes."""
+    from mlgen.escape import sh_quote
+    from mlgen.fastcheck import orphans
+
+    for rel in orphans(str(base), spec_name, current):
+        print(f"note: {base / rel} was generated from {spec_name}, which no longer writes it, and still runs; "
+              f"delete it: git rm -- {sh_quote(rel)}", file=sys.stderr)
 
 
 @app.command()
@@ -147,7 +154,7 @@ def check(spec: SpecArg = Path("mlgen.yaml"), target: TargetOpt = None, python_t
     from mlgen.escape import sh_quote
 
     spec = _default_spec(spec)
-    pipeline, outputs = _compile_loaded(spec, target, python_timeout)
+    pipeline, outputs = _compile(spec, target, python_timeout)
     drifts = drift.compare(spec.parent, outputs)
     drifts += drift.orphaned(spec.parent, spec.name, [t.path for t in pipeline.enabled_targets().values()])
     if drifts:
