@@ -28,7 +28,10 @@ if TYPE_CHECKING:
 TIMEOUT_ENV = "MLGEN_PYTHON_TIMEOUT"
 DEFAULT_TIMEOUT = 60.0  # seconds; building a pipeline takes well under one
 _timeout_override: list[float] = []
-_BOOT = "import sys; sys.path.insert(0, sys.argv[1]); from mlgen.pyspec import child; child(sys.argv[2], float(sys.argv[3]))"
+# The child imports this very mlgen (found through its parent folder), then drops that folder from
+# sys.path again so that it cannot shadow anything else the spec imports.
+_BOOT = ("import sys; sys.path.insert(0, sys.argv[1]); import mlgen; sys.path.pop(0); "
+         "from mlgen.pyspec import child; child(sys.argv[2], float(sys.argv[3]))")
 _GRACE = 10.0  # seconds the child gets for start-up and, after its own alarm, to report where it was stuck
 _EXIT_HINT = ("a spec only builds a `Pipeline`; put command-line code under `if __name__ == \"__main__\":` "
               "(mlgen runs the file under another name)")
