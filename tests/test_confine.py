@@ -128,6 +128,22 @@ def _line(paths: dict[str, str]) -> int:
     return 7 + 2 * (len(paths) - 1)  # the last target's `path:` line
 
 
+def test_a_file_generated_from_another_spec_is_not_overwritten(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    os.chdir(tmp_path)
+    (tmp_path / "other.yaml").write_text(_spec({"gitlab": ".gitlab-ci.yml"}))
+    assert cli("compile", "other.yaml").code == 0
+    before = (tmp_path / ".gitlab-ci.yml").read_bytes()
+    (tmp_path / "mlgen.yaml").write_text(_spec({"gitlab": ".gitlab-ci.yml"}))
+    result = cli("compile")
+    assert result.code == 1
+    assert result.err == ("error: the spec has 1 problem:\nmlgen.yaml:7:11: `targets.gitlab.path`: `.gitlab-ci.yml` was "
+                          "generated from other.yaml, another spec\n"
+                          "  hint: two specs cannot share an output file; give this target another path "
+                          "(or delete the file first if that spec was renamed to this one)\n")
+    assert (tmp_path / ".gitlab-ci.yml").read_bytes() == before
+    assert cli("compile", "other.yaml").code == 0, "the owner still compiles"
+
+
 def test_symlink_out_of_the_tree(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     root = _world(tmp_path)
     (root / "mlgen.yaml").write_text(_spec({"jenkins": "link_out/victim.yml"}))

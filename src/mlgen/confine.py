@@ -107,7 +107,25 @@ def _on_disk(real_root: str, spec: str, rel: str) -> tuple[str, str] | None:
         return f"`{blocker}` is a file, so `{rel}` cannot be created under it", "pick another folder for the target"
     if _same_file(resolved, spec):
         return f"`{rel}` is the spec itself", "generated files must not overwrite the spec; pick another path"
+    owner = _generated_from(resolved)
+    if owner is not None and spec and owner != os.path.basename(spec):
+        return (f"`{rel}` was generated from {owner}, another spec",
+                "two specs cannot share an output file; give this target another path "
+                "(or delete the file first if that spec was renamed to this one)")
     return None
+
+
+def _generated_from(path: str) -> str | None:
+    """The spec named in an existing file's mlgen header, if it has one."""
+    from mlgen import header
+
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(header.HEADER_CHARS).decode("utf-8", "replace")
+    except OSError:
+        return None
+    parsed = header.parse(head)
+    return parsed.spec if parsed is not None else None
 
 
 def _file_in_the_way(real_root: str, resolved: str) -> str | None:
