@@ -119,7 +119,7 @@ def target_paths(spec_bytes: bytes) -> list[str]:
             continue
         if inside:
             paths += _path_values(line)
-    return paths[:3]
+    return paths[:10]  # overrides may hold `path:` keys too; a miss only costs the full check
 
 
 def _path_values(line: str) -> list[str]:
