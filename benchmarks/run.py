@@ -51,8 +51,11 @@ def line(name: str, ratio: float, goal: str, detail: str = "") -> None:
 
 def bench_check(runs: int) -> None:
     churn = ROOT / "examples" / "churn"
+    # The yardstick is the interpreter that runs `mlgen` itself: a faster or slower Python elsewhere
+    # would move the ratio without mlgen changing.
     check, base = median_pair(lambda: timed([MLGEN, "check"], churn)[0], lambda: timed([PY, "-I", "-c", "pass"], churn)[0], runs)
-    line("check, up to date, vs python -I -c pass", check / base, "goal <= 3", f"[{check * 1000:.0f} ms vs {base * 1000:.0f} ms]")
+    line(f"check, up to date, churn, vs `{PY} -I -c pass`", check / base, "goal <= 2.0",
+         f"[{check * 1000:.1f} ms vs {base * 1000:.1f} ms]")
     cjs = str(BIN / "check-jsonschema")
     workflow = ".github/workflows/mlgen.yml"
     check, other = median_pair(lambda: timed([MLGEN, "check"], churn)[0],

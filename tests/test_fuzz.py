@@ -144,7 +144,7 @@ def test_broken_specs_fail_with_located_errors(cli: Any, spec: dict[str, Any], m
     if mutation != "not yaml" or pick % 2:
         assert LOCATED.search(result.err), result.err
     else:
-        assert "mlgen.yaml: the spec is not UTF-8 text" in result.err
+        assert "mlgen.yaml:1:1: the spec is not UTF-8 text" in result.err  # located, not a byte offset
     if mutation == "cycle":
         assert re.search(r"cycle: [a-z0-9_-]+( -> [a-z0-9_-]+)+", result.err)
     assert sorted(p.name for p in folder.iterdir()) == ["mlgen.yaml"], "nothing is written on failure"

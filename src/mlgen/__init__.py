@@ -6,7 +6,9 @@ starts without loading pydantic.
 
 from __future__ import annotations
 
-from typing import Any
+TYPE_CHECKING = False  # not `typing.TYPE_CHECKING`: `mlgen check`'s fast path must not import typing
+if TYPE_CHECKING:
+    from typing import Any
 
 __version__ = "0.1.0"
 
@@ -23,10 +25,8 @@ _LAZY = {
 
 
 def __getattr__(name: str) -> Any:
+    if name not in __all__:  # e.g. `from mlgen import header` asks here first: stay import-free
+        raise AttributeError(f"module 'mlgen' has no attribute {name!r}")
     import importlib
 
-    if name in _LAZY:
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    if name in __all__:
-        return getattr(importlib.import_module("mlgen.spec"), name)
-    raise AttributeError(f"module 'mlgen' has no attribute {name!r}")
+    return getattr(importlib.import_module(_LAZY.get(name, "mlgen.spec")), name)

@@ -29,11 +29,9 @@ def main(argv: list[str] | None = None) -> int:
 def _fast_check(rest: list[str]) -> bool:
     if len(rest) > 1 or (rest and rest[0].startswith("-")):
         return False  # options: let the full command handle them
-    from pathlib import Path
+    from mlgen.fastcheck import up_to_date  # os and the header module only: see fastcheck's docstring
 
-    from mlgen.fastcheck import up_to_date
-
-    return up_to_date(Path(rest[0] if rest else "mlgen.yaml")) is True
+    return up_to_date(rest[0] if rest else "mlgen.yaml") is True
 
 
 def entry() -> None:

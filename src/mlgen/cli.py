@@ -17,6 +17,9 @@ app = typer.Typer(
 )
 
 SpecArg = Annotated[Path, typer.Argument(help="The spec: mlgen.yaml, or a Python file that builds a Pipeline.")]
+PyTimeoutOpt = Annotated[Optional[float], typer.Option(
+    "--python-timeout", min=0.001, metavar="SECONDS",
+    help="Stop a Python spec that runs longer than this (default 60, or $MLGEN_PYTHON_TIMEOUT).")]
 TargetOpt = Annotated[Optional[list[str]], typer.Option("--target", "-t", help="Only this target (github, gitlab, jenkins); repeatable.")]
 RUNTIME_HELP = {
     "gate": "Check metrics against the evaluate stage's gates and baseline (runs inside CI jobs).",
@@ -53,17 +56,35 @@ def _default_spec(spec: Path) -> Path:
     return spec
 
 
-def _load(spec: Path):  # type: ignore[no-untyped-def]
+def _load(spec: Path, python_timeout: float | None = None):  # type: ignore[no-untyped-def]
     from mlgen.load import load
+    from mlgen.pyspec import timeout_set
 
-    return load(_default_spec(spec))
+    with timeout_set(python_timeout):
+        source, pipeline = load(_default_spec(spec))
+    _check_target_paths(source, pipeline)
+    return source, pipeline
 
 
-def _compile(spec: Path, target: list[str] | None):  # type: ignore[no-untyped-def]
+def _check_target_paths(source, pipeline) -> None:  # type: ignore[no-untyped-def]
+    """Every command refuses what `compile` would refuse to write, located at `targets.<t>.path`."""
+    from mlgen import confine
+    from mlgen.errors import SpecError
+
+    enabled = pipeline.enabled_targets()
+    refusals = confine.check(str(source.path.parent), str(source.path), [(t, s.path) for t, s in enabled.items()])
+    if refusals:
+        raise SpecError([source.problem(("targets", r.target, "path"), f"`targets.{r.target}.path`: {r.message}", r.hint)
+                         for r in refusals])
+
+
+def _compile(spec: Path, target: list[str] | None, python_timeout: float | None):  # type: ignore[no-untyped-def]
     from mlgen.compiler import compile_pipeline
 
-    source, pipeline = _load(spec)
-    return compile_pipeline(pipeline, spec_name=_default_spec(spec).name, spec_bytes=source.raw, only=tuple(target or ()), source=source)
+    source, pipeline = _load(spec, python_timeout)
+    outputs = compile_pipeline(pipeline, spec_name=_default_spec(spec).name, spec_bytes=source.raw,
+                               only=tuple(target or ()), source=source)
+    return pipeline, outputs
 
 
 @app.command()
@@ -71,17 +92,23 @@ def init(
     path: Annotated[Path, typer.Argument(help="Where to write the starter spec.")] = Path("mlgen.yaml"),
     force: Annotated[bool, typer.Option(help="Overwrite an existing spec.")] = False,
 ) -> int:
-    """Write a commented starter mlgen.yaml (and the JSON Schema editors use to check it)."""
+    """Write a commented starter spec: mlgen.yaml (with the JSON Schema editors use), or a Python pipeline.py."""
     from mlgen import schema
     from mlgen.errors import MlgenError
     from mlgen.resources import resource_dir
     from mlgen.writer import write_all
 
+    # `.py` exactly: that is how every command tells a Python spec from a YAML one
+    kind = "pipeline.py" if path.suffix == ".py" else {".yaml": "mlgen.yaml", ".yml": "mlgen.yaml"}.get(path.suffix.lower())
+    if kind is None:
+        raise MlgenError(f"{path}: a spec is a YAML file (.yaml, .yml) or a Python file (.py); "
+                         f"try `mlgen init {path.with_suffix('.yaml')}` or `mlgen init {path.with_suffix('.py')}`")
     if path.exists() and not force:
         raise MlgenError(f"{path} already exists; pass --force to overwrite it")
-    starter = (resource_dir("templates") / "mlgen.yaml").read_text(encoding="utf-8")
-    write_all([(path, starter), (path.parent / schema.LOCAL_PATH, schema.render())])
-    print(f"wrote {path} and {path.parent / schema.LOCAL_PATH}\nnext: edit {path}, then run `mlgen compile {path}`")
+    starter = (resource_dir("templates") / kind).read_text(encoding="utf-8")
+    files = [(path, starter)] + ([(path.parent / schema.LOCAL_PATH, schema.render())] if kind == "mlgen.yaml" else [])
+    write_all(files)
+    print(f"wrote {' and '.join(str(f) for f, _ in files)}\nnext: edit {path}, then run `mlgen compile {path}`")
     return 0
 
 
@@ -90,31 +117,46 @@ def compile_(
     spec: SpecArg = Path("mlgen.yaml"),
     target: TargetOpt = None,
     stdout: Annotated[bool, typer.Option("--stdout", help="Print the configs instead of writing them.")] = False,
+    python_timeout: PyTimeoutOpt = None,
 ) -> int:
     """Compile the spec into the targets' native configs (written only if every target compiles)."""
     from mlgen.writer import write_all
 
-    outputs = _compile(spec, target)
+    pipeline, outputs = _compile(spec, target, python_timeout)
     if stdout:
         sys.stdout.write("".join(o.text for o in outputs) if len(outputs) == 1 else
                          "".join(f"=== {o.path} ===\n{o.text}" for o in outputs))
         return 0
+    spec = _default_spec(spec)
     base = spec.parent
-    write_all([(base / o.path, o.text) for o in outputs])
+    write_all([(base / o.path, o.text) for o in outputs], root=base, spec=spec)
     for o in outputs:
         print(f"wrote {base / o.path}")
+    _note_orphans(base, spec.name, [t.path for t in pipeline.enabled_targets().values()])
     return 0
 
 
+def _note_orphans(base: Path, spec_name: str, current: list[str]) -> None:
+    """compile never deletes, but says what `check` will report: files this spec no longer writes."""
+    from mlgen.escape import sh_quote
+    from mlgen.fastcheck import orphans
+
+    for rel in orphans(str(base), spec_name, current):
+        print(f"note: {base / rel} was generated from {spec_name}, which no longer writes it, and still runs; "
+              f"delete it: git rm -- {sh_quote(rel)}", file=sys.stderr)
+
+
 @app.command()
-def check(spec: SpecArg = Path("mlgen.yaml"), target: TargetOpt = None) -> int:
+def check(spec: SpecArg = Path("mlgen.yaml"), target: TargetOpt = None, python_timeout: PyTimeoutOpt = None) -> int:
     """Fail (exit 2) when a generated config is stale or hand-edited; shows the diff and the fix."""
     from mlgen import check as drift
     from mlgen.errors import DriftFound
     from mlgen.escape import sh_quote
 
-    outputs = _compile(spec, target)
+    spec = _default_spec(spec)
+    pipeline, outputs = _compile(spec, target, python_timeout)
     drifts = drift.compare(spec.parent, outputs)
+    drifts += drift.orphaned(spec.parent, spec.name, [t.path for t in pipeline.enabled_targets().values()])
     if drifts:
         command = "mlgen compile" + ("" if str(spec) == "mlgen.yaml" else f" {sh_quote(str(spec))}")
         raise DriftFound(drift.report(drifts, command))
@@ -123,19 +165,19 @@ def check(spec: SpecArg = Path("mlgen.yaml"), target: TargetOpt = None) -> int:
 
 
 @app.command()
-def validate(spec: SpecArg = Path("mlgen.yaml")) -> int:
+def validate(spec: SpecArg = Path("mlgen.yaml"), python_timeout: PyTimeoutOpt = None) -> int:
     """Check the spec only (all problems at once, with file:line:col)."""
-    _, pipeline = _load(spec)
+    _, pipeline = _load(spec, python_timeout)
     print(f"{spec}: ok ({len(pipeline.stages)} stages, targets: {', '.join(pipeline.enabled_targets())})")
     return 0
 
 
 @app.command()
-def plan(spec: SpecArg = Path("mlgen.yaml")) -> int:
+def plan(spec: SpecArg = Path("mlgen.yaml"), python_timeout: PyTimeoutOpt = None) -> int:
     """Show the job graph and how each target maps (or emulates) every feature."""
     from mlgen.compiler import describe
 
-    _, pipeline = _load(spec)
+    _, pipeline = _load(spec, python_timeout)
     sys.stdout.write(describe(pipeline, spec.name))
     return 0
 

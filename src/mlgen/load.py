@@ -48,6 +48,8 @@ def problems_from_validation(exc: ValidationError, source: Source) -> list[Probl
     for error in exc.errors(include_url=False):
         loc = _data_loc(source.data, tuple(error["loc"]))
         message, hint = _explain(error, source.data, loc)
+        if error["type"] == "string_type" and isinstance(error.get("input"), float):
+            hint = f"quote it: \"{_literal(source, loc, error['input'])}\""  # as the user wrote it: 3.10 reads as 3.1
         if error["type"] == "extra_forbidden":
             loc = (*loc, KEY)  # point at the unknown key, not at its value
         elif error["type"] == "union_tag_invalid":
@@ -104,14 +106,21 @@ def _explain(error: Any, data: Any, loc: Loc) -> tuple[str, str]:
     if kind == "string_pattern_mismatch":
         return f"`{where}`: {_show(error.get('input'))} is not allowed", _pattern_hint(str(error["ctx"]["pattern"]))
     if kind == "string_type" and isinstance(error.get("input"), float):
-        return f"`{where}`: expected text, got the number {error['input']}", f"quote it: \"{_yaml_number(loc, data)}\""
+        return f"`{where}`: expected text, got the number {error['input']}", ""
     if kind == "value_error":
         return f"`{where}`: {msg.removeprefix('Value error, ')}", ""
     return f"`{where}`: {msg[0].lower() + msg[1:]}", ""
 
 
-def _yaml_number(loc: Loc, data: Any) -> str:
-    return "3.10" if loc and loc[-1] == "python" else "..."
+def _literal(source: Source, loc: Loc, value: Any) -> str:
+    """The value's text exactly as written in a YAML spec (YAML turns `3.10` into 3.1)."""
+    line, col = source.positions.get(loc, (0, 0))
+    if source.is_python or not line:
+        return str(value)
+    text = source.raw.decode("utf-8", "replace").splitlines()[line - 1][col - 1:]
+    for stop in (",", "}", "]", " #", "\t#"):
+        text = text.split(stop, 1)[0]
+    return text.strip() or str(value)
 
 
 def _show(value: Any) -> str:

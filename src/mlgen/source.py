@@ -71,21 +71,32 @@ def read(path: Path) -> Source:
     return source
 
 
+MAX_DEPTH = 64  # nesting levels; a spec needs fewer than ten
+MAX_ALIASED = 100_000  # values that aliases may add to the spec: plenty for `<<: *defaults`, not a "billion laughs"
+
+
 def parse_yaml(raw: bytes, display: str) -> tuple[Any, dict[Loc, tuple[int, int]]]:
     from ruamel.yaml import YAML
+    from ruamel.yaml.composer import MaxDepthExceededError
     from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise SpecError([Problem(display, 0, 0, f"the spec is not UTF-8 text (byte {exc.start})", "save the file as UTF-8")]) from None
+    text = _decode(raw, display)
     yaml = YAML(typ="rt")  # round-trip nodes carry line/column; YAML 1.2 keeps `on`/`no` as strings
     yaml.allow_duplicate_keys = False
+    yaml.max_depth = MAX_DEPTH  # bounded before any recursion (composer, walker, models) could overflow
+    yaml.Composer = _bounded_composer()
     try:
         data = yaml.load(text)
+    except MaxDepthExceededError as exc:
+        line, col = _mark(exc)
+        raise SpecError([Problem(display, line, col, f"the spec nests deeper than {MAX_DEPTH} levels here",
+                                 "no mlgen setting needs more than a few levels; flatten this value")]) from None
+    except _TooManyAliased as exc:
+        raise SpecError([Problem(display, exc.line, exc.col, f"aliases expand the spec beyond {MAX_ALIASED:,} values "
+                                 f"at `*{exc.anchor}`", "use fewer or smaller `*alias` references; repeated "
+                                 "aliases of aliases grow exponentially")]) from None
     except MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line, col = (mark.line + 1, mark.column + 1) if mark is not None else (0, 0)
+        line, col = _mark(exc)
         message = " ".join(str(part) for part in (exc.context, exc.problem) if part)
         hint = "fix the YAML syntax at this position"
         if "duplicate key" in message:
@@ -94,7 +105,10 @@ def parse_yaml(raw: bytes, display: str) -> tuple[Any, dict[Loc, tuple[int, int]
     except YAMLError as exc:
         raise SpecError([Problem(display, 0, 0, f"invalid YAML: {exc}")]) from None
     positions: dict[Loc, tuple[int, int]] = {}
-    plain = plain_with_positions(data, (), positions)
+    odd: list[tuple[Loc, str, str]] = []
+    plain = plain_with_positions(data, (), positions, odd)
+    if odd:
+        raise SpecError([Problem(display, *_where(positions, loc), message, hint) for loc, message, hint in odd])
     if data is None:
         raise SpecError([Problem(display, 1, 1, "the spec is empty", "run `mlgen init` to see a starter spec")])
     if not isinstance(plain, dict):
@@ -104,10 +118,83 @@ def parse_yaml(raw: bytes, display: str) -> tuple[Any, dict[Loc, tuple[int, int]
     return plain, positions
 
 
-def plain_with_positions(node: Any, loc: Loc, positions: dict[Loc, tuple[int, int]]) -> Any:
-    """Turn ruamel's commented nodes into dict/list/scalars, recording positions on the way."""
+def _decode(raw: bytes, display: str) -> str:
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        col = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1) + 1
+        raise SpecError([Problem(display, line, col, f"the spec is not UTF-8 text: {exc.reason} (byte 0x{raw[exc.start]:02x})",
+                                 "save the file as UTF-8")]) from None
+
+
+def _mark(exc: Any) -> tuple[int, int]:
+    mark = exc.problem_mark or exc.context_mark
+    return (mark.line + 1, mark.column + 1) if mark is not None else (0, 0)
+
+
+def _where(positions: dict[Loc, tuple[int, int]], loc: Loc) -> tuple[int, int]:
+    while loc not in positions and loc:
+        loc = loc[:-1]
+    return positions.get(loc, (0, 0))
+
+
+class _TooManyAliased(Exception):
+    def __init__(self, anchor: str, line: int, col: int) -> None:
+        super().__init__(anchor)
+        self.anchor, self.line, self.col = anchor, line, col
+
+
+def _bounded_composer() -> Any:
+    """ruamel's composer, counting what each alias adds to the document (aliases share nodes, so a
+    470-byte file can stand for billions of values once anything walks it)."""
+    from ruamel.yaml.composer import Composer
+    from ruamel.yaml.events import AliasEvent
+
+    class BoundedComposer(Composer):
+        def __init__(self, loader: Any = None) -> None:
+            super().__init__(loader)
+            self.aliased = 0
+            self.sizes: dict[int, int] = {}
+
+        def compose_node(self, parent: Any, index: Any) -> Any:
+            if self.parser.check_event(AliasEvent):
+                event = self.parser.peek_event()
+                node = self.anchors.get(event.anchor)
+                if node is not None:
+                    self.aliased += _size(node, self.sizes)
+                    if self.aliased > MAX_ALIASED:
+                        mark = event.start_mark
+                        raise _TooManyAliased(str(event.anchor), mark.line + 1, mark.column + 1)
+            return super().compose_node(parent, index)
+
+    return BoundedComposer
+
+
+def _size(node: Any, memo: dict[int, int]) -> int:
+    """Values under a composed node once aliases are expanded (memoised: aliases share nodes)."""
+    key = id(node)
+    if key not in memo:
+        value = node.value
+        if isinstance(value, list):
+            children = [c for pair in value for c in (pair if isinstance(pair, tuple) else (pair,))]
+            memo[key] = 1 + sum(_size(c, memo) for c in children)
+        else:
+            memo[key] = 1
+    return memo[key]
+
+
+def plain_with_positions(node: Any, loc: Loc, positions: dict[Loc, tuple[int, int]],
+                         odd: list[tuple[Loc, str, str]] | None = None) -> Any:
+    """Turn ruamel's commented nodes into dict/list/scalars, recording positions on the way.
+
+    With `odd`, values that are not plain YAML (tags, binary, timestamps, sets, keys that are not
+    text) are reported there instead of being turned into text nobody wrote.
+    """
     from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
+    if odd is not None:
+        _check_tag(node, loc, odd)
     if isinstance(node, CommentedMap):
         out: dict[Any, Any] = {}
         for key in node:
@@ -117,20 +204,68 @@ def plain_with_positions(node: Any, loc: Loc, positions: dict[Loc, tuple[int, in
             if node.lc.data and key in node.lc.data:
                 key_line, key_col = node.lc.key(key)
                 positions[(*child, KEY)] = (key_line + 1, key_col + 1)
-            out[key if isinstance(key, (str, int)) else str(key)] = plain_with_positions(node[key], child, positions)
+            if odd is not None and (isinstance(key, bool) or not isinstance(key, (str, int))):
+                odd.append(((*child, KEY), f"`{_dotted(loc) or '(top level)'}`: the key `{_show_key(key)}` is not text",
+                            f"keys are names; quote it if you mean the text: \"{_show_key(key)}\""))
+            out[key if isinstance(key, (str, int)) else str(key)] = plain_with_positions(node[key], child, positions, odd)
         return out
     if isinstance(node, CommentedSeq):
         items = []
         for index, item in enumerate(node):
             line, col = node.lc.item(index) if node.lc.data and index in node.lc.data else (node.lc.line, node.lc.col)
             positions[(*loc, index)] = (line + 1, col + 1)
-            items.append(plain_with_positions(item, (*loc, index), positions))
+            items.append(plain_with_positions(item, (*loc, index), positions, odd))
         return items
+    found = _odd_scalar(node) if odd is not None else None
+    if odd is not None and found is not None:
+        odd.append((loc, f"`{_dotted(loc)}`: {found[0]} is not allowed in a spec", found[1]))
     return _scalar(node)
+
+
+def _check_tag(node: Any, loc: Loc, odd: list[tuple[Loc, str, str]]) -> None:
+    tag = getattr(getattr(node, "tag", None), "value", None)
+    if isinstance(tag, str) and tag.startswith("!") and not tag.startswith("!!"):
+        odd.append((loc, f"`{_dotted(loc) or '(top level)'}`: the YAML tag `{tag}` is not allowed in a spec",
+                    "remove the tag; a spec holds plain mappings, lists, text, numbers and booleans"))
+
+
+def _odd_scalar(value: Any) -> tuple[str, str] | None:
+    import datetime
+
+    from ruamel.yaml.comments import TaggedScalar
+
+    if isinstance(value, TaggedScalar):
+        return None  # its tag is reported by _check_tag; `!!str 3` is plain text
+    if isinstance(value, (bytes, bytearray)):
+        return "a `!!binary` value", "write it as plain text, without `!!binary`"
+    if isinstance(value, (datetime.date, datetime.datetime)):
+        return f"the timestamp {value.isoformat()}", f"quote it if you mean the text: \"{value}\""
+    if value is None or isinstance(value, (str, int, float)):
+        return None
+    if isinstance(value, list):  # `!!pairs` and `!!omap` as lists of tuples
+        return "a `!!pairs` value", "use a plain mapping"
+    return f"a YAML {type(value).__name__.removeprefix('Commented').lower()}", "use a plain mapping, list, text or number"
+
+
+def _show_key(key: Any) -> str:
+    if key is None:
+        return "~"
+    if isinstance(key, bool):
+        return "true" if key else "false"
+    return str(key)
+
+
+def _dotted(loc: Loc) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
 
 
 def _scalar(value: Any) -> Any:
     """Drop ruamel's scalar subclasses so pydantic and equality see plain Python values."""
+    from ruamel.yaml.comments import TaggedScalar
+
     if value is None or isinstance(value, bool):
         return value
     if isinstance(value, int):
@@ -139,6 +274,8 @@ def _scalar(value: Any) -> Any:
         return float(value)
     if isinstance(value, str):
         return str(value)
+    if isinstance(value, TaggedScalar):
+        return str(value.value)
     return str(value)  # dates and other YAML types: keep them as text so validation can explain
 
 
