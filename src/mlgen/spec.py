@@ -139,6 +139,17 @@ class Cache(Model):
     key: list[Glob] = Field(min_length=1, description="Files whose content decides whether training can be skipped.")
     paths: list[RelPath] | None = Field(None, description="What to cache (default: the stage's outputs).")
 
+    @field_validator("key")
+    @classmethod
+    def _key_rule(cls, value: list[str]) -> list[str]:
+        from mlgen.keyglob import problem  # the rule `mlgen cache` applies at run time
+
+        for pattern in value:
+            why = problem(pattern)
+            if why:
+                raise ValueError(why)
+        return value
+
 
 class TrainStage(StageBase):
     """Training: outputs travel as artifacts; an unchanged cache key skips training."""
