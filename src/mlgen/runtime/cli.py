@@ -1,8 +1,9 @@
-"""The runtime's command line: `mlgen gate`, `mlgen data check`, `mlgen registry ...`, `mlgen canary ...`.
+"""The runtime's command line: `mlgen gate`, `data check`, `registry ...`, `canary ...`, `cache ...`.
 
 argparse (stdlib) keeps startup fast; each command's module is imported only when it runs, and
 heavy libraries only inside it. `main` returns the exit code: 0 ok, 1 user error or failed check,
-3 a bug in mlgen (mapped by `mlgen.errhandler`, the one place that does so).
+3 a bug in mlgen, 130 Ctrl-C, 143 SIGTERM (mapped by `mlgen.errhandler`, the one place that does
+so); `mlgen cache hit` alone also exits 10 on a miss.
 """
 
 from __future__ import annotations
@@ -147,6 +148,27 @@ def _canary_parser(sub: argparse._SubParsersAction[_Parser]) -> None:
     _registry_flags(p, model_help="registered model whose champion to check (omit to leave the registry alone)")
 
 
+def _cache_parser(sub: argparse._SubParsersAction[_Parser]) -> None:
+    from mlgen.cachecmd import MISS
+
+    cache = sub.add_parser("cache", help="training cache guard", description=CACHE_HELP.format(miss=MISS),
+                           formatter_class=_formatter)
+    cache_sub = cache.add_subparsers(dest="cache_command", metavar="COMMAND", required=True)
+    actions = {"hit": f"exit 0 if the cached outputs can be reused, {MISS} if not",
+               "save": "record the key of the current inputs (after training)", "key": "print the key"}
+    for action, summary in actions.items():
+        p = _command(cache_sub, action, summary, CACHE_HELP.format(miss=MISS), "mlgen.cachecmd")
+        p.add_argument("--stage", required=True, metavar="NAME", help="stage name (names the stamp file)")
+        p.add_argument("--key", action="append", required=True, metavar="GLOB",
+                       help="files whose content forms the key (repeatable; the rule is in README.md)")
+        p.add_argument("--path", action="append", required=True, metavar="PATH",
+                       help="cached output that must exist for a hit (repeatable)")
+        p.add_argument("--salt", default="", metavar="TEXT", help="extra text mixed into the key (the compiler passes "
+                                                                  "a hash of the command)")
+        p.add_argument("--matrix-env", action="append", default=[], metavar="VAR",
+                       help="environment variable naming this matrix leg (repeatable)")
+
+
 def build_parser() -> _Parser:
     parser = _Parser(prog="mlgen", description="mlgen runtime commands (run inside CI jobs).", formatter_class=_formatter)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True, parser_class=_Parser)
@@ -154,6 +176,7 @@ def build_parser() -> _Parser:
     _data_parser(sub)
     _registry_parser(sub)
     _canary_parser(sub)
+    _cache_parser(sub)
     return parser
 
 
@@ -259,6 +282,12 @@ examples:
   mlgen canary step --spec mlgen.yaml --stage canary --weight 10
   mlgen canary step --weight 50 --deploy './deploy.sh --weight "$MLGEN_CANARY_WEIGHT"' --bake 10m \\
       --interval 30s --check-url http://127.0.0.1:8765/metrics --threshold http_errors_rate:max=0.05
+"""
+
+CACHE_HELP = """\
+Reuse training outputs when the content of the cache key files is unchanged. Generated GitLab
+and Jenkins jobs call it, as their caches cannot key on file contents. `hit` exits 0 on a hit,
+{miss} on a miss, and 1 (with "error:") on a bad flag or an unreadable key file.
 """
 
 CANARY_ROLLBACK_HELP = """\
