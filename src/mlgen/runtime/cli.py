@@ -73,7 +73,8 @@ def _gate_parser(sub: argparse._SubParsersAction[_Parser]) -> None:
     p.add_argument("--baseline-file", metavar="FILE", help="baseline metrics JSON (missing file = no baseline yet)")
     p.add_argument("--baseline-registry", metavar="ALIAS", help="use the metrics of the registry version with this alias")
     p.add_argument("--on-missing-baseline", choices=ON_MISSING,
-                   help="without a baseline: `absolute` skips relative rules (default), `fail` fails them, `pass` passes all")
+                   help="without a baseline, relative rules are skipped (`absolute`, the default), failed (`fail`) "
+                        "or passed (`pass`); min and max always apply")
     p.add_argument("--junit", metavar="PATH", help="JUnit XML report (default: .mlgen/reports/<stage>-gate.xml)")
     p.add_argument("--json", metavar="PATH", help="machine-readable result (default: .mlgen/gate-<stage>.json)")
     p.add_argument("--summary", metavar="PATH", help="append the Markdown summary here (default: $GITHUB_STEP_SUMMARY, if set)")
@@ -213,7 +214,8 @@ Check a metrics file against performance gates. Exit 1 if any gate fails.
 
 Rules per metric: min, max (absolute), max_drop, max_rise (vs the baseline; a number is in the
 metric's units, "2%" is relative to the baseline). A missing, non-numeric or non-finite metric
-fails its gate. Without a baseline (the first model), --on-missing-baseline decides.
+fails its gate. Without a baseline (the first model), --on-missing-baseline decides what the
+relative rules give; min and max apply in every case.
 
 Writes a table to stdout, JUnit XML (--junit), a JSON result (--json) that `mlgen registry
 register --gate-results` attaches to the model version, and Markdown to $GITHUB_STEP_SUMMARY.
