@@ -8,6 +8,7 @@ passed on byte-exact.
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Annotated, Any, Literal, Union
 
@@ -266,6 +267,17 @@ class Threshold(Model):
     min: float | None = None
     max: float | None = None
 
+    @model_validator(mode="after")
+    def _bounds(self) -> Threshold:
+        # A NaN bound would switch the check off: every comparison with NaN is false.
+        if any(v is not None and not math.isfinite(v) for v in (self.min, self.max)):
+            raise ValueError("threshold bounds must be finite numbers")
+        if self.min is None and self.max is None:
+            raise ValueError("a threshold needs `min` and/or `max`")
+        if self.min is not None and self.max is not None and self.min > self.max:
+            raise ValueError(f"`min` ({self.min}) is above `max` ({self.max})")
+        return self
+
 
 class CanaryStage(StageBase):
     """Progressive delivery: one job per traffic step behind an approval; rollback on failure."""
@@ -281,6 +293,8 @@ class CanaryStage(StageBase):
     check: Text | None = Field(None, description="Shell command run repeatedly during the bake; non-zero means unhealthy.")
     check_url: Annotated[str, StringConstraints(pattern=r"^https?://[A-Za-z0-9._~:/?#@!&+,;=%-]+$")] | None = None
     thresholds: dict[Annotated[str, StringConstraints(pattern=r"^[A-Za-z_:][A-Za-z0-9_:]{0,99}$")], Threshold] = Field(default_factory=dict)
+    failure_limit: int = Field(1, ge=1, le=100, description="Failed health checks (in total, within one step) "
+                                                             "that fail the step; 1 fails it at the first.")
     rollback: Text
     model: ModelName | None = Field(None, description="Registered model to promote (default: from the register stage).")
     registry: Literal["mlflow", "command"] | None = None

@@ -136,6 +136,8 @@ def _canary_parser(sub: argparse._SubParsersAction[_Parser]) -> None:
     p.add_argument("--threshold", action="append", metavar="METRIC:RULES",
                    help="Prometheus metric bound read from --check-url, e.g. http_errors_rate:max=0.05; repeatable")
     p.add_argument("--check-timeout", metavar="DURATION", default="30s", help="longest one check may take (default: 30s)")
+    p.add_argument("--failure-limit", type=int, metavar="N",
+                   help="failed checks (in total) that fail the step (default: 1, the first fails it)")
     p.add_argument("--promote", action="store_true", help="promote challenger -> champion after this step passes")
     p.add_argument("--from-alias", metavar="ALIAS", help="the alias to promote (default: challenger)")
     _registry_flags(p, model_help="registered model to promote (with --promote)")
