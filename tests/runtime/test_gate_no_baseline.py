@@ -4,13 +4,14 @@ skip the absolute rules too, so a first model below `min` passed)."""
 from __future__ import annotations
 
 import itertools
+from typing import Any
 
 import pytest
 
 from mlgen.runtime import gate
 
 # Each rule kind with a value that satisfies it and one that does not (no baseline involved).
-RULES = {"min": ({"min": 0.8}, 0.9, 0.7), "max": ({"max": 50}, 20.0, 80.0),
+RULES: dict[str, tuple[dict[str, Any], float, float]] = {"min": ({"min": 0.8}, 0.9, 0.7), "max": ({"max": 50}, 20.0, 80.0),
          "max_drop": ({"max_drop": 0.01}, 0.9, 0.1), "max_rise": ({"max_rise": "5%"}, 20.0, 90.0)}
 RELATIVE_WITHOUT_BASELINE = {"absolute": "skipped", "fail": "failed", "pass": "passed"}
 NO_BASELINES = {"no baseline configured": gate.NO_BASELINE,

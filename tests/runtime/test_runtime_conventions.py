@@ -35,9 +35,9 @@ def _command_paths(parser: argparse.ArgumentParser, prefix: tuple[str, ...] = ()
 PATHS = _command_paths(build_parser())
 
 
-def mlgen(*args: str, cwd: Path, **kwargs: object) -> subprocess.CompletedProcess[str]:
+def mlgen(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "mlgen", *args], cwd=cwd, capture_output=True, text=True,
-                          env=subprocess_env(), timeout=120, **kwargs)  # type: ignore[call-overload]
+                          env=subprocess_env(), timeout=120)
 
 
 def test_every_runtime_command_is_dispatched_and_listed(tmp_path: Path) -> None:
@@ -106,7 +106,7 @@ def test_sigterm_exits_143_without_a_traceback_and_stops_the_command(tmp_path: P
 
 # --- the generated cache guard, run by a real shell -----------------------------------------------
 
-def _guard_script(tmp_path: Path) -> str:
+def _guard_script() -> str:
     job = Job(id="train", stage="train", kind="train", title="train", needs=(), runner=(), timeout_minutes=10, retries=0,
               commands=(Command("train", "echo trained >> trainings.log\nmkdir -p model && echo m > model/m.txt",
                                 skip_on_cache_hit=True),),
@@ -129,7 +129,7 @@ def test_the_guard_trains_on_a_miss_skips_on_a_hit_and_fails_on_an_error(tmp_pat
     repo = tmp_path / "repo"
     (repo / "data").mkdir(parents=True)
     (repo / "data" / "train.csv").write_text("a\n1\n")
-    script = _guard_script(tmp_path)
+    script = _guard_script()
     trainings = repo / "trainings.log"
     assert _run_guard(tmp_path, script).returncode == 0  # no saved key: a miss
     assert trainings.read_text() == "trained\n"
