@@ -161,3 +161,28 @@ def test_the_spec_refuses_thresholds_that_cannot_be_checked(threshold: dict[str,
 
     with pytest.raises(ValidationError, match=message):
         Threshold(**threshold)
+
+
+SPEC = """\
+version: 1
+name: demo
+stages:
+  - {{name: train, kind: train, run: python train.py, outputs: [model/]}}
+  - name: roll-out
+    kind: canary
+    deploy: echo "weight $MLGEN_CANARY_WEIGHT" >> deployed.log
+    steps: [10, 100]
+    bake: 1s
+    interval: 1s
+    check: {check}
+    rollback: echo rolled-back >> deployed.log
+{extra}"""
+
+
+@pytest.mark.parametrize(("extra", "code"), [("", 1), ("    failure_limit: 2\n", 0)])
+def test_the_spec_failure_limit_applies_with_spec(runtime: Run, tmp_path: Path, extra: str, code: int) -> None:
+    count = tmp_path / "count"  # the first check fails, the second passes
+    check = f"'n=$(( $(cat {count} 2>/dev/null || echo 0) + 1 )); echo $n > {count}; [ $n -gt 1 ]'"
+    (tmp_path / "mlgen.yaml").write_text(SPEC.format(check=check, extra=extra))
+    result = runtime("canary", "step", "--spec", "mlgen.yaml", "--stage", "roll-out", "--weight", "10")
+    assert result.code == code, result.out + result.err
