@@ -145,10 +145,9 @@ class Cache(Model):
     def _key_rule(cls, value: list[str]) -> list[str]:
         from mlgen.keyglob import problem  # the rule `mlgen cache` applies at run time
 
-        for pattern in value:
-            why = problem(pattern)
-            if why:
-                raise ValueError(why)
+        problems = [why for why in map(problem, value) if why]
+        if problems:
+            raise ValueError("; ".join(problems))
         return value
 
 
