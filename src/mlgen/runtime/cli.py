@@ -277,10 +277,11 @@ the registry after the last step, roll back on failure.
 """
 
 STEP_HELP = """\
-Run the deploy command with MLGEN_CANARY_WEIGHT exported, then check health every --interval
-until --bake has passed; stop at the first bad check (exit 1). Health: --check CMD (exit 0 is
-healthy) and/or --check-url URL (2xx is healthy; with --threshold, the body is read as
-Prometheus text format and each listed metric must be present and within bounds).
+Check every argument, run the deploy command with MLGEN_CANARY_WEIGHT exported, then check
+health every --interval until --bake has passed; stop at the first bad check, or at the Nth with
+--failure-limit N (bad checks in total), with exit 1. Health: --check CMD (exit 0 is healthy)
+and/or --check-url URL (2xx is healthy; with --threshold, the body is read as Prometheus text
+format and each listed metric must be present and within bounds).
 
 examples:
   mlgen canary step --spec mlgen.yaml --stage canary --weight 10
