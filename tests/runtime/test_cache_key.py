@@ -194,9 +194,14 @@ def test_issue_example_an_edited_data_row_or_code_line_is_a_miss(churn: Path, ed
 
 
 def _other_pythons() -> list[str]:
-    """Interpreters of the other supported versions: $MLGEN_TEST_PYTHONS, or python3.12/3.13 on PATH."""
+    """Interpreters of the other supported versions: $MLGEN_TEST_PYTHONS, python3.12/3.13 on PATH,
+    or those pyenv has installed."""
     listed = os.environ.get("MLGEN_TEST_PYTHONS", "").split(os.pathsep)
     found = [p for p in [*listed, shutil.which("python3.12"), shutil.which("python3.13")] if p]
+    pyenv = shutil.which("pyenv")
+    if pyenv:
+        root = subprocess.run([pyenv, "root"], capture_output=True, text=True).stdout.strip()
+        found += sorted(str(p) for p in Path(root).glob("versions/3.1[2-9]*/bin/python") if root)
     usable = []
     for python in dict.fromkeys(found):
         probe = subprocess.run([python, "-c", "import sys; print(sys.version_info >= (3, 11))"], capture_output=True, text=True)
