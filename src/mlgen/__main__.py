@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-RUNTIME_COMMANDS = ("gate", "data", "registry", "canary")
+RUNTIME_COMMANDS = ("gate", "data", "registry", "canary", "cache")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -13,10 +13,6 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     from mlgen import errhandler
 
-    if args[:1] == ["cache"]:
-        from mlgen.cachecmd import main as cache_main
-
-        return errhandler.run(lambda: cache_main(args[1:]))
     if args[:1] and args[0] in RUNTIME_COMMANDS:
         from mlgen.runtime.cli import main as runtime_main
 

@@ -6,11 +6,16 @@ files equal to the one saved beside them; otherwise training runs and the hash i
 
 from __future__ import annotations
 
+import argparse
+import hashlib
+import os
+import sys
 from pathlib import Path
-
 from typing import TYPE_CHECKING
 
+from mlgen import keyglob
 from mlgen.escape import sh_quote
+from mlgen.runtime.errors import UserError
 
 if TYPE_CHECKING:
     from mlgen.plan import Job
@@ -23,9 +28,14 @@ def setup_outside_guard(job: Job, setup: str | None) -> str | None:
     return None if job.setup_on_miss_only else setup
 
 
+MISS = 10  # `mlgen cache hit` on a miss: apart from 1, so that an error in the guard never reads as "retrain"
+
+
 def guard(script: str, job: Job, setup: str | None) -> str:
     """Wrap the training command of a cached job: skip it on a hit, record the key after it ran.
 
+    `mlgen cache hit` exits 0 on a hit and MISS on a miss; anything else (a bad flag, an
+    unreadable key file) fails the job instead of retraining and then failing in `save`.
     When a hit leaves the job nothing to do, the project's `setup` runs only on a miss, right
     before training (the target then leaves it out of the job's preparation).
     """
@@ -41,7 +51,10 @@ def guard(script: str, job: Job, setup: str | None) -> str:
     if setup and job.setup_on_miss_only:
         body = setup.rstrip("\n") + "\n" + body
     return (
-        f"if mlgen cache hit {flags}; then\n"
+        "mlgen_cache=0\n"
+        f"mlgen cache hit {flags} || mlgen_cache=$?\n"
+        f'[ "$mlgen_cache" -eq 0 ] || [ "$mlgen_cache" -eq {MISS} ] || exit "$mlgen_cache"\n'
+        'if [ "$mlgen_cache" -eq 0 ]; then\n'
         "  echo 'mlgen: training inputs unchanged; reusing the cached outputs'\n"
         "else\n"
         f"{body}\n"
@@ -50,30 +63,15 @@ def guard(script: str, job: Job, setup: str | None) -> str:
     )
 
 
-def main(argv: list[str]) -> int:
-    """`mlgen cache hit|save|key`: exit 0 on a hit, 1 on a miss."""
-    import argparse
-    import os
-
-    parser = argparse.ArgumentParser(
-        prog="mlgen cache", description="Reuse training outputs when the content of the cache key files is unchanged. "
-                                        "Used by generated GitLab and Jenkins jobs, whose caches cannot key on file contents.")
-    parser.add_argument("action", choices=["hit", "save", "key"], help="hit: exit 0 if the outputs can be reused, 1 if not; "
-                                                                       "save: record the key of the current inputs; key: print it")
-    parser.add_argument("--stage", required=True, help="stage name (names the stamp file)")
-    parser.add_argument("--key", action="append", required=True, help="glob of files whose content forms the key (repeatable)")
-    parser.add_argument("--path", action="append", required=True, help="cached output path that must exist for a hit (repeatable)")
-    parser.add_argument("--salt", default="", help="extra text mixed into the key (the compiler passes a hash of the command)")
-    parser.add_argument("--matrix-env", action="append", default=[], help="environment variable naming this matrix leg (repeatable)")
-    args = parser.parse_args(argv)
-
+def run(args: argparse.Namespace) -> int:
+    """`mlgen cache hit|save|key` (flags parsed by the runtime's parser): 0 hit, MISS on a miss."""
     legs = [(name, os.environ.get(name, "")) for name in args.matrix_env]
     digest = key_digest(Path("."), args.key, [args.salt, *args.path, *(f"{k}={v}" for k, v in legs)])
     stamp = Path(STAMP_DIR) / ("-".join([args.stage, *(v for _, v in legs)]) + ".sha256")
-    if args.action == "key":
+    if args.cache_command == "key":
         print(digest)
         return 0
-    if args.action == "save":
+    if args.cache_command == "save":
         stamp.parent.mkdir(parents=True, exist_ok=True)
         stamp.write_text(digest + "\n", encoding="utf-8")
         return 0
@@ -84,18 +82,26 @@ def main(argv: list[str]) -> int:
         return 0
     reason = "no saved key" if saved is None else ("missing " + ", ".join(missing) if missing else "key files changed")
     print(f"mlgen cache: miss for `{args.stage}` ({reason})")
-    return 1
+    return MISS
 
 
 def key_digest(root: Path, patterns: list[str], extra: list[str]) -> str:
-    """SHA-256 over the sorted files matching `patterns` (path and content) plus `extra` strings."""
-    import hashlib
+    """SHA-256 over `extra` strings, then each key file (sorted): its path and its content's hash.
 
+    The files are those `mlgen.keyglob` selects (the rule `hashFiles` follows on GitHub). Paths
+    count too: renaming or moving a key file changes the key.
+    """
     digest = hashlib.sha256()
     for item in extra:
         digest.update(item.encode() + b"\0")
-    files = sorted({p for pattern in patterns for p in root.glob(pattern) if p.is_file()})
-    for path in files:
-        digest.update(path.relative_to(root).as_posix().encode() + b"\0")
-        digest.update(hashlib.sha256(path.read_bytes()).digest())
+    try:
+        files = keyglob.matching_files(root, patterns)
+    except keyglob.GlobError as exc:
+        raise UserError(str(exc), where="--key", hint="see the cache rule in README.md (Runtime commands)") from None
+    for pattern in patterns:
+        if not any(keyglob.parse(pattern).covers(f) for f in files):
+            print(f"mlgen cache: warning: no file matches --key {pattern}", file=sys.stderr)
+    for name in files:
+        digest.update(name.encode() + b"\0")
+        digest.update(hashlib.sha256((root / name).read_bytes()).digest())
     return digest.hexdigest()

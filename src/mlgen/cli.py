@@ -26,6 +26,7 @@ RUNTIME_HELP = {
     "data": "Validate datasets against a data contract: `mlgen data check` (runs inside CI jobs).",
     "registry": "Register, promote and roll back models in the model registry (runs inside CI jobs).",
     "canary": "Walk a canary step, promote or roll back a deployment (runs inside CI jobs).",
+    "cache": "Skip training when the cache key files are unchanged: `mlgen cache hit|save` (GitLab and Jenkins jobs).",
 }
 
 

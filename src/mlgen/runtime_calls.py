@@ -78,6 +78,8 @@ def canary_step(stage: Any, weight: int) -> str:
     for metric, t in stage.thresholds.items():
         rules = ",".join(f"{k}={_number(v)}" for k, v in (("min", t.min), ("max", t.max)) if v is not None)
         flags.append(("--threshold", f"{metric}:{rules}"))
+    if stage.failure_limit != 1:  # the default is left out: configs written before it existed stay the same
+        flags.append(("--failure-limit", str(stage.failure_limit)))
     return _cmd("canary", "step", flags=flags)
 
 

@@ -8,6 +8,7 @@ passed on byte-exact.
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Annotated, Any, Literal, Union
 
@@ -139,6 +140,16 @@ class Cache(Model):
     key: list[Glob] = Field(min_length=1, description="Files whose content decides whether training can be skipped.")
     paths: list[RelPath] | None = Field(None, description="What to cache (default: the stage's outputs).")
 
+    @field_validator("key")
+    @classmethod
+    def _key_rule(cls, value: list[str]) -> list[str]:
+        from mlgen.keyglob import problem  # the rule `mlgen cache` applies at run time
+
+        problems = [why for why in map(problem, value) if why]
+        if problems:
+            raise ValueError("; ".join(problems))
+        return value
+
 
 class TrainStage(StageBase):
     """Training: outputs travel as artifacts; an unchanged cache key skips training."""
@@ -255,6 +266,17 @@ class Threshold(Model):
     min: float | None = None
     max: float | None = None
 
+    @model_validator(mode="after")
+    def _bounds(self) -> Threshold:
+        # A NaN bound would switch the check off: every comparison with NaN is false.
+        if any(v is not None and not math.isfinite(v) for v in (self.min, self.max)):
+            raise ValueError("threshold bounds must be finite numbers")
+        if self.min is None and self.max is None:
+            raise ValueError("a threshold needs `min` and/or `max`")
+        if self.min is not None and self.max is not None and self.min > self.max:
+            raise ValueError(f"`min` ({self.min}) is above `max` ({self.max})")
+        return self
+
 
 class CanaryStage(StageBase):
     """Progressive delivery: one job per traffic step behind an approval; rollback on failure."""
@@ -270,6 +292,8 @@ class CanaryStage(StageBase):
     check: Text | None = Field(None, description="Shell command run repeatedly during the bake; non-zero means unhealthy.")
     check_url: Annotated[str, StringConstraints(pattern=r"^https?://[A-Za-z0-9._~:/?#@!&+,;=%-]+$")] | None = None
     thresholds: dict[Annotated[str, StringConstraints(pattern=r"^[A-Za-z_:][A-Za-z0-9_:]{0,99}$")], Threshold] = Field(default_factory=dict)
+    failure_limit: int = Field(1, ge=1, le=100, description="Failed health checks (in total, within one step) "
+                                                             "that fail the step; 1 fails it at the first.")
     rollback: Text
     model: ModelName | None = Field(None, description="Registered model to promote (default: from the register stage).")
     registry: Literal["mlflow", "command"] | None = None

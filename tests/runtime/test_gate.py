@@ -155,11 +155,17 @@ class TestNoBaseline:
         assert result.code == 1
         assert "on_missing_baseline is `fail`" in result.out
 
-    def test_pass_passes_and_says_so(self, runtime: Run, tmp_path: Path) -> None:
-        result = self.gate(runtime, tmp_path, "--on-missing-baseline", "pass", auc=0.7)
+    def test_pass_passes_relative_rules_and_says_so(self, runtime: Run, tmp_path: Path) -> None:
+        result = self.gate(runtime, tmp_path, "--on-missing-baseline", "pass")
         assert result.code == 0
-        assert statuses(junit(tmp_path / ".mlgen/reports/evaluate-gate.xml")) == {"auc": "skipped"}
-        assert "on_missing_baseline is `pass`" in result.out
+        assert statuses(junit(tmp_path / ".mlgen/reports/evaluate-gate.xml")) == {"auc": "passed"}
+        assert "passed: on_missing_baseline is `pass`" in result.out
+
+    def test_pass_still_applies_absolute_rules(self, runtime: Run, tmp_path: Path) -> None:
+        result = self.gate(runtime, tmp_path, "--on-missing-baseline", "pass", auc=0.7)
+        assert result.code == 1
+        assert statuses(junit(tmp_path / ".mlgen/reports/evaluate-gate.xml")) == {"auc": "failed"}
+        assert "0.7 < 0.8" in result.out
 
     def test_pass_still_fails_a_missing_metric(self, runtime: Run, tmp_path: Path) -> None:
         metrics = write(tmp_path / "m.json", {"acc": 0.9})
@@ -181,6 +187,21 @@ def test_malformed_gate_flags(runtime: Run, tmp_path: Path, flag: str, message: 
     result = runtime("gate", "--metrics", metrics, "--gate", flag)
     assert result.code == 1
     assert message in result.err
+
+
+BAD_VALUES = ["abc", "abc%", "nan", "inf", "-inf", "1e999", "%", "2%%"]
+
+
+@pytest.mark.parametrize("rule", ["min", "max", "max_drop", "max_rise"])
+@pytest.mark.parametrize("value", BAD_VALUES)
+def test_a_bad_value_gets_the_hint_of_its_own_rule(runtime: Run, tmp_path: Path, rule: str, value: str) -> None:
+    metrics = write(tmp_path / "m.json", {"auc": 0.9})
+    result = runtime("gate", "--metrics", metrics, "--gate", f"auc:{rule}={value}")
+    assert result.code == 1
+    hint = result.err.split("hint: ", 1)[1]
+    assert hint.startswith(f"{rule} takes"), result.err
+    others = {"min", "max", "max_drop", "max_rise"} - {rule}
+    assert not any(f"e.g. {other}=" in hint for other in others), result.err
 
 
 def test_metric_names_may_contain_colons(runtime: Run, tmp_path: Path) -> None:

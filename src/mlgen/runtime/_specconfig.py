@@ -69,6 +69,7 @@ class CanarySettings:
     thresholds: dict[str, dict[str, float | None]]
     rollback: str
     registry: RegistrySettings
+    failure_limit: int = 1
 
 
 class StageView:
@@ -141,7 +142,7 @@ class StageView:
         s = self.stage
         thresholds = {name: {"min": t.min, "max": t.max} for name, t in s.thresholds.items()}
         return CanarySettings(s.deploy, list(s.steps), s.bake, s.interval, s.check, s.check_url, thresholds, s.rollback,
-                              self.registry(s.model, s.registry))
+                              self.registry(s.model, s.registry), s.failure_limit)
 
 
 def load_stage(spec: str | None, stage: str | None, kind: str) -> StageView | None:

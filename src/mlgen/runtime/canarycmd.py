@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import os
+from dataclasses import dataclass
 
 from mlgen.runtime import cienv, health, prometheus, reports, shell, state
 from mlgen.runtime._specconfig import CanarySettings, RegistrySettings, apply_env, load_stage
@@ -34,32 +35,58 @@ def _need(value: str | None, *, flag: str, key: str) -> str:
     return value
 
 
-# --- step ------------------------------------------------------------------------------------
+# --- step ---------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class _StepPlan:
+    """Every setting of a step, checked: nothing may turn out wrong after traffic has moved."""
+
+    weight: int
+    deploy: str
+    bake: float
+    interval: float
+    probes: list[health.Probe]
+    failure_limit: int
+
 
 def step(args: argparse.Namespace) -> int:
     spec, settings = _load(args)
-    if not 0 <= args.weight <= 100:
-        raise UserError(f"--weight must be a percentage from 0 to 100, got {args.weight}")
-    deploy = _need(args.deploy or (spec.deploy if spec else None), flag="--deploy", key="deploy")
-    bake_s = parse_duration(_need(args.bake or (spec.bake if spec else None), flag="--bake", key="bake"), flag="--bake")
-    interval = parse_duration(args.interval or (spec.interval if spec else "30s"), flag="--interval")
-    if interval <= 0:
-        raise UserError("--interval must be longer than 0", hint="e.g. --interval 30s")
-    probes = _probes(args, spec)
-    env = {"MLGEN_CANARY_WEIGHT": str(args.weight)}
-    print(f"canary: deploying {args.weight}% of traffic to the new model", flush=True)
-    deployed = shell.run(deploy, env=env)
+    plan = _plan(args, spec)
+    if args.promote:  # the promotion after the bake needs a model: know that before deploying
+        from mlgen.runtime.registry import require_model
+
+        require_model(settings.model, command="mlgen canary step --promote")
+    env = {"MLGEN_CANARY_WEIGHT": str(plan.weight)}
+    print(f"canary: deploying {plan.weight}% of traffic to the new model", flush=True)
+    deployed = shell.run(plan.deploy, env=env)
     if deployed.code != 0:
-        return _finish(args.weight, f"the deploy command failed with exit code {deployed.code}", 0, 0.0)
-    print(f"canary: baking {args.weight}% for {bake_s:g}s, checking every {interval:g}s: "
-          + "; ".join(p.describe() for p in probes), flush=True)
-    result = health.bake(probes, bake_s, interval, log=lambda line: print(f"canary: {line}", flush=True))
-    code = _finish(args.weight, result.failure, result.checks, result.elapsed)
+        return _finish(plan.weight, health.BakeResult(0, 0.0, f"the deploy command failed with exit code {deployed.code}"))
+    tolerance = f"; the step fails at {plan.failure_limit} failed checks" if plan.failure_limit > 1 else ""
+    print(f"canary: baking {plan.weight}% for {plan.bake:g}s, checking every {plan.interval:g}s: "
+          + "; ".join(p.describe() for p in plan.probes) + tolerance, flush=True)
+    result = health.bake(plan.probes, plan.bake, plan.interval, failure_limit=plan.failure_limit,
+                         log=lambda line: print(f"canary: {line}", flush=True))
+    code = _finish(plan.weight, result)
     if code == 0 and args.promote:
         from mlgen.runtime.registrycmd import promote_with
 
         return promote_with(args, settings, "mlgen canary step --promote")
     return code
+
+
+def _plan(args: argparse.Namespace, spec: CanarySettings | None) -> _StepPlan:
+    if not 0 <= args.weight <= 100:
+        raise UserError(f"--weight must be a percentage from 0 to 100, got {args.weight}", hint="e.g. --weight 10")
+    deploy = _need(args.deploy or (spec.deploy if spec else None), flag="--deploy", key="deploy")
+    bake_s = parse_duration(_need(args.bake or (spec.bake if spec else None), flag="--bake", key="bake"), flag="--bake")
+    interval = parse_duration(args.interval or (spec.interval if spec else "30s"), flag="--interval")
+    if interval <= 0:
+        raise UserError("--interval must be longer than 0", hint="e.g. --interval 30s")
+    limit = args.failure_limit if args.failure_limit is not None else (spec.failure_limit if spec else 1)
+    if limit < 1:
+        raise UserError(f"--failure-limit must be 1 or more, got {limit}",
+                        hint="the number of failed checks that fails the step; 1 fails it at the first")
+    return _StepPlan(args.weight, deploy, bake_s, interval, _probes(args, spec), limit)
 
 
 def _probes(args: argparse.Namespace, spec: CanarySettings | None) -> list[health.Probe]:
@@ -68,29 +95,35 @@ def _probes(args: argparse.Namespace, spec: CanarySettings | None) -> list[healt
     if args.threshold:
         bounds = tuple(prometheus.parse_bound(t) for t in args.threshold)
     else:
-        bounds = tuple(prometheus.Bound(m, t.get("min"), t.get("max")) for m, t in (spec.thresholds if spec else {}).items())
+        bounds = tuple(prometheus.make_bound(m, t.get("min"), t.get("max"), where=f"threshold {m}")
+                       for m, t in (spec.thresholds if spec else {}).items())
     if bounds and not url:
-        raise UserError("--threshold needs --check-url: thresholds are read from its Prometheus metrics")
+        raise UserError("--threshold needs --check-url: thresholds are read from its Prometheus metrics",
+                        hint="pass --check-url with the URL of the service's /metrics page")
     if not check and not url:
         raise UserError("a canary step needs a health signal", hint="pass --check CMD and/or --check-url URL")
     timeout = parse_duration(args.check_timeout, flag="--check-timeout")
+    if timeout <= 0:
+        raise UserError("--check-timeout must be longer than 0", hint="e.g. --check-timeout 30s")
     probes: list[health.Probe] = []
     if check:
         probes.append(health.CommandProbe(check, timeout, {"MLGEN_CANARY_WEIGHT": str(args.weight)}))
     if url:
-        probes.append(health.HttpProbe(url, bounds, timeout))
+        probes.append(health.HttpProbe(health.check_url(url), bounds, timeout))
     return probes
 
 
-def _finish(weight: int, failure: str | None, checks: int, elapsed: float) -> int:
-    if failure:
-        text = f"canary step {weight}% FAILED after {checks} check(s), {elapsed:.1f}s: {failure}"
+def _finish(weight: int, result: health.BakeResult) -> int:
+    failed = f", {result.failures} failed" if result.failures else ""
+    if result.failure:
+        text = f"canary step {weight}% FAILED after {result.checks} check(s){failed}, {result.elapsed:.1f}s: {result.failure}"
         hint = "the rollback job routes traffic back (`mlgen canary rollback`)"
         print(f"{text}\n{hint}", flush=True)
-        reports.append_step_summary(f"### ❌ mlgen canary {weight}%\n\n{failure}\n\n{hint}\n")
+        reports.append_step_summary(f"### ❌ mlgen canary {weight}%\n\n{result.failure}\n\n{hint}\n")
         return 1
-    print(f"canary step {weight}% passed: {checks} healthy check(s) over {elapsed:.1f}s", flush=True)
-    reports.append_step_summary(f"### ✅ mlgen canary {weight}%\n\n{checks} healthy checks over {elapsed:.1f}s\n")
+    healthy = result.checks - result.failures
+    print(f"canary step {weight}% passed: {healthy} healthy check(s){failed} over {result.elapsed:.1f}s", flush=True)
+    reports.append_step_summary(f"### ✅ mlgen canary {weight}%\n\n{healthy} healthy checks{failed} over {result.elapsed:.1f}s\n")
     return 0
 
 

@@ -1,8 +1,9 @@
-"""The runtime's command line: `mlgen gate`, `mlgen data check`, `mlgen registry ...`, `mlgen canary ...`.
+"""The runtime's command line: `mlgen gate`, `data check`, `registry ...`, `canary ...`, `cache ...`.
 
 argparse (stdlib) keeps startup fast; each command's module is imported only when it runs, and
 heavy libraries only inside it. `main` returns the exit code: 0 ok, 1 user error or failed check,
-3 a bug in mlgen (mapped by `mlgen.errhandler`, the one place that does so).
+3 a bug in mlgen, 130 Ctrl-C, 143 SIGTERM (mapped by `mlgen.errhandler`, the one place that does
+so); `mlgen cache hit` alone also exits 10 on a miss.
 """
 
 from __future__ import annotations
@@ -72,7 +73,8 @@ def _gate_parser(sub: argparse._SubParsersAction[_Parser]) -> None:
     p.add_argument("--baseline-file", metavar="FILE", help="baseline metrics JSON (missing file = no baseline yet)")
     p.add_argument("--baseline-registry", metavar="ALIAS", help="use the metrics of the registry version with this alias")
     p.add_argument("--on-missing-baseline", choices=ON_MISSING,
-                   help="without a baseline: `absolute` skips relative rules (default), `fail` fails them, `pass` passes all")
+                   help="without a baseline, relative rules are skipped (`absolute`, the default), failed (`fail`) "
+                        "or passed (`pass`); min and max always apply")
     p.add_argument("--junit", metavar="PATH", help="JUnit XML report (default: .mlgen/reports/<stage>-gate.xml)")
     p.add_argument("--json", metavar="PATH", help="machine-readable result (default: .mlgen/gate-<stage>.json)")
     p.add_argument("--summary", metavar="PATH", help="append the Markdown summary here (default: $GITHUB_STEP_SUMMARY, if set)")
@@ -134,6 +136,8 @@ def _canary_parser(sub: argparse._SubParsersAction[_Parser]) -> None:
     p.add_argument("--threshold", action="append", metavar="METRIC:RULES",
                    help="Prometheus metric bound read from --check-url, e.g. http_errors_rate:max=0.05; repeatable")
     p.add_argument("--check-timeout", metavar="DURATION", default="30s", help="longest one check may take (default: 30s)")
+    p.add_argument("--failure-limit", type=int, metavar="N",
+                   help="failed checks (in total) that fail the step (default: 1, the first fails it)")
     p.add_argument("--promote", action="store_true", help="promote challenger -> champion after this step passes")
     p.add_argument("--from-alias", metavar="ALIAS", help="the alias to promote (default: challenger)")
     _registry_flags(p, model_help="registered model to promote (with --promote)")
@@ -147,6 +151,27 @@ def _canary_parser(sub: argparse._SubParsersAction[_Parser]) -> None:
     _registry_flags(p, model_help="registered model whose champion to check (omit to leave the registry alone)")
 
 
+def _cache_parser(sub: argparse._SubParsersAction[_Parser]) -> None:
+    from mlgen.cachecmd import MISS
+
+    cache = sub.add_parser("cache", help="training cache guard", description=CACHE_HELP.format(miss=MISS),
+                           formatter_class=_formatter)
+    cache_sub = cache.add_subparsers(dest="cache_command", metavar="COMMAND", required=True)
+    actions = {"hit": f"exit 0 if the cached outputs can be reused, {MISS} if not",
+               "save": "record the key of the current inputs (after training)", "key": "print the key"}
+    for action, summary in actions.items():
+        p = _command(cache_sub, action, summary, CACHE_HELP.format(miss=MISS), "mlgen.cachecmd")
+        p.add_argument("--stage", required=True, metavar="NAME", help="stage name (names the stamp file)")
+        p.add_argument("--key", action="append", required=True, metavar="GLOB",
+                       help="files whose content forms the key (repeatable; the rule is in README.md)")
+        p.add_argument("--path", action="append", required=True, metavar="PATH",
+                       help="cached output that must exist for a hit (repeatable)")
+        p.add_argument("--salt", default="", metavar="TEXT", help="extra text mixed into the key (the compiler passes "
+                                                                  "a hash of the command)")
+        p.add_argument("--matrix-env", action="append", default=[], metavar="VAR",
+                       help="environment variable naming this matrix leg (repeatable)")
+
+
 def build_parser() -> _Parser:
     parser = _Parser(prog="mlgen", description="mlgen runtime commands (run inside CI jobs).", formatter_class=_formatter)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True, parser_class=_Parser)
@@ -154,6 +179,7 @@ def build_parser() -> _Parser:
     _data_parser(sub)
     _registry_parser(sub)
     _canary_parser(sub)
+    _cache_parser(sub)
     return parser
 
 
@@ -190,7 +216,8 @@ Check a metrics file against performance gates. Exit 1 if any gate fails.
 
 Rules per metric: min, max (absolute), max_drop, max_rise (vs the baseline; a number is in the
 metric's units, "2%" is relative to the baseline). A missing, non-numeric or non-finite metric
-fails its gate. Without a baseline (the first model), --on-missing-baseline decides.
+fails its gate. Without a baseline (the first model), --on-missing-baseline decides what the
+relative rules give; min and max apply in every case.
 
 Writes a table to stdout, JUnit XML (--junit), a JSON result (--json) that `mlgen registry
 register --gate-results` attaches to the model version, and Markdown to $GITHUB_STEP_SUMMARY.
@@ -260,15 +287,22 @@ the registry after the last step, roll back on failure.
 """
 
 STEP_HELP = """\
-Run the deploy command with MLGEN_CANARY_WEIGHT exported, then check health every --interval
-until --bake has passed; stop at the first bad check (exit 1). Health: --check CMD (exit 0 is
-healthy) and/or --check-url URL (2xx is healthy; with --threshold, the body is read as
-Prometheus text format and each listed metric must be present and within bounds).
+Check every argument, run the deploy command with MLGEN_CANARY_WEIGHT exported, then check
+health every --interval until --bake has passed; stop at the first bad check, or at the Nth with
+--failure-limit N (bad checks in total), with exit 1. Health: --check CMD (exit 0 is healthy)
+and/or --check-url URL (2xx is healthy; with --threshold, the body is read as Prometheus text
+format and each listed metric must be present and within bounds).
 
 examples:
   mlgen canary step --spec mlgen.yaml --stage canary --weight 10
   mlgen canary step --weight 50 --deploy './deploy.sh --weight "$MLGEN_CANARY_WEIGHT"' --bake 10m \\
       --interval 30s --check-url http://127.0.0.1:8765/metrics --threshold http_errors_rate:max=0.05
+"""
+
+CACHE_HELP = """\
+Reuse training outputs when the content of the cache key files is unchanged. Generated GitLab
+and Jenkins jobs call it, as their caches cannot key on file contents. `hit` exits 0 on a hit,
+{miss} on a miss, and 1 (with "error:") on a bad flag or an unreadable key file.
 """
 
 CANARY_ROLLBACK_HELP = """\

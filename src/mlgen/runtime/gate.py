@@ -1,7 +1,8 @@
 """Performance gates: absolute thresholds and non-inferiority against a baseline. Pure logic.
 
-A gate passes only on evidence: a missing, non-numeric or non-finite metric fails it, and a
-relative rule without a baseline is reported as skipped or failed, never silently passed.
+A gate passes only on evidence: a missing, non-numeric or non-finite metric fails it. Absolute
+rules (min, max) always apply; only a relative rule without a baseline follows on_missing_baseline:
+skipped (`absolute`), failed (`fail`) or passed with the reason in its detail (`pass`).
 """
 
 from __future__ import annotations
@@ -98,25 +99,36 @@ class GateReport:
 
 # --- parsing gates ---------------------------------------------------------------------------
 
-def parse_limit(value: float | int | str, *, where: str) -> Limit:
+# What each rule takes, for the hint of a value that is not one: a hint about `min` does not help
+# someone who wrote `max_drop=abc%`.
+RULE_HINTS = {
+    "min": "min takes a number, the lowest allowed value: e.g. min=0.85",
+    "max": "max takes a number, the highest allowed value: e.g. max=50",
+    "max_drop": "max_drop takes a non-negative change in the metric's units or a percentage of the baseline: "
+                "e.g. max_drop=0.01 or max_drop=2%",
+    "max_rise": "max_rise takes a non-negative change in the metric's units or a percentage of the baseline: "
+                "e.g. max_rise=5 or max_rise=10%",
+}
+
+
+def parse_limit(value: float | int | str, *, where: str, rule: str = "max_drop") -> Limit:
     if isinstance(value, str):
         match = _PERCENT.match(value.strip())
         if match:
             return Limit(float(match.group(1)), relative=True)
-        value = _parse_number(value, where=where)
-    if isinstance(value, bool) or value < 0:
-        raise UserError(f"`{value}` is not an allowed change", where=where,
-                        hint="use a non-negative number (absolute units, e.g. 0.01) or a percentage like 2%")
+    value = _parse_number(str(value), where=where, rule=rule)
+    if value < 0:
+        raise UserError(f"`{value}` is not an allowed change", where=where, hint=RULE_HINTS[rule])
     return Limit(float(value), relative=False)
 
 
-def _parse_number(text: str, *, where: str) -> float:
+def _parse_number(text: str, *, where: str, rule: str) -> float:
     try:
         number = float(text)
     except ValueError:
-        raise UserError(f"`{text}` is not a number", where=where, hint="write e.g. min=0.85") from None
+        raise UserError(f"`{text}` is not a number", where=where, hint=RULE_HINTS[rule]) from None
     if number != number or number in (float("inf"), float("-inf")):
-        raise UserError(f"`{text}` is not a finite number", where=where)
+        raise UserError(f"`{text}` is not a finite number", where=where, hint=RULE_HINTS[rule])
     return number
 
 
@@ -129,12 +141,13 @@ def gate_from_values(metric: str, values: Mapping[str, Any], *, where: str) -> G
     present = {k: v for k, v in values.items() if v is not None}
     if not present:
         raise UserError(f"gate `{metric}` has no rule", where=where, hint="give at least one of min, max, max_drop, max_rise")
-    bounds = {k: present[k] if isinstance(present[k], (int, float)) and not isinstance(present[k], bool)
-              else _parse_number(str(present[k]), where=f"{where} {k}") for k in ("min", "max") if k in present}
+    # Numbers go through the text parser too, so a NaN or infinity from a Python spec is refused alike.
+    bounds = {k: _parse_number(str(present[k]), where=f"{where} {k}", rule=k) for k in ("min", "max") if k in present}
     if "min" in bounds and "max" in bounds and bounds["min"] > bounds["max"]:
         raise UserError(f"gate `{metric}`: min {bounds['min']} is above max {bounds['max']}", where=where)
     return GateRule(metric, bounds.get("min"), bounds.get("max"),
-                    *(parse_limit(present[k], where=f"{where} {k}") if k in present else None for k in ("max_drop", "max_rise")))
+                    *(parse_limit(present[k], where=f"{where} {k}", rule=k) if k in present else None
+                      for k in ("max_drop", "max_rise")))
 
 
 def parse_gate_flag(text: str) -> GateRule:
@@ -170,9 +183,6 @@ def _evaluate_gate(gate: GateRule, metrics: Mapping[str, Any], baseline: Baselin
     value = as_number(metrics[gate.metric])
     if isinstance(value, str):
         return _unusable(gate, rules, f"metric `{gate.metric}` {value}")
-    if baseline.metrics is None and on_missing == "pass":
-        why = f"no baseline ({baseline.note}); on_missing_baseline is `pass`"
-        return GateOutcome(gate.metric, value, None, tuple(RuleOutcome(r, lim, "skipped", why) for r, lim in rules))
     base = _baseline_value(gate.metric, baseline)
     outcomes = tuple(_check(rule, gate, value, base, on_missing) for rule, _ in rules)
     return GateOutcome(gate.metric, value, base.value, outcomes)
@@ -227,6 +237,8 @@ def _no_baseline(rule: str, limit: Limit, base: _BaselineValue, on_missing: OnMi
         return RuleOutcome(rule, limit.text(), "failed", base.why_none)
     if on_missing == "fail":
         return RuleOutcome(rule, limit.text(), "failed", f"{base.why_none}; on_missing_baseline is `fail`")
+    if on_missing == "pass":
+        return RuleOutcome(rule, limit.text(), "passed", f"{base.why_none}; passed: on_missing_baseline is `pass`")
     return RuleOutcome(rule, limit.text(), "skipped", base.why_none)
 
 

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
 from mlgen.runtime import prometheus, shell
+from mlgen.runtime.errors import UserError
 
 
 class Probe(Protocol):
@@ -37,6 +39,24 @@ class CommandProbe:
             output = f"; its output:\n{shell.tail(done.output)}" if done.output.strip() else ""
             return f"the check command exited with {done.code}{output}"
         return None
+
+
+def check_url(url: str) -> str:
+    """`url` if an HTTP health check can GET it; otherwise a UserError, raised before any deploy."""
+    hint = "write an http:// or https:// URL with a host, e.g. --check-url http://127.0.0.1:8080/healthz"
+    if any(c.isspace() or not c.isprintable() for c in url):
+        raise UserError(f"`{url}` contains spaces or control characters", where="--check-url", hint=hint)
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme not in ("http", "https"):
+        found = f"`{parts.scheme}:`" if parts.scheme else "no scheme"
+        raise UserError(f"`{url}` is not an HTTP URL ({found})", where="--check-url", hint=hint)
+    try:
+        parts.port  # noqa: B018 - parsing the port is the check: `:abc` or `:99999` raise here
+    except ValueError as exc:
+        raise UserError(f"`{url}` has a bad port: {exc}", where="--check-url", hint=hint) from None
+    if not parts.hostname:
+        raise UserError(f"`{url}` names no host", where="--check-url", hint=hint)
+    return url
 
 
 @dataclass(frozen=True)
@@ -72,26 +92,33 @@ class HttpProbe:
 class BakeResult:
     checks: int
     elapsed: float
-    failure: str | None  # the first bad check, or None
+    failure: str | None  # why the step failed (the check that reached the failure limit), or None
+    failures: int = 0  # failed checks, also those the limit tolerated
 
 
 def bake(probes: Sequence[Probe], duration: float, interval: float, *, log: Callable[[str], None],
-         clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep) -> BakeResult:
+         failure_limit: int = 1, clock: Callable[[], float] = time.monotonic,
+         sleep: Callable[[float], None] = time.sleep) -> BakeResult:
     """Check now, then every `interval` until `duration` has passed, then once more at the end.
 
-    The first failing check ends the bake: more traffic on a sick model only does more harm.
+    A check fails when any probe fails. The bake fails as soon as `failure_limit` checks have
+    failed, in total (not only in a row: a service that flaps is not healthy); more traffic on a
+    sick model only does more harm. With the default 1, the first failed check ends it.
     """
     start = clock()
     deadline = start + duration
-    checks = 0
+    checks = failures = 0
     while True:
         checks += 1
-        for probe in probes:
-            problem = probe.check()
-            if problem:
-                return BakeResult(checks, clock() - start, problem)
+        problem = next((p for p in (probe.check() for probe in probes) if p), None)
         now = clock()
-        log(f"check {checks} healthy at {now - start:.1f}s of {duration:g}s")
+        if problem:
+            failures += 1
+            if failures >= failure_limit:
+                return BakeResult(checks, now - start, problem, failures)
+            log(f"check {checks} FAILED at {now - start:.1f}s ({failures} of {failure_limit - 1} tolerated): {problem}")
+        else:
+            log(f"check {checks} healthy at {now - start:.1f}s of {duration:g}s")
         if now >= deadline:
-            return BakeResult(checks, now - start, None)
+            return BakeResult(checks, now - start, None, failures)
         sleep(min(interval, deadline - now))

@@ -94,18 +94,42 @@ def parse_bound(text: str) -> Bound:
     if not sep or not _NAME.fullmatch(metric or "-"):
         raise UserError("a threshold is written METRIC:max=VALUE[,min=VALUE]", where=where,
                         hint="e.g. --threshold http_errors_rate:max=0.05")
-    values: dict[str, float] = {}
+    values: dict[str, str] = {}
     for item in rules.split(","):
         key, _, value = item.partition("=")
         key = key.strip()
         if key not in ("min", "max"):
             raise UserError(f"unknown threshold rule `{key}`{did_you_mean(key, ('min', 'max'))}", where=where,
                             hint="a threshold takes min and/or max")
-        try:
-            values[key] = float(value)
-        except ValueError:
-            raise UserError(f"`{value}` is not a number", where=where) from None
-    return Bound(metric, values.get("min"), values.get("max"))
+        if key in values:
+            raise UserError(f"`{key}` is given twice", where=where, hint="give min and max once each, e.g. min=0.1,max=0.5")
+        values[key] = value
+    return make_bound(metric, values.get("min"), values.get("max"), where=where)
+
+
+def make_bound(metric: str, low: float | str | None, high: float | str | None, *, where: str) -> Bound:
+    """A checked bound: finite numbers, min not above max. A NaN bound would switch the check off
+    (every comparison with NaN is false), so it is refused like the gate refuses it."""
+    bound = Bound(metric, _finite(low, "min", where), _finite(high, "max", where))
+    if bound.min is None and bound.max is None:
+        raise UserError(f"threshold `{metric}` has no bound", where=where, hint="give min and/or max, e.g. max=0.05")
+    if bound.min is not None and bound.max is not None and bound.min > bound.max:
+        raise UserError(f"min {bound.min:g} is above max {bound.max:g}: no value could pass", where=where,
+                        hint="swap them, or drop one")
+    return bound
+
+
+def _finite(value: float | str | None, key: str, where: str) -> float | None:
+    if value is None:
+        return None
+    try:
+        number = float(value)
+    except ValueError:
+        raise UserError(f"{key} `{value}` is not a number", where=where, hint=f"e.g. {key}=0.05") from None
+    if not math.isfinite(number):
+        raise UserError(f"{key} `{value}` is not a finite number", where=where,
+                        hint=f"a NaN or infinite {key} would never be checked; write a number, e.g. {key}=0.05")
+    return number
 
 
 def violation(samples: dict[str, list[Sample]], bound: Bound) -> str | None:

@@ -61,7 +61,21 @@ def run(command: str, *, env: Mapping[str, str] | None = None, timeout: float | 
             _kill_group(proc)
             output, _ = proc.communicate()
             return Finished(-1, output or "", timed_out=True)
+        except BaseException:
+            # Ctrl-C or SIGTERM (a cancelled CI job) reached mlgen only: the command runs in its own
+            # session, so pass the stop on, or it would outlive the job (and `with` would wait for it).
+            _stop_group(proc)
+            raise
     return Finished(proc.returncode, output or "")
+
+
+def _stop_group(proc: subprocess.Popen[str], grace: float = 5.0) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(timeout=grace)
+    except subprocess.TimeoutExpired:
+        _kill_group(proc)
 
 
 def _kill_group(proc: subprocess.Popen[str]) -> None:
