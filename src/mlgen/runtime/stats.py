@@ -480,11 +480,12 @@ class Comparison:
     metric: str
     challenger: Bounds
     champion: Bounds | None
-    difference: Bounds | None  # challenger - champion, paired
+    difference: Bounds | None  # challenger - champion
     confidence: float
     resamples: int
     seed: int
     invalid_fraction: float  # resamples where the metric was undefined (e.g. no positive drawn)
+    pairing: str = "paired"  # paired: the same examples and weights; unpaired: two evaluation sets; none: no champion
 
 
 def _bounds(estimate: float, draws: Array, confidence: float) -> tuple[Bounds, float]:
@@ -497,34 +498,52 @@ def _bounds(estimate: float, draws: Array, confidence: float) -> tuple[Bounds, f
     return Bounds(estimate, float(lower), float(upper)), invalid
 
 
-def compare(metric: str, challenger: Predictions, champion: Predictions | None = None, *,
-            confidence: float = DEFAULT_CONFIDENCE, resamples: int = DEFAULT_RESAMPLES, seed: int = 0,
-            workers: int = 2) -> Comparison:
-    """Bounds for the challenger's metric and, with a champion scored on the same examples, for the paired difference."""
+def _check(confidence: float, resamples: int) -> None:
     if not 0.5 < confidence < 1:
         raise ValueError(f"confidence must be between 0.5 and 1, got {confidence}")
     if resamples < 100:
         raise ValueError(f"at least 100 resamples are needed for stable bounds, got {resamples}")
-    if champion is not None:
-        champion = align(champion, challenger)
+
+
+def _draws(metric: str, predictions: Sequence[Predictions], *, resamples: int, seed: int,
+           workers: int) -> tuple[list[float], Array]:
+    """Point values and bootstrap draws of `metric` for models scored on the same examples."""
     name = resolve(metric)
     if name in ("roc_auc", "average_precision"):
         # The bootstrap weights are independent per example, so any fixed order of the examples
-        # is as good as another: the challenger's own rank order spares it a copy per resample.
-        order = _rank_order(name, challenger)
-        challenger = _take(challenger, order)
-        champion = None if champion is None else _take(champion, order)
-    n = len(challenger)
-    base = _base_weights(challenger)
-    models = [prepare(metric, challenger)]
-    if champion is not None:
-        models.append(prepare(metric, champion))
-    draws = bootstrap(models, n, resamples=resamples, seed=seed, base=base, workers=workers)
-    points = [float(m.values(base)[0]) for m in models]
+        # is as good as another: the first model's own rank order spares it a copy per resample.
+        order = _rank_order(name, predictions[0])
+        predictions = [_take(p, order) for p in predictions]
+    base = _base_weights(predictions[0])
+    models = [prepare(metric, p) for p in predictions]
+    draws = bootstrap(models, len(predictions[0]), resamples=resamples, seed=seed, base=base, workers=workers)
+    return [float(m.values(base)[0]) for m in models], draws
+
+
+def compare(metric: str, challenger: Predictions, champion: Predictions | None = None, *,
+            confidence: float = DEFAULT_CONFIDENCE, resamples: int = DEFAULT_RESAMPLES, seed: int = 0,
+            workers: int = 2) -> Comparison:
+    """Bounds for the challenger's metric and, with a champion scored on the same examples, for the paired difference."""
+    _check(confidence, resamples)
+    models = [challenger] if champion is None else [challenger, align(champion, challenger)]
+    points, draws = _draws(metric, models, resamples=resamples, seed=seed, workers=workers)
     own, invalid = _bounds(points[0], draws[0], confidence)
-    champ = diff = None
-    if champion is not None:
-        champ, _ = _bounds(points[1], draws[1], confidence)
-        diff, invalid_diff = _bounds(points[0] - points[1], draws[0] - draws[1], confidence)
-        invalid = max(invalid, invalid_diff)
-    return Comparison(metric, own, champ, diff, confidence, resamples, seed, invalid)
+    if champion is None:
+        return Comparison(metric, own, None, None, confidence, resamples, seed, invalid, "none")
+    champ, _ = _bounds(points[1], draws[1], confidence)
+    diff, invalid_diff = _bounds(points[0] - points[1], draws[0] - draws[1], confidence)
+    return Comparison(metric, own, champ, diff, confidence, resamples, seed, max(invalid, invalid_diff))
+
+
+def compare_unpaired(metric: str, challenger: Predictions, champion: Predictions, *,
+                     confidence: float = DEFAULT_CONFIDENCE, resamples: int = DEFAULT_RESAMPLES, seed: int = 0,
+                     workers: int = 2) -> Comparison:
+    """Two evaluation sets: each model is resampled on its own set, independently (wider, but honest)."""
+    _check(confidence, resamples)
+    (own_point,), own_draws = _draws(metric, [challenger], resamples=resamples, seed=seed, workers=workers)
+    (champ_point,), champ_draws = _draws(metric, [champion], resamples=resamples, seed=seed + 1, workers=workers)
+    own, invalid = _bounds(own_point, own_draws[0], confidence)
+    champ, invalid_champ = _bounds(champ_point, champ_draws[0], confidence)
+    diff, invalid_diff = _bounds(own_point - champ_point, own_draws[0] - champ_draws[0], confidence)
+    return Comparison(metric, own, champ, diff, confidence, resamples, seed, max(invalid, invalid_champ, invalid_diff),
+                      "unpaired")
