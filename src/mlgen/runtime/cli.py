@@ -78,7 +78,34 @@ def _gate_parser(sub: argparse._SubParsersAction[_Parser]) -> None:
     p.add_argument("--junit", metavar="PATH", help="JUnit XML report (default: .mlgen/reports/<stage>-gate.xml)")
     p.add_argument("--json", metavar="PATH", help="machine-readable result (default: .mlgen/gate-<stage>.json)")
     p.add_argument("--summary", metavar="PATH", help="append the Markdown summary here (default: $GITHUB_STEP_SUMMARY, if set)")
+    bounds = p.add_argument_group("confidence bounds from per-example predictions")
+    bounds.add_argument("--predictions", metavar="FILE", help="the challenger's predictions (CSV or Parquet: y_true, "
+                                                               "y_score and/or y_pred, optional id and weight)")
+    bounds.add_argument("--baseline-predictions", metavar="FILE", help="the champion's predictions on the same examples")
+    bounds.add_argument("--confidence", type=_confidence, default=0.95, metavar="P",
+                        help="confidence of each one-sided bound for gates without confidence= (default: 0.95)")
+    bounds.add_argument("--resamples", type=_resamples, default=2000, metavar="N", help="bootstrap resamples (default: 2000)")
+    bounds.add_argument("--seed-from", metavar="TEXT", help="seed the resampling from this text instead of the commit")
+    bounds.add_argument("--on-different-eval-set", choices=("unpaired", "fail"), default="unpaired",
+                        help="when the champion was scored on other examples: compare unpaired (default) or fail")
+    p.add_argument("--accepted", metavar="FILE", help="reviewed accepted-regressions file (see the README)")
     _registry_flags(p)
+
+
+def _confidence(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"`{text}` is not a number") from None
+    if not 0.5 < value < 1:
+        raise argparse.ArgumentTypeError(f"`{text}` is not between 0.5 and 1 (e.g. 0.95)")
+    return value
+
+
+def _resamples(text: str) -> int:
+    if not text.isdigit() or not 100 <= int(text) <= 100_000:
+        raise argparse.ArgumentTypeError(f"`{text}` is not a whole number from 100 to 100000")
+    return int(text)
 
 
 def _data_parser(sub: argparse._SubParsersAction[_Parser]) -> None:

@@ -17,6 +17,7 @@ from mlgen.runtime.metrics import as_number, missing_metric_message, numeric_onl
 from mlgen.runtime.reports import Case, Status, fmt, markdown_table, text_table
 
 RULES = ("min", "max", "max_drop", "max_rise")
+OPTIONS = ("confidence",)  # how a gate's rules are decided, not a rule of its own
 OnMissing = Literal["absolute", "fail", "pass"]
 ON_MISSING: tuple[OnMissing, ...] = ("absolute", "fail", "pass")
 # `baseline - value` is computed in floating point: 0.85 - 0.84 is 0.010000000000000009, which
@@ -46,6 +47,37 @@ class GateRule:
     max: float | None = None
     max_drop: Limit | None = None
     max_rise: Limit | None = None
+    confidence: float | None = None  # decide on one-sided bounds at this confidence (None: the default)
+    point_only: bool = False  # `confidence=none`: compare the point values, as without predictions
+
+
+@dataclass(frozen=True)
+class Bound:
+    """One-sided bounds at `confidence` each (lower: the 1 - confidence quantile)."""
+
+    estimate: float
+    lower: float
+    upper: float
+
+    def text(self) -> str:
+        return f"{fmt(self.estimate)} [{fmt(self.lower)}, {fmt(self.upper)}]"
+
+
+@dataclass(frozen=True)
+class Interval:
+    """What the bootstrap over per-example predictions says about one gated metric."""
+
+    challenger: Bound
+    difference: Bound | None  # challenger - champion; None without the champion's predictions
+    confidence: float
+    resamples: int
+    seed: int
+    pairing: str  # paired, unpaired (different evaluation sets) or none (no champion predictions)
+    note: str = ""  # e.g. why the comparison is unpaired
+
+    def describe(self) -> str:
+        return (f"{self.confidence:g} one-sided bounds, {self.resamples} {self.pairing + ' ' if self.pairing != 'none' else ''}"
+                f"bootstrap resamples, seed {self.seed}")
 
 
 @dataclass(frozen=True)
@@ -65,6 +97,7 @@ class RuleOutcome:
     limit: str
     status: Status
     detail: str
+    accepted: str = ""  # the reviewed acceptance that turned a failure into a pass
 
 
 @dataclass(frozen=True)
@@ -74,6 +107,7 @@ class GateOutcome:
     baseline: float | None
     rules: tuple[RuleOutcome, ...]
     problem: str = ""  # the metric itself is unusable
+    interval: Interval | None = None
 
     @property
     def status(self) -> Status:
@@ -108,6 +142,8 @@ RULE_HINTS = {
                 "e.g. max_drop=0.01 or max_drop=2%",
     "max_rise": "max_rise takes a non-negative change in the metric's units or a percentage of the baseline: "
                 "e.g. max_rise=5 or max_rise=10%",
+    "confidence": "confidence takes the confidence of each one-sided bound, between 0.5 and 1 (e.g. confidence=0.95), "
+                  "or none for a point comparison",
 }
 
 
@@ -134,11 +170,12 @@ def _parse_number(text: str, *, where: str, rule: str) -> float:
 
 def gate_from_values(metric: str, values: Mapping[str, Any], *, where: str) -> GateRule:
     """A gate from `{min: .., max_drop: "2%"}`-style values (the spec or a parsed flag)."""
-    unknown = [k for k in values if k not in RULES]
+    unknown = [k for k in values if k not in RULES + OPTIONS]
     if unknown:
-        raise UserError(f"unknown gate rule `{unknown[0]}`{did_you_mean(unknown[0], RULES)}", where=where,
-                        hint="a gate takes min, max, max_drop and max_rise")
-    present = {k: v for k, v in values.items() if v is not None}
+        raise UserError(f"unknown gate rule `{unknown[0]}`{did_you_mean(unknown[0], RULES + OPTIONS)}", where=where,
+                        hint="a gate takes min, max, max_drop and max_rise, and optionally confidence")
+    confidence, point_only = _confidence(values.get("confidence"), where=where)
+    present = {k: v for k, v in values.items() if v is not None and k in RULES}
     if not present:
         raise UserError(f"gate `{metric}` has no rule", where=where, hint="give at least one of min, max, max_drop, max_rise")
     # Numbers go through the text parser too, so a NaN or infinity from a Python spec is refused alike.
@@ -147,7 +184,20 @@ def gate_from_values(metric: str, values: Mapping[str, Any], *, where: str) -> G
         raise UserError(f"gate `{metric}`: min {bounds['min']} is above max {bounds['max']}", where=where)
     return GateRule(metric, bounds.get("min"), bounds.get("max"),
                     *(parse_limit(present[k], where=f"{where} {k}", rule=k) if k in present else None
-                      for k in ("max_drop", "max_rise")))
+                      for k in ("max_drop", "max_rise")),
+                    confidence=confidence, point_only=point_only)
+
+
+def _confidence(value: Any, *, where: str) -> tuple[float | None, bool]:
+    """`confidence=0.95` -> (0.95, False); `confidence=none` -> (None, True); absent -> (None, False)."""
+    if value is None:
+        return None, False
+    if isinstance(value, str) and value.strip().lower() == "none":
+        return None, True
+    number = _parse_number(str(value), where=where, rule="confidence")
+    if not 0.5 < number < 1:
+        raise UserError(f"confidence `{value}` is not between 0.5 and 1", where=where, hint=RULE_HINTS["confidence"])
+    return number, False
 
 
 def parse_gate_flag(text: str) -> GateRule:
@@ -171,9 +221,49 @@ def parse_gate_flag(text: str) -> GateRule:
 # --- evaluating gates ------------------------------------------------------------------------
 
 def evaluate(stage: str, metrics_file: str, metrics: Mapping[str, Any], gates: list[GateRule],
-             baseline: Baseline, on_missing: OnMissing) -> GateReport:
-    outcomes = tuple(_evaluate_gate(g, metrics, baseline, on_missing) for g in gates)
+             baseline: Baseline, on_missing: OnMissing, intervals: Mapping[str, Interval] | None = None) -> GateReport:
+    intervals = intervals or {}
+    outcomes = tuple(_with_interval(_evaluate_gate(g, metrics, baseline, on_missing), g, intervals.get(g.metric), baseline)
+                     for g in gates)
     return GateReport(stage, metrics_file, baseline, on_missing, outcomes, numeric_only(dict(metrics)))
+
+
+def _with_interval(outcome: GateOutcome, gate: GateRule, interval: Interval | None, baseline: Baseline) -> GateOutcome:
+    """Decide the rules on the bootstrap's bounds instead of the point values, where there are bounds."""
+    if interval is None or outcome.problem:
+        return outcome
+    rules = tuple(_bounded(r, gate, interval, outcome) if r.rule in ("min", "max") or outcome.baseline is not None else r
+                  for r in outcome.rules)
+    return GateOutcome(outcome.metric, outcome.value, outcome.baseline, rules, outcome.problem, interval)
+
+
+def _bounded(rule: RuleOutcome, gate: GateRule, interval: Interval, outcome: GateOutcome) -> RuleOutcome:
+    own = interval.challenger
+    if rule.rule == "min":
+        assert gate.min is not None
+        ok = own.lower >= gate.min
+        return RuleOutcome(rule.rule, rule.limit, _status(ok), f"lower bound {fmt(own.lower)} {'>=' if ok else '<'} "
+                                                               f"{fmt(gate.min)}; {own.text()}")
+    if rule.rule == "max":
+        assert gate.max is not None
+        ok = own.upper <= gate.max
+        return RuleOutcome(rule.rule, rule.limit, _status(ok), f"upper bound {fmt(own.upper)} {'<=' if ok else '>'} "
+                                                               f"{fmt(gate.max)}; {own.text()}")
+    limit = gate.max_drop if rule.rule == "max_drop" else gate.max_rise
+    assert limit is not None and outcome.baseline is not None
+    allowed = limit.allowed(outcome.baseline)
+    diff = interval.difference
+    if diff is None:
+        # No champion predictions: the champion's value is taken as exact, the challenger's noise still counts.
+        diff = Bound(own.estimate - outcome.baseline, own.lower - outcome.baseline, own.upper - outcome.baseline)
+    if rule.rule == "max_drop":
+        ok = diff.lower >= -allowed - _TOLERANCE
+        test = f"change lower bound {fmt(diff.lower)} {'>=' if ok else '<'} -{fmt(allowed)}"
+    else:
+        ok = diff.upper <= allowed + _TOLERANCE
+        test = f"change upper bound {fmt(diff.upper)} {'<=' if ok else '>'} {fmt(allowed)}"
+    vs = {"paired": "paired with the champion", "unpaired": "unpaired", "none": "champion value taken as exact"}[interval.pairing]
+    return RuleOutcome(rule.rule, rule.limit, _status(ok), f"{test}; change {diff.text()} ({vs})")
 
 
 def _evaluate_gate(gate: GateRule, metrics: Mapping[str, Any], baseline: Baseline, on_missing: OnMissing) -> GateOutcome:
@@ -258,6 +348,26 @@ def _status(ok: bool) -> Status:
     return "passed" if ok else "failed"
 
 
+def accept(report: GateReport, acceptances: Any, model: str | None, today: Any) -> GateReport:
+    """Turn failed rules that a reviewed, unexpired acceptance names into passes that say so."""
+    from mlgen.runtime import acceptance
+
+    outcomes = []
+    for o in report.outcomes:
+        rules = []
+        for r in o.rules:
+            if r.status == "failed" and not o.problem:
+                active, expired = acceptance.find(acceptances, model, o.metric, r.rule, today)
+                if active is not None:
+                    r = RuleOutcome(r.rule, r.limit, "passed", f"ACCEPTED: {r.detail}", active.text())
+                elif expired is not None:
+                    r = RuleOutcome(r.rule, r.limit, r.status, f"{r.detail}; the acceptance in {expired.source} "
+                                                               f"expired on {expired.expires.isoformat()}")
+            rules.append(r)
+        outcomes.append(GateOutcome(o.metric, o.value, o.baseline, tuple(rules), o.problem, o.interval))
+    return GateReport(report.stage, report.metrics_file, report.baseline, report.on_missing, tuple(outcomes), report.metrics)
+
+
 # --- rendering -------------------------------------------------------------------------------
 
 _WORD = {"passed": "pass", "failed": "FAIL", "skipped": "skip"}
@@ -288,14 +398,27 @@ def verdict(report: GateReport) -> str:
     return f"gate passed: {len(report.outcomes) - skipped} of {len(report.outcomes)} gates passed{extra}"
 
 
+def notes(report: GateReport) -> list[str]:
+    """How bounds were computed, and the acceptances in force: lines under the table."""
+    lines = []
+    for o in report.outcomes:
+        if o.interval is not None:
+            lines.append(f"{o.metric}: {o.interval.describe()}" + (f"; {o.interval.note}" if o.interval.note else ""))
+        lines += [f"{o.metric} {r.rule}: {r.accepted}" for r in o.rules if r.accepted]
+    return lines
+
+
 def render_text(report: GateReport) -> str:
     head = f"gate `{report.stage}` on {report.metrics_file}\n{baseline_line(report)}\n\n"
-    return head + text_table(_HEADER, _rows(report, _WORD)) + "\n" + verdict(report) + "\n"
+    tail = "".join(f"{line}\n" for line in notes(report))
+    return head + text_table(_HEADER, _rows(report, _WORD)) + "\n" + tail + verdict(report) + "\n"
 
 
 def render_markdown(report: GateReport) -> str:
     title = f"### {'✅' if report.passed else '❌'} mlgen gate `{report.stage}`\n\n"
-    return title + f"{baseline_line(report)}\n\n" + markdown_table(_HEADER, _rows(report, _ICON)) + f"\n**{verdict(report)}**\n"
+    tail = "".join(f"- {line}\n" for line in notes(report))
+    return (title + f"{baseline_line(report)}\n\n" + markdown_table(_HEADER, _rows(report, _ICON))
+            + (f"\n{tail}" if tail else "") + f"\n**{verdict(report)}**\n")
 
 
 def junit_cases(report: GateReport) -> list[Case]:
@@ -324,7 +447,18 @@ def to_json(report: GateReport) -> dict[str, Any]:
         "baseline": {"source": b.source, "ref": b.ref, "found": b.metrics is not None, "note": b.note},
         "metrics": dict(report.metrics),
         "gates": {o.metric: {"status": o.status, "value": o.value, "baseline": o.baseline, "problem": o.problem,
-                             "rules": [{"rule": r.rule, "limit": r.limit, "status": r.status, "detail": r.detail}
+                             "interval": _interval_json(o.interval),
+                             "rules": [{"rule": r.rule, "limit": r.limit, "status": r.status, "detail": r.detail,
+                                        **({"accepted": r.accepted} if r.accepted else {})}
                                        for r in o.rules]}
                   for o in report.outcomes},
     }
+
+
+def _interval_json(interval: Interval | None) -> dict[str, Any] | None:
+    if interval is None:
+        return None
+    bound = (lambda b: None if b is None else {"estimate": b.estimate, "lower": b.lower, "upper": b.upper})
+    return {"challenger": bound(interval.challenger), "difference": bound(interval.difference),
+            "confidence": interval.confidence, "resamples": interval.resamples, "seed": interval.seed,
+            "pairing": interval.pairing, "note": interval.note}

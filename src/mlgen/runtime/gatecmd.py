@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import Any
 
 from mlgen.runtime import gate, reports
 from mlgen.runtime._specconfig import GateSettings, apply_env, load_stage
@@ -22,7 +23,10 @@ def run(args: argparse.Namespace) -> int:
     on_missing = _on_missing(args.on_missing_baseline or (spec.on_missing if spec else "absolute"))
     metrics = load_metrics(metrics_path)  # read before the registry: a broken file fails fast and offline
     baseline = _baseline(args, spec)
-    report = gate.evaluate(stage, str(metrics_path), metrics, rules, baseline, on_missing)
+    intervals = _intervals(args, rules, stage)
+    report = gate.evaluate(stage, str(metrics_path), metrics, rules, baseline, on_missing, intervals)
+    if args.accepted:
+        report = _accept(report, args, spec)
     print(gate.render_text(report), end="")
     _write_reports(report, args, stage)
     return 0 if report.passed else 1
@@ -73,6 +77,87 @@ def _registry_baseline(args: argparse.Namespace, spec: GateSettings | None, alia
     settings = registry_settings(args, spec.registry if spec else None)
     model = require_model(settings.model, command="mlgen gate --baseline-registry")
     return open_registry(settings, tracking_uri=args.tracking_uri).baseline(model, alias)
+
+
+def _intervals(args: argparse.Namespace, rules: list[gate.GateRule], stage: str) -> dict[str, gate.Interval]:
+    """Bounds from per-example predictions for every gate that has a per-example definition."""
+    if not args.predictions:
+        explicit = next((r.metric for r in rules if r.confidence is not None), None)
+        if explicit or args.baseline_predictions:
+            raise UserError(f"{'gate `' + explicit + '` asks for confidence bounds' if explicit else '--baseline-predictions is given'}"
+                            " but there are no per-example predictions",
+                            hint="pass --predictions FILE (the evaluate stage's `predictions:`)")
+        return {}
+    import os
+
+    from mlgen.runtime import cienv, predictions, stats
+
+    challenger = predictions.load(Path(args.predictions))
+    champion, pairing, note = _champion(args, challenger)
+    commit = args.seed_from or cienv.commit_sha(os.environ) or "local"
+    out = {}
+    for rule in rules:
+        if rule.point_only:
+            continue
+        if stats.resolve(rule.metric) is None:
+            if rule.confidence is not None:
+                raise UserError(f"gate `{rule.metric}` asks for confidence bounds, but `{rule.metric}` has no per-example "
+                                "definition", hint=f"known: {', '.join(stats.metric_names())}; or use confidence=none")
+            continue
+        confidence = rule.confidence or args.confidence
+        seed = stats.seed_for(commit, stage, rule.metric)
+        try:
+            if champion is not None and pairing == "unpaired":
+                result = stats.compare_unpaired(rule.metric, challenger, champion, confidence=confidence,
+                                                resamples=args.resamples, seed=seed)
+            else:
+                result = stats.compare(rule.metric, challenger, champion, confidence=confidence,
+                                       resamples=args.resamples, seed=seed)
+        except ValueError as exc:
+            raise UserError(f"gate `{rule.metric}`: {exc}", where=args.predictions, hint=predictions.FORMAT_HINT) from None
+        out[rule.metric] = _interval(result, note)
+    return out
+
+
+def _champion(args: argparse.Namespace, challenger: object) -> tuple[object | None, str, str]:
+    """The champion's predictions, how they pair with the challenger's, and a note for the report."""
+    from mlgen.runtime import predictions, stats
+
+    if not args.baseline_predictions:
+        return None, "none", "no champion predictions: the champion's value is taken as exact"
+    path = Path(args.baseline_predictions)
+    if not path.exists():
+        return None, "none", f"{path} does not exist: the champion's value is taken as exact"
+    champion = predictions.load(path, what="baseline predictions file")
+    ours, theirs = stats.fingerprint(challenger), stats.fingerprint(champion)  # type: ignore[arg-type]
+    if ours == theirs:
+        return champion, "paired", ""
+    if args.on_different_eval_set == "fail":
+        raise UserError(f"the champion was scored on another evaluation set (fingerprint {theirs[:12]}, this one "
+                        f"{ours[:12]})", where=str(path),
+                        hint="re-score the champion on this evaluation set, or allow --on-different-eval-set unpaired")
+    return champion, "unpaired", (f"the champion was scored on another evaluation set (fingerprint {theirs[:12]} vs "
+                                  f"{ours[:12]}): an unpaired comparison, wider than a paired one")
+
+
+def _interval(result: object, note: str) -> gate.Interval:
+    r: Any = result
+
+    def bound(b: Any) -> gate.Bound | None:
+        return None if b is None else gate.Bound(b.estimate, b.lower, b.upper)
+
+    own = bound(r.challenger)
+    assert own is not None
+    return gate.Interval(own, bound(r.difference), r.confidence, r.resamples, r.seed, r.pairing, note)
+
+
+def _accept(report: gate.GateReport, args: argparse.Namespace, spec: GateSettings | None) -> gate.GateReport:
+    import datetime as dt
+
+    from mlgen.runtime import acceptance
+
+    model = args.model or (spec.registry.model if spec else None)
+    return gate.accept(report, acceptance.load(Path(args.accepted)), model, dt.datetime.now(dt.UTC).date())
 
 
 def _write_reports(report: gate.GateReport, args: argparse.Namespace, stage: str) -> None:
