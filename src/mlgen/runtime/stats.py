@@ -25,9 +25,21 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
+import functools
 
 Array = Any  # numpy arrays; the stubs' generics add nothing here
+
+
+class _Numpy:
+    """numpy, imported on first use: every runtime module is imported by `mlgen compile`, which must stay light."""
+
+    def __getattr__(self, name: str) -> Any:
+        import numpy
+
+        return getattr(numpy, name)
+
+
+np: Any = _Numpy()
 
 DEFAULT_RESAMPLES = 2000
 DEFAULT_CONFIDENCE = 0.95
@@ -146,7 +158,11 @@ class _Linear(Prepared):
 
 
 _BLOCK = 32
-_LOWER = np.tril(np.ones((_BLOCK, _BLOCK), dtype=np.float32))
+
+
+@functools.cache
+def _lower() -> Array:
+    return np.tril(np.ones((_BLOCK, _BLOCK), dtype=np.float32))
 
 
 def padded_rows(n: int) -> int:
@@ -186,7 +202,7 @@ class _Sorted:
     @staticmethod
     def prefix(x: Array) -> Array:
         """Inclusive prefix sums along the sorted order of a blocks x BLOCK x R array."""
-        within = np.matmul(_LOWER, x)
+        within = np.matmul(_lower(), x)
         totals = within[:, -1, :]
         within += (np.cumsum(totals, axis=0, dtype=x.dtype) - totals)[:, None, :]
         return within
@@ -408,20 +424,19 @@ def value(metric: str, predictions: Predictions) -> float:
 
 # -- the bootstrap ----------------------------------------------------------------------------------
 
+@functools.cache
 def _poisson_table() -> Array:
     p = np.array([math.exp(-1) / math.factorial(k) for k in range(16)])
     u = (np.arange(65536) + 0.5) / 65536
     return np.searchsorted(np.cumsum(p), u).astype(np.float32)
 
 
-_TABLE = _poisson_table()
-
 
 def poisson_weights(rng: np.random.Generator, n: int, resamples: int) -> Array:
     """padded_rows(n) x resamples Poisson(1) counts as float32; the padding rows are zero."""
     weights = np.zeros((padded_rows(n), resamples), dtype=np.float32)
     bits = np.frombuffer(rng.bytes(n * resamples * 2), dtype=np.uint16).reshape(n, resamples)
-    np.take(_TABLE, bits, out=weights[:n])
+    np.take(_poisson_table(), bits, out=weights[:n])
     return weights
 
 
