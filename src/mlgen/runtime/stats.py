@@ -181,14 +181,17 @@ class _Sorted:
 
     index: Array | None  # blocks x BLOCK example indices (padding: the zero row n), None for the identity
     positive: Array  # blocks x BLOCK x 1, float32 mask
+    negative: Array  # its complement on real examples (0 on padding)
 
     @classmethod
     def of(cls, order: Array, positive: Array, n: int) -> _Sorted:
         rows = padded_rows(n)
         index = np.r_[order, np.arange(n, rows)]
         mask = np.r_[positive.astype(np.float32), np.zeros(rows - n, np.float32)]
+        real = np.r_[np.ones(n, np.float32), np.zeros(rows - n, np.float32)]
         identity = bool((index == np.arange(rows)).all())
-        return cls(None if identity else index.reshape(-1, _BLOCK), mask.reshape(-1, _BLOCK, 1))
+        return cls(None if identity else index.reshape(-1, _BLOCK), mask.reshape(-1, _BLOCK, 1),
+                   (real - mask).reshape(-1, _BLOCK, 1))
 
     def blocks(self, weights: Array) -> Array:
         if self.index is None:
@@ -226,12 +229,14 @@ class _RocAuc(Prepared):
     ties: tuple[Array, Array, Array] | None  # members (example indices), their positive mask, group starts
 
     def values(self, weights: Array) -> Array:
+        r = weights.shape[1]
         w = self.sorted.blocks(weights)
-        pos = w * self.sorted.positive
-        neg = w - pos
-        before = _Sorted.prefix(neg)
-        before *= pos
-        numerator = _total(before)
+        before = _Sorted.prefix(w * self.sorted.negative)
+        total_neg = before[-1, -1, :].astype(np.float64)  # the last prefix holds every negative (padding weighs 0)
+        before *= w
+        flags = self.sorted.positive.reshape(-1).astype(weights.dtype)
+        numerator = (flags @ before.reshape(-1, r)).astype(np.float64)
+        total_pos = (flags @ w.reshape(-1, r)).astype(np.float64)
         if self.ties is not None:
             members, mask, starts = self.ties
             tied = weights[members]
@@ -239,7 +244,6 @@ class _RocAuc(Prepared):
             pos_g = np.add.reduceat(tied_pos, starts, axis=0, dtype=np.float64)
             neg_g = np.add.reduceat(tied - tied_pos, starts, axis=0, dtype=np.float64)
             numerator -= 0.5 * (pos_g * neg_g).sum(axis=0)
-        total_pos, total_neg = _total(pos), _total(neg)
         with np.errstate(invalid="ignore", divide="ignore"):
             return np.asarray(numerator / (total_pos * total_neg))
 
