@@ -107,7 +107,7 @@ def test_plan_lists_jobs_and_portability_notes(cli, monkeypatch: pytest.MonkeyPa
     monkeypatch.chdir(EXAMPLES / "churn")
     result = cli("plan")
     assert result.code == 0
-    assert "canary-10: canary; after register; only on <default branch>, never on pull requests; waits for approval (production)" in result.out
+    assert "canary-10: canary; after register; only on main (as it waits for register), never on pull requests; waits for approval (production)" in result.out
     assert "canary-50-rollback: rollback; after canary-50;" in result.out and "only when canary-50 failed" in result.out
     assert "GitLab CI:\n  - cache:" in result.out and "Jenkins:\n  - python:" in result.out
 

@@ -59,7 +59,8 @@ def describe(pipeline: Pipeline, spec_name: str) -> str:
             facts.append("after " + ", ".join(job.needs))
         if job.when.branch_only:
             branches = [*job.when.branches, *(["<default branch>"] if job.when.default_branch else [])]
-            facts.append("only on " + ", ".join(branches) + ", never on pull requests")
+            inherited = f" (as it waits for {', '.join(job.when.inherited_from)})" if job.when.inherited_from else ""
+            facts.append("only on " + ", ".join(branches) + inherited + ", never on pull requests")
         if job.when.on_failure_of:
             facts.append("only when " + " or ".join(job.when.on_failure_of) + " failed")
         if job.approval:

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 from mlgen import overrides, retry, yamlout
 from mlgen.escape import gha_string, sh_quote
 from mlgen.pins import ACTIONS
+from mlgen.plan import LEG_SEPARATOR
 
 if TYPE_CHECKING:
     from mlgen.plan import Artifact, Command, Job, Plan, When
@@ -176,7 +177,7 @@ def _command(command: Command, job: Job) -> dict[str, Any]:
 
 
 def _download(artifact: Artifact) -> dict[str, Any]:
-    with_: dict[str, Any] = {"pattern": f"{artifact.name}-*", "merge-multiple": True} if artifact.matrix_keys else {"name": artifact.name}
+    with_: dict[str, Any] = {"pattern": artifact.leg_pattern, "merge-multiple": True} if artifact.matrix_keys else {"name": artifact.name}
     root = _upload_root(artifact.paths)
     if root:
         with_["path"] = root
@@ -196,7 +197,7 @@ def _upload_root(paths: tuple[str, ...]) -> str:
 
 
 def _upload(artifact: Artifact, job: Job) -> dict[str, Any]:
-    name = "-".join([artifact.name, *(f"${{{{ matrix.{k.lower()} }}}}" for k in artifact.matrix_keys)])
+    name = LEG_SEPARATOR.join([artifact.name, *(f"${{{{ matrix.{k.lower()} }}}}" for k in artifact.matrix_keys)])
     return _uses(f"Upload {artifact.name} outputs", "upload-artifact",
                  {"name": name, "path": _lines(artifact.paths), "if-no-files-found": "error", "include-hidden-files": True})
 

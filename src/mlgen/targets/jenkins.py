@@ -15,6 +15,7 @@ from markupsafe import Markup
 from mlgen import cachecmd, overrides
 from mlgen.errors import SpecError
 from mlgen.escape import groovy_block, groovy_single
+from mlgen.plan import LEG_SEPARATOR
 from mlgen.source import locate
 
 if TYPE_CHECKING:
@@ -167,7 +168,7 @@ def _stash_expr(artifact: Artifact) -> Groovy:
     if not artifact.matrix_keys:
         return lit(artifact.name)
     # Matrix axis values are validated to [A-Za-z0-9_.-], so interpolating them is safe.
-    return Groovy('"' + "-".join([artifact.name, *(f"${{env.{k}}}" for k in artifact.matrix_keys)]) + '"')
+    return Groovy('"' + LEG_SEPARATOR.join([artifact.name, *(f"${{env.{k}}}" for k in artifact.matrix_keys)]) + '"')
 
 
 def _ant(path: str) -> str:
