@@ -31,7 +31,7 @@ def compile_pipeline(pipeline: Pipeline, *, spec_name: str, spec_bytes: bytes,
     if unknown:
         raise MlgenError(f"target `{unknown[0]}` is not enabled in the spec's `targets:` "
                          f"(enabled: {', '.join(enabled) or 'none'})")
-    the_plan = plan.build(pipeline, __version__)
+    the_plan = plan.build(pipeline, __version__, source)
     all_outputs = tuple((name, settings.path) for name, settings in enabled.items())
     command = f"mlgen compile {sh_quote(spec_name)}"
     outputs = []

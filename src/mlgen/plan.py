@@ -11,7 +11,7 @@ import hashlib
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from mlgen import graph, runtime_calls as runtime
+from mlgen import graph, names, runtime_calls as runtime
 from mlgen.conditions import NeverRuns, When, narrow
 from mlgen.errors import Problem, SpecError
 from mlgen.source import locate
@@ -170,12 +170,16 @@ def build(pipeline: Pipeline, version: str, source: Source | None = None) -> Pla
     if problems:
         raise SpecError(problems)
     t = pipeline.triggers
-    return Plan(
+    the_plan = Plan(
         name=pipeline.name, version=version, default_branch=pipeline.defaults.branch,
         python=pipeline.defaults.python, setup=pipeline.defaults.setup,
         triggers=Triggers(tuple(t.push or [pipeline.defaults.branch]), t.pull_request, t.schedule, t.manual),
         env=tuple(pipeline.env.items()), secrets=tuple(pipeline.secrets), jobs=tuple(jobs.values()),
     )
+    problems = names.check(pipeline, the_plan, source)
+    if problems:
+        raise SpecError(problems)
+    return the_plan
 
 
 def _inherit(job: Job, jobs: dict[str, Job], default: str) -> Job:

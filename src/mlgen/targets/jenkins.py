@@ -47,6 +47,18 @@ def block(text: str) -> Groovy:
     return Groovy(groovy_block(text))
 
 
+# `sh` runs /bin/sh (dash on Debian agents) with -xe unless the script starts with a shebang, which
+# Jenkins then runs with that interpreter. GitHub (`shell: bash`) and GitLab run bash with errexit
+# and pipefail; the same shell and the same failure semantics here keep the targets in agreement.
+# A shebang passes at most one argument, so pipefail is set on the next line.
+SHELL_PREAMBLE = "#!/bin/bash -xe\nset -o pipefail\n"
+
+
+def sh(script: str) -> Groovy:
+    """A script for the `sh` step, run by bash with errexit and pipefail like on the other targets."""
+    return block(SHELL_PREAMBLE + script)
+
+
 def emit(plan: Plan, settings: Settings, source: Source | None = None) -> str:
     views = {job.id: _view(job, settings) for job in plan.jobs}
     overrides.apply(NAME, views, settings.overrides, source)
@@ -106,12 +118,12 @@ def _stage(job: Job, plan: Plan, view: dict[str, Any]) -> dict[str, Any]:
     steps: list[dict[str, Any]] = [{"unstash": lit(name)} for art in job.downloads for name in art.leg_names]
     prepare = _prepare(job, plan)
     if prepare:
-        steps.append({"sh": block(prepare), "secrets": []})
+        steps.append({"sh": sh(prepare), "secrets": []})
     for command in job.commands:
         script = command.script
         if command.skip_on_cache_hit and job.cache is not None:
             script = cachecmd.guard(script, job, plan.setup)
-        steps.append({"sh": block(script), "secrets": [lit(s) for s in command.secrets]})
+        steps.append({"sh": sh(script), "secrets": [lit(s) for s in command.secrets]})
     if job.upload:
         includes = lit(",".join(_ant(p) for p in job.upload.paths))
         steps.append({"stash": _stash_expr(job.upload), "includes": includes})
@@ -132,10 +144,10 @@ def _stage(job: Job, plan: Plan, view: dict[str, Any]) -> dict[str, Any]:
 
 
 def _rollback(job: Job, plan: Plan) -> list[dict[str, Any]]:
-    steps: list[dict[str, Any]] = [{"sh": block(c.script), "secrets": [lit(s) for s in c.secrets]} for c in job.commands]
+    steps: list[dict[str, Any]] = [{"sh": sh(c.script), "secrets": [lit(s) for s in c.secrets]} for c in job.commands]
     prepare = _prepare(job, plan)
     if prepare:
-        steps.insert(0, {"sh": block(prepare), "secrets": []})
+        steps.insert(0, {"sh": sh(prepare), "secrets": []})
     return steps
 
 
