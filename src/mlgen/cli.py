@@ -63,6 +63,12 @@ def _compile(spec: Path, target: list[str] | None):  # type: ignore[no-untyped-d
     from mlgen.compiler import compile_pipeline
 
     source, pipeline = _load(spec)
+    return _compile_loaded(spec, source, pipeline, target)
+
+
+def _compile_loaded(spec: Path, source, pipeline, target: list[str] | None):  # type: ignore[no-untyped-def]
+    from mlgen.compiler import compile_pipeline
+
     return compile_pipeline(pipeline, spec_name=_default_spec(spec).name, spec_bytes=source.raw, only=tuple(target or ()), source=source)
 
 
@@ -124,8 +130,9 @@ def check(spec: SpecArg = Path("mlgen.yaml"), target: TargetOpt = None) -> int:
 
 @app.command()
 def validate(spec: SpecArg = Path("mlgen.yaml")) -> int:
-    """Check the spec only (all problems at once, with file:line:col)."""
-    _, pipeline = _load(spec)
+    """Check the spec: every check `compile` runs (all problems at once, with file:line:col), writing nothing."""
+    source, pipeline = _load(spec)
+    _compile_loaded(spec, source, pipeline, None)
     print(f"{spec}: ok ({len(pipeline.stages)} stages, targets: {', '.join(pipeline.enabled_targets())})")
     return 0
 
@@ -135,8 +142,9 @@ def plan(spec: SpecArg = Path("mlgen.yaml")) -> int:
     """Show the job graph and how each target maps (or emulates) every feature."""
     from mlgen.compiler import describe
 
-    _, pipeline = _load(spec)
-    sys.stdout.write(describe(pipeline, spec.name))
+    source, pipeline = _load(spec)
+    _compile_loaded(spec, source, pipeline, None)  # a spec that does not compile has no plan to show
+    sys.stdout.write(describe(pipeline, spec.name, source))
     return 0
 
 

@@ -8,8 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from mlgen import __version__, header, plan, targets
-from mlgen.errors import MlgenError, OutputInvalid
+from mlgen import __version__, header, overrides, plan, targets
+from mlgen.errors import MlgenError, OutputInvalid, SpecError
 from mlgen.escape import sh_quote
 
 if TYPE_CHECKING:
@@ -42,6 +42,9 @@ def compile_pipeline(pipeline: Pipeline, *, spec_name: str, spec_bytes: bytes,
         body = target.emit(the_plan, settings, source)
         problems = target.validate(body)
         if problems:
+            located = overrides.output_problems(name, problems, settings.overrides, source)
+            if located:
+                raise SpecError(located)
             raise OutputInvalid(name, settings.path, problems)
         text = header.render(name, body, version=__version__, spec=spec_name, spec_bytes=spec_bytes,
                              outputs=all_outputs, command=command)
@@ -49,9 +52,9 @@ def compile_pipeline(pipeline: Pipeline, *, spec_name: str, spec_bytes: bytes,
     return outputs
 
 
-def describe(pipeline: Pipeline, spec_name: str) -> str:
+def describe(pipeline: Pipeline, spec_name: str, source: Source | None = None) -> str:
     """`mlgen plan`: the job graph and, per target, how non-native features are emulated."""
-    the_plan = plan.build(pipeline, __version__)
+    the_plan = plan.build(pipeline, __version__, source)
     lines = [f"pipeline {the_plan.name} (mlgen {__version__})", "", "jobs:"]
     for job in the_plan.jobs:
         facts = [job.kind]
