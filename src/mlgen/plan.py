@@ -164,7 +164,7 @@ def build(pipeline: Pipeline, version: str, source: Source | None = None) -> Pla
                 job = _inherit(job, jobs, pipeline.defaults.branch)
             except NeverRuns as never:
                 problems.append(_never_runs(stage, jobs[str(never)], pipeline, source))
-                break
+                # keep the job as written, so later stages are still checked
             _check_unique_id(job, jobs, pipeline, source, problems)
             jobs[job.id] = job
     if problems:
