@@ -156,6 +156,7 @@ def build(pipeline: Pipeline, version: str, source: Source | None = None) -> Pla
     the_graph = graph.Graph(pipeline)
     builder = _Builder(pipeline, version, the_graph)
     jobs: dict[str, Job] = {}
+    taken: dict[str, str] = {}  # job and approval ids -> stage
     problems: list[Problem] = []
     for name in the_graph.order:
         stage = the_graph.stages[name]
@@ -165,7 +166,7 @@ def build(pipeline: Pipeline, version: str, source: Source | None = None) -> Pla
             except NeverRuns as never:
                 problems.append(_never_runs(stage, jobs[str(never)], pipeline, source))
                 # keep the job as written, so later stages are still checked
-            _check_unique_id(job, jobs, pipeline, source, problems)
+            _check_unique_id(job, taken, pipeline, source, problems)
             jobs[job.id] = job
     if problems:
         raise SpecError(problems)
@@ -200,18 +201,18 @@ def _never_runs(stage: Any, need: Job, pipeline: Pipeline, source: Source | None
                   "give both stages a common branch in `branches:`, or make this stage wait for another one")
 
 
-def _check_unique_id(job: Job, jobs: dict[str, Job], pipeline: Pipeline, source: Source | None,
+def _check_unique_id(job: Job, taken: dict[str, str], pipeline: Pipeline, source: Source | None,
                      problems: list[Problem]) -> None:
-    taken = {j.approval_id: j.stage for j in jobs.values() if j.approval_id}
+    """`taken`: job and approval ids made so far -> their stage; this job's ids are added."""
     for job_id in filter(None, (job.id, job.approval_id)):
-        other = jobs[job_id].stage if job_id in jobs else taken.get(job_id)
-        if other is None:
-            continue
-        index = [s.name for s in pipeline.stages].index(job.stage)
-        problems.append(locate(source, ("stages", index, "name"),
-                               f"job id `{job_id}` (from stage `{job.stage}`) clashes with one from stage `{other}`",
-                               "canary stages make jobs named <stage>-<weight>, <stage>-<weight>-rollback and "
-                               "<stage>-<first weight>-approval; rename one of the stages"))
+        if job_id in taken:
+            index = [s.name for s in pipeline.stages].index(job.stage)
+            problems.append(locate(source, ("stages", index, "name"),
+                                   f"job id `{job_id}` (from stage `{job.stage}`) clashes with one from stage `{taken[job_id]}`",
+                                   "canary stages make jobs named <stage>-<weight>, <stage>-<weight>-rollback and "
+                                   "<stage>-<first weight>-approval; rename one of the stages"))
+        else:
+            taken[job_id] = job.stage
 
 
 def upload_paths(stage: Any) -> tuple[str, ...]:
