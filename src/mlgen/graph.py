@@ -172,7 +172,7 @@ class Graph:
         `model:` picks among those (or names a model registered elsewhere). Raises `Ambiguous`.
         """
         near = self.registers_above if stage.kind == "canary" else self.registers_below
-        candidates = [self.stages[n] for n in near[stage.name]]
+        candidates: list[Any] = [self.stages[n] for n in near[stage.name]]  # RegisterStage, by construction
         own_model = getattr(stage, "model", None)
         if own_model:
             candidates = [c for c in candidates if c.model == own_model]
@@ -183,5 +183,5 @@ class Graph:
             raise Ambiguous(f"stage `{stage.name}` could work with the model of several register stages {where} it: {named}")
         register = candidates[0] if candidates else None
         model = own_model or (register.model if register is not None else None)
-        kind = getattr(stage, "registry", None) or (register.registry if register is not None else "mlflow")
+        kind = str(getattr(stage, "registry", None) or (register.registry if register is not None else "mlflow"))
         return Registry(model, kind, register)
