@@ -236,6 +236,25 @@ def check_pipeline(pipeline: Pipeline, source: Source) -> list[Problem]:
                                        "remove one of these `needs` so the stages run in an order"))
         return problems
     problems += _check_references(pipeline, source, index)
+    problems += _check_runners(pipeline, source)
+    return problems
+
+
+def _check_runners(pipeline: Pipeline, source: Source) -> list[Problem]:
+    """An empty runner list would leave a job nowhere to run (GitHub's `runs-on: []` is invalid)."""
+    problems = []
+    if pipeline.defaults.runner == []:
+        problems.append(source.problem(("defaults", "runner"), "`defaults.runner` is an empty list",
+                                       "name at least one runner label, or leave `runner` out for each target's default"))
+    for i, stage in enumerate(pipeline.stages):
+        if stage.runner == []:
+            problems.append(source.problem(("stages", i, "runner"), f"stage `{stage.name}`: `runner` is an empty list",
+                                           "name at least one runner label, or leave `runner` out for the default"))
+    for name, target in pipeline.enabled_targets().items():
+        for label, mapped in target.runners.items():
+            if not mapped:
+                problems.append(source.problem(("targets", name, "runners", label), f"targets.{name}.runners.{label} is an empty list",
+                                               f"map `{label}` to at least one {name} runner label"))
     return problems
 
 
