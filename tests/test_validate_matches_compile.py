@@ -17,7 +17,7 @@ CASES: dict[str, tuple[dict[str, Any], str]] = {
                                    "targets": {"gitlab": {"path": ".gitlab-ci.yml", "overrides": {"b": {"tags": ["x"]}}}}},
                                   "targets.gitlab.overrides: job `b` does not exist on gitlab"),
     "reserved stage name": ({"stages": [{"name": "stages", "kind": "validate", "run": "true"}]},
-                            "stage `stages` makes a GitLab job or stage named `stages`"),
+                            "stage `stages` makes a GitLab job named `stages`"),
     "empty runner list in a target": ({"stages": [{"name": "a", "kind": "validate", "run": "true", "runner": "gpu"}],
                                        "targets": {"github": {"path": "gh.yml", "runners": {"gpu": []}}}},
                                       "targets.github.runners.gpu is an empty list"),

@@ -61,14 +61,12 @@ def check(pipeline: Pipeline, plan: Plan, source: Source | None) -> list[Problem
 
 
 def _job_ids(plan: Plan, stage_index: dict[str, int], source: Source | None) -> Iterator[Problem]:
-    seen: set[str] = set()
+    # Job ids are top-level keys of .gitlab-ci.yml; stage names are only values in its `stages:` list.
     for job in plan.jobs:
-        for name in (job.id, job.stage):
-            if name in GITLAB_RESERVED and name not in seen:
-                seen.add(name)
-                yield locate(source, ("stages", stage_index[job.stage], "name"),
-                             f"stage `{job.stage}` makes a GitLab job or stage named `{name}`, a reserved top-level "
-                             "keyword of .gitlab-ci.yml", f"rename the stage; GitLab reserves {_listed(GITLAB_RESERVED)}")
+        if job.id in GITLAB_RESERVED:
+            yield locate(source, ("stages", stage_index[job.stage], "name"),
+                         f"stage `{job.stage}` makes a GitLab job named `{job.id}`, a reserved top-level "
+                         "keyword of .gitlab-ci.yml", f"rename the stage; GitLab reserves {_listed(GITLAB_RESERVED)}")
 
 
 def _env_names(pipeline: Pipeline, source: Source | None) -> Iterator[Problem]:
