@@ -309,11 +309,7 @@ def _check_registry(the_graph: Any, stage: Any, source: Source, i: int) -> list[
         return [source.problem(("stages", i, "registry"), f"stage `{stage.name}` uses the command registry, but no register "
                                f"stage with command templates is {'above' if stage.kind == 'canary' else 'after'} it",
                                f"add a register stage with `registry: command` and {keys}, or use `registry: mlflow`")]
-    at = index_of(the_graph, register.name)
+    at = the_graph.position[register.name]
     return [source.problem(("stages", at, "command"), f"register stage `{register.name}` has no {keys}, which stage "
                            f"`{stage.name}` runs with the command registry",
                            f"add {keys} to `command:` (placeholders such as {{model}} are filled in and shell-quoted)")]
-
-
-def index_of(the_graph: Any, name: str) -> int:
-    return int(the_graph.position[name])
