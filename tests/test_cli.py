@@ -75,8 +75,8 @@ def test_invalid_output_is_never_written(tmp_path: Path, cli, monkeypatch: pytes
     result = cli("compile")
     assert result.code == 1
     # an override is the user's input: the error points at it and never blames mlgen
-    assert "mlgen.yaml:6:45: targets.github.overrides.train: the github config does not validate after this override: " \
-           "['timeout-minutes']: 'soon'" in result.err
+    assert "mlgen.yaml:6:63: targets.github.overrides.train.timeout-minutes: the github config does not validate after this " \
+           "override: ['timeout-minutes']: 'soon'" in result.err
     assert "report a bug" not in result.err
     assert [p.name for p in tmp_path.iterdir()] == ["mlgen.yaml"]
 

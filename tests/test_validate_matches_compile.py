@@ -25,7 +25,7 @@ CASES: dict[str, tuple[dict[str, Any], str]] = {
                                      "stage `a`: `runner` is an empty list"),
     "schema-invalid override": ({"stages": [{"name": "a", "kind": "validate", "run": "true"}],
                                  "targets": {"gitlab": {"path": ".gitlab-ci.yml", "overrides": {"a": {"timeout": 42}}}}},
-                                "targets.gitlab.overrides.a: the gitlab config does not validate after this override: timeout: "
+                                "targets.gitlab.overrides.a.timeout: the gitlab config does not validate after this override: timeout: "
                                 "42 is not of type 'string'"),
 }
 

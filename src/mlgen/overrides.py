@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import re
 from typing import Any
 
 from mlgen.errors import Problem, SpecError
@@ -63,8 +64,12 @@ def output_problems(target: str, messages: list[str], overrides: dict[str, dict[
         if job_id is None:
             return []  # something mlgen made is invalid: report it as such
         rest = path[len(root):].removeprefix(f".{job_id}").removeprefix(f"['{job_id}']")
-        problems.append(locate(source, ("targets", target, "overrides", job_id),
-                               f"targets.{target}.overrides.{job_id}: the {target} config does not validate after this "
-                               f"override: {rest.lstrip('.') or 'the job'}: {text}",
+        first = re.match(r"^(?:\.([^.\[]+)|\['([^']+)'\])", rest)
+        key = (first.group(1) or first.group(2)) if first else None
+        # Point at the patch that set this key when there is one, else at the job's overrides.
+        patch = next((p for p in overrides[job_id] if key is not None and p.split(".")[0] == key), None)
+        problems.append(locate(source, ("targets", target, "overrides", job_id, *([patch] if patch else [])),
+                               f"targets.{target}.overrides.{job_id}{'.' + patch if patch else ''}: the {target} config "
+                               f"does not validate after this override: {rest.lstrip('.') or 'the job'}: {text}",
                                "check the value against the target's documentation of this key"))
     return problems
