@@ -182,3 +182,23 @@ def test_jenkins_overrides(cli: Any, tmp_path: Path, monkeypatch: pytest.MonkeyP
         return
     err = _refused(cli, tmp_path, spec, monkeypatch)
     assert re.search(rf"^mlgen\.yaml:\d+:\d+: {re.escape(message)}\n  hint: ", err, re.M), err
+
+
+@pytest.mark.parametrize(("kind", "explicit"), [("register", False), ("canary", False), ("validate", True)])
+def test_a_variable_cannot_shadow_a_secret_the_job_reads(cli: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                         kind: str, explicit: bool) -> None:
+    """register and canary read every declared secret unless told otherwise; the others only the listed ones."""
+    stage: dict[str, Any] = {"name": "s", "kind": kind, "env": {"TOKEN": "x"}}
+    stage.update({"register": {"model": "m", "path": "model/"}, "validate": {"run": "true"},
+                  "canary": {"deploy": "true", "check": "true", "rollback": "true", "steps": [100]}}[kind])
+    if explicit:
+        stage["secrets"] = ["TOKEN"]
+    err = _refused(cli, tmp_path, _spec(stage, secrets=["TOKEN"]), monkeypatch)
+    assert ("`TOKEN` is both an `env` variable and a secret of stage `s`; the targets disagree on which one wins\n"
+            "  hint: rename the variable\n") in err
+    assert err.startswith("error: the spec has 1 problem:")
+
+
+def test_a_pipeline_variable_cannot_shadow_a_declared_secret(cli: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    spec = _spec({"name": "s", "kind": "validate", "run": "true"}, secrets=["TOKEN"], env={"TOKEN": "x"})
+    assert "`TOKEN` is both an `env` variable and a declared secret" in _refused(cli, tmp_path, spec, monkeypatch)

@@ -55,6 +55,7 @@ def check(pipeline: Pipeline, plan: Plan, source: Source | None) -> list[Problem
     stage_index = {s.name: i for i, s in enumerate(pipeline.stages)}
     problems = list(_job_ids(plan, stage_index, source))
     problems += _env_names(pipeline, source)
+    problems += _secret_shadows(pipeline, plan, stage_index, source)
     problems += _artifacts(plan, stage_index, source)
     problems += _environments(pipeline, source)
     return problems
@@ -91,10 +92,24 @@ def _env_names(pipeline: Pipeline, source: Source | None) -> Iterator[Problem]:
                     yield locate(source, (*where, name, KEY), f"`{name}` is both an `env` variable and the variable of "
                                  f"matrix key `{key}` of stage `{stage.name}`; the targets disagree on which one wins",
                                  "rename the variable or the matrix key")
-        for secret in stage.secrets if stage.secrets is not None else ():
-            if secret in stage.env:
-                yield locate(source, ("stages", i, "env", secret, KEY), f"`{secret}` is both an `env` variable and a secret "
-                             f"of stage `{stage.name}`; the targets disagree on which one wins", "rename the variable")
+
+
+def _secret_shadows(pipeline: Pipeline, plan: Plan, stage_index: dict[str, int], source: Source | None) -> Iterator[Problem]:
+    """A variable named like a secret the job reads: GitHub's step env, GitLab's project variables and
+    Jenkins' withCredentials each decide differently which one the command sees."""
+    for name in pipeline.env:
+        if name in pipeline.secrets:
+            yield locate(source, ("env", name, KEY), f"`{name}` is both an `env` variable and a declared secret; the "
+                         "targets disagree on which one wins", "rename the variable")
+    reported: set[tuple[str, str]] = set()
+    for job in plan.jobs:
+        env = dict(job.env)
+        for secret in job.secrets:
+            if secret in env and (job.stage, secret) not in reported:
+                reported.add((job.stage, secret))
+                yield locate(source, ("stages", stage_index[job.stage], "env", secret, KEY),
+                             f"`{secret}` is both an `env` variable and a secret of stage `{job.stage}`; the targets "
+                             "disagree on which one wins", "rename the variable")
 
 
 def _env_block(env: dict[str, str], at: Loc, owner: str, source: Source | None) -> Iterator[Problem]:
