@@ -243,3 +243,33 @@ def test_a_missing_template_is_a_located_error(missing: str) -> None:
     user = "evaluate" if missing == "baseline" else "canary"
     assert [p.message for p in info.value.problems] == [
         f"register stage `register` has no `command.{missing}`, which stage `{user}` runs with the command registry"]
+
+
+# -- narrowing, row by row: (own, need) -> result (None: the job can never run) --------------------------
+
+ANY, DEFAULT = ((), False), ((), True)
+NARROW = [
+    (ANY, ANY, ANY),
+    (ANY, DEFAULT, DEFAULT),
+    (DEFAULT, ANY, DEFAULT),
+    (DEFAULT, DEFAULT, DEFAULT),
+    (DEFAULT, (("main",), False), (("main",), False)),  # explicit wins: never wider than the parent on any target
+    ((("main",), False), DEFAULT, (("main",), False)),
+    ((("main", "dev"), False), (("dev", "release"), False), (("dev",), False)),
+    (DEFAULT, (("release",), False), None),
+    ((("dev",), True), (("dev", "x"), False), (("dev",), False)),
+]
+
+
+@pytest.mark.parametrize(("own", "need", "result"), NARROW)
+def test_narrow(own: Any, need: Any, result: Any) -> None:
+    from mlgen.conditions import NeverRuns, When, narrow
+
+    mine, theirs = When(*own), When(*need)
+    if result is None:
+        with pytest.raises(NeverRuns):
+            narrow(mine, theirs, "need", "main")
+        return
+    got = narrow(mine, theirs, "need", "main")
+    assert (got.branches, got.default_branch) == result
+    assert got.inherited_from == (() if (got.branches, got.default_branch) == own else ("need",))
