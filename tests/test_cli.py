@@ -74,8 +74,10 @@ def test_invalid_output_is_never_written(tmp_path: Path, cli, monkeypatch: pytes
     monkeypatch.chdir(tmp_path)
     result = cli("compile")
     assert result.code == 1
-    assert "the github config for gh.yml does not validate; nothing was written" in result.err
-    assert "$.jobs.train['timeout-minutes']: 'soon'" in result.err
+    # an override is the user's input: the error points at it and never blames mlgen
+    assert "mlgen.yaml:6:63: targets.github.overrides.train.timeout-minutes: the github config does not validate after this " \
+           "override: ['timeout-minutes']: 'soon'" in result.err
+    assert "report a bug" not in result.err
     assert [p.name for p in tmp_path.iterdir()] == ["mlgen.yaml"]
 
 
@@ -107,7 +109,7 @@ def test_plan_lists_jobs_and_portability_notes(cli, monkeypatch: pytest.MonkeyPa
     monkeypatch.chdir(EXAMPLES / "churn")
     result = cli("plan")
     assert result.code == 0
-    assert "canary-10: canary; after register; only on <default branch>, never on pull requests; waits for approval (production)" in result.out
+    assert "canary-10: canary; after register; only on main (as it waits for register), never on pull requests; waits for approval (production)" in result.out
     assert "canary-50-rollback: rollback; after canary-50;" in result.out and "only when canary-50 failed" in result.out
     assert "GitLab CI:\n  - cache:" in result.out and "Jenkins:\n  - python:" in result.out
 

@@ -12,9 +12,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from mlgen import yamlout
+from mlgen.names import GITLAB_RESERVED
 from tests import validators
 
-NAME = st.from_regex(r"\A[a-z][a-z0-9_-]{0,12}\Z")
+# Names GitLab reserves and `-approval` environments are refused by design (tests/test_reserved_names.py).
+NAME = st.from_regex(r"\A[a-z][a-z0-9_-]{0,12}\Z").filter(lambda n: n not in GITLAB_RESERVED and not n.endswith("-approval"))
 TEXT = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"), min_size=1, max_size=40).filter(
     lambda s: "${{" not in s)
 COMMAND = TEXT.map(lambda s: "echo " + shlex.quote(s))  # any text, as a command shellcheck accepts
@@ -46,6 +48,9 @@ def valid_specs(draw: st.DrawFn) -> dict[str, Any]:
         if kind == "register":
             stage.update(model=draw(st.from_regex(r"\A[a-z][a-z0-9-]{0,10}\Z")), path="model/")
         if kind == "canary":
+            models = [s["model"] for s in stages if s["kind"] == "register"]
+            if models:  # with several register stages above, a canary must say which model it promotes
+                stage["model"] = draw(st.sampled_from(models))
             stage.update(deploy=draw(COMMAND), check=draw(COMMAND), rollback=draw(COMMAND),
                          steps=draw(st.sampled_from([[100], [10, 100], [5, 25, 50, 100]])), environment=draw(NAME))
         if draw(st.booleans()):

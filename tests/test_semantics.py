@@ -113,10 +113,10 @@ def test_github_train_cache_skips_training_and_artifacts_travel(gh: dict[str, An
     # a hit needs neither the project's set-up nor mlgen (actions/cache keys on contents itself)
     assert steps["Set up the project"]["if"] == "steps.cache.outputs.cache-hit != 'true'"
     assert "Install mlgen" not in steps
-    assert steps["Upload train outputs"]["with"]["name"] == "train-${{ matrix.model }}"
+    assert steps["Upload train outputs"]["with"]["name"] == "train~${{ matrix.model }}"
     assert gh["jobs"]["train"]["strategy"]["matrix"] == {"model": ["gb", "logreg"]}
     evaluate = {s["name"]: s for s in gh["jobs"]["evaluate"]["steps"]}
-    assert evaluate["Download train outputs"]["with"] == {"pattern": "train-*", "merge-multiple": True, "path": "model"}
+    assert evaluate["Download train outputs"]["with"] == {"pattern": "train~*", "merge-multiple": True, "path": "model"}
     assert gh["jobs"]["train"]["runs-on"] == ["self-hosted", "gpu"]
     assert gh["jobs"]["train"]["timeout-minutes"] == 120
 
@@ -135,8 +135,8 @@ def test_gitlab_order_and_artifacts(gl: dict[str, Any]) -> None:
 def test_gitlab_rules(gl: dict[str, Any]) -> None:
     main_only = '$CI_PIPELINE_SOURCE != "merge_request_event" && $CI_COMMIT_BRANCH == "main"'
     assert gl["register"]["rules"] == [{"if": main_only}]
-    assert gl["canary-10"]["rules"] == [{"if": '$CI_PIPELINE_SOURCE != "merge_request_event" && $CI_COMMIT_BRANCH == $CI_DEFAULT_BRANCH',
-                                         "when": "manual", "allow_failure": False}]
+    # the canary waits for register, so it runs only where register runs (its branch, named as register names it)
+    assert gl["canary-10"]["rules"] == [{"if": main_only, "when": "manual", "allow_failure": False}]
     assert gl["canary-50-rollback"]["rules"][0]["when"] == "on_failure"
     assert "rules" not in gl["validate"]
     assert {"if": "$CI_COMMIT_BRANCH && $CI_OPEN_MERGE_REQUESTS", "when": "never"} in gl["workflow"]["rules"]
@@ -196,7 +196,7 @@ def test_jenkins_secrets_never_interpolated(jf: str) -> None:
 def test_jenkins_gate_reports_and_stash(jf: str) -> None:
     evaluate = jf[jf.index("stage('evaluate')"):jf.index("stage('register')")]
     assert "junit testResults: '.mlgen/reports/evaluate-*.xml'" in evaluate
-    assert "unstash 'train-gb'" in evaluate and "unstash 'train-logreg'" in evaluate
-    assert 'stash name: "train-${env.MODEL}"' in jf
+    assert "unstash 'train~gb'" in evaluate and "unstash 'train~logreg'" in evaluate
+    assert 'stash name: "train~${env.MODEL}"' in jf
     register = jf[jf.index("stage('register')"):jf.index("stage('canary')")]
     assert "branch 'main'" in register

@@ -80,12 +80,14 @@ def _check_target_paths(source, pipeline) -> None:  # type: ignore[no-untyped-de
 
 
 def _compile(spec: Path, target: list[str] | None, python_timeout: float | None):  # type: ignore[no-untyped-def]
+    source, pipeline = _load(spec, python_timeout)
+    return pipeline, _compile_loaded(spec, source, pipeline, target)
+
+
+def _compile_loaded(spec: Path, source, pipeline, target: list[str] | None):  # type: ignore[no-untyped-def]
     from mlgen.compiler import compile_pipeline
 
-    source, pipeline = _load(spec, python_timeout)
-    outputs = compile_pipeline(pipeline, spec_name=_default_spec(spec).name, spec_bytes=source.raw,
-                               only=tuple(target or ()), source=source)
-    return pipeline, outputs
+    return compile_pipeline(pipeline, spec_name=_default_spec(spec).name, spec_bytes=source.raw, only=tuple(target or ()), source=source)
 
 
 @app.command()
@@ -167,8 +169,9 @@ def check(spec: SpecArg = Path("mlgen.yaml"), target: TargetOpt = None, python_t
 
 @app.command()
 def validate(spec: SpecArg = Path("mlgen.yaml"), python_timeout: PyTimeoutOpt = None) -> int:
-    """Check the spec only (all problems at once, with file:line:col)."""
-    _, pipeline = _load(spec, python_timeout)
+    """Check the spec: every check `compile` runs (all problems at once, with file:line:col), writing nothing."""
+    source, pipeline = _load(spec, python_timeout)
+    _compile_loaded(spec, source, pipeline, None)
     print(f"{spec}: ok ({len(pipeline.stages)} stages, targets: {', '.join(pipeline.enabled_targets())})")
     return 0
 
@@ -178,8 +181,9 @@ def plan(spec: SpecArg = Path("mlgen.yaml"), python_timeout: PyTimeoutOpt = None
     """Show the job graph and how each target maps (or emulates) every feature."""
     from mlgen.compiler import describe
 
-    _, pipeline = _load(spec, python_timeout)
-    sys.stdout.write(describe(pipeline, spec.name))
+    source, pipeline = _load(spec, python_timeout)
+    _compile_loaded(spec, source, pipeline, None)  # a spec that does not compile has no plan to show
+    sys.stdout.write(describe(pipeline, spec.name, source))
     return 0
 
 

@@ -8,8 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from mlgen import __version__, header, plan, targets
-from mlgen.errors import MlgenError, OutputInvalid
+from mlgen import __version__, header, overrides, plan, targets
+from mlgen.errors import MlgenError, OutputInvalid, SpecError
 from mlgen.escape import sh_quote
 
 if TYPE_CHECKING:
@@ -31,7 +31,7 @@ def compile_pipeline(pipeline: Pipeline, *, spec_name: str, spec_bytes: bytes,
     if unknown:
         raise MlgenError(f"target `{unknown[0]}` is not enabled in the spec's `targets:` "
                          f"(enabled: {', '.join(enabled) or 'none'})")
-    the_plan = plan.build(pipeline, __version__)
+    the_plan = plan.build(pipeline, __version__, source)
     all_outputs = tuple((name, settings.path) for name, settings in enabled.items())
     command = f"mlgen compile {sh_quote(spec_name)}"
     outputs = []
@@ -42,6 +42,9 @@ def compile_pipeline(pipeline: Pipeline, *, spec_name: str, spec_bytes: bytes,
         body = target.emit(the_plan, settings, source)
         problems = target.validate(body)
         if problems:
+            located = overrides.output_problems(name, problems, settings.overrides, source)
+            if located:
+                raise SpecError(located)
             raise OutputInvalid(name, settings.path, problems)
         text = header.render(name, body, version=__version__, spec=spec_name, spec_bytes=spec_bytes,
                              outputs=all_outputs, command=command)
@@ -49,9 +52,9 @@ def compile_pipeline(pipeline: Pipeline, *, spec_name: str, spec_bytes: bytes,
     return outputs
 
 
-def describe(pipeline: Pipeline, spec_name: str) -> str:
+def describe(pipeline: Pipeline, spec_name: str, source: Source | None = None) -> str:
     """`mlgen plan`: the job graph and, per target, how non-native features are emulated."""
-    the_plan = plan.build(pipeline, __version__)
+    the_plan = plan.build(pipeline, __version__, source)
     lines = [f"pipeline {the_plan.name} (mlgen {__version__})", "", "jobs:"]
     for job in the_plan.jobs:
         facts = [job.kind]
@@ -59,7 +62,8 @@ def describe(pipeline: Pipeline, spec_name: str) -> str:
             facts.append("after " + ", ".join(job.needs))
         if job.when.branch_only:
             branches = [*job.when.branches, *(["<default branch>"] if job.when.default_branch else [])]
-            facts.append("only on " + ", ".join(branches) + ", never on pull requests")
+            inherited = f" (as it waits for {', '.join(job.when.inherited_from)})" if job.when.inherited_from else ""
+            facts.append("only on " + ", ".join(branches) + inherited + ", never on pull requests")
         if job.when.on_failure_of:
             facts.append("only when " + " or ".join(job.when.on_failure_of) + " failed")
         if job.approval:

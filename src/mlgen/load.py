@@ -245,6 +245,25 @@ def check_pipeline(pipeline: Pipeline, source: Source) -> list[Problem]:
                                        "remove one of these `needs` so the stages run in an order"))
         return problems
     problems += _check_references(pipeline, source, index)
+    problems += _check_runners(pipeline, source)
+    return problems
+
+
+def _check_runners(pipeline: Pipeline, source: Source) -> list[Problem]:
+    """An empty runner list would leave a job nowhere to run (GitHub's `runs-on: []` is invalid)."""
+    problems = []
+    if pipeline.defaults.runner == []:
+        problems.append(source.problem(("defaults", "runner"), "`defaults.runner` is an empty list",
+                                       "name at least one runner label, or leave `runner` out for each target's default"))
+    for i, stage in enumerate(pipeline.stages):
+        if stage.runner == []:
+            problems.append(source.problem(("stages", i, "runner"), f"stage `{stage.name}`: `runner` is an empty list",
+                                           "name at least one runner label, or leave `runner` out for the default"))
+    for name, target in pipeline.enabled_targets().items():
+        for label, mapped in target.runners.items():
+            if not mapped:
+                problems.append(source.problem(("targets", name, "runners", label), f"targets.{name}.runners.{label} is an empty list",
+                                               f"map `{label}` to at least one {name} runner label"))
     return problems
 
 
@@ -252,20 +271,54 @@ def _check_references(pipeline: Pipeline, source: Source, index: dict[str, int])
     from mlgen import graph
 
     problems = []
-    needs = graph.needs_map(pipeline)
+    the_graph = graph.Graph(pipeline)
     for i, stage in enumerate(pipeline.stages):
-        if stage.inputs:
-            ancestors = graph.ancestors(needs, stage.name)
-            for j, name in enumerate(stage.inputs):
-                if name not in ancestors:
-                    problems.append(source.problem(("stages", i, "inputs", j), f"`{name}` is not an earlier stage that `{stage.name}` waits for",
-                                                   "inputs come from ancestors; add it to `needs` (directly or through another stage)"))
-        if stage.kind in ("evaluate", "canary") and graph.model_name(pipeline, stage) is None and _needs_model(stage):
-            problems.append(source.problem(("stages", i), f"stage `{stage.name}` needs a registered model name",
-                                           "set `model:` on this stage or add a register stage"))
+        for j, name in enumerate(stage.inputs):
+            if not the_graph.is_ancestor(name, stage.name):
+                problems.append(source.problem(("stages", i, "inputs", j), f"`{name}` is not an earlier stage that `{stage.name}` waits for",
+                                               "inputs come from ancestors; add it to `needs` (directly or through another stage)"))
+        if _uses_registry(stage):
+            problems += _check_registry(the_graph, stage, source, i)
     return problems
 
 
-def _needs_model(stage: Any) -> bool:
-    # A canary without a registry model only deploys; an evaluate stage needs one for a registry baseline.
+def _uses_registry(stage: Any) -> bool:
+    # A canary may promote a registered model; an evaluate stage asks the registry only for a registry baseline.
+    if stage.kind == "canary":
+        return True
     return stage.kind == "evaluate" and stage.baseline is not None and stage.baseline.registry is not None
+
+
+# The command templates each registry-using stage runs with `registry: command`.
+_TEMPLATES = {"evaluate": (("baseline", "baseline"),), "canary": (("promote", "promote"), ("rollback", "rollback"))}
+
+
+def _check_registry(the_graph: Any, stage: Any, source: Source, i: int) -> list[Problem]:
+    from mlgen.graph import Ambiguous
+
+    try:
+        registry = the_graph.registry(stage)
+    except Ambiguous as exc:
+        return [source.problem(("stages", i, "name"), str(exc),
+                               "set `model:` on this stage to the model it works with")]
+    if registry.model is None:
+        if stage.kind == "canary":
+            return []  # a canary without a registered model only deploys
+        return [source.problem(("stages", i, "baseline", "registry"), f"stage `{stage.name}` needs a registered model name",
+                               "set `model:` on this stage, or add a register stage after it")]
+    if registry.kind != "command":
+        return []
+    register = registry.register
+    commands = getattr(register, "command", None)
+    missing = [key for key, attr in _TEMPLATES[stage.kind] if commands is None or getattr(commands, attr) is None]
+    if not missing:
+        return []
+    keys = " and ".join(f"`command.{m}`" for m in missing)
+    if register is None:
+        return [source.problem(("stages", i, "registry"), f"stage `{stage.name}` uses the command registry, but no register "
+                               f"stage with command templates is {'above' if stage.kind == 'canary' else 'after'} it",
+                               f"add a register stage with `registry: command` and {keys}, or use `registry: mlflow`")]
+    at = the_graph.position[register.name]
+    return [source.problem(("stages", at, "command"), f"register stage `{register.name}` has no {keys}, which stage "
+                           f"`{stage.name}` runs with the command registry",
+                           f"add {keys} to `command:` (placeholders such as {{model}} are filled in and shell-quoted)")]

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import difflib
+import re
 from typing import Any
 
-from mlgen.errors import SpecError
+from mlgen.errors import Problem, SpecError
 from mlgen.source import Source, locate
 
 
@@ -47,3 +48,28 @@ def _patch(node: Any, keys: list[str], value: Any) -> tuple[str, str] | None:
     else:
         node[last] = value
     return None
+
+
+def output_problems(target: str, messages: list[str], overrides: dict[str, dict[str, Any]],
+                    source: Source | None) -> list[Problem]:
+    """Validator messages (`$.path: text`) about overridden jobs, as problems located at the override.
+
+    The override is the user's input, so a config it breaks is a spec mistake, not a bug in mlgen.
+    """
+    root = "$.jobs" if target == "github" else "$"
+    problems = []
+    for message in messages:
+        path, _, text = message.partition(": ")
+        job_id = next((j for j in overrides if path.startswith((f"{root}.{j}", f"{root}['{j}']"))), None)
+        if job_id is None:
+            return []  # something mlgen made is invalid: report it as such
+        rest = path[len(root):].removeprefix(f".{job_id}").removeprefix(f"['{job_id}']")
+        first = re.match(r"^(?:\.([^.\[]+)|\['([^']+)'\])", rest)
+        key = (first.group(1) or first.group(2)) if first else None
+        # Point at the patch that set this key when there is one, else at the job's overrides.
+        patch = next((p for p in overrides[job_id] if key is not None and p.split(".")[0] == key), None)
+        problems.append(locate(source, ("targets", target, "overrides", job_id, *([patch] if patch else [])),
+                               f"targets.{target}.overrides.{job_id}{'.' + patch if patch else ''}: the {target} config "
+                               f"does not validate after this override: {rest.lstrip('.') or 'the job'}: {text}",
+                               "check the value against the target's documentation of this key"))
+    return problems

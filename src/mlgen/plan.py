@@ -6,20 +6,30 @@ means, which job gets which secret, where rollback hangs) is made here, once.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from mlgen import graph, runtime_calls as runtime
+from mlgen import graph, names, runtime_calls as runtime
+from mlgen.conditions import NeverRuns, When, narrow
 from mlgen.errors import Problem, SpecError
+from mlgen.source import locate
 from mlgen.spec import duration_minutes
 
 if TYPE_CHECKING:
+    from mlgen.source import Source
     from mlgen.spec import AnyStage, Pipeline
+
+__all__ = ["Artifact", "Cache", "Command", "Job", "Plan", "Triggers", "When", "build"]
 
 REPORTS_DIR = ".mlgen/reports"
 # The name mlgen is published under: `mlgen` on PyPI belongs to an unrelated project.
 DISTRIBUTION = "mlgen-ci"
+# Joins a matrix artifact's stage name and leg values. Neither stage names nor matrix values may
+# contain it, so leg names cannot collide with each other or with another stage's artifact, and
+# `<stage>~*` matches only that stage's legs. GitHub artifact names and Jenkins stash names allow it.
+LEG_SEPARATOR = "~"
 
 
 @dataclass(frozen=True)
@@ -37,12 +47,17 @@ class Artifact:
 
     @property
     def leg_names(self) -> tuple[str, ...]:
-        """Artifact names, one per matrix leg, suffixed with the leg's values in key order."""
+        """Artifact names, one per matrix leg: the stage name and the leg's values, in key order."""
         import itertools
 
         if not self.matrix:
             return (self.name,)
-        return tuple("-".join([self.name, *leg]) for leg in itertools.product(*(v for _, v in self.matrix)))
+        return tuple(LEG_SEPARATOR.join([self.name, *leg]) for leg in itertools.product(*(v for _, v in self.matrix)))
+
+    @property
+    def leg_pattern(self) -> str:
+        """A glob that matches this artifact's legs and no other stage's artifact."""
+        return f"{self.name}{LEG_SEPARATOR}*"
 
 
 @dataclass(frozen=True)
@@ -61,19 +76,6 @@ class Command:
     script: str
     secrets: tuple[str, ...] = ()
     skip_on_cache_hit: bool = False
-
-
-@dataclass(frozen=True)
-class When:
-    """When a job runs. The default runs on every pipeline, pull requests included."""
-
-    branches: tuple[str, ...] = ()  # non-empty: only pushes/schedules/manual runs on these branches
-    default_branch: bool = False  # also (or only) the default branch, resolved natively by each target
-    on_failure_of: tuple[str, ...] = ()  # rollback: only when one of these jobs failed
-
-    @property
-    def branch_only(self) -> bool:
-        return bool(self.branches) or self.default_branch
 
 
 @dataclass(frozen=True)
@@ -149,63 +151,88 @@ class Plan:
         raise KeyError(job_id)
 
 
-def build(pipeline: Pipeline, version: str) -> Plan:
-    needs = graph.needs_map(pipeline)
-    builder = _Builder(pipeline, version, needs)
-    jobs: list[Job] = []
-    for stage in _topological(pipeline, needs):
-        jobs.extend(builder.jobs_for(stage))
-    _check_unique_ids(jobs, pipeline)
+def build(pipeline: Pipeline, version: str, source: Source | None = None) -> Plan:
+    """The plan of a checked pipeline (`load.check_pipeline` passed). Raises SpecError, located."""
+    the_graph = graph.Graph(pipeline)
+    builder = _Builder(pipeline, version, the_graph)
+    jobs: dict[str, Job] = {}
+    taken: dict[str, str] = {}  # job and approval ids -> stage
+    problems: list[Problem] = []
+    for name in the_graph.order:
+        stage = the_graph.stages[name]
+        for job in builder.jobs_for(stage):
+            try:
+                job = _inherit(job, jobs, pipeline.defaults.branch)
+            except NeverRuns as never:
+                problems.append(_never_runs(stage, jobs[str(never)], pipeline, source))
+                # keep the job as written, so later stages are still checked
+            _check_unique_id(job, taken, pipeline, source, problems)
+            jobs[job.id] = job
+    if problems:
+        raise SpecError(problems)
     t = pipeline.triggers
-    return Plan(
+    the_plan = Plan(
         name=pipeline.name, version=version, default_branch=pipeline.defaults.branch,
         python=pipeline.defaults.python, setup=pipeline.defaults.setup,
         triggers=Triggers(tuple(t.push or [pipeline.defaults.branch]), t.pull_request, t.schedule, t.manual),
-        env=tuple(pipeline.env.items()), secrets=tuple(pipeline.secrets), jobs=tuple(jobs),
+        env=tuple(pipeline.env.items()), secrets=tuple(pipeline.secrets), jobs=tuple(jobs.values()),
     )
-
-
-def _topological(pipeline: Pipeline, needs: dict[str, list[str]]) -> list[AnyStage]:
-    """Kahn's algorithm, stable on spec order so output does not shuffle when a stage is added."""
-    by_name = {s.name: s for s in pipeline.stages}
-    order_of = {s.name: i for i, s in enumerate(pipeline.stages)}
-    waiting = {name: len(deps) for name, deps in needs.items()}
-    children: dict[str, list[str]] = {name: [] for name in needs}
-    for name, deps in needs.items():
-        for dep in deps:
-            children[dep].append(name)
-    import heapq
-
-    ready = [(order_of[n], n) for n, c in waiting.items() if c == 0]
-    heapq.heapify(ready)
-    out = []
-    while ready:
-        _, name = heapq.heappop(ready)
-        out.append(by_name[name])
-        for child in children[name]:
-            waiting[child] -= 1
-            if waiting[child] == 0:
-                heapq.heappush(ready, (order_of[child], child))
-    return out
-
-
-def _check_unique_ids(jobs: list[Job], pipeline: Pipeline) -> None:
-    seen: dict[str, str] = {}
-    problems = []
-    for job in jobs:
-        for job_id in filter(None, (job.id, job.approval_id)):
-            if job_id in seen:
-                problems.append(Problem("<spec>", 0, 0, f"job id `{job_id}` (from stage `{job.stage}`) clashes with one from stage `{seen[job_id]}`",
-                                        "canary stages make jobs named <stage>-<weight>, <stage>-<weight>-rollback and "
-                                        "<stage>-<first weight>-approval; rename one of the stages"))
-            seen[job_id] = job.stage
+    problems = names.check(pipeline, the_plan, source)
     if problems:
         raise SpecError(problems)
+    return the_plan
+
+
+def _inherit(job: Job, jobs: dict[str, Job], default: str) -> Job:
+    """A job runs only where every job it needs runs: narrow its condition by theirs."""
+    when = job.when
+    for need in job.needs:
+        when = narrow(when, jobs[need].when, need, default)
+    return job if when == job.when else dataclasses.replace(job, when=when)
+
+
+def _never_runs(stage: Any, need: Job, pipeline: Pipeline, source: Source | None) -> Problem:
+    index = [s.name for s in pipeline.stages].index(stage.name)
+    own = stage.branches if getattr(stage, "branches", None) is not None else [f"{pipeline.defaults.branch} (the default branch)"]
+    theirs = [*need.when.branches, *([pipeline.defaults.branch] if need.when.default_branch else [])]
+    loc = ("stages", index, "branches") if getattr(stage, "branches", None) is not None else ("stages", index, "name")
+    return locate(source, loc, f"stage `{stage.name}` can never run: it runs only on {', '.join(own)}, but it waits for "
+                               f"`{need.id}`, which runs only on {', '.join(dict.fromkeys(theirs))}",
+                  "give both stages a common branch in `branches:`, or make this stage wait for another one")
+
+
+def _check_unique_id(job: Job, taken: dict[str, str], pipeline: Pipeline, source: Source | None,
+                     problems: list[Problem]) -> None:
+    """`taken`: job and approval ids made so far -> their stage; this job's ids are added."""
+    for job_id in filter(None, (job.id, job.approval_id)):
+        if job_id in taken:
+            index = [s.name for s in pipeline.stages].index(job.stage)
+            problems.append(locate(source, ("stages", index, "name"),
+                                   f"job id `{job_id}` (from stage `{job.stage}`) clashes with one from stage `{taken[job_id]}`",
+                                   "canary stages make jobs named <stage>-<weight>, <stage>-<weight>-rollback and "
+                                   "<stage>-<first weight>-approval; rename one of the stages"))
+        else:
+            taken[job_id] = job.stage
+
+
+def upload_paths(stage: Any) -> tuple[str, ...]:
+    """What a stage hands to later stages: its outputs, and for evaluate its metrics and gate results."""
+    if stage.kind == "canary":
+        return ()
+    extra = (stage.metrics, runtime.gate_results(stage.name)) if stage.kind == "evaluate" else ()
+    return tuple(dict.fromkeys([*stage.outputs, *extra]))
+
+
+def covers(paths: tuple[str, ...], path: str) -> bool:
+    """Whether handing on `paths` hands on `path` (the same file or folder, or a folder above it)."""
+    want = path.rstrip("/")
+    return any(want == p.rstrip("/") or want.startswith(p.rstrip("/") + "/") for p in paths)
 
 
 class _Builder:
-    def __init__(self, pipeline: Pipeline, version: str, needs: dict[str, list[str]]) -> None:
-        self.pipeline, self.version, self.needs = pipeline, version, needs
+    def __init__(self, pipeline: Pipeline, version: str, the_graph: graph.Graph) -> None:
+        self.pipeline, self.version, self.graph = pipeline, version, the_graph
+        self.needs = the_graph.needs
         self.artifacts: dict[str, Artifact] = {}  # stage -> what it hands on
         self.last_job: dict[str, str] = {}  # stage -> the job id later stages wait for
         self.defaults = pipeline.defaults
@@ -236,25 +263,11 @@ class _Builder:
     def _downloads(self, stage: AnyStage) -> tuple[Artifact, ...]:
         sources = list(self.needs[stage.name]) + list(stage.inputs)
         if stage.kind == "register":
-            producer = self._producer_of(stage.name, stage.path)
+            producer = self.graph.nearest_producer(
+                stage.name, stage.path, lambda name, path: covers(upload_paths(self.graph.stages[name]), path))
             if producer:
                 sources.append(producer)
         return tuple(dict.fromkeys(self.artifacts[s] for s in sources if s in self.artifacts))
-
-    def _producer_of(self, stage_name: str, path: str) -> str | None:
-        """Nearest ancestor whose outputs contain `path` (BFS up the graph; only register asks)."""
-        want = path.rstrip("/")
-        queue, seen = list(self.needs[stage_name]), set()
-        while queue:
-            name = queue.pop(0)
-            if name in seen:
-                continue
-            seen.add(name)
-            art = self.artifacts.get(name)
-            if art and any(want == p.rstrip("/") or want.startswith(p.rstrip("/") + "/") for p in art.paths):
-                return name
-            queue.extend(self.needs[name])
-        return None
 
     def _secrets(self, stage: AnyStage, default_all: bool) -> tuple[str, ...]:
         if stage.secrets is not None:
@@ -264,18 +277,6 @@ class _Builder:
     def _mlgen(self, *extras: str) -> str:
         wanted = sorted({e for e in extras if e})
         return f"{DISTRIBUTION}[{','.join(wanted)}]=={self.version}" if wanted else f"{DISTRIBUTION}=={self.version}"
-
-    def _evaluate_ancestor(self, stage_name: str) -> str | None:
-        """The nearest evaluate stage above a register stage: its gate results become model tags."""
-        queue, seen = list(self.needs[stage_name]), set()
-        while queue:
-            name = queue.pop(0)
-            if name not in seen:
-                seen.add(name)
-                if self.pipeline.stage(name).kind == "evaluate":
-                    return name
-                queue.extend(self.needs[name])
-        return None
 
     def _user_cmd(self, name: str, script: str | None, stage: AnyStage, **kw: Any) -> list[Command]:
         if script is None:
@@ -294,7 +295,7 @@ class _Builder:
         if stage.contract:
             commands.append(Command("data check", runtime.data_check(stage), self._secrets(stage, False)))
             install = self._mlgen("data")
-        return [Job(**common, commands=tuple(commands), install=install, upload=self._upload(stage, ()),
+        return [Job(**common, commands=tuple(commands), install=install, upload=self._upload(stage),
                     junit=f"{REPORTS_DIR}/{stage.name}-*.xml" if stage.contract else None, summary=bool(stage.contract))]
 
     def _train(self, stage: Any, common: dict[str, Any]) -> list[Job]:
@@ -306,41 +307,41 @@ class _Builder:
             cache = Cache(prefix=f"mlgen-{stage.name}-{digest}", key_files=tuple(stage.cache.key), paths=paths,
                           guard_install=self._mlgen())
         commands = self._user_cmd(stage.name, stage.run, stage, skip_on_cache_hit=cache is not None)
-        job = Job(**common, commands=tuple(commands), matrix=matrix, cache=cache, upload=self._upload(stage, (), matrix))
+        job = Job(**common, commands=tuple(commands), matrix=matrix, cache=cache, upload=self._upload(stage, matrix))
         return [job]
 
     def _evaluate(self, stage: Any, common: dict[str, Any]) -> list[Job]:
         registry_baseline = stage.baseline is not None and stage.baseline.registry is not None
         commands = self._user_cmd(stage.name, stage.run, stage)
-        model = graph.model_name(self.pipeline, stage)
-        registry = graph.registry_kind(self.pipeline, stage)
-        commands.append(Command("gate", runtime.gate(stage, model, registry), self._secrets(stage, registry_baseline)))
-        extra = (stage.metrics, f".mlgen/gate-{stage.name}.json")
-        return [Job(**common, commands=tuple(commands), install=self._mlgen("mlflow" if registry_baseline else ""),
-                    upload=self._upload(stage, extra), junit=f"{REPORTS_DIR}/{stage.name}-*.xml", summary=True)]
+        # Only a registry baseline asks the registry; `load.check_pipeline` made sure it resolves.
+        registry = self.graph.registry(stage) if registry_baseline else None
+        commands.append(Command("gate", runtime.gate(stage, registry), self._secrets(stage, registry_baseline)))
+        client = "mlflow" if registry is not None and registry.kind == "mlflow" else ""
+        return [Job(**common, commands=tuple(commands), install=self._mlgen(client),
+                    upload=self._upload(stage), junit=f"{REPORTS_DIR}/{stage.name}-*.xml", summary=True)]
 
     def _register(self, stage: Any, common: dict[str, Any]) -> list[Job]:
-        commands = [Command("register", runtime.register(stage, self._evaluate_ancestor(stage.name)), self._secrets(stage, True))]
+        commands = [Command("register", runtime.register(stage, self.graph.evaluate_above[stage.name]), self._secrets(stage, True))]
         return [Job(**common, commands=tuple(commands), when=self._branches(stage.branches),
-                    install=self._mlgen("mlflow" if stage.registry == "mlflow" else ""), upload=self._upload(stage, ()))]
+                    install=self._mlgen("mlflow" if stage.registry == "mlflow" else ""), upload=self._upload(stage))]
 
     def _canary(self, stage: Any, common: dict[str, Any]) -> list[Job]:
         secrets = self._secrets(stage, True)
-        model = graph.model_name(self.pipeline, stage)
-        registry = graph.registry_kind(self.pipeline, stage)
+        registry = self.graph.registry(stage)
+        model = registry.model
         # Only the jobs that touch the registry (promote, rollback) install its client.
-        with_registry = self._mlgen("mlflow" if model and registry == "mlflow" else "")
+        with_registry = self._mlgen("mlflow" if model and registry.kind == "mlflow" else "")
         when = self._branches(stage.branches)
         base = dict(common, kind="canary", install=self._mlgen(), when=when, environment=stage.environment,
                     environment_url=stage.url, lock=f"deploy-{stage.environment}", deploys=True, retries=0)
         jobs = []
         previous = common["needs"]
-        rollback = Command("rollback", runtime.rollback(stage, model, registry, self._register_stage()), secrets)
+        rollback = Command("rollback", runtime.rollback(stage, registry), secrets)
         for i, weight in enumerate(stage.steps):
             commands = [Command(f"canary {weight}%", runtime.canary_step(stage, weight), secrets)]
             install = base["install"]
             if weight == 100 and model:
-                commands.append(Command("promote", runtime.promote(model, registry, self._register_stage()), secrets))
+                commands.append(Command("promote", runtime.promote(registry), secrets))
                 install = with_registry
             job_id = f"{stage.name}-{weight}"
             approval = f"Start the canary of {model or self.pipeline.name} in {stage.environment}?" if i == 0 and stage.approval else None
@@ -356,9 +357,6 @@ class _Builder:
             previous = (job_id,)
         return jobs
 
-    def _register_stage(self) -> Any:
-        return next((s for s in self.pipeline.stages if s.kind == "register"), None)
-
-    def _upload(self, stage: Any, extra: tuple[str, ...], matrix: tuple[tuple[str, tuple[str, ...]], ...] = ()) -> Artifact | None:
-        paths = tuple(dict.fromkeys([*stage.outputs, *extra]))
+    def _upload(self, stage: Any, matrix: tuple[tuple[str, tuple[str, ...]], ...] = ()) -> Artifact | None:
+        paths = upload_paths(stage)
         return Artifact(stage.name, paths, stage.name, matrix) if paths else None

@@ -7,9 +7,12 @@ the spec was written (YAML or Python). Every value is shell-quoted here, nowhere
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mlgen.escape import sh_quote
+
+if TYPE_CHECKING:
+    from mlgen.graph import Registry
 
 REPORTS_DIR = ".mlgen/reports"
 
@@ -37,7 +40,8 @@ def data_check(stage: Any) -> str:
     return _cmd("data", "check", flags=flags) + "".join(" " + sh_quote(d) for d in stage.data)
 
 
-def gate(stage: Any, model: str | None, registry: str) -> str:
+def gate(stage: Any, registry: Registry | None) -> str:
+    """`registry` is the resolved registry of a stage with a registry baseline, else None."""
     flags: list[tuple[str, str | None]] = [("--metrics", stage.metrics)]
     for metric, g in stage.gates.items():
         rules = ",".join(f"{k}={_number(v)}" for k, v in (("min", g.min), ("max", g.max), ("max_drop", g.max_drop),
@@ -45,8 +49,8 @@ def gate(stage: Any, model: str | None, registry: str) -> str:
         flags.append(("--gate", f"{metric}:{rules}"))
     if stage.baseline is not None and stage.baseline.file:
         flags.append(("--baseline-file", stage.baseline.file))
-    if stage.baseline is not None and stage.baseline.registry:
-        flags += [("--baseline-registry", stage.baseline.registry), ("--model", model), ("--registry", registry)]
+    if stage.baseline is not None and stage.baseline.registry and registry is not None:
+        flags += [("--baseline-registry", stage.baseline.registry), *_registry_flags(registry, "baseline")]
     flags += [("--on-missing-baseline", stage.on_missing_baseline),
               ("--junit", f"{REPORTS_DIR}/{stage.name}-gate.xml"), ("--json", gate_results(stage.name))]
     return _cmd("gate", flags=flags)
@@ -56,17 +60,24 @@ def _number(value: float | str) -> str:
     return value if isinstance(value, str) else repr(value)
 
 
-def _registry_flags(registry: str, register_stage: Any) -> list[tuple[str, str | None]]:
-    flags: list[tuple[str, str | None]] = [("--registry", registry)]
-    commands = getattr(register_stage, "command", None)
-    if registry == "command" and commands is not None:
-        flags += [("--register-command", commands.register_cmd), ("--promote-command", commands.promote),
-                  ("--rollback-command", commands.rollback), ("--baseline-command", commands.baseline)]
+# The command template each registry operation runs, for `registry: command`.
+TEMPLATE_OF = {"register": "register_cmd", "promote": "promote", "rollback": "rollback", "baseline": "baseline"}
+
+
+def _registry_flags(registry: Registry, operation: str) -> list[tuple[str, str | None]]:
+    """--registry, --model and, for a command registry, the one template `operation` runs."""
+    flags: list[tuple[str, str | None]] = [("--registry", registry.kind), ("--model", registry.model)]
+    commands = getattr(registry.register, "command", None)
+    if registry.kind == "command" and commands is not None:
+        flags.append((f"--{operation}-command", getattr(commands, TEMPLATE_OF[operation])))
     return flags
 
 
 def register(stage: Any, evaluate_stage: str | None) -> str:
-    flags = [*_registry_flags(stage.registry, stage), ("--model", stage.model), ("--path", stage.path), ("--alias", stage.alias)]
+    from mlgen.graph import Registry
+
+    flags = [*_registry_flags(Registry(stage.model, stage.registry, stage), "register"), ("--path", stage.path),
+             ("--alias", stage.alias)]
     if evaluate_stage:
         flags.append(("--gate-results", gate_results(evaluate_stage)))
     return _cmd("registry", "register", flags=flags)
@@ -83,15 +94,15 @@ def canary_step(stage: Any, weight: int) -> str:
     return _cmd("canary", "step", flags=flags)
 
 
-def promote(model: str, registry: str, register_stage: Any) -> str:
-    flags = [*_registry_flags(registry, register_stage), ("--model", model)]
-    if register_stage is not None:
-        flags.append(("--from-alias", register_stage.alias))
+def promote(registry: Registry) -> str:
+    flags = _registry_flags(registry, "promote")
+    if registry.register is not None:
+        flags.append(("--from-alias", registry.register.alias))
     return _cmd("canary", "promote", flags=flags)
 
 
-def rollback(stage: Any, model: str | None, registry: str, register_stage: Any) -> str:
+def rollback(stage: Any, registry: Registry) -> str:
     flags: list[tuple[str, str | None]] = [("--rollback", stage.rollback)]
-    if model:
-        flags += [*_registry_flags(registry, register_stage), ("--model", model)]
+    if registry.model:
+        flags += _registry_flags(registry, "rollback")
     return _cmd("canary", "rollback", flags=flags)

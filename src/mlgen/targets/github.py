@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from typing import TYPE_CHECKING, Any
 
 from mlgen import overrides, retry, yamlout
 from mlgen.escape import gha_string, sh_quote
 from mlgen.pins import ACTIONS
+from mlgen.plan import LEG_SEPARATOR
 
 if TYPE_CHECKING:
     from mlgen.plan import Artifact, Command, Job, Plan, When
@@ -21,9 +23,22 @@ MISS = "steps.cache.outputs.cache-hit != 'true'"
 HOSTED = re.compile(r"^(ubuntu|windows|macos)-[a-z0-9.-]+$")  # GitHub-hosted image labels
 
 
+def publishes(plan: Plan) -> bool:
+    """Whether the workflow runs on pushes to release branches, which zizmor (and we) treat as
+    publishing: a cache restored there could carry outputs poisoned elsewhere into a release."""
+    return any("release" in branch.lower() for branch in plan.triggers.push)
+
+
+def _without_cache(job: Job) -> Job:
+    commands = tuple(dataclasses.replace(c, skip_on_cache_hit=False) for c in job.commands)
+    return dataclasses.replace(job, cache=None, commands=commands)
+
+
 def emit(plan: Plan, settings: Settings, source: Source | None = None) -> str:
     jobs: dict[str, dict[str, Any]] = {}
     for job in plan.jobs:
+        if job.cache is not None and publishes(plan):
+            job = _without_cache(job)  # train from scratch: see `publishes`
         if job.approval_id:
             jobs[job.approval_id] = _approval(job, plan, settings)
         jobs[job.id] = _job(job, plan, settings)
@@ -176,7 +191,7 @@ def _command(command: Command, job: Job) -> dict[str, Any]:
 
 
 def _download(artifact: Artifact) -> dict[str, Any]:
-    with_: dict[str, Any] = {"pattern": f"{artifact.name}-*", "merge-multiple": True} if artifact.matrix_keys else {"name": artifact.name}
+    with_: dict[str, Any] = {"pattern": artifact.leg_pattern, "merge-multiple": True} if artifact.matrix_keys else {"name": artifact.name}
     root = _upload_root(artifact.paths)
     if root:
         with_["path"] = root
@@ -196,7 +211,7 @@ def _upload_root(paths: tuple[str, ...]) -> str:
 
 
 def _upload(artifact: Artifact, job: Job) -> dict[str, Any]:
-    name = "-".join([artifact.name, *(f"${{{{ matrix.{k.lower()} }}}}" for k in artifact.matrix_keys)])
+    name = LEG_SEPARATOR.join([artifact.name, *(f"${{{{ matrix.{k.lower()} }}}}" for k in artifact.matrix_keys)])
     return _uses(f"Upload {artifact.name} outputs", "upload-artifact",
                  {"name": name, "path": _lines(artifact.paths), "if-no-files-found": "error", "include-hidden-files": True})
 
@@ -213,6 +228,9 @@ def validate(text: str) -> list[str]:
 
 def notes(plan: Plan) -> list[str]:
     out = []
+    if publishes(plan) and any(j.cache for j in plan.jobs):
+        out.append("cache: the workflow runs on pushes to release branches, so training always runs on GitHub: a restored "
+                   "cache could carry outputs poisoned by another run into a release (zizmor's cache-poisoning audit).")
     if any(j.retries for j in plan.jobs):
         out.append("retries: GitHub has no job retry; each step's script runs in a retry loop (`bash -c`, same attempts).")
     if any(j.approval for j in plan.jobs):

@@ -8,14 +8,17 @@ from __future__ import annotations
 
 import functools
 import re
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from markupsafe import Markup
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
 from mlgen import cachecmd, overrides
 from mlgen.errors import SpecError
 from mlgen.escape import groovy_block, groovy_single
+from mlgen.plan import LEG_SEPARATOR
 from mlgen.source import locate
+from mlgen.spec import Duration, EnvName, duration_minutes
 
 if TYPE_CHECKING:
     from mlgen.plan import Artifact, Job, Plan, When
@@ -46,10 +49,22 @@ def block(text: str) -> Groovy:
     return Groovy(groovy_block(text))
 
 
+# `sh` runs /bin/sh (dash on Debian agents) with -xe unless the script starts with a shebang, which
+# Jenkins then runs with that interpreter. GitHub (`shell: bash`) and GitLab run bash with errexit
+# and pipefail; the same shell and the same failure semantics here keep the targets in agreement.
+# A shebang passes at most one argument, so pipefail is set on the next line.
+SHELL_PREAMBLE = "#!/bin/bash -xe\nset -o pipefail\n"
+
+
+def sh(script: str) -> Groovy:
+    """A script for the `sh` step, run by bash with errexit and pipefail like on the other targets."""
+    return block(SHELL_PREAMBLE + script)
+
+
 def emit(plan: Plan, settings: Settings, source: Source | None = None) -> str:
-    views = {job.id: _view(job, settings) for job in plan.jobs}
-    overrides.apply(NAME, views, settings.overrides, source)
-    _check_views(views, source)
+    raw = {job.id: _view(job, settings) for job in plan.jobs}
+    overrides.apply(NAME, raw, settings.overrides, source)
+    views = _check_views(raw, settings.overrides, source)
     stages = _stages(plan, views)
     env = [(ident(k), lit(v)) for k, v in plan.env]
     text: str = _template().render(plan=plan, stages=stages, env=env,
@@ -64,19 +79,85 @@ def _view(job: Job, settings: Settings) -> dict[str, Any]:
             "environment": dict(job.env)}
 
 
-def _check_views(views: dict[str, dict[str, Any]], source: Source | None) -> None:
-    problems = []
+LABEL_EXPRESSION = r"^[A-Za-z0-9_.-]+( *(&&|\|\|) *[A-Za-z0-9_.-]+)*$"
+
+
+class View(BaseModel):
+    """What `targets.jenkins.overrides` may set on a stage, typed like the spec. `null` deletes a key:
+    no agent label (`agent any`), no timeout, no retry, no stage variables."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    agent: Annotated[str, StringConstraints(pattern=LABEL_EXPRESSION)] | None = Field(
+        None, description="label expression, e.g. gpu && linux")
+    timeout: Annotated[int, Field(ge=1, le=10080)] | Duration | None = Field(None, description="minutes, or e.g. 2h")
+    retries: Annotated[int, Field(ge=0, le=2)] | None = None
+    environment: dict[EnvName, str] | None = None
+
+    @field_validator("environment")
+    @classmethod
+    def _groovy_names(cls, value: dict[str, str] | None) -> dict[str, str] | None:
+        from mlgen.names import valid_groovy_name
+
+        bad = [k for k in value or {} if not valid_groovy_name(k)]
+        if bad:
+            raise ValueError(f"`{bad[0]}` is a reserved word of the Jenkinsfile's Groovy and cannot name a variable")
+        return value
+
+
+def _check_views(views: dict[str, dict[str, Any]], overrides: dict[str, dict[str, Any]],
+                 source: Source | None) -> dict[str, View]:
+    from pydantic import ValidationError
+
+    checked, problems = {}, []
     for job_id, view in views.items():
-        for key in view:
-            if key not in OVERRIDABLE:
-                problems.append(locate(source, ("targets", "jenkins", "overrides", job_id),
-                                       f"targets.jenkins.overrides.{job_id}: `{key}` cannot be overridden on Jenkins",
-                                       f"overridable keys: {', '.join(OVERRIDABLE)}"))
+        try:
+            checked[job_id] = View.model_validate(view)
+        except ValidationError as exc:
+            for error in _one_per_key(exc.errors(include_url=False)):
+                key = str(error["loc"][0]) if error["loc"] else ""
+                path = next((p for p in overrides.get(job_id, {}) if p == key or p.startswith(key + ".")), key)
+                loc = ("targets", "jenkins", "overrides", job_id, path)
+                problems.append(locate(source, loc, f"targets.jenkins.overrides.{job_id}.{path}: {_pydantic_text(error)}",
+                                       _VIEW_HINTS.get(key, f"overridable keys: {', '.join(OVERRIDABLE)}")))
     if problems:
         raise SpecError(problems)
+    return checked
 
 
-def _stages(plan: Plan, views: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+_VIEW_HINTS = {
+    "agent": "a label or label expression such as `gpu && linux`, or null for `agent any`",
+    "timeout": "minutes as a number (90), a duration (2h, 1h30m), or null for no timeout",
+    "retries": "0, 1 or 2, or null for no retry",
+    "environment": "a mapping of variable names to text, e.g. {A: \"1\"}, or null for none",
+}
+
+
+def _one_per_key(errors: list[Any]) -> list[Any]:
+    """A union (`timeout`: number or duration) fails once per member; keep the most telling failure."""
+    best: dict[Any, Any] = {}
+    for error in errors:
+        key = error["loc"][:1]
+        if key not in best or str(best[key]["type"]).endswith("_type"):
+            best[key] = error
+    return list(best.values())
+
+
+def _pydantic_text(error: Any) -> str:
+    if error["type"] == "extra_forbidden":
+        return f"`{error['loc'][0]}` cannot be overridden on Jenkins"
+    msg = str(error["msg"]).removeprefix("Value error, ")
+    if error["type"] == "value_error":
+        return msg
+    return f"{_show(error.get('input'))} is not allowed: {msg[0].lower() + msg[1:]}"
+
+
+def _show(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _stages(plan: Plan, views: dict[str, View]) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     by_id: dict[str, dict[str, Any]] = {}
     groups: dict[str, dict[str, Any]] = {}
@@ -101,26 +182,26 @@ def _stages(plan: Plan, views: dict[str, dict[str, Any]]) -> list[dict[str, Any]
     return out
 
 
-def _stage(job: Job, plan: Plan, view: dict[str, Any]) -> dict[str, Any]:
+def _stage(job: Job, plan: Plan, view: View) -> dict[str, Any]:
     steps: list[dict[str, Any]] = [{"unstash": lit(name)} for art in job.downloads for name in art.leg_names]
     prepare = _prepare(job, plan)
     if prepare:
-        steps.append({"sh": block(prepare), "secrets": []})
+        steps.append({"sh": sh(prepare), "secrets": []})
     for command in job.commands:
         script = command.script
         if command.skip_on_cache_hit and job.cache is not None:
             script = cachecmd.guard(script, job, plan.setup)
-        steps.append({"sh": block(script), "secrets": [lit(s) for s in command.secrets]})
+        steps.append({"sh": sh(script), "secrets": [lit(s) for s in command.secrets]})
     if job.upload:
         includes = lit(",".join(_ant(p) for p in job.upload.paths))
         steps.append({"stash": _stash_expr(job.upload), "includes": includes})
         steps.append({"archive": includes})
     return {
         "name": lit(job.title),
-        "agent": lit(view["agent"]) if view["agent"] else None,
-        "timeout": int(view["timeout"]),
-        "retry": int(view["retries"]) + 1 if view["retries"] else None,
-        "environment": [(ident(k), lit(str(v))) for k, v in view["environment"].items()],
+        "agent": lit(view.agent) if view.agent else None,
+        "timeout": _minutes(view.timeout),
+        "retry": view.retries + 1 if view.retries else None,
+        "environment": [(ident(k), lit(v)) for k, v in (view.environment or {}).items()],
         "when": _when(job.when, plan),
         "input": {"message": lit(job.approval), "ok": lit("Deploy")} if job.approval else None,
         "matrix": [(lit(k), [lit(v) for v in values]) for k, values in job.matrix],
@@ -130,11 +211,17 @@ def _stage(job: Job, plan: Plan, view: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _minutes(timeout: int | str | None) -> int | None:
+    if timeout is None or isinstance(timeout, int):
+        return timeout
+    return duration_minutes(timeout)
+
+
 def _rollback(job: Job, plan: Plan) -> list[dict[str, Any]]:
-    steps: list[dict[str, Any]] = [{"sh": block(c.script), "secrets": [lit(s) for s in c.secrets]} for c in job.commands]
+    steps: list[dict[str, Any]] = [{"sh": sh(c.script), "secrets": [lit(s) for s in c.secrets]} for c in job.commands]
     prepare = _prepare(job, plan)
     if prepare:
-        steps.insert(0, {"sh": block(prepare), "secrets": []})
+        steps.insert(0, {"sh": sh(prepare), "secrets": []})
     return steps
 
 
@@ -167,7 +254,7 @@ def _stash_expr(artifact: Artifact) -> Groovy:
     if not artifact.matrix_keys:
         return lit(artifact.name)
     # Matrix axis values are validated to [A-Za-z0-9_.-], so interpolating them is safe.
-    return Groovy('"' + "-".join([artifact.name, *(f"${{env.{k}}}" for k in artifact.matrix_keys)]) + '"')
+    return Groovy('"' + LEG_SEPARATOR.join([artifact.name, *(f"${{env.{k}}}" for k in artifact.matrix_keys)]) + '"')
 
 
 def _ant(path: str) -> str:
