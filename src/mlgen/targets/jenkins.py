@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from markupsafe import Markup
 
-from mlgen import cachecmd, overrides
+from mlgen import cachecmd, overrides, values
 from mlgen.errors import SpecError
 from mlgen.escape import groovy_block, groovy_single
 from mlgen.source import locate
@@ -53,7 +53,7 @@ def emit(plan: Plan, settings: Settings, source: Source | None = None) -> str:
     stages = _stages(plan, views)
     env = [(ident(k), lit(v)) for k, v in plan.env]
     text: str = _template().render(plan=plan, stages=stages, env=env,
-                              cron=lit(plan.triggers.schedule) if plan.triggers.schedule else None)
+                              cron=lit(values.numeric_cron(plan.triggers.schedule)) if plan.triggers.schedule else None)
     return text
 
 
