@@ -7,6 +7,7 @@ checked as a dataset, not print help and exit 0.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import shlex
 from collections.abc import Iterator
@@ -17,7 +18,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mlgen import graph, plan
+from mlgen import graph, plan, yamlout
 from mlgen.load import load
 from mlgen.runtime import gate as gates
 from mlgen.runtime import prometheus
@@ -30,15 +31,20 @@ from tests.conftest import example_specs
 def runtime_calls(pipeline: Pipeline) -> Iterator[tuple[Any, str, list[str]]]:
     """(stage, the command's text, its words) for every `mlgen ...` command of every job."""
     for job in plan.build(pipeline, "0.0.0").jobs:
+        stage = pipeline.stage(job.stage)
         for command in job.commands:
-            words = shlex.split(command.script, comments=True)
-            if words and words[0] == "mlgen":
-                yield pipeline.stage(job.stage), command.script, words[1:]
+            if command.script != stage.run and _code(command.script).startswith("mlgen "):
+                yield stage, command.script, shlex.split(command.script, comments=True)[1:]
 
 
 @functools.cache
 def parser() -> Any:
     return build_parser()
+
+
+def _code(script: str) -> str:
+    """The script without its leading shellcheck directive."""
+    return script.split("\n", 1)[1] if script.startswith("# shellcheck") else script
 
 
 def parse(words: list[str]) -> Any:
@@ -93,18 +99,18 @@ def test_example_command_lines_parse_back_to_the_spec(spec: Path) -> None:
     seen = set()
     for stage, script, words in runtime_calls(pipeline):
         assert_matches_spec(pipeline, stage, words)
-        assert script.splitlines()[-1] in workflow, "the committed workflow runs another command line"
+        assert _code(script) in workflow, "the committed workflow runs another command line"
         seen.add(words[0])
     assert {"gate", "registry", "canary"} <= seen
 
 
 # --- generated specs whose values look like options -----------------------------------------
 
-OPTIONISH = st.sampled_from(["--help", "-h", "-x", "--", "-", "--metrics", "--gate=x", "-1", "--json"])
+OPTIONISH = st.sampled_from(["--help", "-h", "-x", "---", "-", "--metrics", "-1", "--json", "--gate"])
 PATH = st.one_of(OPTIONISH.filter(lambda s: s not in ("-", "--")).map(lambda s: s + ".csv"),
                  st.from_regex(r"\A-{0,2}[a-z][a-z0-9_./-]{0,12}\Z"))
 COMMAND = st.one_of(OPTIONISH, st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"),
-                                       min_size=1, max_size=30)).filter(lambda s: "${{" not in s)
+                                       min_size=1, max_size=30)).filter(lambda s: "${{" not in s and s != "--")
 NUMBER = st.floats(-1e6, 1e6, allow_nan=False) | st.sampled_from([0.0, -0.0, 1e-300, 5e-324, 1e300])
 
 
@@ -147,3 +153,17 @@ def test_a_dataset_named_help_is_checked_not_helped() -> None:
     (_, script, words), = runtime_calls(pipeline)
     assert script.endswith(" -- --help")
     assert parse(words).data == ["--help"]
+
+
+@pytest.mark.parametrize(("stage", "key"), [
+    ({"name": "v", "kind": "validate", "contract": "c.yaml", "data": ["a.csv", "--"]}, "data"),
+    ({"name": "c", "kind": "canary", "deploy": "./d.sh", "check": "--", "rollback": "./r.sh"}, "check"),
+])
+def test_a_bare_double_dash_is_refused(cli: Any, tmp_path: Path, stage: dict[str, Any], key: str) -> None:
+    (tmp_path / "mlgen.yaml").write_text(yamlout.dump({"version": 1, "name": "d", "stages": [stage]}))
+    with contextlib.chdir(tmp_path):
+        result = cli("compile")
+    line, col = {"data": (9, 9), "check": (7, 12)}[key]
+    assert result.code == 1 and result.err == (
+        f"error: the spec has 1 problem:\nmlgen.yaml:{line}:{col}: stage `{stage['name']}`: `{key}` is `--`, which mlgen's "
+        "runtime cannot receive (its option parser drops a bare `--`)\n  hint: use another name or command\n")

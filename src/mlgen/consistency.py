@@ -25,6 +25,31 @@ def check(pipeline: Pipeline, source: Source) -> list[Problem]:
             problems += _register_path(pipeline, source, needs, i, stage)
         elif stage.kind == "canary":
             problems += _canary_timing(source, i, stage)
+        problems += _bare_dashes(source, i, stage)
+    return problems
+
+
+# Fields passed as arguments to `mlgen ...` in the generated jobs.
+RUNTIME_FIELDS = {"validate": ("contract", "reference", "data"), "evaluate": ("metrics", "baseline.file"),
+                  "register": ("path", "command.register_cmd", "command.promote", "command.rollback", "command.baseline"),
+                  "canary": ("deploy", "check", "rollback")}
+_SPEC_KEY = {"register_cmd": "register"}
+
+
+def _bare_dashes(source: Source, i: int, stage: Any) -> list[Problem]:
+    """argparse drops a bare `--` even as an option's value, so the runtime would never see it."""
+    problems = []
+    for dotted in RUNTIME_FIELDS.get(stage.kind, ()):
+        value: Any = stage
+        for part in dotted.split("."):
+            value = getattr(value, part, None)
+        items = value if isinstance(value, list) else [value]
+        keys = tuple(_SPEC_KEY.get(p, p) for p in dotted.split("."))
+        for j, item in enumerate(items):
+            if item == "--":
+                loc = ("stages", i, *keys, *((j,) if isinstance(value, list) else ()))
+                problems.append(source.problem(loc, f"stage `{stage.name}`: `{'.'.join(keys)}` is `--`, which mlgen's runtime "
+                                               "cannot receive (its option parser drops a bare `--`)", "use another name or command"))
     return problems
 
 
