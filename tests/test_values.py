@@ -349,7 +349,8 @@ def test_bad_timeouts_are_refused(cli: Any, tmp_path: Path, value: str, problem:
 
 @pytest.mark.parametrize(("value", "minutes"), [("1m", 1), ("120s", 2), ("1h90m", 150), ("1.5h", 90), ("7200m", 7200), ("5h", 300)])
 def test_timeouts_become_exactly_their_minutes(cli: Any, tmp_path: Path, value: str, minutes: int) -> None:
-    assert compile_spec(cli, tmp_path, spec_with(**{"stages.0.timeout": value})).code == 0
+    result = compile_spec(cli, tmp_path, spec_with(**{"stages.0.timeout": value, "stages.0.runner": "gpu"}))
+    assert result.code == 0, result.err
     workflow = yaml.safe_load((tmp_path / ".github/workflows/mlgen.yml").read_text())
     assert workflow["jobs"]["train"]["timeout-minutes"] == minutes
     assert yaml.safe_load((tmp_path / ".gitlab-ci.yml").read_text())["train"]["timeout"] == f"{minutes} minutes"
@@ -386,3 +387,26 @@ def test_register_path_inside_an_earlier_output_is_accepted(cli: Any, tmp_path: 
     workflow = yaml.safe_load((tmp_path / ".github/workflows/mlgen.yml").read_text())
     downloads = [s for s in workflow["jobs"]["register"]["steps"] if "download-artifact" in str(s.get("uses", ""))]
     assert downloads, "the register job must download the artifact that holds its model"
+
+
+@pytest.mark.parametrize(("changes", "loc", "timeout", "labels"), [
+    ({"stages.0.timeout": "7h"}, ("stages", 0, "timeout"), "7h", "ubuntu-latest"),
+    ({"defaults.train_timeout": "361m"}, ("defaults", "train_timeout"), "361m", "ubuntu-latest"),
+    ({"defaults.timeout": "8h", "stages.1.runner": "cpu", "targets": {"github": {"path": "gh.yml", "runners": {"cpu": ["ubuntu-24.04"]}}}},
+     ("defaults", "timeout"), "8h", "ubuntu-24.04"),
+])
+def test_timeouts_beyond_github_hosted_runners_are_refused(cli: Any, tmp_path: Path, changes: dict[str, Any],
+                                                           loc: tuple[Any, ...], timeout: str, labels: str) -> None:
+    spec = spec_with(**changes)
+    if "targets" in changes:  # only the stage on the hosted runner is too long; the others are self-hosted
+        spec["defaults"]["runner"] = "gpu"
+    stage = "evaluate" if "targets" in changes else "train"
+    assert refused(cli, tmp_path, spec) == (
+        f":{position(spec, *loc)}: stage `{stage}` runs on GitHub-hosted `{labels}` with timeout {timeout}, but GitHub stops "
+        "jobs on its hosted runners after 6h\n  hint: use at most 6h, or a self-hosted runner label (mapped in `targets.github.runners`)\n")
+
+
+def test_long_timeouts_on_self_hosted_runners_are_accepted(cli: Any, tmp_path: Path) -> None:
+    spec = spec_with(**{"stages.0.timeout": "72h", "stages.0.runner": "gpu"})
+    assert compile_spec(cli, tmp_path, spec).code == 0
+    assert yaml.safe_load((tmp_path / ".github/workflows/mlgen.yml").read_text())["jobs"]["train"]["timeout-minutes"] == 72 * 60

@@ -26,7 +26,33 @@ def check(pipeline: Pipeline, source: Source) -> list[Problem]:
         elif stage.kind == "canary":
             problems += _canary_timing(source, i, stage)
         problems += _bare_dashes(source, i, stage)
+        problems += _hosted_timeout(pipeline, source, i, stage)
     return problems
+
+
+HOSTED_MAX_MINUTES = 360  # GitHub stops a job on its hosted runners after 6 hours
+
+
+def _hosted_timeout(pipeline: Pipeline, source: Source, i: int, stage: Any) -> list[Problem]:
+    """A timeout above 6h on a GitHub-hosted runner would be cut short there, whatever the spec says."""
+    from mlgen.targets.github import DEFAULT_RUNNER, HOSTED
+
+    target = pipeline.targets.github
+    if target is None:
+        return []
+    labels = stage.runner if stage.runner is not None else pipeline.defaults.runner
+    labels = [labels] if isinstance(labels, str) else list(labels or [DEFAULT_RUNNER])
+    mapped = [native for label in labels for native in target.runners.get(label, [label])]
+    if not all(HOSTED.match(label) for label in mapped):
+        return []
+    key = "train_timeout" if stage.kind == "train" else "timeout"
+    timeout = stage.timeout or getattr(pipeline.defaults, key)
+    if duration_seconds(timeout) / 60 <= HOSTED_MAX_MINUTES:
+        return []
+    loc = ("stages", i, "timeout") if stage.timeout else ("defaults", key)
+    return [source.problem(loc, f"stage `{stage.name}` runs on GitHub-hosted `{', '.join(mapped)}` with timeout {timeout}, "
+                                "but GitHub stops jobs on its hosted runners after 6h",
+                           "use at most 6h, or a self-hosted runner label (mapped in `targets.github.runners`)")]
 
 
 # Fields passed as arguments to `mlgen ...` in the generated jobs.
