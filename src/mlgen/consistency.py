@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from mlgen import graph
 from mlgen.errors import Problem
-from mlgen.spec import duration_seconds
+from mlgen.fieldtypes import duration_seconds
 
 if TYPE_CHECKING:
     from mlgen.source import Source

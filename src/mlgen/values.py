@@ -111,10 +111,13 @@ def _values(text: str, spec: _Field) -> list[int]:
     """Every value a (valid) field selects, sorted."""
     out: set[int] = set()
     for item in text.split(","):
-        star, first, last, step = _ITEM.fullmatch(item).groups()  # type: ignore[union-attr]
+        match = _ITEM.fullmatch(item)
+        assert match is not None, "only called on fields that passed _check_field"
+        star, first, last, step = match.groups()
         start = spec.low if star else spec.value(first)
         end = spec.high if star else (spec.value(last) if last is not None else start)
-        out.update(range(start, end + 1, int(step or 1)))  # type: ignore[arg-type]
+        assert start is not None and end is not None
+        out.update(range(start, end + 1, int(step or 1)))
     return sorted(out)
 
 
@@ -133,10 +136,13 @@ def numeric_cron(text: str) -> str:
     fields = text.split(" ")
     if len(fields) != 5:
         return text
-    out = []
-    for field, spec in zip(fields, CRON_FIELDS):
-        out.append(re.sub(r"[A-Za-z]{3}", lambda m, s=spec: str(s.value(m.group(0))), field) if spec.names else field)
-    return " ".join(out)
+    return " ".join(_numeric_field(field, spec) for field, spec in zip(fields, CRON_FIELDS))
+
+
+def _numeric_field(field: str, spec: _Field) -> str:
+    if not spec.names:
+        return field
+    return re.sub(r"[A-Za-z]{3}", lambda m: str(spec.value(m.group(0))), field)
 
 
 # --- branches --------------------------------------------------------------------------------
