@@ -189,6 +189,7 @@ BRANCH_BAD = [
      "list each branch by its full name: GitHub, GitLab and Jenkins read patterns differently"),
     ("a@{1}", "`a@{1}` is not a branch name mlgen accepts", "branch names are up to 200 letters, digits and `_ . / -`"),
     ("a\tb", "'a\\tb' is not a branch name mlgen accepts", "branch names are up to 200 letters, digits and `_ . / -`"),
+    ("main\n", "'main\\n' is not a branch name mlgen accepts", "branch names are up to 200 letters, digits and `_ . / -`"),
 ]
 
 

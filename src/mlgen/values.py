@@ -156,9 +156,9 @@ _BRANCH_CHARS = re.compile(r"^[A-Za-z0-9_./-]+$")
 
 def check_branch(name: str) -> Refusal | None:
     if any(c in name for c in "*?[]!+"):
-        return Refusal(f"`{name}` is a pattern; branch patterns are not supported",
+        return Refusal(f"{_show(name)} is a pattern; branch patterns are not supported",
                        "list each branch by its full name: GitHub, GitLab and Jenkins read patterns differently")
-    if not _BRANCH_CHARS.match(name) or len(name) > 200:
+    if not _BRANCH_CHARS.fullmatch(name) or len(name) > 200:
         return Refusal(f"{_show(name)} is not a branch name mlgen accepts",
                        "branch names are up to 200 letters, digits and `_ . / -`")
     reason = _ref_format_problem(name)
