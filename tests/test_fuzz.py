@@ -11,7 +11,7 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from mlgen import yamlout
+from mlgen import values, yamlout
 from mlgen.names import GITLAB_RESERVED
 from tests import validators
 
@@ -29,6 +29,9 @@ def valid_specs(draw: st.DrawFn) -> dict[str, Any]:
     stages: list[dict[str, Any]] = []
     for i, name in enumerate(names):
         kind = draw(st.sampled_from(["validate", "train", "evaluate", "register", "canary"]))
+        producers = [s for s in stages if s.get("outputs")]
+        if kind == "register" and not producers:
+            kind = "train"  # a register stage needs an earlier stage that produces its model directory
         stage: dict[str, Any] = {"name": name, "kind": kind}
         if i and draw(st.booleans()):
             stage["needs"] = draw(st.lists(st.sampled_from(names[:i]), min_size=1, max_size=3, unique=True))
@@ -46,7 +49,9 @@ def valid_specs(draw: st.DrawFn) -> dict[str, Any]:
             stage["gates"] = {"auc": {"min": draw(st.floats(0, 1))}, "loss": {"max_rise": "5%"}}
             stage["baseline"] = {"file": "baseline.json"}
         if kind == "register":
-            stage.update(model=draw(st.from_regex(r"\A[a-z][a-z0-9-]{0,10}\Z")), path="model/")
+            producer = draw(st.sampled_from(producers))
+            stage.update(model=draw(st.from_regex(r"\A[a-z][a-z0-9-]{0,10}\Z")), path=producer["outputs"][0] + "model",
+                         needs=[producer["name"]])
         if kind == "canary":
             models = [s["model"] for s in stages if s["kind"] == "register"]
             if models:  # with several register stages above, a canary must say which model it promotes
@@ -56,7 +61,7 @@ def valid_specs(draw: st.DrawFn) -> dict[str, Any]:
         if draw(st.booleans()):
             stage["env"] = {"MY_VAR": draw(TEXT)}
         if draw(st.booleans()):
-            stage["timeout"] = draw(st.sampled_from(["5m", "1h", "1h30m", "90s"]))
+            stage["timeout"] = draw(st.sampled_from(["5m", "1h", "1h30m", "120s"]))
         stages.append(stage)
     spec: dict[str, Any] = {"version": 1, "name": draw(NAME), "stages": stages}
     if draw(st.booleans()):
@@ -64,7 +69,8 @@ def valid_specs(draw: st.DrawFn) -> dict[str, Any]:
     if draw(st.booleans()):
         spec["secrets"] = ["TOKEN"]
     if draw(st.booleans()):
-        spec["triggers"] = {"push": draw(st.lists(st.from_regex(r"\A[a-z][a-z0-9/._-]{0,10}\Z"), min_size=1, max_size=2)),
+        branch = st.from_regex(r"\A[a-z][a-z0-9/._-]{0,10}\Z").filter(lambda b: values.check_branch(b) is None)
+        spec["triggers"] = {"push": draw(st.lists(branch, min_size=1, max_size=2)),
                             "schedule": "0 4 * * *"}
     return spec
 

@@ -107,6 +107,8 @@ def _explain(error: Any, data: Any, loc: Loc) -> tuple[str, str]:
         return f"`{where}`: {_show(error.get('input'))} is not allowed", _pattern_hint(str(error["ctx"]["pattern"]))
     if kind == "string_type" and isinstance(error.get("input"), float):
         return f"`{where}`: expected text, got the number {error['input']}", ""
+    if kind == "mlgen_value":
+        return f"`{where}`: {error['ctx']['message']}", error["ctx"]["hint"]
     if kind == "value_error":
         return f"`{where}`: {msg.removeprefix('Value error, ')}", ""
     return f"`{where}`: {msg[0].lower() + msg[1:]}", ""
@@ -132,12 +134,15 @@ PATTERN_HINTS = {
     r"^[a-z][a-z0-9_-]{0,39}$": "names are 1-40 lowercase letters, digits, `-` or `_`, starting with a letter",
     r"^[A-Z_][A-Z0-9_]{0,99}$": "secret names are UPPER_CASE letters, digits and `_`",
     r"^[A-Za-z_][A-Za-z0-9_]{0,99}$": "environment variable names are letters, digits and `_`, not starting with a digit",
-    r"^(\d+h)?(\d+m)?(\d+s)?$": "durations look like 30m, 2h, 1h30m or 90s",
     r"^3\.\d{1,2}$": "write the Python version as quoted text, e.g. \"3.11\"",
 }
 
 
 def _pattern_hint(pattern: str) -> str:
+    from mlgen.runtime import duration
+
+    if pattern == duration.PATTERN:
+        return duration.HINT
     if pattern in PATTERN_HINTS:
         return PATTERN_HINTS[pattern]
     if "/" in pattern and "." in pattern and "A-Za-z0-9_.@+" in pattern:
@@ -213,7 +218,7 @@ def _dotted(loc: Loc) -> str:
 # -- checks that need the whole pipeline ------------------------------------------------------
 
 def check_pipeline(pipeline: Pipeline, source: Source) -> list[Problem]:
-    from mlgen import graph
+    from mlgen import consistency, graph
 
     problems: list[Problem] = []
     index: dict[str, int] = {}
@@ -245,6 +250,7 @@ def check_pipeline(pipeline: Pipeline, source: Source) -> list[Problem]:
                                        "remove one of these `needs` so the stages run in an order"))
         return problems
     problems += _check_references(pipeline, source, index)
+    problems += consistency.check(pipeline, source)
     problems += _check_runners(pipeline, source)
     return problems
 

@@ -22,12 +22,18 @@ def _cmd(*words: str, flags: list[tuple[str, str | None]] = ()) -> str:  # type:
     literal_dollar = False
     for flag, value in flags:
         if value is not None:
-            parts += [flag, sh_quote(value)]
+            parts += _flag(flag, value)
             literal_dollar = literal_dollar or any(c in value for c in "$`")
     line = " ".join(parts)
     # A user command passed on verbatim keeps its `$VAR` for the shell mlgen starts later:
     # single quotes are the point here, so tell shellcheck that SC2016 is intended.
     return f"# shellcheck disable=SC2016\n{line}" if literal_dollar else line
+
+
+def _flag(flag: str, value: str) -> list[str]:
+    # argparse reads a separate word that starts with `-` as the next option, not as this
+    # flag's value (`--deploy -x` is an error, `--metrics --help` would print help): join them.
+    return [f"{flag}={sh_quote(value)}"] if value.startswith("-") else [flag, sh_quote(value)]
 
 
 def gate_results(stage_name: str) -> str:
@@ -37,7 +43,8 @@ def gate_results(stage_name: str) -> str:
 def data_check(stage: Any) -> str:
     flags = [("--contract", stage.contract), ("--reference", stage.reference),
              ("--junit", f"{REPORTS_DIR}/{stage.name}-data.xml")]
-    return _cmd("data", "check", flags=flags) + "".join(" " + sh_quote(d) for d in stage.data)
+    # `--` ends the options: a dataset named like a flag (`--help`) is still a dataset.
+    return _cmd("data", "check", flags=flags) + " --" + "".join(" " + sh_quote(d) for d in stage.data)
 
 
 def gate(stage: Any, registry: Registry | None) -> str:

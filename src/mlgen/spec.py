@@ -8,47 +8,33 @@ passed on byte-exact.
 
 from __future__ import annotations
 
-import math
-import re
 from typing import Annotated, Any, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
+from mlgen.fieldtypes import Branch, Change, Cron, Duration, Number, Timeout, refuse
+from mlgen.fieldtypes import duration_minutes as duration_minutes  # re-exported: the plan reads timeouts through it
+from mlgen.fieldtypes import duration_seconds as duration_seconds
+
 NAME_PATTERN = r"^[a-z][a-z0-9_-]{0,39}$"
 ENV_NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]{0,99}$"
 SECRET_PATTERN = r"^[A-Z_][A-Z0-9_]{0,99}$"
-BRANCH_PATTERN = r"^[A-Za-z0-9_.][A-Za-z0-9_./-]{0,199}$"
 PATH_PATTERN = r"^[A-Za-z0-9_.@+-][A-Za-z0-9_.@+/-]{0,299}$"
 GLOB_PATTERN = r"^[A-Za-z0-9_.@+*?\[\]-][A-Za-z0-9_.@+*?\[\]/-]{0,299}$"
 LABEL_PATTERN = r"^[A-Za-z0-9_.-]{1,100}$"
 MODEL_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$"
-DURATION_PATTERN = r"^(\d+h)?(\d+m)?(\d+s)?$"
-CRON_FIELD = r"[0-9*/,-]+"
-CRON_PATTERN = rf"^{CRON_FIELD} {CRON_FIELD} {CRON_FIELD} {CRON_FIELD} {CRON_FIELD}$"
 
 Name = Annotated[str, StringConstraints(pattern=NAME_PATTERN)]
 EnvName = Annotated[str, StringConstraints(pattern=ENV_NAME_PATTERN)]
 SecretName = Annotated[str, StringConstraints(pattern=SECRET_PATTERN)]
-Branch = Annotated[str, StringConstraints(pattern=BRANCH_PATTERN)]
 RelPath = Annotated[str, StringConstraints(pattern=PATH_PATTERN)]
 Glob = Annotated[str, StringConstraints(pattern=GLOB_PATTERN)]
 Label = Annotated[str, StringConstraints(pattern=LABEL_PATTERN)]
 ModelName = Annotated[str, StringConstraints(pattern=MODEL_PATTERN)]
-Duration = Annotated[str, StringConstraints(pattern=DURATION_PATTERN, min_length=2)]
 MatrixValue = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.-]{1,64}$")]
 Text = Annotated[str, StringConstraints(min_length=1, max_length=20000)]
 
 STAGE_KINDS = ("validate", "train", "evaluate", "register", "canary")
-
-
-def duration_seconds(value: str) -> int:
-    """`1h30m` -> 5400. The pattern above guarantees the shape."""
-    units = {"h": 3600, "m": 60, "s": 1}
-    return sum(int(n) * units[u] for n, u in re.findall(r"(\d+)([hms])", value))
-
-
-def duration_minutes(value: str) -> int:
-    return max(1, -(-duration_seconds(value) // 60))  # round up: a 90s timeout must not become 1m
 
 
 def _portable_text(value: str) -> str:
@@ -70,7 +56,7 @@ class Triggers(Model):
 
     push: list[Branch] | None = Field(None, description="Branches whose pushes run the pipeline (default: the default branch).")
     pull_request: bool = Field(True, description="Run on pull/merge requests (validate, train and evaluate only).")
-    schedule: Annotated[str, StringConstraints(pattern=CRON_PATTERN)] | None = Field(
+    schedule: Cron | None = Field(
         None, description="Five-field cron expression (UTC) for scheduled retraining on the default branch.")
     manual: bool = Field(True, description="Allow starting the pipeline by hand.")
 
@@ -81,8 +67,8 @@ class Defaults(Model):
     runner: Label | list[Label] | None = Field(None, description="Runner label(s); see targets.*.runners to map them per target.")
     python: Annotated[str, StringConstraints(pattern=r"^3\.\d{1,2}$")] = Field("3.11", description="Python version, quoted (\"3.10\").")
     setup: Text | None = Field(None, description="Shell command that installs the project's dependencies.")
-    timeout: Duration = Field("30m", description="Job timeout, e.g. 30m, 1h30m.")
-    train_timeout: Duration = Field("2h", description="Default timeout of train stages: a cost guardrail for GPU runners.")
+    timeout: Timeout = Field("30m", description="Job timeout in whole minutes, 1m to 5 days, e.g. 30m, 1h30m.")
+    train_timeout: Timeout = Field("2h", description="Default timeout of train stages: a cost guardrail for GPU runners.")
     retries: int = Field(0, ge=0, le=2, description="Automatic retries of a failed job (infrastructure failures).")
     branch: Branch = Field("main", description="The default branch: register and canary run only there unless told otherwise.")
 
@@ -98,7 +84,7 @@ class StageBase(Model):
     needs: list[Name] | None = Field(None, description="Stages this one waits for (default: the previous stage).")
     run: Text | None = Field(None, description="Shell command doing the stage's work.")
     runner: Label | list[Label] | None = None
-    timeout: Duration | None = None
+    timeout: Timeout | None = None
     retries: int | None = Field(None, ge=0, le=2)
     env: dict[EnvName, str] = Field(default_factory=dict)
     secrets: list[SecretName] | None = Field(
@@ -192,19 +178,19 @@ class TrainStage(StageBase):
 
 
 class Gate(Model):
-    min: float | None = None
-    max: float | None = None
-    max_drop: float | Annotated[str, StringConstraints(pattern=r"^\d+(\.\d+)?%$")] | None = Field(
-        None, description="Largest allowed drop below the baseline: absolute (0.01) or relative (\"2%\").")
-    max_rise: float | Annotated[str, StringConstraints(pattern=r"^\d+(\.\d+)?%$")] | None = Field(
-        None, description="Largest allowed rise above the baseline: absolute or relative (\"5%\").")
+    min: Number | None = None
+    max: Number | None = None
+    max_drop: Change | None = Field(
+        None, description="Largest allowed drop below the baseline: absolute (0.01) or relative (\"2%\"); 0 allows none.")
+    max_rise: Change | None = Field(
+        None, description="Largest allowed rise above the baseline: absolute or relative (\"5%\"); 0 allows none.")
 
     @model_validator(mode="after")
     def _not_empty(self) -> Gate:
         if all(v is None for v in (self.min, self.max, self.max_drop, self.max_rise)):
-            raise ValueError("a gate needs at least one of `min`, `max`, `max_drop`, `max_rise`")
+            raise refuse("a gate needs at least one of `min`, `max`, `max_drop`, `max_rise`", "e.g. {min: 0.8}")
         if self.min is not None and self.max is not None and self.min > self.max:
-            raise ValueError(f"`min` ({self.min}) is above `max` ({self.max})")
+            raise refuse(f"`min` ({self.min:g}) is above `max` ({self.max:g}): no value can pass", "swap them or drop one")
         return self
 
 
@@ -263,18 +249,15 @@ class RegisterStage(StageBase):
 
 
 class Threshold(Model):
-    min: float | None = None
-    max: float | None = None
+    min: Number | None = None
+    max: Number | None = None
 
     @model_validator(mode="after")
     def _bounds(self) -> Threshold:
-        # A NaN bound would switch the check off: every comparison with NaN is false.
-        if any(v is not None and not math.isfinite(v) for v in (self.min, self.max)):
-            raise ValueError("threshold bounds must be finite numbers")
         if self.min is None and self.max is None:
-            raise ValueError("a threshold needs `min` and/or `max`")
+            raise refuse("a threshold needs `min` and/or `max`", "e.g. {max: 0.05}")
         if self.min is not None and self.max is not None and self.min > self.max:
-            raise ValueError(f"`min` ({self.min}) is above `max` ({self.max})")
+            raise refuse(f"`min` ({self.min:g}) is above `max` ({self.max:g}): no value can pass", "swap them or drop one")
         return self
 
 

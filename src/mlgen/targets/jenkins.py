@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 from markupsafe import Markup
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
-from mlgen import cachecmd, overrides
+from mlgen import cachecmd, overrides, values
 from mlgen.errors import SpecError
 from mlgen.escape import groovy_block, groovy_single
 from mlgen.plan import LEG_SEPARATOR
@@ -68,7 +68,7 @@ def emit(plan: Plan, settings: Settings, source: Source | None = None) -> str:
     stages = _stages(plan, views)
     env = [(ident(k), lit(v)) for k, v in plan.env]
     text: str = _template().render(plan=plan, stages=stages, env=env,
-                              cron=lit(plan.triggers.schedule) if plan.triggers.schedule else None)
+                              cron=lit(values.numeric_cron(plan.triggers.schedule)) if plan.triggers.schedule else None)
     return text
 
 
