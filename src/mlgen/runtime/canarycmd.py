@@ -119,11 +119,11 @@ def _registry_rollback(args: argparse.Namespace, settings: RegistrySettings) -> 
     if not settings.model:
         print("canary: no --model given: the registry was not checked", flush=True)
         return
-    from mlgen.runtime.registry import open_registry
+    from mlgen.runtime.registry import CHALLENGER, open_registry
 
     registry = open_registry(settings, tracking_uri=args.tracking_uri)
     record = state.load()
-    outcome = registry.undo_promotion(settings.model, cienv.run_id(os.environ), record)
+    outcome = registry.undo_promotion(settings.model, cienv.run_id(os.environ), record, settings.alias or CHALLENGER)
     print(f"canary: {outcome.summary}", flush=True)
     if record is not None:
         state.clear()

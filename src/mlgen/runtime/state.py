@@ -30,3 +30,15 @@ def load(path: Path = STATE) -> Promotion | None:
 
 def clear(path: Path = STATE) -> None:
     path.unlink(missing_ok=True)
+
+
+REGISTERED = Path(".mlgen/registered.json")
+
+
+def registered_version(model: str, path: Path = REGISTERED) -> str:
+    """The version `mlgen registry register` recorded in this workspace for `model`, or ""."""
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return ""
+    return str(record.get("version") or "") if isinstance(record, dict) and record.get("model") == model else ""
