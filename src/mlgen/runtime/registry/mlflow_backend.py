@@ -27,7 +27,9 @@ from mlgen.runtime.reports import text_table
 from mlgen.runtime.state import registered_version
 
 ARTIFACT_DIR = "model"
-TAG_CONTENT = "mlgen.content_sha256"  # with the run id, tells a retried register from a new model
+TAG_CONTENT = "mlgen.content_sha256"
+TAG_FORMAT = "mlgen.format"
+MLFLOW_MODEL, PLAIN_FILES = "mlflow-model", "files"  # with the run id, tells a retried register from a new model
 # MLflow's own defaults retry for minutes (7 retries, backoff factor 2, 120 s per request) with no
 # output; a CI job should fail within a minute and say why. Values the user set are kept.
 HTTP_DEFAULTS = {"MLFLOW_HTTP_REQUEST_TIMEOUT": "10", "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2",
@@ -104,8 +106,9 @@ class MlflowRegistry:
     # --- operations ---------------------------------------------------------------------------
 
     def register(self, request: RegisterRequest) -> Outcome:
+        kind = model_format(request.path)
         with self._errors():
-            tags = {**request.tags, TAG_CONTENT: content_digest(request.path)}
+            tags = {**request.tags, TAG_CONTENT: content_digest(request.path), TAG_FORMAT: kind}
             existing = self._same_registration(request.model, tags)
             if existing is not None:  # a retried register job: reuse the version, never make a second one
                 number, run_id, source = str(existing.version), str(existing.run_id), str(existing.source)
@@ -117,9 +120,13 @@ class MlflowRegistry:
                 number = str(version.version)
             self.client.set_registered_model_alias(request.model, request.alias, number)
         again = " (already registered by this run)" if existing is not None else ""
-        kind = "an MLflow model" if (request.path / "MLmodel").is_file() else "plain files"
-        return Outcome(f"registered {request.model} version {number} with alias `{request.alias}` (run {run_id}, "
-                       f"{kind}){again}", number, {"run_id": run_id, "source": source})
+        summary = (f"registered {request.model} version {number} with alias `{request.alias}` (run {run_id}, "
+                   f"{'an MLflow model' if kind == MLFLOW_MODEL else 'plain files'}){again}")
+        if kind != MLFLOW_MODEL:
+            summary += (f"\nnote: {request.path} has no MLmodel file, so mlflow.pyfunc.load_model('models:/"
+                        f"{request.model}@{CHAMPION}') cannot load it; save the model with mlflow.<flavor>.save_model "
+                        "(e.g. mlflow.sklearn.save_model) to make it an MLflow model")
+        return Outcome(summary, number, {"run_id": run_id, "source": source})
 
     def _same_registration(self, model: str, tags: dict[str, str]) -> Any | None:
         """The version this CI run already registered from the same files, if a crash cut it short."""
@@ -216,3 +223,20 @@ def content_digest(path: Path) -> str:
             for block in iter(lambda: handle.read(1 << 20), b""):
                 digest.update(block)
     return digest.hexdigest()
+
+
+def model_format(path: Path) -> str:
+    """`mlflow-model` for a directory MLflow can load (it has a valid MLmodel file), else `files`."""
+    if not (path / "MLmodel").is_file():
+        return PLAIN_FILES
+    from mlflow.models import Model
+
+    try:
+        flavors = Model.load(str(path / "MLmodel")).flavors
+    except Exception as exc:  # noqa: BLE001 - YAML, MLflow or type errors: whatever the reason, the file is unusable
+        raise UserError(f"this MLmodel file cannot be read: {str(exc).splitlines()[0][:300]}", where=str(path / "MLmodel"),
+                        hint="write the model with mlflow.<flavor>.save_model, or remove MLmodel to store plain files") from None
+    if not flavors:
+        raise UserError("this MLmodel file names no flavor, so MLflow cannot load the model", where=str(path / "MLmodel"),
+                        hint="write the model with mlflow.<flavor>.save_model (e.g. mlflow.sklearn.save_model)")
+    return MLFLOW_MODEL
