@@ -63,6 +63,12 @@ def _registry_flags(parser: argparse.ArgumentParser, *, model_help: str = "regis
         group.add_argument(f"--{op}-command", metavar="CMD", help=f"`command` registry: {text}")
 
 
+def _version_flag(parser: argparse.ArgumentParser, action: str) -> None:
+    parser.add_argument("--version", dest="pin_version", metavar="N",
+                        help=f"{action} exactly this version (the one `register` recorded in "
+                             ".mlgen/registered-<model>.json); refuse if the alias moved to another one")
+
+
 def _gate_parser(sub: argparse._SubParsersAction[_Parser]) -> None:
     p = _command(sub, "gate", "check metrics against gates and a baseline", GATE_HELP, "mlgen.runtime.gatecmd")
     _spec_flags(p, "evaluate")
@@ -103,9 +109,12 @@ def _registry_parser(sub: argparse._SubParsersAction[_Parser]) -> None:
     p = _command(reg_sub, "promote", "move `champion` to the challenger", PROMOTE_HELP, handler)
     _spec_flags(p, "register")
     p.add_argument("--from-alias", metavar="ALIAS", help="the alias to promote (default: challenger)")
+    _version_flag(p, "promote")
     _registry_flags(p)
     p = _command(reg_sub, "rollback", "point `champion` back at `previous-champion`", ROLLBACK_HELP, handler)
     _spec_flags(p, "register")
+    p.add_argument("--version", dest="pin_version", metavar="N",
+                   help="roll back only if this version is the champion")
     _registry_flags(p)
     p = _command(reg_sub, "baseline", "write an alias's metrics as a JSON baseline file", BASELINE_HELP, handler)
     _spec_flags(p, "register")
@@ -136,14 +145,18 @@ def _canary_parser(sub: argparse._SubParsersAction[_Parser]) -> None:
     p.add_argument("--check-timeout", metavar="DURATION", default="30s", help="longest one check may take (default: 30s)")
     p.add_argument("--promote", action="store_true", help="promote challenger -> champion after this step passes")
     p.add_argument("--from-alias", metavar="ALIAS", help="the alias to promote (default: challenger)")
+    _version_flag(p, "with --promote, promote")
     _registry_flags(p, model_help="registered model to promote (with --promote)")
     p = _command(can_sub, "promote", "promote challenger -> champion after the last step", PROMOTE_HELP, handler)
     _spec_flags(p, "canary")
     p.add_argument("--from-alias", metavar="ALIAS", help="the alias to promote (default: challenger)")
+    _version_flag(p, "promote")
     _registry_flags(p)
     p = _command(can_sub, "rollback", "run the rollback command and undo this run's promotion", CANARY_ROLLBACK_HELP, handler)
     _spec_flags(p, "canary")
     p.add_argument("--rollback", metavar="CMD", help="shell command that routes all traffic back to the old model")
+    p.add_argument("--version", dest="pin_version", metavar="N",
+                   help="the version this run rolled out: it is marked failed and its promotion undone")
     _registry_flags(p, model_help="registered model whose champion to check (omit to leave the registry alone)")
 
 

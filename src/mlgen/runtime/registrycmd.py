@@ -58,8 +58,9 @@ def register(args: argparse.Namespace) -> int:
     request = RegisterRequest(model, path, alias, _tags(gate), metrics, gate_path)
     outcome = registry.register(request)
     print(outcome.summary)
-    reports.write_json(state.REGISTERED, {"model": model, "version": outcome.version, "alias": alias,
-                                                        "registry": settings.kind})
+    record = {"model": model, "version": outcome.version, "alias": alias, "registry": settings.kind}
+    reports.write_json(state.REGISTERED, record)
+    reports.write_json(state.registered_path(model), record)  # per model: pipelines may register several
     return 0
 
 
@@ -106,9 +107,11 @@ def promote_with(args: argparse.Namespace, settings: RegistrySettings, command: 
     registry, model = open_for(args, settings, command)
     from_alias = args.from_alias or settings.alias or CHALLENGER
     run_id = cienv.run_id(os.environ)
+    pinned = pinned_version(args)
     # Recorded before the registry is touched: if this job dies half-way, the rollback job still knows.
-    state.save(Promotion(model, state.registered_version(model) or None, None, run_id, settings.kind, complete=False))
-    promotion = registry.promote(model, from_alias, run_id)
+    state.save(Promotion(model, pinned or state.registered_version(model) or None, None, run_id, settings.kind,
+                         complete=False))
+    promotion = registry.promote(model, from_alias, run_id, pinned)
     state.save(promotion)
     previous = f"v{promotion.previous}" if promotion.previous else "none"
     shown = f"v{promotion.version}" if promotion.version else f"the `{from_alias}` version"
@@ -127,9 +130,20 @@ def promote(args: argparse.Namespace) -> int:
 def rollback(args: argparse.Namespace) -> int:
     _, settings = _settings(args)
     registry, model = open_for(args, settings, "mlgen registry rollback")
-    print(registry.rollback(model).summary)
+    print(registry.rollback(model, pinned_version(args)).summary)
     state.clear()
     return 0
+
+
+def pinned_version(args: argparse.Namespace) -> str | None:
+    """`--version N`, checked: MLflow versions are positive integers."""
+    value = getattr(args, "pin_version", None)
+    if value is None:
+        return None
+    if not value.isdigit() or int(value) < 1:
+        raise UserError(f"--version must be a version number such as 3, got `{value}`",
+                        hint="`mlgen registry register` records it in .mlgen/registered-<model>.json")
+    return str(int(value))
 
 
 # --- baseline, show --------------------------------------------------------------------------

@@ -35,10 +35,17 @@ def clear(path: Path = STATE) -> None:
 REGISTERED = Path(".mlgen/registered.json")
 
 
-def registered_version(model: str, path: Path = REGISTERED) -> str:
+def registered_path(model: str) -> Path:
+    return REGISTERED.with_name(f"registered-{model}.json")
+
+
+def registered_version(model: str) -> str:
     """The version `mlgen registry register` recorded in this workspace for `model`, or ""."""
-    try:
-        record = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return ""
-    return str(record.get("version") or "") if isinstance(record, dict) and record.get("model") == model else ""
+    for path in (registered_path(model), REGISTERED):
+        try:
+            record = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        if isinstance(record, dict) and record.get("model") == model and record.get("version"):
+            return str(record["version"])
+    return ""

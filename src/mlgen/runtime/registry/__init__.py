@@ -62,17 +62,18 @@ class Registry(Protocol):
     def register(self, request: RegisterRequest) -> Outcome:
         """Store the model directory as a new version and point `request.alias` at it."""
 
-    def promote(self, model: str, from_alias: str, run_id: str | None) -> Promotion:
+    def promote(self, model: str, from_alias: str, run_id: str | None, version: str | None = None) -> Promotion:
         """Move `champion` to the version holding `from_alias`; the old champion becomes `previous-champion`.
 
-        Refuses a version marked failed. A retry after a crash at any point ends as one uninterrupted run would.
+        Refuses a version marked failed, and with `version`, any other version than that one. A retry
+        after a crash at any point ends as one uninterrupted run would.
         """
 
-    def rollback(self, model: str) -> Outcome:
-        """Point `champion` back at `previous-champion`."""
+    def rollback(self, model: str, version: str | None = None) -> Outcome:
+        """Point `champion` back at `previous-champion` (with `version`: only if that version is the champion)."""
 
     def undo_promotion(self, model: str, run_id: str | None, record: Promotion | None,
-                       from_alias: str = CHALLENGER) -> Outcome:
+                       from_alias: str = CHALLENGER, version: str | None = None) -> Outcome:
         """The rollback job: mark this run's candidate failed and undo its promotion, even a half-done one.
 
         Versions of other runs are left as they are.

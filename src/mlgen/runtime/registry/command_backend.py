@@ -55,25 +55,25 @@ class CommandRegistry:
         shown = f" version {version}" if version else ""
         return Outcome(f"registered {request.model}{shown} with alias `{request.alias}` (command registry)", version)
 
-    def promote(self, model: str, from_alias: str, run_id: str | None) -> Promotion:
+    def promote(self, model: str, from_alias: str, run_id: str | None, version: str | None = None) -> Promotion:
         values = {"model": model, "from_alias": from_alias, "alias": CHAMPION, "run_id": run_id or "",
-                  "version": registered_version(model)}
-        version = _last_line(self._run("promote", values, capture=False))
-        return Promotion(model, version, None, run_id, self.name)
+                  "version": version or registered_version(model)}
+        printed = _last_line(self._run("promote", values, capture=False))
+        return Promotion(model, printed or values["version"] or None, None, run_id, self.name)
 
-    def rollback(self, model: str, version: str = "") -> Outcome:
-        self._run("rollback", {"model": model, "alias": CHAMPION, "version": version}, capture=False)
+    def rollback(self, model: str, version: str | None = None) -> Outcome:
+        self._run("rollback", {"model": model, "alias": CHAMPION, "version": version or ""}, capture=False)
         return Outcome(f"rolled back {model} (command registry)")
 
     def undo_promotion(self, model: str, run_id: str | None, record: Promotion | None,
-                       from_alias: str = CHALLENGER) -> Outcome:
+                       from_alias: str = CHALLENGER, version: str | None = None) -> Outcome:
         # A command registry cannot be asked who promoted the champion; only our own record can tell.
         # A promotion that began but did not finish is undone too (the record is written before the
         # promote command runs): the rollback command gets {version} and must not mind a no-op.
         begun = record is not None and (record.changed or not record.complete)
         if record is None or record.model != model or record.registry != self.name or not begun:
             return Outcome("registry: left unchanged (no record that this run promoted a model)")
-        self.rollback(model, record.version or "")
+        self.rollback(model, version or record.version)
         return Outcome(f"registry: undid this run's promotion of {model}")
 
     def baseline(self, model: str, alias: str) -> Baseline:

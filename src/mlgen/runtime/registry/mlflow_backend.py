@@ -166,20 +166,21 @@ class MlflowRegistry:
         if self.aliases(model) is None:
             self.client.create_registered_model(model, description="Registered by mlgen.")
 
-    def promote(self, model: str, from_alias: str, run_id: str | None) -> Promotion:
+    def promote(self, model: str, from_alias: str, run_id: str | None, version: str | None = None) -> Promotion:
         with self._errors():
-            return self._transitions.promote(model, from_alias, run_id)
+            return self._transitions.promote(model, from_alias, run_id, version)
 
-    def rollback(self, model: str) -> Outcome:
+    def rollback(self, model: str, version: str | None = None) -> Outcome:
         with self._errors():
-            return self._transitions.rollback(model, cienv.run_id(os.environ))
+            return self._transitions.rollback(model, cienv.run_id(os.environ), version)
 
     def undo_promotion(self, model: str, run_id: str | None, record: Promotion | None,
-                       from_alias: str = CHALLENGER) -> Outcome:
-        # Without a CI run id only this workspace's records can say which version is ours.
-        mine = record.version if record is not None and record.model == model else None
+                       from_alias: str = CHALLENGER, version: str | None = None) -> Outcome:
+        # Without a CI run id only this workspace's records can say which version is ours; the
+        # version registered last is newer than an earlier promotion's record.
+        recorded = record.version if record is not None and record.model == model else None
         with self._errors():
-            return self._transitions.undo(model, run_id, from_alias, mine or registered_version(model) or None)
+            return self._transitions.undo(model, run_id, from_alias, registered_version(model) or recorded, version)
 
     def baseline(self, model: str, alias: str) -> Baseline:
         ref = f"{model}@{alias}"

@@ -114,12 +114,18 @@ class Transitions:
 
     # --- promote --------------------------------------------------------------------------------
 
-    def promote(self, model: str, from_alias: str, run_id: str | None) -> Promotion:
+    def promote(self, model: str, from_alias: str, run_id: str | None, pinned: str | None = None) -> Promotion:
         aliases = self._registered(model)
         self._finish_restore(model, aliases)
         candidate = aliases.get(from_alias)
         if candidate is None:
-            return self._already_promoted(model, aliases, from_alias, run_id)
+            return self._already_promoted(model, aliases, from_alias, run_id, pinned)
+        if pinned is not None and candidate != pinned:
+            raise UserError(f"`{from_alias}` of `{model}` is on version {candidate}, not on version {pinned}: another "
+                            f"run registered a newer model; version {candidate} was not rolled out here, so nothing "
+                            "is promoted", where=self.where,
+                            hint=f"see `mlgen registry show --model {model}`; run the pipeline again to roll out the "
+                                 "newer model")
         tags = self.store.tags(model, candidate)
         if is_failed(tags):
             raise UserError(f"version {candidate} of `{model}` failed its canary and is not promoted", where=self.where,
@@ -150,10 +156,11 @@ class Transitions:
         if TAG_PROMOTED_AT not in tags:
             self._tag_once(model, candidate, tags, TAG_PROMOTED_AT, _now())
 
-    def _already_promoted(self, model: str, aliases: dict[str, str], from_alias: str, run_id: str | None) -> Promotion:
+    def _already_promoted(self, model: str, aliases: dict[str, str], from_alias: str, run_id: str | None,
+                          pinned: str | None) -> Promotion:
         # A retried promote finds the candidate alias gone; that is success if this run moved it.
         champion = aliases.get(CHAMPION)
-        if champion is not None and run_id:
+        if champion is not None and run_id and pinned in (None, champion):
             tags = self.store.tags(model, champion)
             intent = Intent.read(tags, TAG_PROMOTION)
             if intent is not None and intent.run == run_id and not is_failed(tags):
@@ -164,13 +171,20 @@ class Transitions:
 
     # --- the canary rollback job ------------------------------------------------------------------
 
-    def undo(self, model: str, run_id: str | None, from_alias: str, mine: str | None) -> Outcome:
-        """Reject this run's candidate (`mine` names it when there is no run id) and undo its promotion."""
+    def undo(self, model: str, run_id: str | None, from_alias: str, mine: str | None,
+             pinned: str | None = None) -> Outcome:
+        """Reject this run's candidate (`mine` names it when there is no run id) and undo its promotion.
+
+        `pinned` names the version for sure (the one this run registered), whatever aliases it holds.
+        """
         aliases = self.store.aliases(model)
         if aliases is None:
             return Outcome(f"registry: `{model}` is not registered; nothing to undo")
         self._finish_restore(model, aliases)
-        found = self._find_mine(model, aliases, run_id, from_alias, mine)
+        if pinned is not None:
+            found: tuple[str, dict[str, str]] | None = (pinned, self.store.tags(model, pinned))
+        else:
+            found = self._find_mine(model, aliases, run_id, from_alias, mine)
         if found is None:
             return self._not_mine(model, aliases)
         version, tags = found
@@ -229,16 +243,20 @@ class Transitions:
 
     # --- rollback by hand ---------------------------------------------------------------------
 
-    def rollback(self, model: str, run_id: str | None) -> Outcome:
+    def rollback(self, model: str, run_id: str | None, pinned: str | None = None) -> Outcome:
         aliases = self.store.aliases(model) or {}
         champion, previous = aliases.get(CHAMPION), aliases.get(PREVIOUS)
         if champion is not None and run_id:  # a retry: this run already put the champion back
             tags = self.store.tags(model, champion)
             restore = Intent.read(tags, TAG_RESTORE)
-            if restore is not None and restore.run == run_id:
+            if restore is not None and restore.run == run_id and pinned in (None, restore.replaces):
                 self._complete_restore(model, aliases, champion, restore, tags)
                 return Outcome(f"rolled back {model}: champion v{restore.replaces} -> v{champion} (already done)",
                                champion)
+        if pinned is not None and champion != pinned:
+            raise UserError(f"the champion of `{model}` is version {champion or 'none'}, not version {pinned}; "
+                            "nothing is rolled back", where=self.where,
+                            hint=f"see `mlgen registry show --model {model}`")
         if previous is None or previous == champion:
             raise UserError(f"`{model}` has no `{PREVIOUS}` version to roll back to", where=self.where,
                             hint="a previous champion exists only after a promotion replaced one; "
