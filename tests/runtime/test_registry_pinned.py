@@ -86,3 +86,16 @@ def test_a_bad_version_is_refused_before_anything_moves(runtime: Run, tmp_path: 
     assert result.code == 1
     assert f"--version must be a version number such as 3, got `{value}`" in result.err
     assert not (tmp_path / "routed").exists()
+
+
+def test_a_pinned_champion_without_a_record_is_marked_but_not_guessed(runtime: Run, tmp_path: Path, mlflow_uri: str,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    from mlflow import MlflowClient
+
+    run = Pipeline(runtime, tmp_path, "run", monkeypatch)
+    assert run("registry", "register", "--path", "model").code == 0
+    MlflowClient(tracking_uri=mlflow_uri, registry_uri=mlflow_uri).set_registered_model_alias("churn", "champion", "1")
+    result = run("canary", "rollback", "--rollback", "true", "--version", "1")  # made champion by hand, in the UI
+    assert result.code == 0
+    assert "marked v1 of churn as failed (alias `canary-failed`), but it is still the champion" in result.out
+    assert aliases(mlflow_uri) == {"champion": "1", "canary-failed": "1"}

@@ -190,7 +190,8 @@ class Transitions:
         version, tags = found
         was_champion = aliases.get(CHAMPION) == version
         self._tag_once(model, version, tags, TAG_CANARY, "failed")
-        self._tag_once(model, version, tags, TAG_FAILED_BY, run_id or "")
+        if run_id:
+            self._tag_once(model, version, tags, TAG_FAILED_BY, run_id)
         self._move(model, aliases, FAILED, version)  # from here on a retry finds it by this alias
         intent = Intent.read(tags, TAG_PROMOTION)
         if intent is not None:
@@ -234,6 +235,10 @@ class Transitions:
 
     def _undone(self, model: str, version: str, aliases: dict[str, str], promoted: bool) -> Outcome:
         champion = aliases.get(CHAMPION)
+        if champion == version:  # champion with no record of what it replaced: a person must choose
+            return Outcome(f"registry: marked v{version} of {model} as failed (alias `{FAILED}`), but it is still the "
+                           "champion: nothing records which version it replaced; run `mlgen registry rollback "
+                           f"--model {model} --version {version}` to go back to `{PREVIOUS}`", champion)
         if not promoted:
             return Outcome(f"registry: marked v{version} of {model} as failed (alias `{FAILED}`); "
                            f"champion {f'v{champion}' if champion else 'none'} unchanged", champion)
