@@ -244,7 +244,8 @@ examples:
 
 PROMOTE_HELP = """\
 Promote: `champion` moves to the version holding the challenger alias; the old champion keeps
-the alias `previous-champion`. Repeating it in the same run is harmless.
+the alias `previous-champion`. A version whose canary failed is refused. Running it again after
+a failure (same CI run) finishes what the failed attempt began.
 """
 
 ROLLBACK_HELP = """\
@@ -275,8 +276,9 @@ examples:
 """
 
 CANARY_ROLLBACK_HELP = """\
-Run the rollback command (all traffic back to the old model). Then, with --model, make sure the
-registry's champion is not the failed model: if this run promoted the champion (recorded on the
-version and in .mlgen/canary-state.json), it is rolled back; otherwise it is left unchanged.
-Exit 1 if the rollback command failed.
+Run the rollback command (all traffic back to the old model). Then, with --model, this run's
+version (the challenger it registered, or --version N) is marked failed (tag mlgen.canary=failed,
+alias `canary-failed`) so that no later promote takes it, and if this run promoted it, even
+half-way, the champion and previous-champion are put back. Another run's champion is left
+unchanged. Exit 1 if the rollback command failed.
 """
