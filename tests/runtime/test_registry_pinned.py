@@ -59,6 +59,9 @@ def test_two_pipelines_in_flight_never_promote_what_was_not_canaried(runtime: Ru
 
     assert b("canary", "promote", "--version", b.registered()).code == 0
     assert aliases(mlflow_uri) == {"champion": "3", "previous-champion": "1", "canary-failed": "2"}
+    shown = b("registry", "show").out.splitlines()
+    assert [line.split()[0] + " " + line.split()[-1] for line in shown if line.split()[:1] in (["2"], ["3"])] == \
+        ["3 -", "2 failed"]
     again = b("canary", "promote", "--version", b.registered())  # a retried job
     assert again.code == 0 and aliases(mlflow_uri)["champion"] == "3"
 

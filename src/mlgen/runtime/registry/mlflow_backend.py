@@ -22,7 +22,7 @@ from mlgen.runtime._specconfig import RegistrySettings
 from mlgen.runtime.errors import UserError
 from mlgen.runtime.gate import Baseline
 from mlgen.runtime.registry import CHALLENGER, CHAMPION, Outcome, Promotion, RegisterRequest
-from mlgen.runtime.registry.mlflow_transitions import TAG_REGISTERED_BY, Transitions, is_failed
+from mlgen.runtime.registry.mlflow_transitions import TAG_CANARY, TAG_REGISTERED_BY, Transitions, is_failed
 from mlgen.runtime.reports import text_table
 from mlgen.runtime.state import registered_version
 
@@ -206,9 +206,9 @@ class MlflowRegistry:
             by_version.setdefault(version, []).append(alias)
         rows = [[str(v.version), ", ".join(sorted(by_version.get(str(v.version), []))) or "-",
                  (v.tags or {}).get("mlgen.commit", "-")[:12], (v.tags or {}).get("mlgen.gates", "-"),
-                 (v.tags or {}).get("mlgen.promoted_at", "-")]
+                 (v.tags or {}).get("mlgen.promoted_at", "-"), (v.tags or {}).get(TAG_CANARY, "-")]
                 for v in sorted(versions, key=lambda v: int(v.version), reverse=True)]
-        table = text_table(["version", "aliases", "commit", "gates", "promoted"], rows)
+        table = text_table(["version", "aliases", "commit", "gates", "promoted", "canary"], rows)
         alias_text = ", ".join(f"{a} -> v{v}" for a, v in sorted(aliases.items())) or "none"
         return Outcome(f"model {model} at {self.uri}\naliases: {alias_text}\n\n{table}", aliases.get(CHAMPION),
                        {f"alias.{a}": v for a, v in aliases.items()})
