@@ -36,7 +36,7 @@ def load_and_predict(uri: str, server: str, cwd: Path) -> subprocess.CompletedPr
 def test_an_mlflow_model_is_loadable_from_the_champion_alias(runtime: Run, tmp_path: Path, mlflow_server: str) -> None:
     import mlflow.sklearn
     import numpy as np
-    from sklearn.linear_model import LogisticRegression
+    from sklearn.linear_model import LogisticRegression  # type: ignore[import-untyped]
 
     fitted = LogisticRegression().fit(np.array([[0.0], [1.0], [2.0], [3.0]]), np.array([0, 0, 1, 1]))
     mlflow.sklearn.save_model(fitted, str(tmp_path / "model"))
