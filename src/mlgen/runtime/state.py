@@ -1,7 +1,8 @@
-"""What this workspace's run did to the registry: .mlgen/canary-state.json.
+"""What this workspace's run did to the registry: .mlgen/canary-state.json and .mlgen/registered*.json.
 
-The registry records promotions itself (tags on the MLflow version); this file is the fallback
-for local runs without a CI run id, and the only record a `command` registry has.
+The registry records promotions itself (tags on the MLflow version); these files are the fallback
+for local runs without a CI run id, and the only record a `command` registry has. A promotion is
+saved as incomplete before the registry is touched, so a half-done one is still on record.
 """
 
 from __future__ import annotations
