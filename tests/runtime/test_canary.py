@@ -206,7 +206,7 @@ class TestPromotionAndRollback:
         result = runtime("canary", "rollback", "--rollback", f"{CHURN / 'deploy.sh'} --rollback", "--model", "churn")
         assert result.code == 0, result.err
         assert "undid this run's promotion of v2; champion is now v1" in result.out
-        assert aliases(mlflow_uri) == {"champion": "1"}
+        assert aliases(mlflow_uri) == {"champion": "1", "canary-failed": "2"}
         assert (tmp_path / ".mlgen/deploy.log").read_text().splitlines()[-1].endswith("rollback")
 
     def test_rollback_leaves_another_runs_champion_alone(self, runtime: Run, tmp_path: Path, mlflow_uri: str,
@@ -219,8 +219,8 @@ class TestPromotionAndRollback:
         register(runtime, tmp_path, "v2")
         result = runtime("canary", "rollback", "--rollback", "true", "--model", "churn")
         assert result.code == 0
-        assert "champion v1 unchanged (promoted by run gitlab::100, not this run)" in result.out
-        assert aliases(mlflow_uri) == {"champion": "1", "challenger": "2"}
+        assert "marked v2 of churn as failed (alias `canary-failed`); champion v1 unchanged" in result.out
+        assert aliases(mlflow_uri) == {"champion": "1", "canary-failed": "2"}  # this run's version, not the champion
 
     def test_first_model_rollback_removes_the_champion(self, runtime: Run, tmp_path: Path, mlflow_uri: str) -> None:
         register(runtime, tmp_path, "v1")  # locally: no CI run id, the state file is the record
@@ -229,7 +229,7 @@ class TestPromotionAndRollback:
         assert result.code == 1  # the rollback command failed...
         assert "the rollback command FAILED with exit code 5" in result.out
         assert "champion is now no champion (this was the first)" in result.out  # ...the registry was still fixed
-        assert aliases(mlflow_uri) == {}
+        assert aliases(mlflow_uri) == {"canary-failed": "1"}
 
     def test_failed_step_does_not_promote(self, runtime: Run, tmp_path: Path, mlflow_uri: str) -> None:
         register(runtime, tmp_path, "v1")

@@ -137,28 +137,31 @@ def promote(args: argparse.Namespace) -> int:
 
 
 def rollback(args: argparse.Namespace) -> int:
+    from mlgen.runtime.registrycmd import pinned_version
+
     spec, settings = _load(args)
     command = _need(args.rollback or (spec.rollback if spec else None), flag="--rollback", key="rollback")
+    pinned = pinned_version(args)  # checked before any traffic moves
     print("canary: rolling back: all traffic to the current model", flush=True)
     done = shell.run(command, env={"MLGEN_CANARY_WEIGHT": "0"})
     if done.code != 0:
         print(f"canary: the rollback command FAILED with exit code {done.code}", flush=True)
     # The registry is checked even when the command failed: a bad champion must not stay promoted.
-    _registry_rollback(args, settings)
+    _registry_rollback(args, settings, pinned)
     return 0 if done.code == 0 else 1
 
 
-def _registry_rollback(args: argparse.Namespace, settings: RegistrySettings) -> None:
+def _registry_rollback(args: argparse.Namespace, settings: RegistrySettings, pinned: str | None) -> None:
     if not settings.model:
         print("canary: no --model given: the registry was not checked", flush=True)
         return
-    from mlgen.runtime.registry import open_registry
+    from mlgen.runtime.registry import CHALLENGER, open_registry
 
     registry = open_registry(settings, tracking_uri=args.tracking_uri)
     record = state.load()
-    outcome = registry.undo_promotion(settings.model, cienv.run_id(os.environ), record)
+    outcome = registry.undo_promotion(settings.model, cienv.run_id(os.environ), record, settings.alias or CHALLENGER,
+                                      pinned)
     print(f"canary: {outcome.summary}", flush=True)
     if record is not None:
         state.clear()
     reports.append_step_summary(f"### ↩️ mlgen canary rollback\n\n{outcome.summary}\n")
-

@@ -64,6 +64,12 @@ def _registry_flags(parser: argparse.ArgumentParser, *, model_help: str = "regis
         group.add_argument(f"--{op}-command", metavar="CMD", help=f"`command` registry: {text}")
 
 
+def _version_flag(parser: argparse.ArgumentParser, action: str) -> None:
+    parser.add_argument("--version", dest="pin_version", metavar="N",
+                        help=f"{action} exactly this version (the one `register` recorded in "
+                             ".mlgen/registered-<model>.json); refuse if the alias moved to another one")
+
+
 def _gate_parser(sub: argparse._SubParsersAction[_Parser]) -> None:
     p = _command(sub, "gate", "check metrics against gates and a baseline", GATE_HELP, "mlgen.runtime.gatecmd")
     _spec_flags(p, "evaluate")
@@ -132,9 +138,12 @@ def _registry_parser(sub: argparse._SubParsersAction[_Parser]) -> None:
     p = _command(reg_sub, "promote", "move `champion` to the challenger", PROMOTE_HELP, handler)
     _spec_flags(p, "register")
     p.add_argument("--from-alias", metavar="ALIAS", help="the alias to promote (default: challenger)")
+    _version_flag(p, "promote")
     _registry_flags(p)
     p = _command(reg_sub, "rollback", "point `champion` back at `previous-champion`", ROLLBACK_HELP, handler)
     _spec_flags(p, "register")
+    p.add_argument("--version", dest="pin_version", metavar="N",
+                   help="roll back only if this version is the champion")
     _registry_flags(p)
     p = _command(reg_sub, "baseline", "write an alias's metrics as a JSON baseline file", BASELINE_HELP, handler)
     _spec_flags(p, "register")
@@ -167,14 +176,18 @@ def _canary_parser(sub: argparse._SubParsersAction[_Parser]) -> None:
                    help="failed checks (in total) that fail the step (default: 1, the first fails it)")
     p.add_argument("--promote", action="store_true", help="promote challenger -> champion after this step passes")
     p.add_argument("--from-alias", metavar="ALIAS", help="the alias to promote (default: challenger)")
+    _version_flag(p, "with --promote, promote")
     _registry_flags(p, model_help="registered model to promote (with --promote)")
     p = _command(can_sub, "promote", "promote challenger -> champion after the last step", PROMOTE_HELP, handler)
     _spec_flags(p, "canary")
     p.add_argument("--from-alias", metavar="ALIAS", help="the alias to promote (default: challenger)")
+    _version_flag(p, "promote")
     _registry_flags(p)
     p = _command(can_sub, "rollback", "run the rollback command and undo this run's promotion", CANARY_ROLLBACK_HELP, handler)
     _spec_flags(p, "canary")
     p.add_argument("--rollback", metavar="CMD", help="shell command that routes all traffic back to the old model")
+    p.add_argument("--version", dest="pin_version", metavar="N",
+                   help="the version this run rolled out: it is marked failed and its promotion undone")
     _registry_flags(p, model_help="registered model whose champion to check (omit to leave the registry alone)")
 
 
@@ -295,7 +308,8 @@ examples:
 
 PROMOTE_HELP = """\
 Promote: `champion` moves to the version holding the challenger alias; the old champion keeps
-the alias `previous-champion`. Repeating it in the same run is harmless.
+the alias `previous-champion`. A version whose canary failed is refused. Running it again after
+a failure (same CI run) finishes what the failed attempt began.
 """
 
 ROLLBACK_HELP = """\
@@ -333,8 +347,9 @@ and Jenkins jobs call it, as their caches cannot key on file contents. `hit` exi
 """
 
 CANARY_ROLLBACK_HELP = """\
-Run the rollback command (all traffic back to the old model). Then, with --model, make sure the
-registry's champion is not the failed model: if this run promoted the champion (recorded on the
-version and in .mlgen/canary-state.json), it is rolled back; otherwise it is left unchanged.
-Exit 1 if the rollback command failed.
+Run the rollback command (all traffic back to the old model). Then, with --model, this run's
+version (the challenger it registered, or --version N) is marked failed (tag mlgen.canary=failed,
+alias `canary-failed`) so that no later promote takes it, and if this run promoted it, even
+half-way, the champion and previous-champion are put back. Another run's champion is left
+unchanged. Exit 1 if the rollback command failed.
 """

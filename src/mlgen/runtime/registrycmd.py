@@ -14,7 +14,7 @@ from mlgen.runtime._specconfig import RegistrySettings, StageView, apply_env, lo
 from mlgen.runtime.errors import UserError
 from mlgen.runtime.metrics import load_json, load_metrics, numeric_only
 from mlgen.runtime.options import registry_settings, required_path
-from mlgen.runtime.registry import CHALLENGER, Registry, RegisterRequest, open_registry, require_model
+from mlgen.runtime.registry import CHALLENGER, Promotion, Registry, RegisterRequest, open_registry, require_model
 
 _MODEL_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
 _TAG_VALUE_LIMIT = 500  # keep tags readable in the registry UI; the full result stays in the run's artifacts
@@ -58,8 +58,9 @@ def register(args: argparse.Namespace) -> int:
     request = RegisterRequest(model, path, alias, _tags(gate), metrics, gate_path)
     outcome = registry.register(request)
     print(outcome.summary)
-    reports.write_json(Path(".mlgen/registered.json"), {"model": model, "version": outcome.version, "alias": alias,
-                                                        "registry": settings.kind})
+    record = {"model": model, "version": outcome.version, "alias": alias, "registry": settings.kind}
+    reports.write_json(state.REGISTERED, record)
+    reports.write_json(state.registered_path(model), record)  # per model: pipelines may register several
     return 0
 
 
@@ -80,12 +81,23 @@ def _tags(gate: dict[str, Any] | None) -> dict[str, str]:
     tags = {"mlgen.commit": cienv.commit_sha(env), "mlgen.run_url": cienv.run_url(env), "mlgen.run_id": cienv.run_id(env)}
     if gate is not None:
         tags["mlgen.gates"] = "passed"
-        tags["mlgen.baseline"] = str(gate.get("baseline", {}).get("ref") or "none")
+        tags["mlgen.baseline"] = _baseline_tag(gate.get("baseline"))
         for metric, result in sorted(gate["gates"].items()):
             if isinstance(result, dict):
                 details = "; ".join(f"{r.get('rule')} {r.get('limit')}: {r.get('detail')}" for r in result.get("rules", []))
                 tags[f"mlgen.gate.{metric}"] = f"{result.get('status')}: {details}"[:_TAG_VALUE_LIMIT]
     return {k: v for k, v in tags.items() if v}
+
+
+def _baseline_tag(baseline: object) -> str:
+    """The baseline the gate compared against; `none (why)` when it found none, never the alias it looked for."""
+    if not isinstance(baseline, dict):
+        return "none"
+    found = baseline.get("found", bool(baseline.get("ref")))
+    if found and baseline.get("ref"):
+        return str(baseline["ref"])
+    note = str(baseline.get("note") or "").strip()
+    return f"none ({note})"[:_TAG_VALUE_LIMIT] if note else "none"
 
 
 # --- promote, rollback -----------------------------------------------------------------------
@@ -94,7 +106,12 @@ def promote_with(args: argparse.Namespace, settings: RegistrySettings, command: 
     """Shared by `registry promote` and `canary promote`: move champion, record what moved."""
     registry, model = open_for(args, settings, command)
     from_alias = args.from_alias or settings.alias or CHALLENGER
-    promotion = registry.promote(model, from_alias, cienv.run_id(os.environ))
+    run_id = cienv.run_id(os.environ)
+    pinned = pinned_version(args)
+    # Recorded before the registry is touched: if this job dies half-way, the rollback job still knows.
+    state.save(Promotion(model, pinned or state.registered_version(model) or None, None, run_id, settings.kind,
+                         complete=False))
+    promotion = registry.promote(model, from_alias, run_id, pinned)
     state.save(promotion)
     previous = f"v{promotion.previous}" if promotion.previous else "none"
     shown = f"v{promotion.version}" if promotion.version else f"the `{from_alias}` version"
@@ -113,9 +130,20 @@ def promote(args: argparse.Namespace) -> int:
 def rollback(args: argparse.Namespace) -> int:
     _, settings = _settings(args)
     registry, model = open_for(args, settings, "mlgen registry rollback")
-    print(registry.rollback(model).summary)
+    print(registry.rollback(model, pinned_version(args)).summary)
     state.clear()
     return 0
+
+
+def pinned_version(args: argparse.Namespace) -> str | None:
+    """`--version N`, checked: MLflow versions are positive integers."""
+    value = getattr(args, "pin_version", None)
+    if value is None:
+        return None
+    if not value.isdigit() or int(value) < 1:
+        raise UserError(f"--version must be a version number such as 3, got `{value}`",
+                        hint="`mlgen registry register` records it in .mlgen/registered-<model>.json")
+    return str(int(value))
 
 
 # --- baseline, show --------------------------------------------------------------------------

@@ -1,7 +1,8 @@
-"""What this workspace's run did to the registry: .mlgen/canary-state.json.
+"""What this workspace's run did to the registry: .mlgen/canary-state.json and .mlgen/registered*.json.
 
-The registry records promotions itself (tags on the MLflow version); this file is the fallback
-for local runs without a CI run id, and the only record a `command` registry has.
+The registry records promotions itself (tags on the MLflow version); these files are the fallback
+for local runs without a CI run id, and the only record a `command` registry has. A promotion is
+saved as incomplete before the registry is touched, so a half-done one is still on record.
 """
 
 from __future__ import annotations
@@ -30,3 +31,22 @@ def load(path: Path = STATE) -> Promotion | None:
 
 def clear(path: Path = STATE) -> None:
     path.unlink(missing_ok=True)
+
+
+REGISTERED = Path(".mlgen/registered.json")
+
+
+def registered_path(model: str) -> Path:
+    return REGISTERED.with_name(f"registered-{model}.json")
+
+
+def registered_version(model: str) -> str:
+    """The version `mlgen registry register` recorded in this workspace for `model`, or ""."""
+    for path in (registered_path(model), REGISTERED):
+        try:
+            record = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        if isinstance(record, dict) and record.get("model") == model and record.get("version"):
+            return str(record["version"])
+    return ""

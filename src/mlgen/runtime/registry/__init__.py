@@ -19,6 +19,9 @@ from mlgen.runtime.gate import Baseline
 CHAMPION = "champion"
 PREVIOUS = "previous-champion"
 CHALLENGER = "challenger"
+# A version whose canary failed keeps this alias (the latest such version) and the tag
+# `mlgen.canary=failed`; promote refuses it.
+FAILED = "canary-failed"
 
 
 @dataclass(frozen=True)
@@ -41,6 +44,9 @@ class Promotion:
     run_id: str | None
     registry: str
     changed: bool = True
+    # False while a promotion is under way: written before the registry is touched, so that the
+    # rollback job knows a promotion may have begun even when the promote job died half-way.
+    complete: bool = True
 
 
 @dataclass(frozen=True)
@@ -56,14 +62,22 @@ class Registry(Protocol):
     def register(self, request: RegisterRequest) -> Outcome:
         """Store the model directory as a new version and point `request.alias` at it."""
 
-    def promote(self, model: str, from_alias: str, run_id: str | None) -> Promotion:
-        """Move `champion` to the version holding `from_alias`; the old champion becomes `previous-champion`."""
+    def promote(self, model: str, from_alias: str, run_id: str | None, version: str | None = None) -> Promotion:
+        """Move `champion` to the version holding `from_alias`; the old champion becomes `previous-champion`.
 
-    def rollback(self, model: str) -> Outcome:
-        """Point `champion` back at `previous-champion`."""
+        Refuses a version marked failed, and with `version`, any other version than that one. A retry
+        after a crash at any point ends as one uninterrupted run would.
+        """
 
-    def undo_promotion(self, model: str, run_id: str | None, record: Promotion | None) -> Outcome:
-        """Roll back only if this run promoted the current champion; otherwise leave it as it is."""
+    def rollback(self, model: str, version: str | None = None) -> Outcome:
+        """Point `champion` back at `previous-champion` (with `version`: only if that version is the champion)."""
+
+    def undo_promotion(self, model: str, run_id: str | None, record: Promotion | None,
+                       from_alias: str = CHALLENGER, version: str | None = None) -> Outcome:
+        """The rollback job: mark this run's candidate failed and undo its promotion, even a half-done one.
+
+        Versions of other runs are left as they are.
+        """
 
     def baseline(self, model: str, alias: str) -> Baseline:
         """The metrics of the version holding `alias`, or a Baseline with metrics=None if none does."""

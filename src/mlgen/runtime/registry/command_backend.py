@@ -11,14 +11,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from pathlib import Path
 
 from mlgen.runtime import shell
 from mlgen.runtime._specconfig import RegistrySettings
 from mlgen.runtime.errors import UserError
 from mlgen.runtime.gate import Baseline
 from mlgen.runtime.metrics import flatten
-from mlgen.runtime.registry import CHAMPION, Outcome, Promotion, RegisterRequest
+from mlgen.runtime.registry import CHALLENGER, CHAMPION, Outcome, Promotion, RegisterRequest
+from mlgen.runtime.state import registered_version
 
 FLAG = {"register": "--register-command", "promote": "--promote-command", "rollback": "--rollback-command",
         "baseline": "--baseline-command"}
@@ -55,21 +55,25 @@ class CommandRegistry:
         shown = f" version {version}" if version else ""
         return Outcome(f"registered {request.model}{shown} with alias `{request.alias}` (command registry)", version)
 
-    def promote(self, model: str, from_alias: str, run_id: str | None) -> Promotion:
+    def promote(self, model: str, from_alias: str, run_id: str | None, version: str | None = None) -> Promotion:
         values = {"model": model, "from_alias": from_alias, "alias": CHAMPION, "run_id": run_id or "",
-                  "version": _registered_version(model)}
-        version = _last_line(self._run("promote", values, capture=False))
-        return Promotion(model, version, None, run_id, self.name)
+                  "version": version or registered_version(model)}
+        printed = _last_line(self._run("promote", values, capture=False))
+        return Promotion(model, printed or values["version"] or None, None, run_id, self.name)
 
-    def rollback(self, model: str, version: str = "") -> Outcome:
-        self._run("rollback", {"model": model, "alias": CHAMPION, "version": version}, capture=False)
+    def rollback(self, model: str, version: str | None = None) -> Outcome:
+        self._run("rollback", {"model": model, "alias": CHAMPION, "version": version or ""}, capture=False)
         return Outcome(f"rolled back {model} (command registry)")
 
-    def undo_promotion(self, model: str, run_id: str | None, record: Promotion | None) -> Outcome:
+    def undo_promotion(self, model: str, run_id: str | None, record: Promotion | None,
+                       from_alias: str = CHALLENGER, version: str | None = None) -> Outcome:
         # A command registry cannot be asked who promoted the champion; only our own record can tell.
-        if record is None or record.model != model or record.registry != self.name or not record.changed:
+        # A promotion that began but did not finish is undone too (the record is written before the
+        # promote command runs): the rollback command gets {version} and must not mind a no-op.
+        begun = record is not None and (record.changed or not record.complete)
+        if record is None or record.model != model or record.registry != self.name or not begun:
             return Outcome("registry: left unchanged (no record that this run promoted a model)")
-        self.rollback(model, record.version or "")
+        self.rollback(model, version or record.version)
         return Outcome(f"registry: undid this run's promotion of {model}")
 
     def baseline(self, model: str, alias: str) -> Baseline:
@@ -88,15 +92,6 @@ class CommandRegistry:
 
     def show(self, model: str) -> Outcome:
         raise UserError("the command registry cannot list versions", hint="use your registry's own tools")
-
-
-def _registered_version(model: str) -> str:
-    """The version `mlgen registry register` recorded in this workspace for `model`, or ""."""
-    try:
-        record = json.loads(Path(".mlgen/registered.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return ""
-    return str(record.get("version") or "") if isinstance(record, dict) and record.get("model") == model else ""
 
 
 def _last_line(output: str) -> str | None:

@@ -1,28 +1,39 @@
 """The MLflow model registry: versions, aliases (`challenger`, `champion`, `previous-champion`).
 
 Aliases replaced MLflow's deprecated stages (2.9). A version's metrics live on the run that
-registered it, so a later gate can use the champion's metrics as its baseline. The model
-directory is logged as plain artifacts: no MLflow flavor is needed.
+registered it, so a later gate can use the champion's metrics as its baseline. A model directory
+holding an `MLmodel` file is an MLflow model, loadable as `models:/<name>@champion`; any other
+directory is stored as plain files. Alias transitions live in `mlflow_transitions`.
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
+import sys
 import time
 from collections.abc import Iterator
-from datetime import datetime, UTC
+from pathlib import Path
 from typing import Any
 
+from mlgen.runtime import cienv
 from mlgen.runtime._specconfig import RegistrySettings
 from mlgen.runtime.errors import UserError
 from mlgen.runtime.gate import Baseline
-from mlgen.runtime.registry import CHAMPION, PREVIOUS, Outcome, Promotion, RegisterRequest
+from mlgen.runtime.registry import CHALLENGER, CHAMPION, Outcome, Promotion, RegisterRequest
+from mlgen.runtime.registry.mlflow_transitions import TAG_CANARY, TAG_REGISTERED_BY, Transitions, is_failed
 from mlgen.runtime.reports import text_table
+from mlgen.runtime.state import registered_version
 
-TAG_PROMOTED_BY = "mlgen.promoted_by_run"
-TAG_REPLACED = "mlgen.replaced_version"
 ARTIFACT_DIR = "model"
+TAG_CONTENT = "mlgen.content_sha256"
+TAG_FORMAT = "mlgen.format"
+MLFLOW_MODEL, PLAIN_FILES = "mlflow-model", "files"  # with the run id, tells a retried register from a new model
+# MLflow's own defaults retry for minutes (7 retries, backoff factor 2, 120 s per request) with no
+# output; a CI job should fail within a minute and say why. Values the user set are kept.
+HTTP_DEFAULTS = {"MLFLOW_HTTP_REQUEST_TIMEOUT": "10", "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2",
+                 "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1"}
 
 
 class MlflowRegistry:
@@ -35,11 +46,19 @@ class MlflowRegistry:
             raise UserError("MLFLOW_TRACKING_URI is not set",
                             hint="set it to your tracking server (e.g. https://mlflow.example.com, or sqlite:///mlflow.db "
                                  "locally) in the spec's `env`, or pass --tracking-uri")
+        registry_uri = os.environ.get("MLFLOW_REGISTRY_URI") or self.uri
+        if registry_uri.startswith(("http://", "https://")):
+            for name, value in HTTP_DEFAULTS.items():
+                os.environ.setdefault(name, value)
+            print(f"registry: MLflow at {registry_uri} (each request waits up to "
+                  f"{os.environ['MLFLOW_HTTP_REQUEST_TIMEOUT']}s, {os.environ['MLFLOW_HTTP_REQUEST_MAX_RETRIES']} "
+                  "retries; MLFLOW_HTTP_REQUEST_TIMEOUT and MLFLOW_HTTP_REQUEST_MAX_RETRIES change that)",
+                  file=sys.stderr, flush=True)  # stderr: stdout may be data (`show --json`)
         with self._errors():
             from mlflow import MlflowClient
 
-            registry_uri = os.environ.get("MLFLOW_REGISTRY_URI") or self.uri
             self.client: Any = MlflowClient(tracking_uri=self.uri, registry_uri=registry_uri)
+        self._transitions = Transitions(self, self.uri)
 
     @contextlib.contextmanager
     def _errors(self) -> Iterator[None]:
@@ -52,14 +71,15 @@ class MlflowRegistry:
             message = str(exc.message if hasattr(exc, "message") else exc).strip().splitlines()[0][:500]
             raise UserError(f"the MLflow registry said: {message}", where=self.uri,
                             hint="check MLFLOW_TRACKING_URI, the server's availability and your credentials "
-                                 "(MLFLOW_TRACKING_TOKEN or MLFLOW_TRACKING_USERNAME/PASSWORD)") from None
+                                 "(MLFLOW_TRACKING_TOKEN or MLFLOW_TRACKING_USERNAME/PASSWORD); every mlgen registry "
+                                 "command can be run again: it finishes what a failed one began") from None
         except OSError as exc:
             raise UserError(f"cannot reach the MLflow registry: {exc}", where=self.uri,
                             hint="check MLFLOW_TRACKING_URI and that the server is running") from None
 
-    # --- aliases ------------------------------------------------------------------------------
+    # --- the store the transitions work on: one request each -------------------------------------
 
-    def _aliases(self, model: str) -> dict[str, str] | None:
+    def aliases(self, model: str) -> dict[str, str] | None:
         """alias -> version, or None when the model was never registered."""
         from mlflow.exceptions import MlflowException
 
@@ -71,30 +91,51 @@ class MlflowRegistry:
             raise
         return {alias: str(version) for alias, version in (registered.aliases or {}).items()}
 
-    def _set(self, model: str, alias: str, version: str | None) -> None:
-        from mlflow.exceptions import MlflowException
-
+    def set_alias(self, model: str, alias: str, version: str | None) -> None:
         if version is None:
-            with contextlib.suppress(MlflowException):  # already absent is the state we want
-                self.client.delete_registered_model_alias(model, alias)
+            self.client.delete_registered_model_alias(model, alias)
         else:
             self.client.set_registered_model_alias(model, alias, version)
 
-    def _tags(self, model: str, version: str) -> dict[str, str]:
+    def tags(self, model: str, version: str) -> dict[str, str]:
         return dict(self.client.get_model_version(model, version).tags or {})
+
+    def set_tag(self, model: str, version: str, key: str, value: str) -> None:
+        self.client.set_model_version_tag(model, version, key, value)
 
     # --- operations ---------------------------------------------------------------------------
 
     def register(self, request: RegisterRequest) -> Outcome:
+        kind = model_format(request.path)
         with self._errors():
-            run_id, artifact_uri = self._log_run(request)
-            self._ensure_model(request.model)
-            version = self.client.create_model_version(request.model, source=f"{artifact_uri}/{ARTIFACT_DIR}",
-                                                       run_id=run_id, tags=dict(request.tags))
-            number = str(version.version)
+            tags = {**request.tags, TAG_CONTENT: content_digest(request.path), TAG_FORMAT: kind}
+            existing = self._same_registration(request.model, tags)
+            if existing is not None:  # a retried register job: reuse the version, never make a second one
+                number, run_id, source = str(existing.version), str(existing.run_id), str(existing.source)
+            else:
+                run_id, artifact_uri = self._log_run(request)
+                self._ensure_model(request.model)
+                source = f"{artifact_uri}/{ARTIFACT_DIR}"
+                version = self.client.create_model_version(request.model, source=source, run_id=run_id, tags=tags)
+                number = str(version.version)
             self.client.set_registered_model_alias(request.model, request.alias, number)
-        return Outcome(f"registered {request.model} version {number} with alias `{request.alias}` (run {run_id})",
-                       number, {"run_id": run_id, "source": f"{artifact_uri}/{ARTIFACT_DIR}"})
+        again = " (already registered by this run)" if existing is not None else ""
+        summary = (f"registered {request.model} version {number} with alias `{request.alias}` (run {run_id}, "
+                   f"{'an MLflow model' if kind == MLFLOW_MODEL else 'plain files'}){again}")
+        if kind != MLFLOW_MODEL:
+            summary += (f"\nnote: {request.path} has no MLmodel file, so mlflow.pyfunc.load_model('models:/"
+                        f"{request.model}@{CHAMPION}') cannot load it; save the model with mlflow.<flavor>.save_model "
+                        "(e.g. mlflow.sklearn.save_model) to make it an MLflow model")
+        return Outcome(summary, number, {"run_id": run_id, "source": source})
+
+    def _same_registration(self, model: str, tags: dict[str, str]) -> Any | None:
+        """The version this CI run already registered from the same files, if a crash cut it short."""
+        run = tags.get(TAG_REGISTERED_BY)
+        if not run or "'" in run or self.aliases(model) is None:
+            return None
+        query = f"name = '{model}' and tags.`{TAG_REGISTERED_BY}` = '{run}' and tags.`{TAG_CONTENT}` = '{tags[TAG_CONTENT]}'"
+        found = [v for v in self.client.search_model_versions(query) if not is_failed(dict(v.tags or {}))]
+        return max(found, key=lambda v: int(v.version)) if found else None
 
     def _log_run(self, request: RegisterRequest) -> tuple[str, str]:
         experiment = self._experiment(os.environ.get("MLFLOW_EXPERIMENT_NAME") or f"mlgen-{request.model}")
@@ -122,81 +163,29 @@ class MlflowRegistry:
         return str(found.experiment_id) if found is not None else str(self.client.create_experiment(name))
 
     def _ensure_model(self, model: str) -> None:
-        if self._aliases(model) is None:
+        if self.aliases(model) is None:
             self.client.create_registered_model(model, description="Registered by mlgen.")
 
-    def promote(self, model: str, from_alias: str, run_id: str | None) -> Promotion:
+    def promote(self, model: str, from_alias: str, run_id: str | None, version: str | None = None) -> Promotion:
         with self._errors():
-            aliases = self._aliases(model)
-            if aliases is None:
-                raise UserError(f"model `{model}` is not registered", where=self.uri,
-                                hint="run `mlgen registry register` first (the register stage)")
-            candidate, champion = aliases.get(from_alias), aliases.get(CHAMPION)
-            if candidate is None:
-                return self._already_promoted(model, from_alias, champion, run_id)
-            if candidate == champion:
-                self._set(model, from_alias, None)
-                return Promotion(model, candidate, aliases.get(PREVIOUS), run_id, self.name, changed=False)
-            self._set(model, CHAMPION, candidate)
-            self._set(model, PREVIOUS, champion)
-            self._set(model, from_alias, None)  # the challenger has become the champion
-            stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-            for key, value in {TAG_PROMOTED_BY: run_id or "", TAG_REPLACED: champion or "", "mlgen.promoted_at": stamp}.items():
-                self.client.set_model_version_tag(model, candidate, key, value)
-        return Promotion(model, candidate, champion, run_id, self.name)
+            return self._transitions.promote(model, from_alias, run_id, version)
 
-    def _already_promoted(self, model: str, from_alias: str, champion: str | None, run_id: str | None) -> Promotion:
-        # A retried promote job finds the challenger alias gone; that is success if this run moved it.
-        if champion is not None and run_id and self._tags(model, champion).get(TAG_PROMOTED_BY) == run_id:
-            tags = self._tags(model, champion)
-            return Promotion(model, champion, tags.get(TAG_REPLACED) or None, run_id, self.name, changed=False)
-        raise UserError(f"no version of `{model}` holds the alias `{from_alias}`", where=self.uri,
-                        hint="the register stage sets it; run `mlgen registry show --model "
-                             f"{model}` to see the aliases")
-
-    def rollback(self, model: str) -> Outcome:
+    def rollback(self, model: str, version: str | None = None) -> Outcome:
         with self._errors():
-            aliases = self._aliases(model) or {}
-            champion, previous = aliases.get(CHAMPION), aliases.get(PREVIOUS)
-            if previous is None:
-                raise UserError(f"`{model}` has no `{PREVIOUS}` version to roll back to", where=self.uri,
-                                hint="a previous champion exists only after a promotion replaced one; "
-                                     f"see `mlgen registry show --model {model}`")
-            self._restore(model, champion, previous)
-        return Outcome(f"rolled back {model}: champion v{champion} -> v{previous}", previous)
+            return self._transitions.rollback(model, cienv.run_id(os.environ), version)
 
-    def undo_promotion(self, model: str, run_id: str | None, record: Promotion | None) -> Outcome:
+    def undo_promotion(self, model: str, run_id: str | None, record: Promotion | None,
+                       from_alias: str = CHALLENGER, version: str | None = None) -> Outcome:
+        # Without a CI run id only this workspace's records can say which version is ours; the
+        # version registered last is newer than an earlier promotion's record.
+        recorded = record.version if record is not None and record.model == model else None
         with self._errors():
-            aliases = self._aliases(model) or {}
-            champion = aliases.get(CHAMPION)
-            if champion is None:
-                return Outcome(f"registry: `{model}` has no champion; nothing to undo")
-            tags = self._tags(model, champion)
-            promoted_by = tags.get(TAG_PROMOTED_BY) or ""
-            ours = bool(run_id) and promoted_by == run_id
-            if record is not None and not run_id:  # a local run: only the state file knows
-                ours = record.model == model and record.version == champion and record.changed
-            if not ours:
-                who = f"run {promoted_by}" if promoted_by else "another run"
-                return Outcome(f"registry: champion v{champion} unchanged (promoted by {who}, not this run)", champion)
-            restored = tags.get(TAG_REPLACED) or None
-            self._restore(model, champion, restored)
-        target = f"v{restored}" if restored else "no champion (this was the first)"
-        return Outcome(f"registry: undid this run's promotion of v{champion}; champion is now {target}", restored)
-
-    def _restore(self, model: str, bad: str | None, good: str | None) -> None:
-        """champion <- good (None removes it); previous-champion <- whatever `good` had replaced."""
-        self._set(model, CHAMPION, good)
-        before_good = (self._tags(model, good).get(TAG_REPLACED) or None) if good is not None else None
-        self._set(model, PREVIOUS, before_good)
-        if bad is not None:
-            stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-            self.client.set_model_version_tag(model, bad, "mlgen.rolled_back_at", stamp)
+            return self._transitions.undo(model, run_id, from_alias, registered_version(model) or recorded, version)
 
     def baseline(self, model: str, alias: str) -> Baseline:
         ref = f"{model}@{alias}"
         with self._errors():
-            aliases = self._aliases(model)
+            aliases = self.aliases(model)
             if aliases is None:
                 return Baseline("registry", ref, None, f"model `{model}` is not registered yet")
             version = aliases.get(alias)
@@ -208,7 +197,7 @@ class MlflowRegistry:
 
     def show(self, model: str) -> Outcome:
         with self._errors():
-            aliases = self._aliases(model)
+            aliases = self.aliases(model)
             if aliases is None:
                 raise UserError(f"model `{model}` is not registered", where=self.uri)
             versions = self.client.search_model_versions(f"name = '{model}'")
@@ -217,9 +206,38 @@ class MlflowRegistry:
             by_version.setdefault(version, []).append(alias)
         rows = [[str(v.version), ", ".join(sorted(by_version.get(str(v.version), []))) or "-",
                  (v.tags or {}).get("mlgen.commit", "-")[:12], (v.tags or {}).get("mlgen.gates", "-"),
-                 (v.tags or {}).get("mlgen.promoted_at", "-")]
+                 (v.tags or {}).get("mlgen.promoted_at", "-"), (v.tags or {}).get(TAG_CANARY, "-")]
                 for v in sorted(versions, key=lambda v: int(v.version), reverse=True)]
-        table = text_table(["version", "aliases", "commit", "gates", "promoted"], rows)
+        table = text_table(["version", "aliases", "commit", "gates", "promoted", "canary"], rows)
         alias_text = ", ".join(f"{a} -> v{v}" for a, v in sorted(aliases.items())) or "none"
         return Outcome(f"model {model} at {self.uri}\naliases: {alias_text}\n\n{table}", aliases.get(CHAMPION),
                        {f"alias.{a}": v for a, v in aliases.items()})
+
+
+def content_digest(path: Path) -> str:
+    """sha256 over the directory's relative file names and bytes: the same files give the same digest."""
+    digest = hashlib.sha256()
+    for file in sorted(p for p in path.rglob("*") if p.is_file()):
+        # name and size first, so that no two different directories hash the same byte stream
+        digest.update(f"{file.relative_to(path).as_posix()}\0{file.stat().st_size}\0".encode())
+        with file.open("rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+    return digest.hexdigest()
+
+
+def model_format(path: Path) -> str:
+    """`mlflow-model` for a directory MLflow can load (it has a valid MLmodel file), else `files`."""
+    if not (path / "MLmodel").is_file():
+        return PLAIN_FILES
+    from mlflow.models import Model
+
+    try:
+        flavors = Model.load(str(path / "MLmodel")).flavors
+    except Exception as exc:  # noqa: BLE001 - YAML, MLflow or type errors: whatever the reason, the file is unusable
+        raise UserError(f"this MLmodel file cannot be read: {str(exc).splitlines()[0][:300]}", where=str(path / "MLmodel"),
+                        hint="write the model with mlflow.<flavor>.save_model, or remove MLmodel to store plain files") from None
+    if not flavors:
+        raise UserError("this MLmodel file names no flavor, so MLflow cannot load the model", where=str(path / "MLmodel"),
+                        hint="write the model with mlflow.<flavor>.save_model (e.g. mlflow.sklearn.save_model)")
+    return MLFLOW_MODEL
