@@ -46,7 +46,7 @@ CASES = {
                     "error: the spec has 1 problem:\n{spec}:4:32: `targets.gitlab.path`: `../x.yml` leaves the spec's folder\n"
                     "  hint: generated files stay in the spec's folder or below it\n"),
     "bad field": ("pipeline = Pipeline(name='x',\n    stages=[TrainStage(name='t', kind='train', run='true', timeout='5x')])\n", 1,
-                  "error: the spec has 1 problem:\n{spec}:3:1: timeout: String should match pattern '^(\\d+h)?(\\d+m)?(\\d+s)?$'\n"),
+                  "error: the spec has 1 problem:\n{spec}:3:1: timeout: `5x` is not a duration\n  hint: job timeouts are whole minutes, e.g. 30m, 2h or 1h30m\n"),
 }
 
 

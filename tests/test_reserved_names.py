@@ -193,7 +193,8 @@ def test_a_variable_cannot_shadow_a_secret_the_job_reads(cli: Any, tmp_path: Pat
                   "canary": {"deploy": "true", "check": "true", "rollback": "true", "steps": [100]}}[kind])
     if explicit:
         stage["secrets"] = ["TOKEN"]
-    err = _refused(cli, tmp_path, _spec(stage, secrets=["TOKEN"]), monkeypatch)
+    producer = {"name": "train", "kind": "train", "run": "true", "outputs": ["model/"]}  # register needs its path made
+    err = _refused(cli, tmp_path, _spec(producer, stage, secrets=["TOKEN"]), monkeypatch)
     assert ("`TOKEN` is both an `env` variable and a secret of stage `s`; the targets disagree on which one wins\n"
             "  hint: rename the variable\n") in err
     assert err.startswith("error: the spec has 1 problem:")

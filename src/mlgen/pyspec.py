@@ -161,7 +161,7 @@ def _run(spec: str, limit: float) -> dict[str, Any]:
         answer: dict[str, Any] = {"timeout": _user_line(exc, spec)}
     except ValidationError as exc:
         line = _user_line(exc, spec)
-        answer = {"problems": [_problem(line, 1, f"{_dotted(e['loc'])}: {e['msg']}") for e in exc.errors(include_url=False)]}
+        answer = {"problems": [_validation_problem(line, e) for e in exc.errors(include_url=False)]}
     except SyntaxError as exc:
         answer = {"problems": [_problem(exc.lineno or 0, exc.offset or 0, f"invalid Python: {exc.msg}")]}
     except SystemExit as exc:
@@ -247,6 +247,13 @@ def _walk(obj: Any, loc: Loc, lines: dict[int, tuple[int, int]], out: dict[Loc, 
     elif isinstance(obj, dict):
         for key, item in obj.items():
             _walk(item, (*loc, str(key)), lines, out)
+
+
+def _validation_problem(line: int, error: Any) -> dict[str, Any]:
+    """A pydantic error as a problem; mlgen's own value checks carry their message and hint in `ctx`."""
+    if error["type"] == "mlgen_value":
+        return _problem(line, 1, f"{_dotted(error['loc'])}: {error['ctx']['message']}", error["ctx"]["hint"])
+    return _problem(line, 1, f"{_dotted(error['loc'])}: {error['msg']}")
 
 
 def _problem(line: int, col: int, message: str, hint: str = "") -> dict[str, Any]:
