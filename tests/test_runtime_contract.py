@@ -78,7 +78,7 @@ def assert_matches_spec(pipeline: Pipeline, stage: Any, words: list[str]) -> Non
         bounds = [prometheus.parse_bound(text) for text in args.threshold or ()]
         assert bounds == [prometheus.Bound(m, t.min, t.max) for m, t in stage.thresholds.items()]
     elif command in (("canary", "promote"), ("canary", "rollback")):
-        assert args.model == graph.model_name(pipeline, stage)
+        assert args.model == graph.Graph(pipeline).registry(stage).model
         if command[1] == "rollback":
             assert args.rollback == stage.rollback
     else:
@@ -86,10 +86,11 @@ def assert_matches_spec(pipeline: Pipeline, stage: Any, words: list[str]) -> Non
 
 
 def assert_commands(args: Any, register: Any) -> None:
+    """A register call carries the register template (and the optional predictions one), never the others."""
     commands = register.command
     if register.registry == "command" and commands is not None:
-        assert (args.register_command, args.promote_command, args.rollback_command, args.baseline_command) == (
-            commands.register_cmd, commands.promote, commands.rollback, commands.baseline)
+        assert (args.register_command, args.store_predictions_command) == (commands.register_cmd, commands.store_predictions)
+        assert (args.promote_command, args.rollback_command, args.baseline_command) == (None, None, None)
 
 
 @pytest.mark.parametrize("spec", example_specs(), ids=lambda p: p.parent.name)

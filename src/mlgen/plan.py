@@ -219,7 +219,7 @@ def upload_paths(stage: Any) -> tuple[str, ...]:
     """What a stage hands to later stages: its outputs, and for evaluate its metrics and gate results."""
     if stage.kind == "canary":
         return ()
-    extra = (stage.metrics, runtime.gate_results(stage.name)) if stage.kind == "evaluate" else ()
+    extra = (stage.metrics, runtime.gate_results(stage.name), *filter(None, [stage.predictions])) if stage.kind == "evaluate" else ()
     return tuple(dict.fromkeys([*stage.outputs, *extra]))
 
 
@@ -317,7 +317,8 @@ class _Builder:
         registry = self.graph.registry(stage) if registry_baseline else None
         commands.append(Command("gate", runtime.gate(stage, registry), self._secrets(stage, registry_baseline)))
         client = "mlflow" if registry is not None and registry.kind == "mlflow" else ""
-        return [Job(**common, commands=tuple(commands), install=self._mlgen(client),
+        # Bounds from per-example predictions need numpy and pandas (the `data` extra).
+        return [Job(**common, commands=tuple(commands), install=self._mlgen(client, "data" if stage.predictions else ""),
                     upload=self._upload(stage), junit=f"{REPORTS_DIR}/{stage.name}-*.xml", summary=True)]
 
     def _register(self, stage: Any, common: dict[str, Any]) -> list[Job]:

@@ -52,12 +52,21 @@ def gate(stage: Any, registry: Registry | None) -> str:
     flags: list[tuple[str, str | None]] = [("--metrics", stage.metrics)]
     for metric, g in stage.gates.items():
         rules = ",".join(f"{k}={_number(v)}" for k, v in (("min", g.min), ("max", g.max), ("max_drop", g.max_drop),
-                                                          ("max_rise", g.max_rise)) if v is not None)
+                                                          ("max_rise", g.max_rise), ("confidence", g.confidence))
+                         if v is not None)
         flags.append(("--gate", f"{metric}:{rules}"))
+    if stage.predictions:
+        flags.append(("--predictions", stage.predictions))
+        if stage.on_different_eval_set != "unpaired":
+            flags.append(("--on-different-eval-set", stage.on_different_eval_set))
+    if stage.accepted:
+        flags.append(("--accepted", stage.accepted))
     if stage.baseline is not None and stage.baseline.file:
         flags.append(("--baseline-file", stage.baseline.file))
     if stage.baseline is not None and stage.baseline.registry and registry is not None:
         flags += [("--baseline-registry", stage.baseline.registry), *_registry_flags(registry, "baseline")]
+        if stage.predictions:
+            flags += _template_flag(registry, "baseline_predictions")
     flags += [("--on-missing-baseline", stage.on_missing_baseline),
               ("--junit", f"{REPORTS_DIR}/{stage.name}-gate.xml"), ("--json", gate_results(stage.name))]
     return _cmd("gate", flags=flags)
@@ -69,6 +78,13 @@ def _number(value: float | str) -> str:
 
 # The command template each registry operation runs, for `registry: command`.
 TEMPLATE_OF = {"register": "register_cmd", "promote": "promote", "rollback": "rollback", "baseline": "baseline"}
+
+
+def _template_flag(registry: Registry, operation: str) -> list[tuple[str, str | None]]:
+    """An optional template of a command registry (the predictions ones), when the spec sets it."""
+    commands = getattr(registry.register, "command", None)
+    template = getattr(commands, operation, None) if registry.kind == "command" else None
+    return [(f"--{operation.replace('_', '-')}-command", template)] if template else []
 
 
 def _registry_flags(registry: Registry, operation: str) -> list[tuple[str, str | None]]:
@@ -83,8 +99,9 @@ def _registry_flags(registry: Registry, operation: str) -> list[tuple[str, str |
 def register(stage: Any, evaluate_stage: str | None) -> str:
     from mlgen.graph import Registry
 
-    flags = [*_registry_flags(Registry(stage.model, stage.registry, stage), "register"), ("--path", stage.path),
-             ("--alias", stage.alias)]
+    registry = Registry(stage.model, stage.registry, stage)
+    flags = [*_registry_flags(registry, "register"), *_template_flag(registry, "store_predictions"),
+             ("--path", stage.path), ("--alias", stage.alias)]
     if evaluate_stage:
         flags.append(("--gate-results", gate_results(evaluate_stage)))
     return _cmd("registry", "register", flags=flags)

@@ -184,6 +184,9 @@ class Gate(Model):
         None, description="Largest allowed drop below the baseline: absolute (0.01) or relative (\"2%\"); 0 allows none.")
     max_rise: Change | None = Field(
         None, description="Largest allowed rise above the baseline: absolute or relative (\"5%\"); 0 allows none.")
+    confidence: Annotated[float, Field(gt=0.5, lt=1)] | Literal["none"] | None = Field(
+        None, description="With `predictions`: decide on one-sided bounds at this confidence (default 0.95); "
+                          "`none` compares the point values.")
 
     @model_validator(mode="after")
     def _not_empty(self) -> Gate:
@@ -216,6 +219,13 @@ class EvaluateStage(StageBase):
     baseline: Baseline | None = None
     on_missing_baseline: Literal["absolute", "fail", "pass"] = "absolute"
     model: ModelName | None = Field(None, description="Registered model whose alias gives the baseline (default: from the register stage).")
+    predictions: RelPath | None = Field(
+        None, description="Per-example predictions the run command writes (CSV or Parquet: y_true, y_score and/or y_pred, "
+                          "optional id and weight): gates then decide on bootstrap confidence bounds.")
+    on_different_eval_set: Literal["unpaired", "fail"] = Field(
+        "unpaired", description="When the champion was scored on other examples: compare unpaired, or fail.")
+    accepted: RelPath | None = Field(
+        None, description="Reviewed file of accepted regressions (model, gate, reason, expiry) that may turn a failed rule into a pass.")
 
 
 class RegistryCommands(Model):
@@ -228,6 +238,10 @@ class RegistryCommands(Model):
     promote: Text | None = None
     rollback: Text | None = None
     baseline: Text | None = None
+    store_predictions: Text | None = Field(
+        None, description="Stores a version's predictions: {model} {version} {predictions} {fingerprint}.")
+    baseline_predictions: Text | None = Field(
+        None, description="Writes the predictions of {model}@{alias} to {out} (nothing written: none stored).")
 
 
 class RegisterStage(StageBase):

@@ -24,6 +24,8 @@ class Commands:
     promote: str | None = None
     rollback: str | None = None
     baseline: str | None = None
+    store_predictions: str | None = None
+    baseline_predictions: str | None = None
 
 
 @dataclass(frozen=True)
@@ -49,6 +51,9 @@ class GateSettings:
     baseline_registry: str | None
     on_missing: str
     registry: RegistrySettings
+    predictions: Path | None = None
+    on_different_eval_set: str = "unpaired"
+    accepted: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -117,7 +122,8 @@ class StageView:
         if register is None:
             return RegistrySettings(kind=kind or "mlflow", model=model)
         cmd = register.command
-        commands = Commands() if cmd is None else Commands(cmd.register_cmd, cmd.promote, cmd.rollback, cmd.baseline)
+        commands = Commands() if cmd is None else Commands(cmd.register_cmd, cmd.promote, cmd.rollback, cmd.baseline,
+                                                           cmd.store_predictions, cmd.baseline_predictions)
         return RegistrySettings(kind=kind or register.registry, model=model or register.model, alias=register.alias,
                                 commands=commands)
 
@@ -127,10 +133,12 @@ class StageView:
 
     def gate(self) -> GateSettings:
         s = self.stage
-        gates = {name: {k: getattr(g, k) for k in ("min", "max", "max_drop", "max_rise")} for name, g in s.gates.items()}
+        gates = {name: {k: getattr(g, k) for k in ("min", "max", "max_drop", "max_rise", "confidence")}
+                 for name, g in s.gates.items()}
         baseline = s.baseline
         return GateSettings(self.root / s.metrics, gates, self.path(baseline.file if baseline else None),
-                            baseline.registry if baseline else None, s.on_missing_baseline, self.registry(s.model, None))
+                            baseline.registry if baseline else None, s.on_missing_baseline, self.registry(s.model, None),
+                            self.path(s.predictions), s.on_different_eval_set, self.path(s.accepted))
 
     def register(self) -> RegisterSettings:
         evaluate = self._earlier("evaluate")

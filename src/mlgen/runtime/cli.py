@@ -22,6 +22,8 @@ COMMAND_TEMPLATES = {
     "promote": "template to promote; {model} {version} {from_alias} {alias} (=champion) {run_id}",
     "rollback": "template to roll back the champion; {model} {version} {alias}",
     "baseline": "template printing the metrics JSON of {model}@{alias} (nothing: no such version)",
+    "store-predictions": "template storing a new version's predictions; {model} {version} {predictions} {fingerprint}",
+    "baseline-predictions": "template writing the predictions of {model}@{alias} to {out} (nothing: none stored)",
 }
 REGISTRIES = ("mlflow", "command")
 
@@ -92,7 +94,7 @@ def _gate_parser(sub: argparse._SubParsersAction[_Parser]) -> None:
                         help="confidence of each one-sided bound for gates without confidence= (default: 0.95)")
     bounds.add_argument("--resamples", type=_resamples, default=2000, metavar="N", help="bootstrap resamples (default: 2000)")
     bounds.add_argument("--seed-from", metavar="TEXT", help="seed the resampling from this text instead of the commit")
-    bounds.add_argument("--on-different-eval-set", choices=("unpaired", "fail"), default="unpaired",
+    bounds.add_argument("--on-different-eval-set", choices=("unpaired", "fail"),
                         help="when the champion was scored on other examples: compare unpaired (default) or fail")
     p.add_argument("--accepted", metavar="FILE", help="reviewed accepted-regressions file (see the README)")
     _registry_flags(p)
@@ -132,7 +134,8 @@ def _registry_parser(sub: argparse._SubParsersAction[_Parser]) -> None:
     _spec_flags(p, "register")
     p.add_argument("--path", metavar="DIR", help="the model directory (any files)")
     p.add_argument("--alias", metavar="ALIAS", help="alias for the new version (default: challenger)")
-    p.add_argument("--gate-results", metavar="FILE", help="gate JSON: its results become tags, its metrics are logged")
+    p.add_argument("--gate-results", metavar="FILE", help="gate JSON: its results become tags, its metrics are logged, "
+                                                          "and the predictions it was decided on are stored with the version")
     p.add_argument("--metrics", metavar="FILE", help="metrics JSON to log (in addition to the gate results' metrics)")
     _registry_flags(p)
     p = _command(reg_sub, "promote", "move `champion` to the challenger", PROMOTE_HELP, handler)

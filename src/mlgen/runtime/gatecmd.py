@@ -23,12 +23,14 @@ def run(args: argparse.Namespace) -> int:
     on_missing = _on_missing(args.on_missing_baseline or (spec.on_missing if spec else "absolute"))
     metrics = load_metrics(metrics_path)  # read before the registry: a broken file fails fast and offline
     baseline = _baseline(args, spec)
-    intervals = _intervals(args, rules, stage)
+    predictions = _predictions_path(args, spec)
+    intervals, used = _intervals(args, spec, rules, stage, predictions)
     report = gate.evaluate(stage, str(metrics_path), metrics, rules, baseline, on_missing, intervals)
-    if args.accepted:
-        report = _accept(report, args, spec)
+    accepted = args.accepted or (str(spec.accepted) if spec and spec.accepted else None)
+    if accepted:
+        report = _accept(report, Path(accepted), args, spec)
     print(gate.render_text(report), end="")
-    _write_reports(report, args, stage)
+    _write_reports(report, args, stage, used)
     return 0 if report.passed else 1
 
 
@@ -79,21 +81,29 @@ def _registry_baseline(args: argparse.Namespace, spec: GateSettings | None, alia
     return open_registry(settings, tracking_uri=args.tracking_uri).baseline(model, alias)
 
 
-def _intervals(args: argparse.Namespace, rules: list[gate.GateRule], stage: str) -> dict[str, gate.Interval]:
-    """Bounds from per-example predictions for every gate that has a per-example definition."""
-    if not args.predictions:
+def _predictions_path(args: argparse.Namespace, spec: GateSettings | None) -> Path | None:
+    if args.predictions:
+        return Path(args.predictions)
+    return spec.predictions if spec is not None else None
+
+
+def _intervals(args: argparse.Namespace, spec: GateSettings | None, rules: list[gate.GateRule], stage: str,
+               path: Path | None) -> tuple[dict[str, gate.Interval], dict[str, str] | None]:
+    """Bounds from per-example predictions for every gate that has a per-example definition, and the
+    predictions used (file and evaluation-set fingerprint: register stores them with the version)."""
+    if path is None:
         explicit = next((r.metric for r in rules if r.confidence is not None), None)
         if explicit or args.baseline_predictions:
             raise UserError(f"{'gate `' + explicit + '` asks for confidence bounds' if explicit else '--baseline-predictions is given'}"
                             " but there are no per-example predictions",
                             hint="pass --predictions FILE (the evaluate stage's `predictions:`)")
-        return {}
+        return {}, None
     import os
 
     from mlgen.runtime import cienv, predictions, stats
 
-    challenger = predictions.load(Path(args.predictions))
-    champion, pairing, note = _champion(args, challenger)
+    challenger = predictions.load(path)
+    champion, pairing, note = _champion(args, spec, challenger)
     commit = args.seed_from or cienv.commit_sha(os.environ) or "local"
     out = {}
     for rule in rules:
@@ -114,30 +124,45 @@ def _intervals(args: argparse.Namespace, rules: list[gate.GateRule], stage: str)
                 result = stats.compare(rule.metric, challenger, champion, confidence=confidence,
                                        resamples=args.resamples, seed=seed)
         except ValueError as exc:
-            raise UserError(f"gate `{rule.metric}`: {exc}", where=args.predictions, hint=predictions.FORMAT_HINT) from None
+            raise UserError(f"gate `{rule.metric}`: {exc}", where=str(path), hint=predictions.FORMAT_HINT) from None
         out[rule.metric] = _interval(result, note)
-    return out
+    return out, {"file": str(path), "fingerprint": stats.fingerprint(challenger)}
 
 
-def _champion(args: argparse.Namespace, challenger: object) -> tuple[object | None, str, str]:
+def _champion(args: argparse.Namespace, spec: GateSettings | None, challenger: object) -> tuple[object | None, str, str]:
     """The champion's predictions, how they pair with the challenger's, and a note for the report."""
     from mlgen.runtime import predictions, stats
 
-    if not args.baseline_predictions:
-        return None, "none", "no champion predictions: the champion's value is taken as exact"
-    path = Path(args.baseline_predictions)
-    if not path.exists():
-        return None, "none", f"{path} does not exist: the champion's value is taken as exact"
+    path, why_none = _champion_file(args, spec)
+    if path is None:
+        return None, "none", f"{why_none}: the champion's value is taken as exact"
     champion = predictions.load(path, what="baseline predictions file")
     ours, theirs = stats.fingerprint(challenger), stats.fingerprint(champion)  # type: ignore[arg-type]
     if ours == theirs:
         return champion, "paired", ""
-    if args.on_different_eval_set == "fail":
+    on_different = args.on_different_eval_set or (spec.on_different_eval_set if spec else "unpaired")
+    if on_different == "fail":
         raise UserError(f"the champion was scored on another evaluation set (fingerprint {theirs[:12]}, this one "
                         f"{ours[:12]})", where=str(path),
                         hint="re-score the champion on this evaluation set, or allow --on-different-eval-set unpaired")
     return champion, "unpaired", (f"the champion was scored on another evaluation set (fingerprint {theirs[:12]} vs "
                                   f"{ours[:12]}): an unpaired comparison, wider than a paired one")
+
+
+def _champion_file(args: argparse.Namespace, spec: GateSettings | None) -> tuple[Path | None, str]:
+    """The champion's predictions: a file given, or the ones stored with the registry's baseline version."""
+    if args.baseline_predictions:
+        path = Path(args.baseline_predictions)
+        return (path, "") if path.exists() else (None, f"{path} does not exist")
+    alias = args.baseline_registry or (spec.baseline_registry if spec and not args.baseline_file else None)
+    if alias is None:
+        return None, "no champion predictions"
+    from mlgen.runtime.registry import open_registry, require_model
+
+    settings = registry_settings(args, spec.registry if spec else None)
+    model = require_model(settings.model, command="mlgen gate --baseline-registry")
+    registry = open_registry(settings, tracking_uri=args.tracking_uri)
+    return registry.baseline_predictions(model, alias, Path(".mlgen") / "baseline-predictions")
 
 
 def _interval(result: object, note: str) -> gate.Interval:
@@ -151,19 +176,19 @@ def _interval(result: object, note: str) -> gate.Interval:
     return gate.Interval(own, bound(r.difference), r.confidence, r.resamples, r.seed, r.pairing, note)
 
 
-def _accept(report: gate.GateReport, args: argparse.Namespace, spec: GateSettings | None) -> gate.GateReport:
+def _accept(report: gate.GateReport, path: Path, args: argparse.Namespace, spec: GateSettings | None) -> gate.GateReport:
     import datetime as dt
 
     from mlgen.runtime import acceptance
 
     model = args.model or (spec.registry.model if spec else None)
-    return gate.accept(report, acceptance.load(Path(args.accepted)), model, dt.datetime.now(dt.UTC).date())
+    return gate.accept(report, acceptance.load(path), model, dt.datetime.now(dt.UTC).date())
 
 
-def _write_reports(report: gate.GateReport, args: argparse.Namespace, stage: str) -> None:
+def _write_reports(report: gate.GateReport, args: argparse.Namespace, stage: str, used: dict[str, str] | None) -> None:
     junit = Path(args.junit or f".mlgen/reports/{stage}-gate.xml")
     result = Path(args.json or f".mlgen/gate-{stage}.json")
     reports.write_text(junit, reports.junit_xml(f"mlgen gate {stage}", gate.junit_cases(report)))
-    reports.write_json(result, gate.to_json(report))
+    reports.write_json(result, {**gate.to_json(report), "predictions": used})
     summary = reports.append_step_summary(gate.render_markdown(report), to=args.summary)
     print(f"wrote {junit} and {result}" + (" and the job summary" if summary else ""))

@@ -55,7 +55,8 @@ def register(args: argparse.Namespace) -> int:
         metrics.update(numeric_only(load_metrics(Path(args.metrics))))
     registry, model = open_for(args, settings, "mlgen registry register")
     alias = args.alias or settings.alias or CHALLENGER
-    request = RegisterRequest(model, path, alias, _tags(gate), metrics, gate_path)
+    stored, fingerprint = _predictions(gate)
+    request = RegisterRequest(model, path, alias, _tags(gate), metrics, gate_path, stored, fingerprint)
     outcome = registry.register(request)
     print(outcome.summary)
     record = {"model": model, "version": outcome.version, "alias": alias, "registry": settings.kind}
@@ -76,6 +77,18 @@ def _gate_results(path: Path) -> dict[str, Any]:
     return data
 
 
+def _predictions(gate: dict[str, Any] | None) -> tuple[Path | None, str]:
+    """The predictions the gate decided on, kept with the version so the next gate can pair with them."""
+    used = gate.get("predictions") if gate else None
+    if not isinstance(used, dict) or not used.get("file"):
+        return None, ""
+    path = Path(str(used["file"]))
+    if not path.is_file():
+        raise UserError("the predictions the gate decided on are missing", where=str(path),
+                        hint="hand the evaluate stage's `predictions` file on to the register job (the compiler does)")
+    return path, str(used.get("fingerprint") or "")
+
+
 def _tags(gate: dict[str, Any] | None) -> dict[str, str]:
     env = os.environ
     tags = {"mlgen.commit": cienv.commit_sha(env), "mlgen.run_url": cienv.run_url(env), "mlgen.run_id": cienv.run_id(env)}
@@ -86,6 +99,9 @@ def _tags(gate: dict[str, Any] | None) -> dict[str, str]:
             if isinstance(result, dict):
                 details = "; ".join(f"{r.get('rule')} {r.get('limit')}: {r.get('detail')}" for r in result.get("rules", []))
                 tags[f"mlgen.gate.{metric}"] = f"{result.get('status')}: {details}"[:_TAG_VALUE_LIMIT]
+                for rule in result.get("rules", []):  # a regression accepted on purpose stays on the record
+                    if isinstance(rule, dict) and rule.get("accepted"):
+                        tags[f"mlgen.accepted.{metric}.{rule.get('rule')}"] = str(rule["accepted"])[:_TAG_VALUE_LIMIT]
     return {k: v for k, v in tags.items() if v}
 
 

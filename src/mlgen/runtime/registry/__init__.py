@@ -32,6 +32,8 @@ class RegisterRequest:
     tags: Mapping[str, str]  # commit, run URL, gate results
     metrics: Mapping[str, float]  # logged so this version can be a later gate's baseline
     gate_results: Path | None = None
+    predictions: Path | None = None  # per-example predictions the gate decided on, kept for paired comparisons
+    fingerprint: str = ""  # of the evaluation set those predictions were made on
 
 
 @dataclass(frozen=True)
@@ -81,6 +83,9 @@ class Registry(Protocol):
 
     def baseline(self, model: str, alias: str) -> Baseline:
         """The metrics of the version holding `alias`, or a Baseline with metrics=None if none does."""
+
+    def baseline_predictions(self, model: str, alias: str, folder: Path) -> tuple[Path | None, str]:
+        """The stored predictions of the version holding `alias`, fetched into `folder`, or (None, why not)."""
 
     def show(self, model: str) -> Outcome:
         """Aliases and versions, for people."""

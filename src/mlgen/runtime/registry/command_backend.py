@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from pathlib import Path
 
 from mlgen.runtime import shell
 from mlgen.runtime._specconfig import RegistrySettings
@@ -21,7 +22,8 @@ from mlgen.runtime.registry import CHALLENGER, CHAMPION, Outcome, Promotion, Reg
 from mlgen.runtime.state import registered_version
 
 FLAG = {"register": "--register-command", "promote": "--promote-command", "rollback": "--rollback-command",
-        "baseline": "--baseline-command"}
+        "baseline": "--baseline-command", "store_predictions": "--store-predictions-command",
+        "baseline_predictions": "--baseline-predictions-command"}
 
 
 class CommandRegistry:
@@ -53,7 +55,9 @@ class CommandRegistry:
                   "gate_results": str(request.gate_results or "")}
         version = _last_line(self._run("register", values, capture=False))
         shown = f" version {version}" if version else ""
-        return Outcome(f"registered {request.model}{shown} with alias `{request.alias}` (command registry)", version)
+        stored = self.store_predictions(request.model, version, request)
+        return Outcome(f"registered {request.model}{shown} with alias `{request.alias}` (command registry)"
+                       + (f"\n{stored}" if stored else ""), version)
 
     def promote(self, model: str, from_alias: str, run_id: str | None, version: str | None = None) -> Promotion:
         values = {"model": model, "from_alias": from_alias, "alias": CHAMPION, "run_id": run_id or "",
@@ -89,6 +93,26 @@ class CommandRegistry:
         if not isinstance(data, dict):
             raise UserError("the baseline command must print a JSON object of metrics", where=self.commands.baseline or "")
         return Baseline("registry", ref, flatten(data))
+
+    def baseline_predictions(self, model: str, alias: str, folder: Path) -> tuple[Path | None, str]:
+        if not self.commands.baseline_predictions:
+            return None, "the command registry has no `baseline_predictions` command"
+        folder.mkdir(parents=True, exist_ok=True)
+        out = folder / "predictions"
+        out.unlink(missing_ok=True)
+        self._run("baseline_predictions", {"model": model, "alias": alias, "out": str(out)}, capture=False)
+        if not out.is_file():
+            return None, f"the baseline_predictions command wrote nothing: {model}@{alias} has no stored predictions"
+        return out, ""
+
+    def store_predictions(self, model: str, version: str | None, request: RegisterRequest) -> str:
+        if request.predictions is None:
+            return ""
+        if not self.commands.store_predictions:
+            return "note: predictions not stored (the command registry has no `store_predictions` command)"
+        self._run("store_predictions", {"model": model, "version": version or "", "predictions": str(request.predictions),
+                                        "fingerprint": request.fingerprint}, capture=False)
+        return f"stored the predictions of version {version or '?'} (evaluation set {request.fingerprint[:12]})"
 
     def show(self, model: str) -> Outcome:
         raise UserError("the command registry cannot list versions", hint="use your registry's own tools")

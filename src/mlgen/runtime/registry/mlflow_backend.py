@@ -29,6 +29,9 @@ from mlgen.runtime.state import registered_version
 ARTIFACT_DIR = "model"
 TAG_CONTENT = "mlgen.content_sha256"
 TAG_FORMAT = "mlgen.format"
+TAG_PREDICTIONS = "mlgen.predictions"  # artifact path, in the registering run, of the predictions the gate used
+TAG_FINGERPRINT = "mlgen.eval_fingerprint"  # of the evaluation set those predictions were made on
+PREDICTIONS_DIR = "mlgen"
 MLFLOW_MODEL, PLAIN_FILES = "mlflow-model", "files"  # with the run id, tells a retried register from a new model
 # MLflow's own defaults retry for minutes (7 retries, backoff factor 2, 120 s per request) with no
 # output; a CI job should fail within a minute and say why. Values the user set are kept.
@@ -109,6 +112,9 @@ class MlflowRegistry:
         kind = model_format(request.path)
         with self._errors():
             tags = {**request.tags, TAG_CONTENT: content_digest(request.path), TAG_FORMAT: kind}
+            if request.predictions is not None:
+                tags[TAG_PREDICTIONS] = f"{PREDICTIONS_DIR}/{request.predictions.name}"
+                tags[TAG_FINGERPRINT] = request.fingerprint
             existing = self._same_registration(request.model, tags)
             if existing is not None:  # a retried register job: reuse the version, never make a second one
                 number, run_id, source = str(existing.version), str(existing.run_id), str(existing.source)
@@ -146,6 +152,8 @@ class MlflowRegistry:
         run_id = run.info.run_id
         try:
             self.client.log_artifacts(run_id, str(request.path), ARTIFACT_DIR)
+            if request.predictions is not None:
+                self.client.log_artifact(run_id, str(request.predictions), PREDICTIONS_DIR)
             if request.metrics:
                 from mlflow.entities import Metric
 
@@ -194,6 +202,22 @@ class MlflowRegistry:
             run_id = self.client.get_model_version(model, version).run_id
             metrics = dict(self.client.get_run(run_id).data.metrics) if run_id else {}
         return Baseline("registry", f"{ref} (version {version})", metrics)
+
+    def baseline_predictions(self, model: str, alias: str, folder: Path) -> tuple[Path | None, str]:
+        with self._errors():
+            version = (self.aliases(model) or {}).get(alias)
+            if version is None:
+                return None, f"no version of `{model}` holds the alias `{alias}`"
+            found = self.client.get_model_version(model, version)
+            stored = dict(found.tags or {}).get(TAG_PREDICTIONS)
+            if not stored or not found.run_id:
+                return None, f"{model} version {version} ({alias}) was registered without predictions"
+            import mlflow.artifacts
+
+            folder.mkdir(parents=True, exist_ok=True)
+            local = mlflow.artifacts.download_artifacts(run_id=found.run_id, artifact_path=stored, dst_path=str(folder),
+                                                        tracking_uri=self.uri)
+        return Path(local), ""
 
     def show(self, model: str) -> Outcome:
         with self._errors():
