@@ -89,11 +89,9 @@ def fingerprint(predictions: Predictions) -> str:
     digest = hashlib.sha256()
     y = np.asarray(predictions.y_true, dtype=np.float64)
     if predictions.ids is not None:
-        ids = np.asarray([str(i) for i in predictions.ids])
+        ids = np.asarray(predictions.ids).astype(str)
         order = np.argsort(ids, kind="stable")
-        digest.update(b"ids\0")
-        for i in order:
-            digest.update(ids[i].encode() + b"\0")
+        digest.update(b"ids\0" + "\0".join(ids[order].tolist()).encode() + b"\0")
         digest.update(np.ascontiguousarray(y[order]).tobytes())
     else:
         digest.update(b"rows\0")
@@ -109,13 +107,16 @@ def align(champion: Predictions, challenger: Predictions) -> Predictions:
         if not np.array_equal(np.asarray(champion.y_true, float), np.asarray(challenger.y_true, float)):
             raise ValueError("the evaluation sets have different labels row by row (and no `id` column to align them)")
         return champion
-    position = {str(k): i for i, k in enumerate(champion.ids)}
-    if len(position) != len(champion):
+    theirs, ours = np.asarray(champion.ids).astype(str), np.asarray(challenger.ids).astype(str)
+    by_theirs, by_ours = np.argsort(theirs, kind="stable"), np.argsort(ours, kind="stable")
+    if (theirs[by_theirs][1:] == theirs[by_theirs][:-1]).any():
         raise ValueError("the champion's predictions repeat an `id`")
-    try:
-        order = np.asarray([position[str(k)] for k in challenger.ids])
-    except KeyError as exc:
-        raise ValueError(f"example id {exc.args[0]!r} is missing from the champion's predictions") from None
+    if not np.array_equal(theirs[by_theirs], ours[by_ours]):
+        missing = np.setdiff1d(ours, theirs)
+        shown = missing[0] if len(missing) else np.setdiff1d(theirs, ours)[0]
+        raise ValueError(f"example id {str(shown)!r} is in one evaluation set only")
+    order = np.empty(len(ours), dtype=np.int64)
+    order[by_ours] = by_theirs  # the champion's row of each challenger row
     taken = _take(champion, order)
     if not np.array_equal(np.asarray(taken.y_true, float), np.asarray(challenger.y_true, float)):
         raise ValueError("the same example ids carry different labels in the two evaluation sets")
