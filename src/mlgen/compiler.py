@@ -39,8 +39,7 @@ def compile_pipeline(pipeline: Pipeline, *, spec_name: str, spec_bytes: bytes,
         if only and name not in only:
             continue
         target = targets.get(name)
-        body = target.emit(the_plan, settings, source)
-        problems = target.validate(body)
+        body, problems = target.emit_checked(the_plan, settings, source)
         if problems:
             raise OutputInvalid(name, settings.path, problems)
         text = header.render(name, body, version=__version__, spec=spec_name, spec_bytes=spec_bytes,

@@ -219,7 +219,7 @@ def _style(text: str, key: bool) -> str:
 def _analyzer() -> Any:
     from ruamel.yaml.emitter import Emitter
 
-    class _Analyzer(Emitter):  # type: ignore[misc]
+    class _Analyzer(Emitter):
         """Only analyze_scalar is used; it reads the YAML version from the serializer."""
 
         class serializer:  # noqa: N801 - stands in for the attribute analyze_scalar reads
@@ -240,6 +240,25 @@ def _resolves_to_str(text: str) -> bool:
     from ruamel.yaml.nodes import ScalarNode
 
     return bool(_resolver().resolve(ScalarNode, text, (True, False)) == _STR)
+
+
+def as_read_back(data: Any, text: str) -> Any:
+    """What a reader of `text` (the dump of `data`) gets: `data` itself when it holds only plain
+    types, which dump and read back unchanged, else the parse of `text`. Lets validation check
+    the document it already has instead of parsing tens of thousands of lines again."""
+    todo = [data]
+    while todo:
+        node = todo.pop()
+        kind = type(node)
+        if kind is dict:
+            if any(type(k) is not str for k in node):
+                return load(text)
+            todo.extend(node.values())
+        elif kind is list:
+            todo.extend(node)
+        elif kind not in (str, int, bool):
+            return load(text)
+    return data
 
 
 def load(text: str) -> Any:

@@ -22,6 +22,23 @@ HOSTED = re.compile(r"^(ubuntu|windows|macos)-[a-z0-9.-]+$")  # GitHub-hosted im
 
 
 def emit(plan: Plan, settings: Settings, source: Source | None = None) -> str:
+    return _render(document(plan, settings, source))
+
+
+def emit_checked(plan: Plan, settings: Settings, source: Source | None = None) -> tuple[str, list[str]]:
+    """The text, and the schema's findings on the document it was written from (no re-parse)."""
+    from mlgen import schemas
+
+    workflow = document(plan, settings, source)
+    text = _render(workflow)
+    return text, schemas.validate("github-workflows", yamlout.as_read_back(workflow, text))
+
+
+def _render(workflow: dict[str, Any]) -> str:
+    return _version_comments(yamlout.dump(workflow))
+
+
+def document(plan: Plan, settings: Settings, source: Source | None = None) -> dict[str, Any]:
     jobs: dict[str, dict[str, Any]] = {}
     for job in plan.jobs:
         if job.approval_id:
@@ -38,7 +55,7 @@ def emit(plan: Plan, settings: Settings, source: Source | None = None) -> str:
         workflow["env"] = dict(plan.env)
     workflow["defaults"] = {"run": {"shell": "bash"}}
     workflow["jobs"] = jobs
-    return _version_comments(yamlout.dump(workflow))
+    return workflow
 
 
 def _version_comments(text: str) -> str:

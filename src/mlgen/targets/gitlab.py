@@ -18,6 +18,19 @@ NOT_MR = '$CI_PIPELINE_SOURCE != "merge_request_event"'
 
 
 def emit(plan: Plan, settings: Settings, source: Source | None = None) -> str:
+    return yamlout.dump(document(plan, settings, source))
+
+
+def emit_checked(plan: Plan, settings: Settings, source: Source | None = None) -> tuple[str, list[str]]:
+    """The text, and the schema's findings on the document it was written from (no re-parse)."""
+    from mlgen import schemas
+
+    doc = document(plan, settings, source)
+    text = yamlout.dump(doc)
+    return text, schemas.validate("gitlab-ci", yamlout.as_read_back(doc, text))
+
+
+def document(plan: Plan, settings: Settings, source: Source | None = None) -> dict[str, Any]:
     jobs = {job.id: _job(job, plan, settings) for job in plan.jobs}
     overrides.apply(NAME, jobs, settings.overrides, source)
     doc: dict[str, Any] = {"workflow": {"name": f"mlgen {plan.name}", "rules": _workflow_rules(plan)}}
@@ -26,7 +39,7 @@ def emit(plan: Plan, settings: Settings, source: Source | None = None) -> str:
     if plan.env:
         doc["variables"] = {k: _variable(v) for k, v in plan.env}
     doc.update(jobs)
-    return yamlout.dump(doc)
+    return doc
 
 
 def _stage_of(job: Job) -> str:

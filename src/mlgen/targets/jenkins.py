@@ -57,6 +57,11 @@ def emit(plan: Plan, settings: Settings, source: Source | None = None) -> str:
     return text
 
 
+def emit_checked(plan: Plan, settings: Settings, source: Source | None = None) -> tuple[str, list[str]]:
+    text = emit(plan, settings, source)
+    return text, validate(text)
+
+
 def _view(job: Job, settings: Settings) -> dict[str, Any]:
     """The overridable face of a stage: what `targets.jenkins.overrides` may change."""
     labels = [t for label in job.runner for t in settings.runners.get(label, [label])]
