@@ -151,7 +151,7 @@ def test_gitlab_deploys_serialised_and_not_interruptible(gl: dict[str, Any]) -> 
 
 def test_gitlab_cache_and_matrix(gl: dict[str, Any]) -> None:
     assert gl["train"]["parallel"] == {"matrix": [{"MODEL": ["gb", "logreg"]}]}
-    assert gl["train"]["cache"]["key"].endswith("-$MODEL")
+    assert gl["train"]["cache"][0]["key"].endswith("-$MODEL")
     assert "mlgen cache hit" in gl["train"]["script"][0]
     # the project is set up only on a miss, inside the guard, right before training
     assert gl["train"]["before_script"] == ["python -m pip install 'mlgen-ci==0.1.0'"]

@@ -137,6 +137,7 @@ class Plan:
     default_branch: str
     python: str
     setup: str | None
+    requirements: tuple[str, ...]  # files that key the pip download cache
     triggers: Triggers
     env: tuple[tuple[str, str], ...]
     secrets: tuple[str, ...]
@@ -159,7 +160,7 @@ def build(pipeline: Pipeline, version: str) -> Plan:
     t = pipeline.triggers
     return Plan(
         name=pipeline.name, version=version, default_branch=pipeline.defaults.branch,
-        python=pipeline.defaults.python, setup=pipeline.defaults.setup,
+        python=pipeline.defaults.python, setup=pipeline.defaults.setup, requirements=tuple(pipeline.defaults.requirements),
         triggers=Triggers(tuple(t.push or [pipeline.defaults.branch]), t.pull_request, t.schedule, t.manual),
         env=tuple(pipeline.env.items()), secrets=tuple(pipeline.secrets), jobs=tuple(jobs),
     )

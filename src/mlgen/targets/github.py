@@ -159,7 +159,7 @@ def _condition(when: When, plan: Plan) -> str | None:
 def _steps(job: Job, plan: Plan) -> list[dict[str, Any]]:
     steps: list[dict[str, Any]] = [
         _uses("Check out", "checkout", {"persist-credentials": False}),
-        _uses("Set up Python", "setup-python", {"python-version": plan.python}),
+        _setup_python(job, plan),
     ]
     if job.cache:
         key = "-".join([job.cache.prefix, "${{ runner.os }}", *(f"${{{{ matrix.{k.lower()} }}}}" for k, _ in job.matrix),
@@ -176,6 +176,15 @@ def _steps(job: Job, plan: Plan) -> list[dict[str, Any]]:
     if job.upload:
         steps.append(_upload(job.upload, job))
     return steps
+
+
+def _setup_python(job: Job, plan: Plan) -> dict[str, Any]:
+    with_: dict[str, Any] = {"python-version": plan.python}
+    if plan.requirements and (job.install or plan.setup):
+        # pip's download cache, keyed on the requirement files (setup-python fails if none exists).
+        with_["cache"] = "pip"
+        with_["cache-dependency-path"] = _lines(plan.requirements)
+    return _uses("Set up Python", "setup-python", with_)
 
 
 def _uses(name: str, action: str, with_: dict[str, Any]) -> dict[str, Any]:

@@ -15,6 +15,7 @@ if TYPE_CHECKING:
 NAME = "gitlab"
 TITLE = "GitLab CI"
 NOT_MR = '$CI_PIPELINE_SOURCE != "merge_request_event"'
+PIP_CACHE = ".cache/pip"
 
 
 def emit(plan: Plan, settings: Settings, source: Source | None = None) -> str:
@@ -35,9 +36,9 @@ def document(plan: Plan, settings: Settings, source: Source | None = None) -> di
     overrides.apply(NAME, jobs, settings.overrides, source)
     doc: dict[str, Any] = {"workflow": {"name": f"mlgen {plan.name}", "rules": _workflow_rules(plan)}}
     doc["stages"] = list(dict.fromkeys(_stage_of(job) for job in plan.jobs))
-    doc["default"] = {"image": f"python:{plan.python}", "interruptible": True}
-    if plan.env:
-        doc["variables"] = {k: _variable(v) for k, v in plan.env}
+    doc["default"] = {"image": f"python:{plan.python}", "interruptible": True, "cache": _pip_cache(plan)}
+    # pip's download cache lives in the project dir, the only place GitLab caches from.
+    doc["variables"] = {"PIP_CACHE_DIR": f"$CI_PROJECT_DIR/{PIP_CACHE}", **{k: _variable(v) for k, v in plan.env}}
     doc.update(jobs)
     return doc
 
@@ -95,7 +96,8 @@ def _job(job: Job, plan: Plan, settings: Settings) -> dict[str, Any]:
         out["resource_group"] = job.lock
     if job.cache:
         key = "-".join([job.cache.prefix, *(f"${k}" for k, _ in job.matrix)])
-        out["cache"] = {"key": key, "paths": [*job.cache.paths, cachecmd.STAMP_DIR + "/"], "when": "on_success"}
+        # A job's own `cache:` replaces the default one, so pip's is listed again.
+        out["cache"] = [{"key": key, "paths": [*job.cache.paths, cachecmd.STAMP_DIR + "/"], "when": "on_success"}, _pip_cache(plan)]
     before = [f"python -m pip install '{i}'" for i in job.installs_with_cache_guard]
     setup = cachecmd.setup_outside_guard(job, plan.setup)
     if setup:
@@ -113,6 +115,17 @@ def _job(job: Job, plan: Plan, settings: Settings) -> dict[str, Any]:
     if artifacts:
         out["artifacts"] = artifacts
     return out
+
+
+def _pip_cache(plan: Plan) -> dict[str, Any]:
+    """pip's downloads, one cache per Python version and set of requirement files.
+
+    `cache:key:files` takes at most two files; with more, the key is fixed per Python version
+    (a stale download cache costs downloads, never correctness: pip still resolves each time).
+    """
+    prefix = f"pip-{plan.python}"
+    key: Any = {"files": list(plan.requirements), "prefix": prefix} if 0 < len(plan.requirements) <= 2 else prefix
+    return {"key": key, "paths": [PIP_CACHE + "/"], "when": "on_success"}
 
 
 def _script(script: str, cached: bool, job: Job, plan: Plan) -> str:

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 NAME = "jenkins"
 TITLE = "Jenkins"
 OVERRIDABLE = ("agent", "timeout", "retries", "environment")
+PIP_CACHE = "~/.cache/mlgen-pip"
 
 
 class Groovy(Markup):
@@ -51,7 +52,9 @@ def emit(plan: Plan, settings: Settings, source: Source | None = None) -> str:
     overrides.apply(NAME, views, settings.overrides, source)
     _check_views(views, source)
     stages = _stages(plan, views)
-    env = [(ident(k), lit(v)) for k, v in plan.env]
+    # pip's download cache per agent, outside the workspaces (cleaning one keeps it); pip expands `~`.
+    cache = [] if "PIP_CACHE_DIR" in dict(plan.env) else [(ident("PIP_CACHE_DIR"), lit(PIP_CACHE))]
+    env = [*cache, *((ident(k), lit(v)) for k, v in plan.env)]
     text: str = _template().render(plan=plan, stages=stages, env=env,
                               cron=lit(plan.triggers.schedule) if plan.triggers.schedule else None)
     return text
