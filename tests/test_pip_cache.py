@@ -76,3 +76,31 @@ def test_jenkins_pip_cache_is_per_agent(env: dict[str, str]) -> None:
     text = _compile(["requirements.txt"], env=env)["jenkins"]
     declared = re.findall(r"^\s+PIP_CACHE_DIR = '([^']*)'$", text, re.MULTILINE)
     assert declared == [env.get("PIP_CACHE_DIR", "~/.cache/mlgen-pip")]  # one declaration: pipeline level
+
+
+SETUP = "python -m pip install -r requirements.txt"
+
+
+def _setup_runs(outputs: dict[str, Any], job: str) -> dict[str, bool]:
+    """Per target: does the job install the project's requirements?"""
+    github = any(s.get("run") == SETUP for s in outputs["github"]["jobs"][job]["steps"])
+    gitlab = SETUP in outputs["gitlab"][job].get("before_script", [])
+    block = outputs["jenkins"].split(f"stage('{job}')")[1].split("\n    stage(")[0]
+    return {"github": github, "gitlab": gitlab, "jenkins": SETUP in block}
+
+
+@pytest.mark.parametrize(("stage", "needs_setup"), [
+    ({"name": "v", "kind": "validate", "contract": "c.yaml", "data": ["d.csv"]}, False),  # mlgen's own data check
+    ({"name": "v", "kind": "validate", "contract": "c.yaml", "data": ["d.csv"], "run": "python check.py"}, True),
+    ({"name": "v", "kind": "validate", "run": "python check.py"}, True),
+    ({"name": "v", "kind": "register", "model": "m", "path": "model/"}, False),  # the registry client only
+    ({"name": "v", "kind": "register", "model": "m", "path": "model/", "registry": "command",
+      "command": {"register": "./reg.sh {model}", "promote": "./p.sh", "rollback": "./r.sh", "baseline": "./b.sh"}}, True),
+    ({"name": "v", "kind": "evaluate", "run": "python ev.py", "metrics": "m.json", "gates": {"auc": {"min": 0.5}}}, True),
+], ids=["contract-only", "contract-and-run", "run", "register-mlflow", "register-command", "evaluate"])
+def test_only_jobs_that_run_project_code_install_its_requirements(stage: dict[str, Any], needs_setup: bool) -> None:
+    pipeline = Pipeline.model_validate({"version": 1, "name": "p", "defaults": {"setup": SETUP}, "stages": [stage]})
+    outputs = compile_pipeline(pipeline, spec_name="mlgen.yaml", spec_bytes=b"")
+    bodies = {o.target: header.body(o.text) for o in outputs}
+    parsed = {"github": yamlout.load(bodies["github"]), "gitlab": yamlout.load(bodies["gitlab"]), "jenkins": bodies["jenkins"]}
+    assert _setup_runs(parsed, "v") == dict.fromkeys(("github", "gitlab", "jenkins"), needs_setup)

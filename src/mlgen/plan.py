@@ -61,6 +61,8 @@ class Command:
     script: str
     secrets: tuple[str, ...] = ()
     skip_on_cache_hit: bool = False
+    runs_project_code: bool = True  # False for runtime commands that run no project code (the
+    # project's set-up is then skipped); `registry: command` runs the user's own commands
 
 
 @dataclass(frozen=True)
@@ -110,6 +112,11 @@ class Job:
     def installs_with_cache_guard(self) -> tuple[str, ...]:
         """pip requirements for targets that check the training cache at run time (`mlgen cache`)."""
         return tuple(i for i in (self.install, self.cache and self.cache.guard_install) if i)
+
+    @property
+    def needs_project_setup(self) -> bool:
+        """Only jobs that run the project's own code need its dependencies installed."""
+        return any(c.runs_project_code for c in self.commands)
 
     @property
     def setup_on_miss_only(self) -> bool:
@@ -293,7 +300,7 @@ class _Builder:
         commands = self._user_cmd(stage.name, stage.run, stage)
         install = None
         if stage.contract:
-            commands.append(Command("data check", runtime.data_check(stage), self._secrets(stage, False)))
+            commands.append(Command("data check", runtime.data_check(stage), self._secrets(stage, False), runs_project_code=False))
             install = self._mlgen("data")
         return [Job(**common, commands=tuple(commands), install=install, upload=self._upload(stage, ()),
                     junit=f"{REPORTS_DIR}/{stage.name}-*.xml" if stage.contract else None, summary=bool(stage.contract))]
@@ -315,13 +322,15 @@ class _Builder:
         commands = self._user_cmd(stage.name, stage.run, stage)
         model = graph.model_name(self.pipeline, stage)
         registry = graph.registry_kind(self.pipeline, stage)
-        commands.append(Command("gate", runtime.gate(stage, model, registry), self._secrets(stage, registry_baseline)))
+        commands.append(Command("gate", runtime.gate(stage, model, registry), self._secrets(stage, registry_baseline),
+                                runs_project_code=registry_baseline and registry == "command"))
         extra = (stage.metrics, f".mlgen/gate-{stage.name}.json")
         return [Job(**common, commands=tuple(commands), install=self._mlgen("mlflow" if registry_baseline else ""),
                     upload=self._upload(stage, extra), junit=f"{REPORTS_DIR}/{stage.name}-*.xml", summary=True)]
 
     def _register(self, stage: Any, common: dict[str, Any]) -> list[Job]:
-        commands = [Command("register", runtime.register(stage, self._evaluate_ancestor(stage.name)), self._secrets(stage, True))]
+        commands = [Command("register", runtime.register(stage, self._evaluate_ancestor(stage.name)), self._secrets(stage, True),
+                            runs_project_code=stage.registry == "command")]
         return [Job(**common, commands=tuple(commands), when=self._branches(stage.branches),
                     install=self._mlgen("mlflow" if stage.registry == "mlflow" else ""), upload=self._upload(stage, ()))]
 
@@ -341,7 +350,8 @@ class _Builder:
             commands = [Command(f"canary {weight}%", runtime.canary_step(stage, weight), secrets)]
             install = base["install"]
             if weight == 100 and model:
-                commands.append(Command("promote", runtime.promote(model, registry, self._register_stage()), secrets))
+                commands.append(Command("promote", runtime.promote(model, registry, self._register_stage()), secrets,
+                                        runs_project_code=registry == "command"))
                 install = with_registry
             job_id = f"{stage.name}-{weight}"
             approval = f"Start the canary of {model or self.pipeline.name} in {stage.environment}?" if i == 0 and stage.approval else None

@@ -168,7 +168,7 @@ def _steps(job: Job, plan: Plan) -> list[dict[str, Any]]:
     steps.extend(_download(a) for a in job.downloads)
     if job.install:
         steps.append({"name": "Install mlgen", "run": f"python -m pip install '{job.install}'"})
-    if plan.setup:
+    if plan.setup and job.needs_project_setup:
         # actions/cache keys on file contents itself (no `mlgen cache`); a hit needs no set-up.
         miss = {"if": MISS} if job.setup_on_miss_only else {}
         steps.append({"name": "Set up the project", **miss, "run": plan.setup})
@@ -180,7 +180,7 @@ def _steps(job: Job, plan: Plan) -> list[dict[str, Any]]:
 
 def _setup_python(job: Job, plan: Plan) -> dict[str, Any]:
     with_: dict[str, Any] = {"python-version": plan.python}
-    if plan.requirements and (job.install or plan.setup):
+    if plan.requirements and (job.install or (plan.setup and job.needs_project_setup)):
         # pip's download cache, keyed on the requirement files (setup-python fails if none exists).
         with_["cache"] = "pip"
         with_["cache-dependency-path"] = _lines(plan.requirements)

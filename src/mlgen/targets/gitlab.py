@@ -99,7 +99,7 @@ def _job(job: Job, plan: Plan, settings: Settings) -> dict[str, Any]:
         # A job's own `cache:` replaces the default one, so pip's is listed again.
         out["cache"] = [{"key": key, "paths": [*job.cache.paths, cachecmd.STAMP_DIR + "/"], "when": "on_success"}, _pip_cache(plan)]
     before = [f"python -m pip install '{i}'" for i in job.installs_with_cache_guard]
-    setup = cachecmd.setup_outside_guard(job, plan.setup)
+    setup = cachecmd.setup_outside_guard(job, plan.setup) if job.needs_project_setup else None
     if setup:
         before.append(setup)
     if before:

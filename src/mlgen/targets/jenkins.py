@@ -149,7 +149,7 @@ def _rollback(job: Job, plan: Plan) -> list[dict[str, Any]]:
 def _prepare(job: Job, plan: Plan) -> str:
     lines = []
     installs = job.installs_with_cache_guard
-    setup = cachecmd.setup_outside_guard(job, plan.setup)
+    setup = cachecmd.setup_outside_guard(job, plan.setup) if job.needs_project_setup else None
     if installs or setup:
         # No core Jenkins construct installs Python: assert the agent's version instead of guessing.
         major, minor = plan.python.split(".")
