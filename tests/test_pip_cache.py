@@ -104,3 +104,20 @@ def test_only_jobs_that_run_project_code_install_its_requirements(stage: dict[st
     bodies = {o.target: header.body(o.text) for o in outputs}
     parsed = {"github": yamlout.load(bodies["github"]), "gitlab": yamlout.load(bodies["gitlab"]), "jenkins": bodies["jenkins"]}
     assert _setup_runs(parsed, "v") == dict.fromkeys(("github", "gitlab", "jenkins"), needs_setup)
+
+
+def _train_cache(python: str, requirements: list[str]) -> Any:
+    from mlgen.plan import build
+
+    pipeline = Pipeline.model_validate({
+        "version": 1, "name": "p", "defaults": {"python": python, "requirements": requirements},
+        "stages": [{"name": "train", "kind": "train", "run": "python t.py", "outputs": ["m/"], "cache": {"key": ["data/**"]}}],
+    })
+    return build(pipeline, "0.1.0").job("train").cache
+
+
+@pytest.mark.parametrize("requirements", REQUIREMENTS, ids=len)
+def test_a_dependency_bump_or_another_python_retrains(requirements: list[str]) -> None:
+    cache = _train_cache("3.11", requirements)
+    assert cache.key_files == ("data/**", *requirements)  # their content is hashed into the key on every target
+    assert _train_cache("3.12", requirements).prefix != cache.prefix

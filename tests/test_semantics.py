@@ -108,7 +108,7 @@ def test_github_version_comments() -> None:
 def test_github_train_cache_skips_training_and_artifacts_travel(gh: dict[str, Any]) -> None:
     steps = {s["name"]: s for s in gh["jobs"]["train"]["steps"]}
     assert steps["Restore training outputs"]["id"] == "cache"
-    assert "hashFiles('data/**', 'churn/**', 'params.yaml')" in steps["Restore training outputs"]["with"]["key"]
+    assert "hashFiles('data/**', 'churn/**', 'params.yaml', 'requirements.txt')" in steps["Restore training outputs"]["with"]["key"]
     assert steps["train"]["if"] == "steps.cache.outputs.cache-hit != 'true'"
     # a hit needs neither the project's set-up nor mlgen (actions/cache keys on contents itself)
     assert steps["Set up the project"]["if"] == "steps.cache.outputs.cache-hit != 'true'"

@@ -310,9 +310,11 @@ class _Builder:
         cache = None
         if stage.cache is not None:
             paths = tuple(stage.cache.paths or stage.outputs)
-            digest = hashlib.sha256("\0".join([stage.run, *paths]).encode()).hexdigest()[:10]
-            cache = Cache(prefix=f"mlgen-{stage.name}-{digest}", key_files=tuple(stage.cache.key), paths=paths,
-                          guard_install=self._mlgen())
+            # Another Python or a dependency bump retrains: both are part of the key.
+            defaults = self.pipeline.defaults
+            digest = hashlib.sha256("\0".join([stage.run, *paths, f"python {defaults.python}"]).encode()).hexdigest()[:10]
+            cache = Cache(prefix=f"mlgen-{stage.name}-{digest}", key_files=tuple(dict.fromkeys([*stage.cache.key, *defaults.requirements])),
+                          paths=paths, guard_install=self._mlgen())
         commands = self._user_cmd(stage.name, stage.run, stage, skip_on_cache_hit=cache is not None)
         job = Job(**common, commands=tuple(commands), matrix=matrix, cache=cache, upload=self._upload(stage, (), matrix))
         return [job]
