@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
 import sys
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -21,12 +24,36 @@ def pipeline_seconds(log: str) -> float:
     return float(match.group(1)) * {"ms": 0.001, "s": 1.0, "min": 60.0}[match.group(2)]
 
 
+@contextmanager
+def jobs_install_this_checkout(tmp: Path) -> Iterator[None]:
+    """Let the jobs' `pip install 'mlgen-ci==X'` succeed offline with this checkout's code.
+
+    A wheel of the checkout goes into a local index (building it fetches the build backend, as
+    any `pip wheel` does), and a venv that sees the machine's packages comes first on PATH: pip
+    installs into it when mlgen-ci is not installed already, never into the machine's Python.
+    PYTHONPATH makes the jobs run this checkout whatever mlgen-ci is installed.
+    """
+    wheels, venv = tmp / "wheels", tmp / "venv"
+    build_env = {k: v for k, v in os.environ.items() if not k.startswith("PIP_")}
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "--wheel-dir", str(wheels), str(ROOT)],
+                   check=True, env=build_env, stdout=subprocess.DEVNULL)
+    subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", str(venv)], check=True)
+    saved = dict(os.environ)
+    os.environ.update({"PIP_FIND_LINKS": str(wheels), "PATH": f"{venv / 'bin'}{os.pathsep}{os.environ['PATH']}",
+                       "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT / "src"), os.environ.get("PYTHONPATH")]))})
+    try:
+        yield
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+
+
 def warm_cold_ratio(train_seconds: int = 10) -> tuple[float, float]:
     """(cold, warm) wall seconds of the churn pipeline for a merge request (validate, train, evaluate)."""
     from tests.engines.gitlab.runner import run_pipeline
     from tests.gitrepo import init_and_commit
 
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory() as tmp, jobs_install_this_checkout(Path(tmp)):
         repo = Path(tmp) / "repo"
         shutil.copytree(ROOT / "examples" / "churn", repo, ignore=shutil.ignore_patterns(".mlgen", "model", "__pycache__"))
         spec = repo / "mlgen.yaml"

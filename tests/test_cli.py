@@ -98,7 +98,7 @@ def test_internal_error_is_exit_3(tmp_path: Path, cli, monkeypatch: pytest.Monke
     def boom(*_: object, **__: object) -> str:
         raise RuntimeError("emitter bug")
 
-    monkeypatch.setattr(gitlab, "emit", boom)
+    monkeypatch.setattr(gitlab, "document", boom)
     result = cli("compile")
     assert result.code == 3
     assert "internal error: RuntimeError: emitter bug" in result.err and "Traceback" not in result.err

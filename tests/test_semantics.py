@@ -108,7 +108,7 @@ def test_github_version_comments() -> None:
 def test_github_train_cache_skips_training_and_artifacts_travel(gh: dict[str, Any]) -> None:
     steps = {s["name"]: s for s in gh["jobs"]["train"]["steps"]}
     assert steps["Restore training outputs"]["id"] == "cache"
-    assert "hashFiles('data/**', 'churn/**', 'params.yaml')" in steps["Restore training outputs"]["with"]["key"]
+    assert "hashFiles('data/**', 'churn/**', 'params.yaml', 'requirements.txt')" in steps["Restore training outputs"]["with"]["key"]
     assert steps["train"]["if"] == "steps.cache.outputs.cache-hit != 'true'"
     # a hit needs neither the project's set-up nor mlgen (actions/cache keys on contents itself)
     assert steps["Set up the project"]["if"] == "steps.cache.outputs.cache-hit != 'true'"
@@ -151,7 +151,7 @@ def test_gitlab_deploys_serialised_and_not_interruptible(gl: dict[str, Any]) -> 
 
 def test_gitlab_cache_and_matrix(gl: dict[str, Any]) -> None:
     assert gl["train"]["parallel"] == {"matrix": [{"MODEL": ["gb", "logreg"]}]}
-    assert gl["train"]["cache"]["key"].endswith("-$MODEL")
+    assert gl["train"]["cache"][0]["key"].endswith("-$MODEL")
     assert "mlgen cache hit" in gl["train"]["script"][0]
     # the project is set up only on a miss, inside the guard, right before training
     assert gl["train"]["before_script"] == ["python -m pip install 'mlgen-ci==0.1.0'"]

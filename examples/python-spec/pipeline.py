@@ -12,7 +12,8 @@ from mlgen import (
 pipeline = Pipeline(
     name="churn",
     triggers=Triggers(push=["main"], pull_request=True, schedule="17 3 * * 1", manual=True),
-    defaults=Defaults(python="3.11", setup="python -m pip install -r requirements.txt", timeout="30m"),
+    defaults=Defaults(python="3.11", setup="python -m pip install -r requirements.txt", requirements=["requirements.txt"],
+                      timeout="30m"),
     env={"MLFLOW_TRACKING_URI": "https://mlflow.example.com"},
     secrets=["MLFLOW_TRACKING_TOKEN"],
     stages=[

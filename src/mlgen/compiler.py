@@ -39,8 +39,7 @@ def compile_pipeline(pipeline: Pipeline, *, spec_name: str, spec_bytes: bytes,
         if only and name not in only:
             continue
         target = targets.get(name)
-        body = target.emit(the_plan, settings, source)
-        problems = target.validate(body)
+        body, problems = target.emit_checked(the_plan, settings, source)
         if problems:
             located = overrides.output_problems(name, problems, settings.overrides, source)
             if located:

@@ -76,6 +76,8 @@ class Command:
     script: str
     secrets: tuple[str, ...] = ()
     skip_on_cache_hit: bool = False
+    runs_project_code: bool = True  # False for runtime commands that run no project code (the
+    # project's set-up is then skipped); `registry: command` runs the user's own commands
 
 
 @dataclass(frozen=True)
@@ -114,6 +116,11 @@ class Job:
         return tuple(i for i in (self.install, self.cache and self.cache.guard_install) if i)
 
     @property
+    def needs_project_setup(self) -> bool:
+        """Only jobs that run the project's own code need its dependencies installed."""
+        return any(c.runs_project_code for c in self.commands)
+
+    @property
     def setup_on_miss_only(self) -> bool:
         """A cached job whose every command is skipped on a cache hit: a hit needs no project set-up."""
         return self.cache is not None and all(c.skip_on_cache_hit for c in self.commands)
@@ -139,6 +146,7 @@ class Plan:
     default_branch: str
     python: str
     setup: str | None
+    requirements: tuple[str, ...]  # files that key the pip download cache
     triggers: Triggers
     env: tuple[tuple[str, str], ...]
     secrets: tuple[str, ...]
@@ -173,7 +181,7 @@ def build(pipeline: Pipeline, version: str, source: Source | None = None) -> Pla
     t = pipeline.triggers
     the_plan = Plan(
         name=pipeline.name, version=version, default_branch=pipeline.defaults.branch,
-        python=pipeline.defaults.python, setup=pipeline.defaults.setup,
+        python=pipeline.defaults.python, setup=pipeline.defaults.setup, requirements=tuple(pipeline.defaults.requirements),
         triggers=Triggers(tuple(t.push or [pipeline.defaults.branch]), t.pull_request, t.schedule, t.manual),
         env=tuple(pipeline.env.items()), secrets=tuple(pipeline.secrets), jobs=tuple(jobs.values()),
     )
@@ -293,7 +301,7 @@ class _Builder:
         commands = self._user_cmd(stage.name, stage.run, stage)
         install = None
         if stage.contract:
-            commands.append(Command("data check", runtime.data_check(stage), self._secrets(stage, False)))
+            commands.append(Command("data check", runtime.data_check(stage), self._secrets(stage, False), runs_project_code=False))
             install = self._mlgen("data")
         return [Job(**common, commands=tuple(commands), install=install, upload=self._upload(stage),
                     junit=f"{REPORTS_DIR}/{stage.name}-*.xml" if stage.contract else None, summary=bool(stage.contract))]
@@ -303,9 +311,11 @@ class _Builder:
         cache = None
         if stage.cache is not None:
             paths = tuple(stage.cache.paths or stage.outputs)
-            digest = hashlib.sha256("\0".join([stage.run, *paths]).encode()).hexdigest()[:10]
-            cache = Cache(prefix=f"mlgen-{stage.name}-{digest}", key_files=tuple(stage.cache.key), paths=paths,
-                          guard_install=self._mlgen())
+            # Another Python or a dependency bump retrains: both are part of the key.
+            defaults = self.pipeline.defaults
+            digest = hashlib.sha256("\0".join([stage.run, *paths, f"python {defaults.python}"]).encode()).hexdigest()[:10]
+            cache = Cache(prefix=f"mlgen-{stage.name}-{digest}", key_files=tuple(dict.fromkeys([*stage.cache.key, *defaults.requirements])),
+                          paths=paths, guard_install=self._mlgen())
         commands = self._user_cmd(stage.name, stage.run, stage, skip_on_cache_hit=cache is not None)
         job = Job(**common, commands=tuple(commands), matrix=matrix, cache=cache, upload=self._upload(stage, matrix))
         return [job]
@@ -315,14 +325,16 @@ class _Builder:
         commands = self._user_cmd(stage.name, stage.run, stage)
         # Only a registry baseline asks the registry; `load.check_pipeline` made sure it resolves.
         registry = self.graph.registry(stage) if registry_baseline else None
-        commands.append(Command("gate", runtime.gate(stage, registry), self._secrets(stage, registry_baseline)))
+        commands.append(Command("gate", runtime.gate(stage, registry), self._secrets(stage, registry_baseline),
+                                runs_project_code=registry is not None and registry.kind == "command"))
         client = "mlflow" if registry is not None and registry.kind == "mlflow" else ""
         # Bounds from per-example predictions need numpy and pandas (the `data` extra).
         return [Job(**common, commands=tuple(commands), install=self._mlgen(client, "data" if stage.predictions else ""),
                     upload=self._upload(stage), junit=f"{REPORTS_DIR}/{stage.name}-*.xml", summary=True)]
 
     def _register(self, stage: Any, common: dict[str, Any]) -> list[Job]:
-        commands = [Command("register", runtime.register(stage, self.graph.evaluate_above[stage.name]), self._secrets(stage, True))]
+        commands = [Command("register", runtime.register(stage, self.graph.evaluate_above[stage.name]), self._secrets(stage, True),
+                            runs_project_code=stage.registry == "command")]
         return [Job(**common, commands=tuple(commands), when=self._branches(stage.branches),
                     install=self._mlgen("mlflow" if stage.registry == "mlflow" else ""), upload=self._upload(stage))]
 
@@ -342,7 +354,8 @@ class _Builder:
             commands = [Command(f"canary {weight}%", runtime.canary_step(stage, weight), secrets)]
             install = base["install"]
             if weight == 100 and model:
-                commands.append(Command("promote", runtime.promote(registry), secrets))
+                commands.append(Command("promote", runtime.promote(registry), secrets,
+                                        runs_project_code=registry.kind == "command"))
                 install = with_registry
             job_id = f"{stage.name}-{weight}"
             approval = f"Start the canary of {model or self.pipeline.name} in {stage.environment}?" if i == 0 and stage.approval else None

@@ -67,6 +67,8 @@ class Defaults(Model):
     runner: Label | list[Label] | None = Field(None, description="Runner label(s); see targets.*.runners to map them per target.")
     python: Annotated[str, StringConstraints(pattern=r"^3\.\d{1,2}$")] = Field("3.11", description="Python version, quoted (\"3.10\").")
     setup: Text | None = Field(None, description="Shell command that installs the project's dependencies.")
+    requirements: list[RelPath] = Field(
+        default_factory=list, description="Requirement files `setup` installs from: they key each target's pip download cache.")
     timeout: Timeout = Field("30m", description="Job timeout in whole minutes, 1m to 5 days, e.g. 30m, 1h30m.")
     train_timeout: Timeout = Field("2h", description="Default timeout of train stages: a cost guardrail for GPU runners.")
     retries: int = Field(0, ge=0, le=2, description="Automatic retries of a failed job (infrastructure failures).")

@@ -21,6 +21,9 @@ class Target(Protocol):
     # Problems a real validator finds in the emitted text (empty list: valid).
     def validate(self, text: str) -> list[str]: ...
 
+    # emit and validate in one: YAML targets validate the document the text was written from.
+    def emit_checked(self, plan: Plan, settings: TargetSettings, source: Source | None) -> tuple[str, list[str]]: ...
+
     # How spec features without a native construct are emulated on this target, for `mlgen plan`.
     def notes(self, plan: Plan) -> list[str]: ...
 

@@ -35,6 +35,23 @@ def _without_cache(job: Job) -> Job:
 
 
 def emit(plan: Plan, settings: Settings, source: Source | None = None) -> str:
+    return _render(document(plan, settings, source))
+
+
+def emit_checked(plan: Plan, settings: Settings, source: Source | None = None) -> tuple[str, list[str]]:
+    """The text, and the schema's findings on the document it was written from (no re-parse)."""
+    from mlgen import schemas
+
+    workflow = document(plan, settings, source)
+    text = _render(workflow)
+    return text, schemas.validate("github-workflows", yamlout.as_read_back(workflow, text))
+
+
+def _render(workflow: dict[str, Any]) -> str:
+    return _version_comments(yamlout.dump(workflow))
+
+
+def document(plan: Plan, settings: Settings, source: Source | None = None) -> dict[str, Any]:
     jobs: dict[str, dict[str, Any]] = {}
     for job in plan.jobs:
         if job.cache is not None and publishes(plan):
@@ -53,7 +70,7 @@ def emit(plan: Plan, settings: Settings, source: Source | None = None) -> str:
         workflow["env"] = dict(plan.env)
     workflow["defaults"] = {"run": {"shell": "bash"}}
     workflow["jobs"] = jobs
-    return _version_comments(yamlout.dump(workflow))
+    return workflow
 
 
 def _version_comments(text: str) -> str:
@@ -157,7 +174,7 @@ def _condition(when: When, plan: Plan) -> str | None:
 def _steps(job: Job, plan: Plan) -> list[dict[str, Any]]:
     steps: list[dict[str, Any]] = [
         _uses("Check out", "checkout", {"persist-credentials": False}),
-        _uses("Set up Python", "setup-python", {"python-version": plan.python}),
+        _setup_python(job, plan),
     ]
     if job.cache:
         key = "-".join([job.cache.prefix, "${{ runner.os }}", *(f"${{{{ matrix.{k.lower()} }}}}" for k, _ in job.matrix),
@@ -166,7 +183,7 @@ def _steps(job: Job, plan: Plan) -> list[dict[str, Any]]:
     steps.extend(_download(a) for a in job.downloads)
     if job.install:
         steps.append({"name": "Install mlgen", "run": f"python -m pip install '{job.install}'"})
-    if plan.setup:
+    if plan.setup and job.needs_project_setup:
         # actions/cache keys on file contents itself (no `mlgen cache`); a hit needs no set-up.
         miss = {"if": MISS} if job.setup_on_miss_only else {}
         steps.append({"name": "Set up the project", **miss, "run": plan.setup})
@@ -174,6 +191,15 @@ def _steps(job: Job, plan: Plan) -> list[dict[str, Any]]:
     if job.upload:
         steps.append(_upload(job.upload, job))
     return steps
+
+
+def _setup_python(job: Job, plan: Plan) -> dict[str, Any]:
+    with_: dict[str, Any] = {"python-version": plan.python}
+    if plan.requirements and (job.install or (plan.setup and job.needs_project_setup)):
+        # pip's download cache, keyed on the requirement files (setup-python fails if none exists).
+        with_["cache"] = "pip"
+        with_["cache-dependency-path"] = _lines(plan.requirements)
+    return _uses("Set up Python", "setup-python", with_)
 
 
 def _uses(name: str, action: str, with_: dict[str, Any]) -> dict[str, Any]:

@@ -15,18 +15,32 @@ if TYPE_CHECKING:
 NAME = "gitlab"
 TITLE = "GitLab CI"
 NOT_MR = '$CI_PIPELINE_SOURCE != "merge_request_event"'
+PIP_CACHE = ".cache/pip"
 
 
 def emit(plan: Plan, settings: Settings, source: Source | None = None) -> str:
+    return yamlout.dump(document(plan, settings, source))
+
+
+def emit_checked(plan: Plan, settings: Settings, source: Source | None = None) -> tuple[str, list[str]]:
+    """The text, and the schema's findings on the document it was written from (no re-parse)."""
+    from mlgen import schemas
+
+    doc = document(plan, settings, source)
+    text = yamlout.dump(doc)
+    return text, schemas.validate("gitlab-ci", yamlout.as_read_back(doc, text))
+
+
+def document(plan: Plan, settings: Settings, source: Source | None = None) -> dict[str, Any]:
     jobs = {job.id: _job(job, plan, settings) for job in plan.jobs}
     overrides.apply(NAME, jobs, settings.overrides, source)
     doc: dict[str, Any] = {"workflow": {"name": f"mlgen {plan.name}", "rules": _workflow_rules(plan)}}
     doc["stages"] = list(dict.fromkeys(_stage_of(job) for job in plan.jobs))
-    doc["default"] = {"image": f"python:{plan.python}", "interruptible": True}
-    if plan.env:
-        doc["variables"] = {k: _variable(v) for k, v in plan.env}
+    doc["default"] = {"image": f"python:{plan.python}", "interruptible": True, "cache": _pip_cache(plan)}
+    # pip's download cache lives in the project dir, the only place GitLab caches from.
+    doc["variables"] = {"PIP_CACHE_DIR": f"$CI_PROJECT_DIR/{PIP_CACHE}", **{k: _variable(v) for k, v in plan.env}}
     doc.update(jobs)
-    return yamlout.dump(doc)
+    return doc
 
 
 def _stage_of(job: Job) -> str:
@@ -82,9 +96,10 @@ def _job(job: Job, plan: Plan, settings: Settings) -> dict[str, Any]:
         out["resource_group"] = job.lock
     if job.cache:
         key = "-".join([job.cache.prefix, *(f"${k}" for k, _ in job.matrix)])
-        out["cache"] = {"key": key, "paths": [*job.cache.paths, cachecmd.STAMP_DIR + "/"], "when": "on_success"}
+        # A job's own `cache:` replaces the default one, so pip's is listed again.
+        out["cache"] = [{"key": key, "paths": [*job.cache.paths, cachecmd.STAMP_DIR + "/"], "when": "on_success"}, _pip_cache(plan)]
     before = [f"python -m pip install '{i}'" for i in job.installs_with_cache_guard]
-    setup = cachecmd.setup_outside_guard(job, plan.setup)
+    setup = cachecmd.setup_outside_guard(job, plan.setup) if job.needs_project_setup else None
     if setup:
         before.append(setup)
     if before:
@@ -100,6 +115,17 @@ def _job(job: Job, plan: Plan, settings: Settings) -> dict[str, Any]:
     if artifacts:
         out["artifacts"] = artifacts
     return out
+
+
+def _pip_cache(plan: Plan) -> dict[str, Any]:
+    """pip's downloads, one cache per Python version and set of requirement files.
+
+    `cache:key:files` takes at most two files; with more, the key is fixed per Python version
+    (a stale download cache costs downloads, never correctness: pip still resolves each time).
+    """
+    prefix = f"pip-{plan.python}"
+    key: Any = {"files": list(plan.requirements), "prefix": prefix} if 0 < len(plan.requirements) <= 2 else prefix
+    return {"key": key, "paths": [PIP_CACHE + "/"], "when": "on_success"}
 
 
 def _script(script: str, cached: bool, job: Job, plan: Plan) -> str:

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 NAME = "jenkins"
 TITLE = "Jenkins"
 OVERRIDABLE = ("agent", "timeout", "retries", "environment")
+PIP_CACHE = "~/.cache/mlgen-pip"
 
 
 class Groovy(Markup):
@@ -66,10 +67,17 @@ def emit(plan: Plan, settings: Settings, source: Source | None = None) -> str:
     overrides.apply(NAME, raw, settings.overrides, source)
     views = _check_views(raw, settings.overrides, source)
     stages = _stages(plan, views)
-    env = [(ident(k), lit(v)) for k, v in plan.env]
+    # pip's download cache per agent, outside the workspaces (cleaning one keeps it); pip expands `~`.
+    cache = [] if "PIP_CACHE_DIR" in dict(plan.env) else [(ident("PIP_CACHE_DIR"), lit(PIP_CACHE))]
+    env = [*cache, *((ident(k), lit(v)) for k, v in plan.env)]
     text: str = _template().render(plan=plan, stages=stages, env=env,
                               cron=lit(values.numeric_cron(plan.triggers.schedule)) if plan.triggers.schedule else None)
     return text
+
+
+def emit_checked(plan: Plan, settings: Settings, source: Source | None = None) -> tuple[str, list[str]]:
+    text = emit(plan, settings, source)
+    return text, validate(text)
 
 
 def _view(job: Job, settings: Settings) -> dict[str, Any]:
@@ -228,7 +236,7 @@ def _rollback(job: Job, plan: Plan) -> list[dict[str, Any]]:
 def _prepare(job: Job, plan: Plan) -> str:
     lines = []
     installs = job.installs_with_cache_guard
-    setup = cachecmd.setup_outside_guard(job, plan.setup)
+    setup = cachecmd.setup_outside_guard(job, plan.setup) if job.needs_project_setup else None
     if installs or setup:
         # No core Jenkins construct installs Python: assert the agent's version instead of guessing.
         major, minor = plan.python.split(".")

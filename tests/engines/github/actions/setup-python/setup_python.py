@@ -102,9 +102,24 @@ def write_shims(executable: str, version: tuple[int, ...]) -> Path:
     return shims
 
 
+def check_cache() -> None:
+    """`cache: pip` as the real action checks it; offline there is no cache service to restore from."""
+    cache = get_input("CACHE")
+    if not cache:
+        return
+    if cache != "pip":
+        fail(f"the offline stand-in emulates `cache: pip` only, not `{cache}`")
+    workspace = Path(os.environ["GITHUB_WORKSPACE"])
+    patterns = [p.strip() for p in get_input("CACHE_DEPENDENCY_PATH").splitlines() if p.strip()]
+    patterns = patterns or ["**/requirements.txt", "**/pyproject.toml"]
+    if not any(path.is_file() for pattern in patterns for path in workspace.glob(pattern)):
+        fail(f"No file in {workspace} matched to [{', '.join(patterns)}], make sure you have checked out the target repository")
+    print("pip cache: dependency files found; nothing to restore offline")
+    set_output("cache-hit", "false")
+
+
 def main() -> None:
-    if get_input("CACHE"):
-        fail("the offline stand-in does not emulate `cache:`; use actions/cache explicitly")
+    check_cache()
     if get_input("ARCHITECTURE") not in ("", "x64"):
         fail(f"architecture '{get_input('ARCHITECTURE')}' is not available here (only x64)")
     wanted = requested_version()
