@@ -1,0 +1,135 @@
+"""What moves between jobs and where they run: `needs`, `stages[].inputs` and `targets.<t>.runners`.
+
+For every job, each target's output is read back into "which jobs' outputs does it receive" (the
+artifacts it downloads, the needs it takes artifacts from, the stashes it unstashes) and "which
+runner labels does it ask for"; both must equal what the spec says, on all three targets.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from mlgen import header, yamlout
+from tests.compiled import compile_dict
+
+
+def received_github(gh: dict[str, Any]) -> dict[str, set[str]]:
+    uploads: dict[str, str] = {}  # artifact name (matrix part as `*`) -> job
+    for job_id, job in gh["jobs"].items():
+        for step in job["steps"]:
+            if "upload-artifact" in step.get("uses", ""):
+                uploads[re.sub(r"\$\{\{[^}]*\}\}", "*", step["with"]["name"])] = job_id
+    out: dict[str, set[str]] = {}
+    for job_id, job in gh["jobs"].items():
+        got = set()
+        for step in job["steps"]:
+            if "download-artifact" in step.get("uses", ""):
+                wanted = step["with"].get("name") or step["with"]["pattern"]
+                got |= {producer for name, producer in uploads.items()
+                        if fnmatch.fnmatchcase(name.replace("*", "x"), wanted) or name == wanted}
+        out[job_id] = got
+    return out
+
+
+def received_gitlab(gl: dict[str, Any]) -> dict[str, set[str]]:
+    jobs = {k: v for k, v in gl.items() if isinstance(v, dict) and "script" in v}
+    producers = {k for k, v in jobs.items() if v.get("artifacts", {}).get("paths")}
+    return {k: {n["job"] for n in v.get("needs", []) if n["artifacts"] and n["job"] in producers} for k, v in jobs.items()}
+
+
+def received_jenkins(jf: str) -> dict[str, set[str]]:
+    stashes: dict[str, str] = {}
+    unstashes: dict[str, set[str]] = {}
+    stage = None
+    for line in jf.splitlines():
+        match = re.match(r"\s*stage\('([^']*)'\)", line)
+        if match:
+            stage = match.group(1)
+            unstashes.setdefault(stage, set())
+        stash = re.search(r"""stash name: ['"]([^'"]*)['"]""", line)
+        if stash and stage:
+            stashes[re.sub(r"\$\{[^}]*\}", "*", stash.group(1))] = stage
+        unstash = re.search(r"unstash '([^']*)'", line)
+        if unstash and stage:
+            unstashes[stage].add(unstash.group(1))
+    return {s: {p for name, p in stashes.items() for u in names if fnmatch.fnmatchcase(u, name)} for s, names in unstashes.items()}
+
+
+# Graph shapes: (stages, {job: producers whose outputs it must receive}).
+STAGES_INPUTS = [
+    {"name": "prep", "kind": "validate", "run": "true", "outputs": ["data/"]},
+    {"name": "train", "kind": "train", "run": "true", "outputs": ["model/"], "matrix": {"m": ["a", "b"]}},
+    {"name": "evaluate", "kind": "evaluate", "run": "true", "metrics": "m.json", "gates": {"auc": {"min": 0.5}}, "inputs": ["prep"]},
+]
+STAGES_FAR_INPUT = [
+    {"name": "fetch", "kind": "validate", "run": "true", "outputs": ["raw/"]},
+    {"name": "clean", "kind": "validate", "run": "true"},
+    {"name": "fit", "kind": "train", "run": "true", "outputs": ["model/"]},
+    {"name": "score", "kind": "evaluate", "run": "true", "metrics": "m.json", "gates": {"auc": {"min": 0.5}},
+     "inputs": ["fetch"]},
+]
+STAGES_NO_INPUTS = [
+    {"name": "prep", "kind": "validate", "run": "true", "outputs": ["data/"]},
+    {"name": "fit", "kind": "train", "run": "true", "outputs": ["model/"], "needs": ["prep"]},
+    {"name": "other", "kind": "train", "run": "true", "needs": ["prep"]},
+    {"name": "evaluate", "kind": "evaluate", "run": "true", "metrics": "m.json", "gates": {"auc": {"min": 0.5}},
+     "needs": ["fit", "other"]},
+]
+GRAPHS = {
+    "inputs beside needs": (STAGES_INPUTS, {"prep": set(), "train": {"prep"}, "evaluate": {"train", "prep"}}),
+    "input three stages up": (STAGES_FAR_INPUT, {"fetch": set(), "clean": {"fetch"}, "fit": set(), "score": {"fit", "fetch"}}),
+    "needs only": (STAGES_NO_INPUTS, {"prep": set(), "fit": {"prep"}, "other": {"prep"}, "evaluate": {"fit"}}),
+}
+
+
+@pytest.mark.parametrize("graph", sorted(GRAPHS))
+def test_each_job_receives_the_outputs_of_its_needs_and_inputs(graph: str, tmp_path: Path) -> None:
+    stages, expected = GRAPHS[graph]
+    outputs = compile_dict({"version": 1, "name": "wiring", "stages": stages}, tmp_path)
+    gh = received_github(yamlout.load(outputs["github"]))
+    gl = received_gitlab(yamlout.load(outputs["gitlab"]))
+    jf = received_jenkins(header.body(outputs["jenkins"]))
+    for job, producers in expected.items():
+        assert gh[job] == producers, f"github: {job} receives {gh[job]}"
+        assert gl[job] == producers, f"gitlab: {job} receives {gl[job]}"
+        assert jf[job] == producers, f"jenkins: {job} receives {jf[job]}"
+
+
+RUNNERS = {
+    "github": {"gpu": ["linux", "a100"], "cpu": ["ubuntu-22.04"]},
+    "gitlab": {"gpu": ["nvidia"], "cpu": ["shared"]},
+    "jenkins": {"gpu": ["cuda", "big"], "cpu": ["small"]},
+}
+# spec label(s) -> what each target must ask for
+RUNNER_CASES = {
+    "gpu": {"github": ["self-hosted", "linux", "a100"], "gitlab": ["nvidia"], "jenkins": "cuda && big"},
+    "cpu": {"github": "ubuntu-22.04", "gitlab": ["shared"], "jenkins": "small"},
+    "unmapped": {"github": ["self-hosted", "unmapped"], "gitlab": ["unmapped"], "jenkins": "unmapped"},
+}
+
+
+@pytest.mark.parametrize("label", sorted(RUNNER_CASES))
+def test_runner_labels_are_mapped_per_target(label: str, tmp_path: Path) -> None:
+    targets = {t: {"path": p, "runners": RUNNERS[t]} for t, p in
+               (("github", ".github/workflows/mlgen.yml"), ("gitlab", ".gitlab-ci.yml"), ("jenkins", "Jenkinsfile"))}
+    spec = {"version": 1, "name": "wiring", "targets": targets,
+            "stages": [{"name": "validate", "kind": "validate", "run": "true", "runner": label},
+                       {"name": "train", "kind": "train", "run": "true"}]}
+    outputs = compile_dict(spec, tmp_path)
+    expected = RUNNER_CASES[label]
+    gh = yamlout.load(outputs["github"])
+    assert gh["jobs"]["validate"]["runs-on"] == expected["github"]
+    assert gh["jobs"]["train"]["runs-on"] == "ubuntu-latest", "a stage without a runner keeps the default"
+    gl = yamlout.load(outputs["gitlab"])
+    assert gl["validate"]["tags"] == expected["gitlab"]
+    assert "tags" not in gl["train"]
+    jf = header.body(outputs["jenkins"])
+    validate = jf[jf.index("stage('validate')"):jf.index("stage('train')")]
+    assert re.findall(r"label '([^']*)'", validate) == [expected["jenkins"]]
+    train = jf[jf.index("stage('train')"):]
+    assert "label '" not in train.split("steps {")[0]
