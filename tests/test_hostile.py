@@ -1,5 +1,10 @@
 """Hostile strings through every field that reaches an output: rejected with a clear rule, or byte-exact.
 
+Which values must be accepted is stated, not inferred: free text (commands, env values, canary
+commands) takes every corpus value except those with GitHub's `${{`, and must arrive byte-exact;
+an identifier is accepted exactly when it matches its documented pattern. A refusal where an
+acceptance is due fails, as does an acceptance of a value outside the pattern.
+
 "Byte-exact" is checked with the consumers' own parsers: PyYAML (a YAML 1.1 reader, like
 GitLab's) next to ruamel, bash for command lines, and Groovy 2.4 for Jenkinsfile literals.
 """
@@ -16,7 +21,7 @@ from typing import Any
 import pytest
 import yaml as pyyaml
 
-from mlgen import header, yamlout
+from mlgen import header, spec, yamlout
 from mlgen.compiler import compile_pipeline
 from mlgen.errors import SpecError
 from mlgen.load import load
@@ -24,6 +29,15 @@ from tests import hostile
 from tests.conftest import require_tool
 
 CASES = [(f, v) for f in hostile.FIELDS for v in hostile.CORPUS]
+FREE_TEXT = {"command (train.run)", "setup", "env value", "stage env value", "canary deploy", "canary check", "canary rollback"}
+# The exact pattern each identifier field is documented to take (mlgen/spec.py).
+IDENTIFIERS = {
+    "stage name": spec.NAME_PATTERN, "env name": spec.ENV_NAME_PATTERN, "secret name": spec.SECRET_PATTERN,
+    "branch name": spec.BRANCH_PATTERN, "output path": spec.PATH_PATTERN, "metrics path": spec.PATH_PATTERN,
+    "gate metric name": r"^[A-Za-z0-9_][A-Za-z0-9_.:/-]{0,99}$", "model name": spec.MODEL_PATTERN,
+    "environment": r"^[a-z][a-z0-9_-]{0,39}$",
+}
+assert set(hostile.FIELDS) == FREE_TEXT | set(IDENTIFIERS), "every hostile field is classified"
 LOCATED = re.compile(r"^\S*mlgen\.yaml:\d+:\d+: ", re.MULTILINE)
 JENKINS_LITERAL = re.compile(r"'''(?:\\.|[^\\])*?'''|'(?:\\.|[^\\'\n])*'", re.DOTALL)
 
@@ -47,9 +61,11 @@ def _compile_all(tmp: str) -> dict[tuple[str, str], Any]:
 
 
 @functools.cache
-def _groovy_values(tmp: str) -> set[str]:
-    """Evaluate every string literal of every generated Jenkinsfile with the real Groovy."""
-    literals = sorted({lit for r in _compile_all(tmp).values() if isinstance(r, dict) for lit in JENKINS_LITERAL.findall(r["jenkins"])})
+def _groovy_values(tmp: str) -> dict[tuple[str, str], set[str]]:
+    """Every string literal of each case's Jenkinsfile, evaluated by the real Groovy (one JVM for all
+    cases), kept per case: a value is looked up only among its own case's literals."""
+    cases = {key: set(JENKINS_LITERAL.findall(r["jenkins"])) for key, r in _compile_all(tmp).items() if isinstance(r, dict)}
+    literals = sorted(set().union(*cases.values()))  # each distinct literal once: a JVM method has a size limit
     script = Path(tmp) / "eval.groovy"
     script.write_text("def out = new PrintStream(System.out, true, 'UTF-8')\n"
                       + "".join(f"out.print({lit}); out.print('\\u0000')\n" for lit in literals), encoding="utf-8")
@@ -58,7 +74,8 @@ def _groovy_values(tmp: str) -> set[str]:
     assert proc.returncode == 0, proc.stderr.decode()
     values = proc.stdout.decode("utf-8").split("\0")[:-1]
     assert len(values) == len(literals)
-    return set(values)
+    value_of = dict(zip(literals, values))
+    return {key: {value_of[lit] for lit in lits} for key, lits in cases.items()}
 
 
 @pytest.fixture(scope="module")
@@ -80,38 +97,53 @@ def _yaml_agree(text: str) -> Any:
     return strict
 
 
+def expected_accepted(field: str, value: str) -> bool:
+    """Free text takes anything but GitHub's `${{`; an identifier exactly what its pattern allows."""
+    if field in FREE_TEXT:
+        return "${{" not in value
+    return re.fullmatch(IDENTIFIERS[field], value) is not None
+
+
 @pytest.mark.parametrize(("field", "value"), CASES, ids=[f"{f}-{i}" for i, (f, _) in enumerate(CASES)])
 def test_hostile_value(field: str, value: str, workdir: str) -> None:
     result = _compile_all(workdir)[(field, value)]
-    if isinstance(result, str):
+    accepted = not isinstance(result, str)
+    assert accepted is expected_accepted(field, value), (
+        f"{field} {'accepted' if accepted else 'refused'} {value!r}" + ("" if accepted else f":\n{result}"))
+    if not accepted:
         assert LOCATED.search(result), result
-        assert "Traceback" not in result
+        assert "Traceback" not in result and "report a bug" not in result
         return
     gh, gl, jf = _yaml_agree(result["github"]), _yaml_agree(result["gitlab"]), result["jenkins"]
+    groovy = _groovy_values(workdir)[(field, value)]
     if field in ("command (train.run)", "setup"):
         assert value in [s.get("run") for j in gh["jobs"].values() for s in j["steps"]]
         assert value in [s for j in gl.values() if isinstance(j, dict) for s in j.get("script", []) + j.get("before_script", [])]
         if field == "command (train.run)":
-            assert value in _groovy_values(workdir)
-        else:  # the setup command is one line of the prepare script
-            assert any(value in v.split("\n") or v.endswith("\n" + value) for v in _groovy_values(workdir))
+            assert value in groovy
+        else:  # the setup command is the last line of the prepare script
+            assert any(v.endswith("\n" + value) for v in groovy)
     elif field == "env value":
         assert gh["env"]["PLAIN"] == value
-        assert gl["variables"]["PLAIN"].replace("$$", "$") == value
-        assert value in _groovy_values(workdir)
+        assert gl["variables"]["PLAIN"] == value.replace("$", "$$")  # GitLab expands `$`; `$$` is a literal `$`
+        assert value in groovy
     elif field == "stage env value":
         assert gh["jobs"]["train"]["env"]["STAGE_VAR"] == value
-        assert gl["train"]["variables"]["STAGE_VAR"].replace("$$", "$") == value
-        assert value in _groovy_values(workdir)
+        assert gl["train"]["variables"]["STAGE_VAR"] == value.replace("$", "$$")
+        assert value in groovy
     elif field.startswith("canary "):
         flag = {"canary deploy": "--deploy", "canary check": "--check", "canary rollback": "--rollback"}[field]
         job = "canary-50-rollback" if flag == "--rollback" else "canary-50"
-        line = gh["jobs"][job]["steps"][-1]["run"]
-        words = _bash_words(line)
-        assert words[words.index(flag) + 1] == value
-    else:
-        # names, paths and other identifiers: accepted only when they match the stated pattern
-        assert re.fullmatch(r"[A-Za-z0-9_.:/@+-]+", value), f"{field} accepted {value!r}"
+        lines = {"github": gh["jobs"][job]["steps"][-1]["run"], "gitlab": gl[job]["script"][-1],
+                 "jenkins": next(v for v in groovy if f"mlgen canary {'rollback' if job.endswith('rollback') else 'step'} " in v)}
+        for target, line in lines.items():
+            words = _bash_words(line)
+            assert words[words.index(flag) + 1] == value, target
+    elif field == "secret name":
+        assert set(re.findall(r"\$\{\{ secrets\.([^ }]*) \}\}", result["github"])) == {value}
+        assert set(re.findall(r"credentialsId: '([^']*)'", jf)) == {value}
+    elif field == "stage name":
+        assert value in gh["jobs"] and value in gl and f"stage('{value}')" in jf
 
 
 def test_rejections_explain_the_rule(workdir: str) -> None:
