@@ -9,7 +9,7 @@ a condition that reads plausibly but decides wrongly (`&&` for `||`, `allOf` for
 - GitLab CI `rules:if`: `$VAR` (defined and not empty), `==`/`!=` against a string or a variable,
   `&&` before `||`, parentheses; the first rule that matches decides, no match means no job.
 - Jenkins declarative `when`: the block is the AND of its conditions; `branch` (Ant-style glob
-  against BRANCH_NAME, which is `PR-<id>` for a change request), `changeRequest()`, `anyOf`,
+  against BRANCH_NAME, which is `PR-<id>` for a change request; the GLOB comparator ignores case), `changeRequest()`, `anyOf`,
   `allOf`, `not`. Anything else raises, so an unknown construct cannot pass silently.
 """
 
@@ -286,4 +286,4 @@ def _jenkins_conditions(tokens: list[tuple[str, str]], env: Mapping[str, str | N
 def _ant_match(pattern: str, value: str) -> bool:
     regex = "".join(".*" if part == "**" else "[^/]*" if part == "*" else "[^/]" if part == "?" else re.escape(part)
                     for part in re.split(r"(\*\*|\*|\?)", pattern))
-    return re.fullmatch(regex, value) is not None
+    return re.fullmatch(regex, value, re.IGNORECASE) is not None

@@ -58,7 +58,7 @@ def decisions(outputs: dict[str, str], job: str, jenkins_stage: str, branch: str
 @given(register=MAYBE_BRANCHES, canary=MAYBE_BRANCHES)
 @example(register=["main", "dev"], canary=["release/x"])
 @example(register=["dev", "release/x", "hotfix.1"], canary=None)
-@example(register=["dev"], canary=["Dev"])  # GitHub compares case-insensitively; a branch named `Dev` is another branch
+@example(register=["dev"], canary=["Dev"])  # GitHub and Jenkins compare ignoring case; GitLab does not
 def test_branch_only_jobs_run_on_any_listed_branch(register: list[str] | None, canary: list[str] | None) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         outputs = compile_dict(spec(register, canary), Path(tmp))
@@ -66,11 +66,11 @@ def test_branch_only_jobs_run_on_any_listed_branch(register: list[str] | None, c
         allowed = set(listed or ["main"])
         for branch in [*BRANCHES, "other"]:
             expected = branch in allowed
-            # GitHub's `==` ignores case: it cannot tell `dev` from `Dev` (the other targets can)
+            # GitHub's `==` and Jenkins' branch GLOB ignore case: they cannot tell `dev` from `Dev`
             caseless = not expected and branch.lower() in {b.lower() for b in allowed}
             got = decisions(outputs, job, stage, branch, pull_request=False)
             for target, runs in got.items():
-                if not (caseless and target == "github"):
+                if not (caseless and target in ("github", "jenkins")):
                     assert runs is expected, f"{target}: {job} on a push to {branch!r} with branches {sorted(allowed)}"
         got = decisions(outputs, job, stage, "dev", pull_request=True)
         assert got == dict.fromkeys(got, False), f"{job} must not run for a pull/merge request: {got}"

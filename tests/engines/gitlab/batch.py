@@ -23,7 +23,7 @@ from typing import Any
 
 from ruamel.yaml import YAML
 
-from tests.engines.gitlab.runner import _engine, _list_jobs
+from tests.engines.gitlab.runner import _engine, _list_jobs, missing_needs
 from tests.gitrepo import init_and_commit
 
 EVENTS = {  # name -> (branch, merge_request)
@@ -95,13 +95,4 @@ def _verdict(i: int, listed: list[dict[str, Any]]) -> Verdict:
         return Verdict(False, [f"gitlab-ci-local did not list pipeline {i}"])
     if probe["when"] == "never":
         return Verdict(False, [])
-    created = {name.split(": [", 1)[0] for name, job in jobs.items() if job["when"] != "never"}
-    problems = []
-    for name, job in jobs.items():
-        if job["when"] == "never":
-            continue
-        for need in job.get("needs") or []:
-            if need["job"] not in created and not need.get("optional"):
-                problems.append(f"'{name[len(prefix):]}' job needs '{need['job'][len(prefix):]}' job, "
-                                f"but '{need['job'][len(prefix):]}' is not in any previous stage")
-    return Verdict(True, problems)
+    return Verdict(True, [p.replace(prefix, "") for p in missing_needs(list(jobs.values()))])

@@ -42,7 +42,8 @@ class EngineMissing(RuntimeError):
 
 
 class PipelineError(RuntimeError):
-    """gitlab-ci-local could not create the pipeline (invalid configuration, bad needs...)."""
+    """gitlab-ci-local could not create the pipeline (invalid configuration, bad needs...), or GitLab
+    would refuse to create it. Raised, never reported as a run whose jobs were all skipped."""
 
 
 @dataclass
@@ -94,6 +95,7 @@ def run_pipeline(repo_dir: Path, *, branch: str = "main", pipeline_source: str =
         if not _pipeline_created(base, repo_dir, timeout):
             return PipelineRun(0, "workflow:rules: GitLab creates no pipeline for this event\n", {}, False, repo_dir)
         listed = _list_jobs(base, repo_dir, timeout)
+        _refuse_missing_needs(listed)
         blocked = _blocked(listed, set(manual))
         command = [*base, "--force-shell-executor", "--shell-isolation", "--no-artifacts-to-source",
                    "--json-schema-validation", "--max-job-name-padding", "0",
@@ -104,6 +106,8 @@ def run_pipeline(repo_dir: Path, *, branch: str = "main", pipeline_source: str =
         _mirror(cache_dir, repo_dir / STATE_DIR / "cache")
         returncode, out = _run(command, cwd=repo_dir, timeout=timeout)
         _mirror(repo_dir / STATE_DIR / "cache", cache_dir)
+    if returncode != 0 and not any(SUMMARY.match(line) for line in out.splitlines()):
+        raise PipelineError(f"gitlab-ci-local refused the pipeline (exit {returncode}); no job ran:\n{out[-4000:]}")
     jobs = _statuses(out, listed, set(manual), blocked)
     return PipelineRun(returncode, out, jobs, True, repo_dir, _job_logs(repo_dir, jobs))
 
@@ -116,7 +120,9 @@ def plan_pipeline(repo_dir: Path, *, branch: str = "main", pipeline_source: str 
     with _engine(repo_dir, branch, source, merge_request, default_branch, variables or {}) as base:
         if not _pipeline_created(base, repo_dir, timeout):
             return PipelinePlan(False, {})
-        return PipelinePlan(True, {job["name"]: job["when"] for job in _list_jobs(base, repo_dir, timeout)})
+        listed = _list_jobs(base, repo_dir, timeout)
+        _refuse_missing_needs(listed)
+        return PipelinePlan(True, {job["name"]: job["when"] for job in listed})
 
 
 # -- preparing the run ------------------------------------------------------------------------------
@@ -211,6 +217,22 @@ def _pipeline_created(base: list[str], repo_dir: Path, timeout: float) -> bool:
     (repo_dir / PROBE_FILE).write_text(json.dumps(probe), encoding="utf-8")  # JSON is YAML
     jobs = _list_jobs(base, repo_dir, timeout, file=PROBE_FILE)
     return any(job["name"] == "probe" and job["when"] != "never" for job in jobs)
+
+
+def missing_needs(listed: list[dict[str, Any]]) -> list[str]:
+    """GitLab's rule that gitlab-ci-local does not apply: a pipeline in which a created job needs a
+    job that rules left out is not created at all ("'b' job needs 'a' job, but 'a' is not in any
+    previous stage"), unless the need is `optional: true`."""
+    created = {_base_name(j["name"]) for j in listed if j["when"] != "never"}
+    return [f"'{j['name']}' job needs '{n['job']}' job, but '{n['job']}' is not in any previous stage"
+            for j in listed if j["when"] != "never" for n in j.get("needs") or []
+            if n["job"] not in created and not n.get("optional")]
+
+
+def _refuse_missing_needs(listed: list[dict[str, Any]]) -> None:
+    problems = missing_needs(listed)
+    if problems:
+        raise PipelineError("GitLab would not create this pipeline:\n" + "\n".join(problems))
 
 
 def _blocked(listed: list[dict[str, Any]], manual: set[str]) -> set[str]:
