@@ -156,3 +156,15 @@ def test_rejections_explain_the_rule(workdir: str) -> None:
 def test_yaml_traps_are_quoted(workdir: str) -> None:
     text = yamlout.dump({"values": ["on", "no", "0755", "3.10", "1:30", "y", "~", "2024-01-01"]})
     assert pyyaml.safe_load(text) == {"values": ["on", "no", "0755", "3.10", "1:30", "y", "~", "2024-01-01"]}
+
+
+def test_gitlab_secrets_come_only_from_ci_variables(tmp_path: Path) -> None:
+    """On GitLab a secret's value is the project's CI/CD variable, byte for byte only when it is
+    raw: mlgen must not define or shadow it, and the README must say to make such variables raw."""
+    from tests.compiled import compile_dict
+
+    gl = yamlout.load(compile_dict(hostile.BASE, tmp_path)["gitlab"])
+    scopes = [gl.get("variables", {})] + [job.get("variables", {}) for job in gl.values() if isinstance(job, dict)]
+    assert all("TOKEN" not in scope for scope in scopes), "a `variables:` entry would replace the CI/CD variable"
+    readme = " ".join((Path(__file__).parents[1] / "README.md").read_text(encoding="utf-8").split())
+    assert 'turn off "Expand variable reference" on secrets whose value may hold `$`' in readme

@@ -1542,6 +1542,7 @@ class JhStageRun {
     int retriesLeft          // >0 while a stage-level retry option can still run another attempt
     String skipReason
     boolean errorMarked
+    Map<String, String> post = [:]  // post condition that ran -> passed | failed (reported with the stage)
     String status() { JhResult.STATUS[JhResult.worst(result, childResult) ?: 'SUCCESS'] }
 }
 
@@ -1827,12 +1828,13 @@ class JhRunner {
     // Reports
     // ---------------------------------------------------------------------------------------
 
-    void report(JhStage s, JhCtx ctx, String status, String reason) {
+    void report(JhStage s, JhCtx ctx, String status, String reason, Map<String, String> post = [:]) {
         if (!s.reportable) return
         Map r = [stage: s.name, status: status]
         if (ctx.matrix) r.matrix = ctx.matrix
         if (ctx.parent) r.parent = ctx.parent
         if (reason) r.reason = reason
+        if (post) r.post = post
         reports << r
         out.println('MLGEN-STAGE ' + JsonOutput.toJson(JhArgs.json(r)))
         out.flush()
@@ -1969,7 +1971,7 @@ class JhRunner {
             reportSkippedTree(s, ctx, run.skipReason)
             return
         }
-        report(s, ctx, run.status(), err instanceof JhInterrupted ? err.message : null)
+        report(s, ctx, run.status(), err instanceof JhInterrupted ? err.message : null, run.post)
         if (parent != null) parent.childResult = JhResult.worst(parent.childResult, JhResult.worst(run.result, run.childResult))
         if (err != null) throw err
     }
@@ -2259,11 +2261,13 @@ class JhRunner {
             String current = run != null ? (JhResult.worst(run.result, run.childResult) ?: 'SUCCESS') : (buildResult ?: 'SUCCESS')
             if (!conditionMet(cond, current)) return
             log("post ${cond}")
+            if (run != null) run.post[cond] = 'passed'
             try {
                 runSteps(c)
             } catch (JhHarnessError e) {
                 throw e
             } catch (Throwable t) {
+                if (run != null) run.post[cond] = 'failed'
                 logError(t)
                 if (run != null) { run.result = JhResult.worst(run.result, 'FAILURE'); run.errorMarked = true }
                 buildResult = JhResult.worst(buildResult, 'FAILURE')
