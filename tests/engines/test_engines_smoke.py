@@ -242,6 +242,8 @@ def test_env_values_arrive_byte_exact(scenario: Scenario) -> None:
 def churn_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     repo = tmp_path_factory.mktemp("churn") / "churn"
     shutil.copytree(EXAMPLES / "churn", repo)
+    compiled = run_mlgen("compile", cwd=repo)  # the compiler's output now, not the committed files
+    assert compiled.code == 0, compiled.err
     commit_all(repo)
     return repo
 
