@@ -100,7 +100,9 @@ MUTANTS = [
 ]
 
 # Survivors we keep, with the reason a test cannot (or should not) kill them.
-KNOWN_SURVIVORS: dict[str, str] = {}
+KNOWN_SURVIVORS: dict[str, str] = {
+    "plan.py:147:==->!=": "Plan.job() is called by nothing in mlgen (dead code); no test can observe it",
+}
 
 # --auto: operator flips, one per match, line by line.
 FLIPS = [(r" == ", " != "), (r" != ", " == "), (r" and ", " or "), (r" or ", " and "), (r"\bTrue\b", "False"),
