@@ -101,15 +101,17 @@ def test_each_job_receives_the_outputs_of_its_needs_and_inputs(graph: str, tmp_p
 
 
 RUNNERS = {
-    "github": {"gpu": ["linux", "a100"], "cpu": ["ubuntu-22.04"]},
-    "gitlab": {"gpu": ["nvidia"], "cpu": ["shared"]},
-    "jenkins": {"gpu": ["cuda", "big"], "cpu": ["small"]},
+    "github": {"gpu": ["linux", "a100"], "cpu": ["ubuntu-22.04"], "mixed": ["ubuntu-22.04", "fast-disk"]},
+    "gitlab": {"gpu": ["nvidia"], "cpu": ["shared"], "mixed": ["shared", "ssd"]},
+    "jenkins": {"gpu": ["cuda", "big"], "cpu": ["small"], "mixed": ["small", "ssd"]},
 }
 # spec label(s) -> what each target must ask for
 RUNNER_CASES = {
     "gpu": {"github": ["self-hosted", "linux", "a100"], "gitlab": ["nvidia"], "jenkins": "cuda && big"},
     "cpu": {"github": "ubuntu-22.04", "gitlab": ["shared"], "jenkins": "small"},
     "unmapped": {"github": ["self-hosted", "unmapped"], "gitlab": ["unmapped"], "jenkins": "unmapped"},
+    # one custom label among hosted ones: only a self-hosted runner can carry it
+    "mixed": {"github": ["self-hosted", "ubuntu-22.04", "fast-disk"], "gitlab": ["shared", "ssd"], "jenkins": "small && ssd"},
 }
 
 
