@@ -179,3 +179,38 @@ def test_register_gets_its_model_and_gate_results_from_the_right_stages(graph: s
         assert gate_file == f".mlgen/gate-{evaluate}.json"
         assert gate_file in gl[evaluate]["artifacts"]["paths"], "the evaluate stage ships the file register reads"
         assert evaluate in received_gitlab(gl)["reg"]
+
+
+# What a job is given: a secret only where a command needs the registry, and mlgen's MLflow extra
+# only where the registry is MLflow. (baseline of evaluate, registry of register) -> expectation.
+GIVEN_CASES = {
+    "evaluate, file baseline": ({"file": "baseline.json"}, "command", False, False),
+    "evaluate, no baseline": (None, "command", False, False),
+    "evaluate, registry baseline": ({"registry": "champion"}, "mlflow", True, True),
+    "register, command registry": (None, "command", None, False),
+    "register, mlflow registry": (None, "mlflow", None, True),
+}
+
+
+@pytest.mark.parametrize("case", sorted(GIVEN_CASES))
+def test_secrets_and_extras_only_where_the_registry_is_used(case: str, tmp_path: Path) -> None:
+    baseline, registry, evaluate_secret, mlflow_extra = GIVEN_CASES[case]
+    evaluate: dict[str, Any] = {"name": "evaluate", "kind": "evaluate", "run": "true", "metrics": "m.json", "gates": {"auc": {"min": 0.5}}}
+    if baseline is not None:
+        evaluate["baseline"] = baseline
+    register: dict[str, Any] = {"name": "register", "kind": "register", "model": "m", "path": "model/", "registry": registry}
+    if registry == "command":
+        register["command"] = {"register": "true", "baseline": "echo {}"}
+    spec = {"version": 1, "name": "given", "secrets": ["REG_TOKEN"],
+            "stages": [{"name": "train", "kind": "train", "run": "true", "outputs": ["model/"]}, evaluate, register]}
+    gl = yamlout.load(compile_dict(spec, tmp_path)["gitlab"])
+    gh = yamlout.load(compile_dict(spec, tmp_path / "again")["github"])
+    job = "evaluate" if case.startswith("evaluate") else "register"
+    secret_steps = [s for s in gh["jobs"][job]["steps"] if "REG_TOKEN" in s.get("env", {})]
+    if job == "evaluate":
+        assert bool(secret_steps) is evaluate_secret, secret_steps
+    else:
+        assert secret_steps, "register always gets the pipeline's secrets"
+    installs = " ".join(gl[job].get("before_script", []))
+    assert ("mlgen-ci[mlflow]==" in installs) is mlflow_extra, installs
+    assert "mlgen-ci" in installs
