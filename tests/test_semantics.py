@@ -210,3 +210,20 @@ def test_jenkins_gate_reports_and_stash(jf: str) -> None:
     assert 'stash name: "train-${env.MODEL}"' in jf
     register = jf[jf.index("stage('register')"):jf.index("stage('canary')")]
     assert "branch 'main'" in register
+
+
+def test_only_deployments_are_protected_from_cancellation(gh: dict[str, Any], gl: dict[str, Any]) -> None:
+    for job in ("validate", "train", "evaluate", "register"):
+        assert "interruptible" not in gl[job], "jobs inherit `default: interruptible: true`"
+        assert "concurrency" not in gh["jobs"][job] and "resource_group" not in gl[job]
+    assert gl["default"]["interruptible"] is True
+
+
+def test_canary_jobs_get_the_registry_where_they_use_it(gh: dict[str, Any], gl: dict[str, Any]) -> None:
+    # Every canary job gets the pipeline's secrets; only promoting (the last step) and rolling back
+    # touch the MLflow registry, so only those install mlgen's MLflow extra.
+    for job, mlflow in (("canary-10", False), ("canary-50", False), ("canary-100", True), ("canary-50-rollback", True)):
+        assert any(step.get("env", {}).get("MLFLOW_TRACKING_TOKEN") == "${{ secrets.MLFLOW_TRACKING_TOKEN }}"
+                   for step in gh["jobs"][job]["steps"]), job
+        installs = [line for line in gl[job]["before_script"] if "mlgen-ci" in line]
+        assert installs == [f"python -m pip install 'mlgen-ci{'[mlflow]' if mlflow else ''}==0.1.0'"], job

@@ -214,3 +214,17 @@ def test_secrets_and_extras_only_where_the_registry_is_used(case: str, tmp_path:
     installs = " ".join(gl[job].get("before_script", []))
     assert ("mlgen-ci[mlflow]==" in installs) is mlflow_extra, installs
     assert "mlgen-ci" in installs
+
+
+@pytest.mark.parametrize(("defaults", "train", "other"), [({}, 120, 30), ({"timeout": "10m", "train_timeout": "3h"}, 180, 10)])
+def test_default_timeouts_per_stage_kind(defaults: dict[str, str], train: int, other: int, tmp_path: Path) -> None:
+    spec = {"version": 1, "name": "timeouts", "defaults": defaults,
+            "stages": [{"name": "check", "kind": "validate", "run": "true"}, {"name": "fit", "kind": "train", "run": "true"}]}
+    outputs = compile_dict(spec, tmp_path)
+    gh, gl = yamlout.load(outputs["github"]), yamlout.load(outputs["gitlab"])
+    jf = header.body(outputs["jenkins"])
+    for job, minutes in (("check", other), ("fit", train)):
+        assert gh["jobs"][job]["timeout-minutes"] == minutes
+        assert gl[job]["timeout"] == f"{minutes} minutes"
+        body = jf[jf.index(f"stage('{job}')"):]
+        assert re.search(r"timeout\(time: (\d+), unit: 'MINUTES'\)", body).group(1) == str(minutes)  # type: ignore[union-attr]
