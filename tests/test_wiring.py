@@ -228,3 +228,16 @@ def test_default_timeouts_per_stage_kind(defaults: dict[str, str], train: int, o
         assert gl[job]["timeout"] == f"{minutes} minutes"
         body = jf[jf.index(f"stage('{job}')"):]
         assert re.search(r"timeout\(time: (\d+), unit: 'MINUTES'\)", body).group(1) == str(minutes)  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(("registry", "extra"), [("command", ""), ("mlflow", "[mlflow]")])
+def test_canary_installs_the_mlflow_extra_only_for_mlflow(registry: str, extra: str, tmp_path: Path) -> None:
+    register: dict[str, Any] = {"name": "register", "kind": "register", "model": "m", "path": "model/", "registry": registry}
+    if registry == "command":
+        register["command"] = {"register": "true", "promote": "true", "rollback": "true"}
+    spec = {"version": 1, "name": "extras", "stages": [
+        {"name": "train", "kind": "train", "run": "true", "outputs": ["model/"]}, register,
+        {"name": "canary", "kind": "canary", "deploy": "true", "check": "true", "rollback": "true", "steps": [50, 100]}]}
+    gl = yamlout.load(compile_dict(spec, tmp_path)["gitlab"])
+    for job in ("canary-100", "canary-50-rollback"):
+        assert [line for line in gl[job]["before_script"] if "mlgen-ci" in line] == [f"python -m pip install 'mlgen-ci{extra}==0.1.0'"]
