@@ -241,3 +241,17 @@ def test_canary_installs_the_mlflow_extra_only_for_mlflow(registry: str, extra: 
     gl = yamlout.load(compile_dict(spec, tmp_path)["gitlab"])
     for job in ("canary-100", "canary-50-rollback"):
         assert [line for line in gl[job]["before_script"] if "mlgen-ci" in line] == [f"python -m pip install 'mlgen-ci{extra}==0.1.0'"]
+
+
+def test_only_the_first_canary_step_receives_the_outputs_before_it(tmp_path: Path) -> None:
+    spec = {"version": 1, "name": "steps", "stages": [
+        {"name": "build", "kind": "train", "run": "true", "outputs": ["site/"]},
+        {"name": "canary", "kind": "canary", "deploy": "true", "check": "true", "rollback": "true", "steps": [10, 50, 100],
+         "approval": False}]}
+    outputs = compile_dict(spec, tmp_path)
+    gh = received_github(yamlout.load(outputs["github"]))
+    gl = received_gitlab(yamlout.load(outputs["gitlab"]))
+    jf = received_jenkins(header.body(outputs["jenkins"]))
+    for weight, expected in ((10, {"build"}), (50, set()), (100, set())):
+        assert gh[f"canary-{weight}"] == expected and gl[f"canary-{weight}"] == expected, weight
+        assert jf[f"canary {weight}%"] == expected, weight
