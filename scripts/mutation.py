@@ -113,6 +113,11 @@ KNOWN_SURVIVORS: dict[str, str] = {
     "targets/github.py:78:23:and->or": "an internal assertion that no plan can trip (approval jobs always have both)",
     "targets/github.py:219:91:and->or": "notes() only: advice printed after compile, not part of any output",
     "targets/gitlab.py:147:7:any(->all(": "notes() only: advice printed after compile, not part of any output",
+    "targets/github.py:216:7:any(->all(": "notes() only: advice printed after compile, not part of any output",
+    "targets/github.py:218:7:any(->all(": "notes() only: advice printed after compile, not part of any output",
+    "targets/jenkins.py:232:7:any(->all(": "notes() only: advice printed after compile, not part of any output",
+    "targets/jenkins.py:111:36:and->or": "equivalent: only a cached job has a command skipped on a hit, and it has one command",
+    "targets/jenkins.py:191:95:True->False": "Jinja trim_blocks: blank lines in the Jenkinsfile only; the golden snapshots pin them",
 }
 
 # --auto: operator flips, one per match, line by line.

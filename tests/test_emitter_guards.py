@@ -21,6 +21,8 @@ BROKEN = {
     "unclosed brace": (GOOD.rstrip("}\n") + "\n", "is never closed"),
     "no agent": (GOOD.replace("  agent none\n", ""), "the pipeline has no top-level `agent` section"),
     "no stages": ("pipeline {\n  agent none\n}\n", "the pipeline has no top-level `stages` section"),
+    "mismatched bracket": ("pipeline {\n  agent none\n  stages {\n  )\n}\n", "line 4: unbalanced `)`"),
+    "closing first": ("}\n" + GOOD, "line 1: unbalanced `}`"),
 }
 
 

@@ -125,6 +125,10 @@ def test_github_train_cache_skips_training_and_artifacts_travel(gh: dict[str, An
     assert "Install mlgen" not in steps
     assert steps["Upload train outputs"]["with"]["name"] == "train-${{ matrix.model }}"
     assert gh["jobs"]["train"]["strategy"]["matrix"] == {"model": ["gb", "logreg"]}
+    assert gh["jobs"]["train"]["strategy"]["fail-fast"] is False, "one failing leg must not cancel the others"
+    upload = {s["name"]: s for s in gh["jobs"]["evaluate"]["steps"]}["Upload evaluate outputs"]["with"]
+    assert ".mlgen/gate-evaluate.json" in upload["path"].split()
+    assert upload["include-hidden-files"] is True, "`.mlgen/` is hidden: upload-artifact leaves it out otherwise"
     evaluate = {s["name"]: s for s in gh["jobs"]["evaluate"]["steps"]}
     assert evaluate["Download train outputs"]["with"] == {"pattern": "train-*", "merge-multiple": True, "path": "model"}
     assert gh["jobs"]["train"]["runs-on"] == ["self-hosted", "gpu"]

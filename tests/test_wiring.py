@@ -255,3 +255,12 @@ def test_only_the_first_canary_step_receives_the_outputs_before_it(tmp_path: Pat
     for weight, expected in ((10, {"build"}), (50, set()), (100, set())):
         assert gh[f"canary-{weight}"] == expected and gl[f"canary-{weight}"] == expected, weight
         assert jf[f"canary {weight}%"] == expected, weight
+
+
+def test_jenkins_checks_the_python_version_wherever_it_prepares_a_stage(tmp_path: Path) -> None:
+    spec = {"version": 1, "name": "py", "defaults": {"python": "3.12", "setup": "make deps"},
+            "stages": [{"name": "check", "kind": "validate", "run": "true"}]}
+    jf = header.body(compile_dict(spec, tmp_path)["jenkins"])
+    stage = jf[jf.index("stage('check')"):]
+    assert "sys.version_info[:2] != (3, 12)" in stage and "make deps" in stage
+    assert stage.index("sys.version_info") < stage.index("make deps")
