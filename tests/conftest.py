@@ -62,12 +62,30 @@ def churn_copy(tmp_path: Path) -> Path:
     return dest
 
 
-# Hypothesis: a fixed seed and a bounded example count keep CI fast and reproducible;
-# `pytest --hypothesis-profile=long` explores far more.
+# Hypothesis, set up here once, before any test module is imported (pytest loads this file first):
+# - derandomize: the examples come from a seed derived from the test function itself, never from
+#   the example database (none is used) or the clock, so CI and a developer see the same cases;
+# - Hypothesis 6.13x+ also draws constants it finds in every *local* module already imported
+#   (sys.modules), so the examples of one test would depend on which other test files were
+#   collected first. That pool is replaced by an empty one: a test's examples depend on the
+#   test alone (tests/test_hypothesis_setup.py runs one test under two import orders to prove it);
+# - "ci" is the default; `pytest --hypothesis-profile=long` explores far more.
 from hypothesis import HealthCheck, settings  # noqa: E402
 
-settings.register_profile("ci", max_examples=40, derandomize=True, deadline=None,
-                          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
-settings.register_profile("long", max_examples=2000, deadline=None,
-                          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+
+def _no_local_constants() -> None:
+    try:
+        from hypothesis.internal.conjecture import providers
+    except ImportError:  # pragma: no cover - a Hypothesis without the module has no such pool either
+        return
+    if hasattr(providers, "_get_local_constants"):
+        empty = providers.Constants(integers=providers.SortedSet(), floats=providers.SortedSet(key=providers.float_to_int),
+                                    bytes=providers.SortedSet(), strings=providers.SortedSet())
+        providers._get_local_constants = lambda: empty
+
+
+_no_local_constants()
+_SUPPRESS = [HealthCheck.too_slow, HealthCheck.function_scoped_fixture]
+settings.register_profile("ci", max_examples=100, derandomize=True, database=None, deadline=None, suppress_health_check=_SUPPRESS)
+settings.register_profile("long", max_examples=2000, database=None, deadline=None, suppress_health_check=_SUPPRESS)
 settings.load_profile("ci")

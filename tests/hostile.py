@@ -78,6 +78,13 @@ def _set_list(path: tuple[Any, ...]) -> Callable[[dict[str, Any], str], None]:
     return apply
 
 
+def _both(*setters: Callable[[dict[str, Any], str], None]) -> Callable[[dict[str, Any], str], None]:
+    def apply(spec: dict[str, Any], value: str) -> None:
+        for setter in setters:
+            setter(spec, value)
+    return apply
+
+
 # field name -> how to put a value there
 FIELDS: dict[str, Callable[[dict[str, Any], str], None]] = {
     "stage name": _set(("stages", 1, "name")),
@@ -87,8 +94,10 @@ FIELDS: dict[str, Callable[[dict[str, Any], str], None]] = {
     "stage env value": _set(("stages", 1, "env", "STAGE_VAR")),
     "env name": _set_key(("env",), "PLAIN"),
     "secret name": _set_list(("secrets",)),
-    "branch name": _set_list(("stages", 3, "branches")),
-    "output path": _set_list(("stages", 1, "outputs")),
+    # register and the canary after it: a canary cannot wait for a stage that never runs on its branch
+    "branch name": _both(_set_list(("stages", 3, "branches")), _set_list(("stages", 4, "branches"))),
+    # the value joins the model directory that register takes from this stage
+    "output path": lambda spec, value: spec["stages"][1].__setitem__("outputs", list(dict.fromkeys([value, "model/"]))),
     "metrics path": _set(("stages", 2, "metrics")),
     "gate metric name": _set_key(("stages", 2, "gates"), "auc"),
     "model name": _set(("stages", 3, "model")),

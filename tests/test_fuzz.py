@@ -1,19 +1,36 @@
-"""Property tests: any spec, valid or broken, ends in a compiled config or a located error. Never a crash."""
+"""Property tests: any spec, valid or broken, ends in a compiled config or a located error. Never a crash.
+
+Every spec that compiles must be accepted by each target's own tools: actionlint and zizmor (zero
+findings) for GitHub, gitlab-ci-local's parser and rule engine for GitLab (on default-branch,
+feature-branch and merge-request pipelines alike), the Groovy harness for Jenkins, and
+shellcheck for every script. The validators run once per batch of specs (a Hypothesis example
+is a list of specs), because each call costs seconds.
+
+Example counts and seeds come from the profile in tests/conftest.py.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import io
 import re
 import shlex
+import subprocess
 import tempfile
 from pathlib import Path
 from typing import Any
 
-from hypothesis import HealthCheck, given, settings
+import pytest
+from hypothesis import Phase, example, given, settings
 from hypothesis import strategies as st
 
 from mlgen import values, yamlout
+from mlgen.__main__ import main as mlgen_main
 from mlgen.names import GITLAB_RESERVED
 from tests import validators
+from tests.conftest import Result, require_tool
+from tests.engines.gitlab.batch import plan_many
+from tests.engines.jenkins.runner import parse_many
 
 # Names GitLab reserves and `-approval` environments are refused by design (tests/test_reserved_names.py).
 NAME = st.from_regex(r"\A[a-z][a-z0-9_-]{0,12}\Z").filter(lambda n: n not in GITLAB_RESERVED and not n.endswith("-approval"))
@@ -21,6 +38,8 @@ TEXT = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters=
     lambda s: "${{" not in s)
 COMMAND = TEXT.map(lambda s: "echo " + shlex.quote(s))  # any text, as a command shellcheck accepts
 LOCATED = re.compile(r"^\S*mlgen\.yaml:[1-9]\d*:[1-9]\d*: ", re.MULTILINE)
+# Branch names git accepts (no trailing `/` or `.`, no `..`): the generator makes valid specs only.
+BRANCH = st.from_regex(r"\A[a-z][a-z0-9_-]{0,4}(/[a-z0-9][a-z0-9_.-]{0,4}[a-z0-9_-])?\Z").filter(lambda b: ".." not in b)
 
 
 @st.composite
@@ -69,9 +88,8 @@ def valid_specs(draw: st.DrawFn) -> dict[str, Any]:
     if draw(st.booleans()):
         spec["secrets"] = ["TOKEN"]
     if draw(st.booleans()):
-        branch = st.from_regex(r"\A[a-z][a-z0-9/._-]{0,10}\Z").filter(lambda b: values.check_branch(b) is None)
-        spec["triggers"] = {"push": draw(st.lists(branch, min_size=1, max_size=2)),
-                            "schedule": "0 4 * * *"}
+        branch = BRANCH.filter(lambda b: values.check_branch(b) is None)
+        spec["triggers"] = {"push": draw(st.lists(branch, min_size=1, max_size=2)), "schedule": "0 4 * * *"}
     return spec
 
 
@@ -79,34 +97,144 @@ def _compile(cli: Any, spec_text: str | bytes) -> tuple[Any, Path]:
     folder = Path(tempfile.mkdtemp())
     path = folder / "mlgen.yaml"
     path.write_bytes(spec_text if isinstance(spec_text, bytes) else spec_text.encode("utf-8"))
-    import os
-
-    old = os.getcwd()
-    os.chdir(folder)
-    try:
-        return cli("compile"), folder
-    finally:
-        os.chdir(old)
+    return cli("compile", str(path)), folder  # the spec's folder, not the working directory, receives the outputs
 
 
 @given(valid_specs())
 def test_valid_specs_compile(cli: Any, spec: dict[str, Any]) -> None:
     result, folder = _compile(cli, yamlout.dump(spec))
+    if _after_conditional(spec) and result.code == 1:
+        # A plain stage needing a branch-only one may be refused (issue 12), with a location.
+        assert LOCATED.search(result.err) and "Traceback" not in result.err, result.err
+        return
     assert result.code == 0, result.err
     assert (folder / ".gitlab-ci.yml").is_file() and (folder / "Jenkinsfile").is_file()
 
 
-@settings(max_examples=6, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
-@given(valid_specs())
-def test_valid_specs_pass_every_validator(cli: Any, spec: dict[str, Any]) -> None:
-    result, folder = _compile(cli, yamlout.dump(spec))
-    assert result.code == 0, result.err
-    github = (folder / ".github/workflows/mlgen.yml").read_text()
-    assert validators.actionlint(github, validators.runner_labels(github)) == ""
-    assert validators.zizmor(github) == ""
-    for target, name in (("github", ".github/workflows/mlgen.yml"), ("gitlab", ".gitlab-ci.yml"), ("jenkins", "Jenkinsfile")):
-        assert validators.shellcheck(target, (folder / name).read_text()) == []
-    validators.groovy_parse(folder / "Jenkinsfile")
+# Specs found to break a validator. Each stays here as an explicit case; the ones whose fix lives
+# on another branch are expected to fail until it is merged (strict: an unexpected pass fails too,
+# as the reminder to drop the mark).
+PINNED = {
+    "trailing slash in a push branch": ({"version": 1, "name": "p", "triggers": {"push": ["a/"]},
+                                         "stages": [{"name": "v", "kind": "validate", "run": "true"}]}, "refused"),
+    "plain stage after register": ({"version": 1, "name": "p", "triggers": {"push": ["main"], "pull_request": True},
+                                    "stages": [{"name": "t", "kind": "train", "run": "true", "outputs": ["model/"]},
+                                               {"name": "r", "kind": "register", "model": "m", "path": "model/"},
+                                               {"name": "after", "kind": "validate", "run": "true"}]}, "either"),
+}
+NOT_YET_FIXED: dict[str, str] = {}  # pinned case -> the change that will fix it; empty: every pinned case holds
+
+
+def _validate_batch(specs: list[dict[str, Any]]) -> list[str]:
+    """Compile each spec; check every compiled one with every validator. Returns the problems found."""
+    root = Path(tempfile.mkdtemp())
+    compiled: list[tuple[int, Path]] = []
+    problems: list[str] = []
+    for i, spec in enumerate(specs):
+        folder = root / f"s{i}"
+        folder.mkdir()
+        (folder / "mlgen.yaml").write_text(yamlout.dump(spec), encoding="utf-8")
+        result = _compile_in_process(folder)
+        if result.code == 0:
+            compiled.append((i, folder))
+        elif result.code != 1 or not LOCATED.search(result.err) or "Traceback" in result.err:
+            problems.append(f"spec {i}: exit {result.code} without a located error:\n{result.err}")
+    github = [folder / ".github/workflows/mlgen.yml" for _, folder in compiled]
+    labels = sorted({label for path in github for label in validators.runner_labels(path.read_text())})
+    problems += _per_file(compiled, "actionlint", _actionlint_many(github, labels))
+    problems += _per_file(compiled, "zizmor", _zizmor_many(github))
+    for i, folder in compiled:
+        for target, name in (("github", ".github/workflows/mlgen.yml"), ("gitlab", ".gitlab-ci.yml"), ("jenkins", "Jenkinsfile")):
+            problems += [f"spec {i}: shellcheck ({target}): {p}" for p in validators.shellcheck(target, (folder / name).read_text())]
+    jenkinsfiles = [folder / "Jenkinsfile" for _, folder in compiled]
+    for path, record in parse_many(jenkinsfiles).items():
+        if not record["ok"]:
+            problems.append(f"{path}: Groovy harness: {record['error']}")
+    verdicts = plan_many([(folder / ".gitlab-ci.yml").read_text() for _, folder in compiled])
+    for event, per_spec in verdicts.items():
+        problems += [f"spec {i}: gitlab-ci-local, {event}: {p}" for (i, _), v in zip(compiled, per_spec) for p in v.problems]
+    return [_with_spec(p, specs) for p in problems]
+
+
+def _with_spec(problem: str, specs: list[dict[str, Any]]) -> str:
+    match = re.match(r"spec (\d+):", problem)
+    return problem + ("\n--- spec ---\n" + yamlout.dump(specs[int(match.group(1))]) if match else "")
+
+
+def _compile_in_process(folder: Path) -> Result:
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
+        code = mlgen_main(["compile", str(folder / "mlgen.yaml")])
+    return Result(code, "", err.getvalue())
+
+
+def _per_file(compiled: list[tuple[int, Path]], tool: str, report: str) -> list[str]:
+    problems = []
+    for i, folder in compiled:
+        lines = [line for line in report.splitlines() if f"{folder}/" in line]
+        if lines:
+            problems.append(f"spec {i}: {tool}:\n" + "\n".join(lines))
+    if report and not problems:
+        problems.append(f"{tool} failed without naming a file:\n{report}")
+    return problems
+
+
+def _actionlint_many(workflows: list[Path], labels: list[str]) -> str:
+    if not workflows:
+        return ""
+    config = workflows[0].parents[3] / "actionlint.yaml"
+    config.write_text("self-hosted-runner:\n  labels: [" + ", ".join(repr(label) for label in labels) + "]\n")
+    proc = subprocess.run([require_tool("actionlint"), "-no-color", "-config-file", str(config), *map(str, workflows)],
+                          capture_output=True, text=True)
+    return "" if proc.returncode == 0 else proc.stdout + proc.stderr
+
+
+def _zizmor_many(workflows: list[Path]) -> str:
+    if not workflows:
+        return ""
+    proc = subprocess.run([require_tool("zizmor"), "--offline", "--no-progress", "--format", "plain", *map(str, workflows)],
+                          capture_output=True, text=True)
+    return "" if proc.returncode == 0 else proc.stdout + proc.stderr
+
+
+# A Hypothesis example is a batch of specs: each validator runs once per batch. No shrinking: a
+# failure names the spec of the batch that broke, with its YAML.
+@settings(max_examples=4, phases=[Phase.explicit, Phase.generate])
+@given(st.lists(valid_specs(), min_size=12, max_size=12))
+def test_valid_specs_pass_every_validator(specs: list[dict[str, Any]]) -> None:
+    specs = [s for s in specs if not _known_bug(s)]
+    problems = _validate_batch(specs)
+    assert not problems, "\n\n".join(problems)
+
+
+def _known_bug(spec: dict[str, Any]) -> bool:
+    """Shapes whose fix is on another branch (see NOT_YET_FIXED); generated again once it is merged."""
+    return "plain stage after register" in NOT_YET_FIXED and _after_conditional(spec)
+
+
+def _after_conditional(spec: dict[str, Any]) -> bool:
+    """Does a stage that runs everywhere need (directly or not) a stage that runs on branches only?"""
+    stages = spec["stages"]
+    conditional = {s["name"] for s in stages if s["kind"] in ("register", "canary")}
+    for i, stage in enumerate(stages):
+        needs = stage.get("needs", [stages[i - 1]["name"]] if i else [])
+        if stage["kind"] not in ("register", "canary") and conditional & set(needs):
+            return True
+        if stage["kind"] in ("register", "canary") or conditional & set(needs):
+            conditional.add(stage["name"])
+    return False
+
+
+@pytest.mark.parametrize("case", [pytest.param(name, marks=pytest.mark.xfail(strict=True, reason=NOT_YET_FIXED[name]))
+                                  if name in NOT_YET_FIXED else name for name in PINNED])
+def test_pinned_specs(case: str) -> None:
+    spec, expected = PINNED[case]
+    problems = _validate_batch([spec])
+    assert not problems, "\n\n".join(problems)
+    if expected == "refused":
+        folder = Path(tempfile.mkdtemp())
+        (folder / "mlgen.yaml").write_text(yamlout.dump(spec), encoding="utf-8")
+        assert _compile_in_process(folder).code == 1
 
 
 MUTATIONS = ["unknown key", "missing kind", "missing name", "wrong type", "duplicate", "cycle", "dangling", "empty stages",

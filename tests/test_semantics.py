@@ -1,4 +1,9 @@
-"""Parse each churn output and assert what the stages mean: order, branches, approvals, rollback."""
+"""Parse each churn output and assert what the stages mean: order, branches, approvals, rollback.
+
+Every fixture compiles examples/churn/mlgen.yaml afresh, in this process: a test that read the
+committed outputs (or asked `mlgen check`, which answers from their headers) would keep passing
+after the compiler changed, until someone regenerated the examples.
+"""
 
 from __future__ import annotations
 
@@ -9,23 +14,29 @@ from typing import Any
 import pytest
 
 from mlgen import header, yamlout
+from tests.compiled import compile_spec
 
 CHURN = Path(__file__).parents[1] / "examples" / "churn"
 
 
 @pytest.fixture(scope="module")
-def gh() -> dict[str, Any]:
-    return yamlout.load((CHURN / ".github/workflows/mlgen.yml").read_text())
+def fresh() -> dict[str, str]:
+    return compile_spec(CHURN / "mlgen.yaml")
 
 
 @pytest.fixture(scope="module")
-def gl() -> dict[str, Any]:
-    return yamlout.load((CHURN / ".gitlab-ci.yml").read_text())
+def gh(fresh: dict[str, str]) -> dict[str, Any]:
+    return yamlout.load(fresh["github"])
 
 
 @pytest.fixture(scope="module")
-def jf() -> str:
-    return header.body((CHURN / "Jenkinsfile").read_text())
+def gl(fresh: dict[str, str]) -> dict[str, Any]:
+    return yamlout.load(fresh["gitlab"])
+
+
+@pytest.fixture(scope="module")
+def jf(fresh: dict[str, str]) -> str:
+    return header.body(fresh["jenkins"])
 
 
 # -- GitHub Actions -----------------------------------------------------------------------------
@@ -98,9 +109,8 @@ def test_github_security_posture(gh: dict[str, Any]) -> None:
     assert all("MLFLOW_TRACKING_TOKEN" not in e for e in validate_env)
 
 
-def test_github_version_comments() -> None:
-    text = (CHURN / ".github/workflows/mlgen.yml").read_text()
-    for line in text.splitlines():
+def test_github_version_comments(fresh: dict[str, str]) -> None:
+    for line in fresh["github"].splitlines():
         if "uses: " in line:
             assert re.search(r"@[0-9a-f]{40}  # v\d+\.\d+\.\d+$", line), line
 
@@ -115,6 +125,10 @@ def test_github_train_cache_skips_training_and_artifacts_travel(gh: dict[str, An
     assert "Install mlgen" not in steps
     assert steps["Upload train outputs"]["with"]["name"] == "train~${{ matrix.model }}"
     assert gh["jobs"]["train"]["strategy"]["matrix"] == {"model": ["gb", "logreg"]}
+    assert gh["jobs"]["train"]["strategy"]["fail-fast"] is False, "one failing leg must not cancel the others"
+    upload = {s["name"]: s for s in gh["jobs"]["evaluate"]["steps"]}["Upload evaluate outputs"]["with"]
+    assert ".mlgen/gate-evaluate.json" in upload["path"].split()
+    assert upload["include-hidden-files"] is True, "`.mlgen/` is hidden: upload-artifact leaves it out otherwise"
     evaluate = {s["name"]: s for s in gh["jobs"]["evaluate"]["steps"]}
     assert evaluate["Download train outputs"]["with"] == {"pattern": "train~*", "merge-multiple": True, "path": "model"}
     assert gh["jobs"]["train"]["runs-on"] == ["self-hosted", "gpu"]
@@ -200,3 +214,20 @@ def test_jenkins_gate_reports_and_stash(jf: str) -> None:
     assert 'stash name: "train~${env.MODEL}"' in jf
     register = jf[jf.index("stage('register')"):jf.index("stage('canary')")]
     assert "branch 'main'" in register
+
+
+def test_only_deployments_are_protected_from_cancellation(gh: dict[str, Any], gl: dict[str, Any]) -> None:
+    for job in ("validate", "train", "evaluate", "register"):
+        assert "interruptible" not in gl[job], "jobs inherit `default: interruptible: true`"
+        assert "concurrency" not in gh["jobs"][job] and "resource_group" not in gl[job]
+    assert gl["default"]["interruptible"] is True
+
+
+def test_canary_jobs_get_the_registry_where_they_use_it(gh: dict[str, Any], gl: dict[str, Any]) -> None:
+    # Every canary job gets the pipeline's secrets; only promoting (the last step) and rolling back
+    # touch the MLflow registry, so only those install mlgen's MLflow extra.
+    for job, mlflow in (("canary-10", False), ("canary-50", False), ("canary-100", True), ("canary-50-rollback", True)):
+        assert any(step.get("env", {}).get("MLFLOW_TRACKING_TOKEN") == "${{ secrets.MLFLOW_TRACKING_TOKEN }}"
+                   for step in gh["jobs"][job]["steps"]), job
+        installs = [line for line in gl[job]["before_script"] if "mlgen-ci" in line]
+        assert installs == [f"python -m pip install 'mlgen-ci{'[mlflow]' if mlflow else ''}==0.1.0'"], job

@@ -275,6 +275,10 @@ class _Builder:
                 stage.name, stage.path, lambda name, path: covers(upload_paths(self.graph.stages[name]), path))
             if producer:
                 sources.append(producer)
+            # its gate results (and the predictions they were decided on) come from that evaluate stage
+            evaluate = self.graph.evaluate_above[stage.name]
+            if evaluate:
+                sources.append(evaluate)
         return tuple(dict.fromkeys(self.artifacts[s] for s in sources if s in self.artifacts))
 
     def _secrets(self, stage: AnyStage, default_all: bool) -> tuple[str, ...]:

@@ -19,15 +19,17 @@ REPORTS_DIR = ".mlgen/reports"
 
 def _cmd(*words: str, flags: list[tuple[str, str | None]] = ()) -> str:  # type: ignore[assignment]
     parts = ["mlgen", *words]
-    literal_dollar = False
+    intended: set[str] = set()
     for flag, value in flags:
         if value is not None:
             parts += _flag(flag, value)
-            literal_dollar = literal_dollar or any(c in value for c in "$`")
+            # A user command passed on verbatim keeps its `$VAR` for the shell mlgen starts later,
+            # and its backslashes as written: single quotes are the point here, so tell shellcheck
+            # that "expressions don't expand" (SC2016) and "backslash before a quote" (SC1003) are intended.
+            intended |= {"SC2016"} if any(c in value for c in "$`") else set()
+            intended |= {"SC1003"} if "\\" in value else set()
     line = " ".join(parts)
-    # A user command passed on verbatim keeps its `$VAR` for the shell mlgen starts later:
-    # single quotes are the point here, so tell shellcheck that SC2016 is intended.
-    return f"# shellcheck disable=SC2016\n{line}" if literal_dollar else line
+    return f"# shellcheck disable={','.join(sorted(intended, reverse=True))}\n{line}" if intended else line
 
 
 def _flag(flag: str, value: str) -> list[str]:

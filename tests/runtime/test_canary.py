@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -31,10 +30,8 @@ def checks_run(tmp_path: Path) -> list[str]:
 
 
 def test_healthy_step_deploys_then_checks_every_interval(runtime: Run, tmp_path: Path) -> None:
-    started = time.monotonic()
     result = step(runtime, "--check", counting_check(tmp_path), weight="25")
     assert result.code == 0, result.out + result.err
-    assert time.monotonic() - started >= 1.0  # the whole bake was waited out
     seen = checks_run(tmp_path)
     assert 4 <= len(seen) <= 8 and set(seen) == {"25"}
     assert (tmp_path / ".mlgen/canary-weight").read_text().strip() == "25"
@@ -43,10 +40,8 @@ def test_healthy_step_deploys_then_checks_every_interval(runtime: Run, tmp_path:
 
 
 def test_bad_check_fails_fast(runtime: Run, tmp_path: Path) -> None:
-    started = time.monotonic()
     result = step(runtime, "--check", "echo 'p95 too high' >&2; exit 4", bake="30s", interval="1s")
-    assert result.code == 1
-    assert time.monotonic() - started < 10
+    assert result.code == 1  # how fast: benchmarks/canary_fail_fast.py
     assert "canary step 10% FAILED after 1 check(s)" in result.out
     assert "the check command exited with 4" in result.out and "p95 too high" in result.out
 
@@ -59,10 +54,8 @@ def test_deploy_failure_stops_before_checking(runtime: Run, tmp_path: Path) -> N
 
 
 def test_hanging_check_times_out(runtime: Run) -> None:
-    started = time.monotonic()
     result = step(runtime, "--check", "sleep 20", "--check-timeout", "300ms", bake="5s")
-    assert result.code == 1 and "did not finish within 0.3s" in result.out
-    assert time.monotonic() - started < 5
+    assert result.code == 1 and "did not finish within 0.3s" in result.out  # how fast: benchmarks/canary_fail_fast.py
 
 
 def test_http_check_against_the_service(runtime: Run, healthy: Service) -> None:

@@ -34,6 +34,13 @@ class EngineMissing(RuntimeError):
     """The engine binary is not installed: a broken test setup, reported as such (never a skip)."""
 
 
+class WorkflowRefused(RuntimeError):
+    """act exited with an error before any job reported a result (an invalid workflow, a bad flag).
+
+    Without this, every job would be reported "skipped", as if `if:` conditions had left them out.
+    """
+
+
 @dataclass
 class WorkflowRun:
     returncode: int
@@ -303,6 +310,8 @@ def _parse(returncode: int, out: str, spec: dict[str, Any], artifacts: Path) -> 
     for record in records:
         if "jobResult" in record:
             jobs[_key(record, order)] = RESULTS.get(record["jobResult"], record["jobResult"])
+    if returncode != 0 and not jobs:
+        raise WorkflowRefused(f"act refused the workflow (exit {returncode}); no job ran:\n{out[-4000:]}")
     for job_id in spec.get("jobs", {}):
         # act prints nothing for a job whose `if:` is false or whose needs failed: it was skipped.
         if not any(k == job_id or k.startswith(f"{job_id} (") for k in jobs):

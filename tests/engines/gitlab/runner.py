@@ -42,7 +42,8 @@ class EngineMissing(RuntimeError):
 
 
 class PipelineError(RuntimeError):
-    """gitlab-ci-local could not create the pipeline (invalid configuration, bad needs...)."""
+    """gitlab-ci-local could not create the pipeline (invalid configuration, bad needs...), or GitLab
+    would refuse to create it. Raised, never reported as a run whose jobs were all skipped."""
 
 
 @dataclass
@@ -80,7 +81,8 @@ class PipelinePlan:
 
 def run_pipeline(repo_dir: Path, *, branch: str = "main", pipeline_source: str = "push", merge_request: bool = False,
                  variables: dict[str, str] | None = None, manual: tuple[str, ...] | list[str] = (),
-                 default_branch: str = "main", cache_dir: Path | None = None, timeout: float = 600) -> PipelineRun:
+                 default_branch: str = "main", cache_dir: Path | None = None, protected_branches: tuple[str, ...] | None = None,
+                 timeout: float = 600) -> PipelineRun:
     """Run the pipeline `repo_dir/.gitlab-ci.yml` would get for a push (or other source) on `branch`.
 
     `branch` is checked out in `repo_dir` first (created at HEAD if missing): gitlab-ci-local reads
@@ -88,12 +90,18 @@ def run_pipeline(repo_dir: Path, *, branch: str = "main", pipeline_source: str =
     merge_request_event, no CI_COMMIT_BRANCH, CI_MERGE_REQUEST_* set). `manual` names the manual
     jobs to play. The cache lives in repo_dir/.gitlab-ci-local/cache, so a second run in the same
     folder can hit; `cache_dir`, when given, is mirrored in before and out after the run.
+
+    Caches follow GitLab's default of separate caches for protected and unprotected refs (the
+    runner adds the `-protected` / `-non_protected` key suffix GitLab adds; gitlab-ci-local shares
+    one cache): `protected_branches` (default: the default branch, which GitLab protects) are
+    protected; a merge request pipeline runs for an unprotected ref.
     """
     source = "merge_request_event" if merge_request else pipeline_source
     with _engine(repo_dir, branch, source, merge_request, default_branch, variables or {}) as base:
         if not _pipeline_created(base, repo_dir, timeout):
             return PipelineRun(0, "workflow:rules: GitLab creates no pipeline for this event\n", {}, False, repo_dir)
         listed = _list_jobs(base, repo_dir, timeout)
+        _refuse_missing_needs(listed)
         blocked = _blocked(listed, set(manual))
         command = [*base, "--force-shell-executor", "--shell-isolation", "--no-artifacts-to-source",
                    "--json-schema-validation", "--max-job-name-padding", "0",
@@ -101,9 +109,11 @@ def run_pipeline(repo_dir: Path, *, branch: str = "main", pipeline_source: str =
         if blocked:
             # gitlab-ci-local refuses jobs that need an unplayed manual job: run only the others.
             command += ["--needs", *(j["name"] for j in listed if _runnable(j, manual, blocked))]
-        _mirror(cache_dir, repo_dir / STATE_DIR / "cache")
-        returncode, out = _run(command, cwd=repo_dir, timeout=timeout)
-        _mirror(repo_dir / STATE_DIR / "cache", cache_dir)
+        protected = not merge_request and branch in (protected_branches if protected_branches is not None else (default_branch,))
+        with _cache_for(repo_dir, "protected" if protected else "non_protected", cache_dir):
+            returncode, out = _run(command, cwd=repo_dir, timeout=timeout)
+    if returncode != 0 and not any(SUMMARY.match(line) for line in out.splitlines()):
+        raise PipelineError(f"gitlab-ci-local refused the pipeline (exit {returncode}); no job ran:\n{out[-4000:]}")
     jobs = _statuses(out, listed, set(manual), blocked)
     return PipelineRun(returncode, out, jobs, True, repo_dir, _job_logs(repo_dir, jobs))
 
@@ -116,7 +126,9 @@ def plan_pipeline(repo_dir: Path, *, branch: str = "main", pipeline_source: str 
     with _engine(repo_dir, branch, source, merge_request, default_branch, variables or {}) as base:
         if not _pipeline_created(base, repo_dir, timeout):
             return PipelinePlan(False, {})
-        return PipelinePlan(True, {job["name"]: job["when"] for job in _list_jobs(base, repo_dir, timeout)})
+        listed = _list_jobs(base, repo_dir, timeout)
+        _refuse_missing_needs(listed)
+        return PipelinePlan(True, {job["name"]: job["when"] for job in listed})
 
 
 # -- preparing the run ------------------------------------------------------------------------------
@@ -213,6 +225,22 @@ def _pipeline_created(base: list[str], repo_dir: Path, timeout: float) -> bool:
     return any(job["name"] == "probe" and job["when"] != "never" for job in jobs)
 
 
+def missing_needs(listed: list[dict[str, Any]]) -> list[str]:
+    """GitLab's rule that gitlab-ci-local does not apply: a pipeline in which a created job needs a
+    job that rules left out is not created at all ("'b' job needs 'a' job, but 'a' is not in any
+    previous stage"), unless the need is `optional: true`."""
+    created = {_base_name(j["name"]) for j in listed if j["when"] != "never"}
+    return [f"'{j['name']}' job needs '{n['job']}' job, but '{n['job']}' is not in any previous stage"
+            for j in listed if j["when"] != "never" for n in j.get("needs") or []
+            if n["job"] not in created and not n.get("optional")]
+
+
+def _refuse_missing_needs(listed: list[dict[str, Any]]) -> None:
+    problems = missing_needs(listed)
+    if problems:
+        raise PipelineError("GitLab would not create this pipeline:\n" + "\n".join(problems))
+
+
 def _blocked(listed: list[dict[str, Any]], manual: set[str]) -> set[str]:
     """Jobs that (transitively) need a manual job nobody played: GitLab leaves them waiting."""
     waiting = {j["name"] for j in listed if j["when"] == "manual" and j["name"] not in manual}
@@ -232,6 +260,24 @@ def _runnable(job: dict[str, Any], manual: tuple[str, ...] | list[str], blocked:
     if job["when"] == "never" or job["name"] in blocked:
         return False
     return job["when"] != "manual" or job["name"] in manual
+
+
+@contextmanager
+def _cache_for(repo_dir: Path, scope: str, cache_dir: Path | None) -> Iterator[None]:
+    """Put this scope's cache where gitlab-ci-local reads it for the run, and keep it apart after."""
+    live = repo_dir / STATE_DIR / "cache"
+    kept = repo_dir / STATE_DIR / f"cache-{scope}"
+    mirror = cache_dir / scope if cache_dir is not None else None
+    shutil.rmtree(live, ignore_errors=True)
+    _mirror(mirror, kept)
+    _mirror(kept, live)
+    try:
+        yield
+    finally:
+        shutil.rmtree(kept, ignore_errors=True)
+        _mirror(live, kept)
+        _mirror(live, mirror)
+        shutil.rmtree(live, ignore_errors=True)
 
 
 def _mirror(source: Path | None, target: Path | None) -> None:

@@ -1440,6 +1440,7 @@ class JhConfig {
     Map<String, String> env = [:]
     String buildNumber = '1'
     File stashDir
+    File agentWorkspaces     // set: every agent allocation gets its own workspace under it (see agentWorkspace)
     boolean parseOnly
     String previousResult
     String jobName = 'mlgen'
@@ -1461,6 +1462,8 @@ usage: groovy harness.groovy --jenkinsfile PATH --workdir DIR [options]
   --previous-result R      result of the previous build (for changed/fixed/regression); default: none
   --job-name NAME          multibranch job name (JOB_NAME=<name>/<branch>), default mlgen
   --stash-dir DIR          where stashes and archived artifacts go (default: a new temp dir)
+  --agent-workspaces DIR   each agent allocation gets its own workspace, DIR/<branch>/<stage>, as on
+                           another agent: files travel between stages only by stash/unstash
   --parse-only             only parse and check the Jenkinsfile(s)
 exit: 0 SUCCESS, 1 FAILURE, 2 UNSTABLE, 3 ABORTED, 4 harness error'''
 
@@ -1511,6 +1514,7 @@ exit: 0 SUCCESS, 1 FAILURE, 2 UNSTABLE, 3 ABORTED, 4 harness error'''
                 case '--previous-result': c.previousResult = JhResult.check(value(a), '--previous-result'); break
                 case '--job-name': c.jobName = value(a); break
                 case '--stash-dir': c.stashDir = new File(value(a)); break
+                case '--agent-workspaces': c.agentWorkspaces = new File(value(a)); break
                 case '--parse-only': c.parseOnly = true; break
                 case '--help': case '-h': println USAGE; System.exit(0); break
                 default: throw new JhHarnessError("unknown option '${a}'\n${USAGE}")
@@ -1538,6 +1542,7 @@ class JhStageRun {
     int retriesLeft          // >0 while a stage-level retry option can still run another attempt
     String skipReason
     boolean errorMarked
+    Map<String, String> post = [:]  // post condition that ran -> passed | failed (reported with the stage)
     String status() { JhResult.STATUS[JhResult.worst(result, childResult) ?: 'SUCCESS'] }
 }
 
@@ -1823,12 +1828,13 @@ class JhRunner {
     // Reports
     // ---------------------------------------------------------------------------------------
 
-    void report(JhStage s, JhCtx ctx, String status, String reason) {
+    void report(JhStage s, JhCtx ctx, String status, String reason, Map<String, String> post = [:]) {
         if (!s.reportable) return
         Map r = [stage: s.name, status: status]
         if (ctx.matrix) r.matrix = ctx.matrix
         if (ctx.parent) r.parent = ctx.parent
         if (reason) r.reason = reason
+        if (post) r.post = post
         reports << r
         out.println('MLGEN-STAGE ' + JsonOutput.toJson(JhArgs.json(r)))
         out.flush()
@@ -1965,7 +1971,7 @@ class JhRunner {
             reportSkippedTree(s, ctx, run.skipReason)
             return
         }
-        report(s, ctx, run.status(), err instanceof JhInterrupted ? err.message : null)
+        report(s, ctx, run.status(), err instanceof JhInterrupted ? err.message : null, run.post)
         if (parent != null) parent.childResult = JhResult.worst(parent.childResult, JhResult.worst(run.result, run.childResult))
         if (err != null) throw err
     }
@@ -2069,13 +2075,57 @@ class JhRunner {
             return
         }
         String node = a.type == 'label' ? a.label : 'built-in'
-        log("Running on ${node} (agent ${a.type}${a.label ? " '${a.label}'" : ''}) in ${cfg.workdir.absolutePath}")
+        File ws = agentWorkspace()
+        log("Running on ${node} (agent ${a.type}${a.label ? " '${a.label}'" : ''}) in ${(ws ?: cfg.workdir).absolutePath}")
         nodeDepth++
+        if (ws != null) cwdStack << ws
         try {
-            withOverlay([NODE_NAME: node, NODE_LABELS: node]) { body.call() }
+            withOverlay([NODE_NAME: node, NODE_LABELS: node] + workspaceVars(ws)) { body.call() }
         } finally {
+            if (ws != null) cwdStack.remove(cwdStack.size() - 1)
             nodeDepth--
         }
+    }
+
+    /**
+     * With --agent-workspaces, each agent allocation runs where another agent would: in a workspace
+     * of its own, `<dir>/<BRANCH_NAME>/<stage path>`, into which the commit's tracked files are
+     * checked out (Jenkins' implicit `checkout scm`; untracked files from earlier builds of the same
+     * branch stay, as they do in a Jenkins workspace). Files reach another stage only by stash/unstash.
+     * Without it, every agent runs in --workdir (one shared workspace).
+     */
+    File agentWorkspace() {
+        if (cfg.agentWorkspaces == null) return null
+        String stage = prefix().trim().replaceAll(/^\[|\]$/, '')
+        File ws = new File(new File(cfg.agentWorkspaces, safeName(envGet('BRANCH_NAME'))), safeName(stage))
+        ws.mkdirs()
+        checkoutInto(ws)
+        return ws
+    }
+
+    static String safeName(String s) { s.replaceAll(/[^A-Za-z0-9._-]+/, '_') }
+
+    Map<String, String> workspaceVars(File ws) {
+        ws == null ? [:] : [WORKSPACE: ws.path, WORKSPACE_TMP: ws.path + '@tmp']
+    }
+
+    /** The workdir's tracked files (all files but .git when it is no git checkout), copied over. */
+    void checkoutInto(File ws) {
+        File src = cfg.workdir.absoluteFile
+        List<String> files = []
+        if (new File(src, '.git').exists()) {
+            Process p = new ProcessBuilder('git', 'ls-files', '-z').directory(src).start()
+            String text = p.inputStream.getText('UTF-8')
+            if (p.waitFor() != 0) throw new JhHarnessError("git ls-files failed in ${src}")
+            files = text.split('\u0000').findAll { it }
+        } else {
+            src.eachFileRecurse(groovy.io.FileType.FILES) { File f ->
+                String rel = src.toPath().relativize(f.toPath()).toString()
+                if (!rel.startsWith('.git/')) files << rel
+            }
+        }
+        files.each { String rel -> JhGlob.copy(new File(src, rel), new File(ws, rel)) }
+        log("checkout scm: ${files.size()} tracked file(s) into the agent workspace ${ws.path}")
     }
 
     void requireNode(String step) {
@@ -2211,11 +2261,13 @@ class JhRunner {
             String current = run != null ? (JhResult.worst(run.result, run.childResult) ?: 'SUCCESS') : (buildResult ?: 'SUCCESS')
             if (!conditionMet(cond, current)) return
             log("post ${cond}")
+            if (run != null) run.post[cond] = 'passed'
             try {
                 runSteps(c)
             } catch (JhHarnessError e) {
                 throw e
             } catch (Throwable t) {
+                if (run != null) run.post[cond] = 'failed'
                 logError(t)
                 if (run != null) { run.result = JhResult.worst(run.result, 'FAILURE'); run.errorMarked = true }
                 buildResult = JhResult.worst(buildResult, 'FAILURE')
@@ -2265,11 +2317,12 @@ class JhRunner {
     Object nodeStep(String label, Closure body) {
         if (dryRun) return runSteps(body)
         String node = label ?: 'built-in'
-        log("node ${label ? "'${label}'" : '(any)'}: running on ${node} in ${cfg.workdir.absolutePath}")
+        File ws = agentWorkspace()
+        log("node ${label ? "'${label}'" : '(any)'}: running on ${node} in ${(ws ?: cfg.workdir).absolutePath}")
         nodeDepth++
-        cwdStack << cfg.workdir.absoluteFile
+        cwdStack << (ws ?: cfg.workdir.absoluteFile)
         try {
-            return withOverlay([NODE_NAME: node, NODE_LABELS: node]) { runSteps(body) }
+            return withOverlay([NODE_NAME: node, NODE_LABELS: node] + workspaceVars(ws)) { runSteps(body) }
         } finally {
             cwdStack.remove(cwdStack.size() - 1)
             nodeDepth--
@@ -2521,7 +2574,9 @@ class JhRunner {
     void guardInsideWorkdir(File f, String step) {
         String ws = cfg.workdir.canonicalPath
         String p = f.canonicalPath
-        if (!(p == ws || p.startsWith(ws + File.separator))) {
+        String agents = cfg.agentWorkspaces?.canonicalPath
+        boolean inAgents = agents != null && p.startsWith(agents + File.separator)
+        if (!(p == ws || p.startsWith(ws + File.separator) || inAgents)) {
             throw new JhHarnessError("${step}: refusing to delete ${p}, which is outside the workdir ${ws}")
         }
     }

@@ -37,6 +37,10 @@ JAVA_OPTS = (
 EXIT_RESULTS = {0: "SUCCESS", 1: "FAILURE", 2: "UNSTABLE", 3: "ABORTED", 4: "HARNESS_ERROR"}
 
 
+class PipelineRefused(AssertionError):
+    """The harness refused the Jenkinsfile: no stage ran, so no stage has a status."""
+
+
 class HarnessUnavailable(AssertionError):
     """Groovy or Java is missing: an error, so CI cannot pass by skipping."""
 
@@ -69,7 +73,13 @@ class JenkinsRun:
         return found[0]
 
     def statuses(self) -> dict[str, str]:
-        """name -> status for stages outside matrix cells (later reports win)."""
+        """name -> status for stages outside matrix cells (later reports win).
+
+        A pipeline the harness refused (an unknown construct, an invalid option: exit 4, no
+        result record) has no stage statuses to report: asking for them fails loudly, so a caller
+        cannot read the refusal as "every stage skipped"."""
+        if self.result == "HARNESS_ERROR" or not self.summary:
+            raise PipelineRefused(f"the Jenkins harness did not run the pipeline (result {self.result}):\n{self.log[-4000:]}")
         return {s["stage"]: s["status"] for s in self.stages if "matrix" not in s}
 
 
@@ -164,6 +174,7 @@ def run_jenkinsfile(
     env: dict | None = None,
     cause: str = "push",
     stash_dir: Path | None = None,
+    agent_workspaces: Path | None = None,
     timeout: float = 300,
     params: dict | None = None,
     build_number: int | None = None,
@@ -172,7 +183,11 @@ def run_jenkinsfile(
     extra_args: Iterable[str] = (),
 ) -> JenkinsRun:
     """Execute `jenkinsfile` with `workdir` as the workspace. Never raises on a failed build:
-    check `result`. Raises HarnessUnavailable when Groovy/Java are missing."""
+    check `result`. Raises HarnessUnavailable when Groovy/Java are missing.
+
+    `agent_workspaces`: every stage agent runs in a workspace of its own under this folder (per
+    branch and stage, kept across builds), with the commit's tracked files checked out: files
+    reach another stage only through stash/unstash, as between real agents."""
     args = ["--jenkinsfile", str(jenkinsfile), "--workdir", str(workdir), "--branch", branch, "--cause", cause]
     args.append("--approve" if approve else "--reject")
     if change_request:
@@ -185,6 +200,8 @@ def run_jenkinsfile(
         args += ["--param", f"{key}={str(value).lower() if isinstance(value, bool) else value}"]
     if stash_dir is not None:
         args += ["--stash-dir", str(stash_dir)]
+    if agent_workspaces is not None:
+        args += ["--agent-workspaces", str(agent_workspaces)]
     if build_number is not None:
         args += ["--build-number", str(build_number)]
     if previous_result is not None:
