@@ -16,6 +16,7 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 
 from mlgen import header, yamlout
+from mlgen.errors import SpecError
 from tests import condeval
 from tests.compiled import compile_dict
 
@@ -25,7 +26,7 @@ MAYBE_BRANCHES = st.none() | st.lists(st.sampled_from(BRANCHES), min_size=1, max
 
 def spec(register: list[str] | None, canary: list[str] | None) -> dict[str, Any]:
     register_stage: dict[str, Any] = {"name": "register", "kind": "register", "model": "m", "path": "model/",
-                                      "registry": "command", "command": {"register": "true"}}
+                                      "registry": "command", "command": {"register": "true", "promote": "true", "rollback": "true"}}
     canary_stage: dict[str, Any] = {"name": "canary", "kind": "canary", "deploy": "true", "check": "true",
                                     "rollback": "true", "steps": [50, 100], "approval": False}
     if register is not None:
@@ -56,14 +57,23 @@ def decisions(outputs: dict[str, str], job: str, jenkins_stage: str, branch: str
 
 
 @given(register=MAYBE_BRANCHES, canary=MAYBE_BRANCHES)
-@example(register=["main", "dev"], canary=["release/x"])
+@example(register=["main", "dev"], canary=["release/x"])  # no common branch: refused
+@example(register=["main", "dev"], canary=["dev", "release/x"])
 @example(register=["dev", "release/x", "hotfix.1"], canary=None)
-@example(register=["dev"], canary=["Dev"])  # GitHub and Jenkins compare ignoring case; GitLab does not
+@example(register=["dev", "Dev"], canary=["Dev"])  # GitHub and Jenkins compare ignoring case; GitLab does not
 def test_branch_only_jobs_run_on_any_listed_branch(register: list[str] | None, canary: list[str] | None) -> None:
+    # The canary waits for register, so it runs only where register runs too: on the common branches.
+    runs_on = {"register": set(register or ["main"])}
+    runs_on["canary-50"] = set(canary or ["main"]) & runs_on["register"]
     with tempfile.TemporaryDirectory() as tmp:
-        outputs = compile_dict(spec(register, canary), Path(tmp))
-    for job, stage, listed in (("register", "register", register), ("canary-50", "canary", canary)):
-        allowed = set(listed or ["main"])
+        try:
+            outputs = compile_dict(spec(register, canary), Path(tmp))
+        except SpecError as exc:
+            assert not runs_on["canary-50"], exc.render()  # refused only when the canary could never run
+            assert "can never run" in exc.render()
+            return
+    for job, stage in (("register", "register"), ("canary-50", "canary")):
+        allowed = runs_on[job]
         for branch in [*BRANCHES, "other"]:
             expected = branch in allowed
             # GitHub's `==` and Jenkins' branch GLOB ignore case: they cannot tell `dev` from `Dev`
@@ -78,7 +88,7 @@ def test_branch_only_jobs_run_on_any_listed_branch(register: list[str] | None, c
 
 @pytest.mark.parametrize("branch", ["main", "dev", "release/x", "other"])
 def test_pipelines_are_created_for_pushes_to_the_trigger_branches(branch: str, tmp_path: Path) -> None:
-    outputs = compile_dict(spec(["dev"], ["release/x"]), tmp_path)
+    outputs = compile_dict(spec(["dev", "release/x"], ["release/x"]), tmp_path)
     expected = branch in ("main", "dev", "release/x")
     gh = yamlout.load(outputs["github"])
     assert (branch in gh["on"]["push"]["branches"]) is expected
