@@ -69,7 +69,8 @@ def _eval(expression: str, vars_: dict[str, str | None]) -> bool:
 def _github_admits(condition: str | None, event: str, branch: str) -> bool:
     if condition is None:
         return True
-    condition = condition.replace("always() && contains(needs.*.result, 'failure') && ", "")
+    condition = re.sub(r"^always\(\) && \(contains\(needs\.\*\.result, 'failure'\) \|\| "
+                       r"contains\(needs\.\*\.result, 'cancelled'\)\) && ", "", condition)
     github_event = "pull_request" if event == "merge_request_event" else event
     python = (condition.replace("github.event_name", repr(github_event)).replace("github.ref", repr(f"refs/heads/{branch}"))
               .replace("&&", " and ").replace("||", " or "))

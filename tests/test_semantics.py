@@ -70,9 +70,9 @@ def test_github_asks_for_approval_once_and_never_for_a_rollback(gh: dict[str, An
     assert gh["jobs"]["canary-10"]["needs"] == ["register", "canary-10-approval"]
 
 
-def test_github_rollback_runs_only_on_a_failed_step(gh: dict[str, Any]) -> None:
+def test_github_rollback_runs_only_on_a_failed_or_cancelled_step(gh: dict[str, Any]) -> None:
     condition = gh["jobs"]["canary-50-rollback"]["if"]
-    assert condition.startswith("always() && contains(needs.*.result, 'failure')")
+    assert condition.startswith("always() && (contains(needs.*.result, 'failure') || contains(needs.*.result, 'cancelled'))")
     run = gh["jobs"]["canary-50-rollback"]["steps"][-1]["run"]
     assert run.startswith("mlgen canary rollback --rollback './deploy.sh --rollback'")
 
@@ -182,7 +182,7 @@ def test_jenkins_approval_lock_and_rollback(jf: str) -> None:
     for step in ("canary 10%", "canary 50%", "canary 100%"):
         body = canary[canary.index(f"stage('{step}')"):]
         post = body[body.index("post {"):body.index("post {") + 1200]
-        assert post.index("failure {") < post.index("mlgen canary rollback")
+        assert post.index("unsuccessful {") < post.index("mlgen canary rollback")
     assert re.search(r"^  agent none$", jf, re.MULTILINE)
 
 

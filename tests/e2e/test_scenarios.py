@@ -204,7 +204,7 @@ def run_jenkins(project: Project, scenario: Scenario, env: dict[str, str]) -> di
         out[f"canary-{weight}"] = statuses.get(f"canary {weight}%", S)
     if out["train"] == P and "mlgen cache: hit" in run.stdout and "mlgen cache: miss" not in run.stdout:
         out["train"] = C
-    # The rollback is the failed step's `post { failure }`: evidence is the rollback it performed.
+    # The rollback is the step's `post { unsuccessful }`: evidence is the rollback it performed.
     out["rollback"] = P if project.deployments().count("rollback") > before else S
     return _norm(out, run.log)
 

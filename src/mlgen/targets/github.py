@@ -149,8 +149,10 @@ def _condition(when: When, plan: Plan) -> str | None:
         refs = " || ".join(f"github.ref == {gha_string('refs/heads/' + b)}" for b in dict.fromkeys(branches))
         parts.append(f"github.event_name != 'pull_request' && ({refs})")
     if when.on_failure_of:
-        # always() lets the job start after a failed need; the test keeps it to real failures.
-        parts.insert(0, "always() && contains(needs.*.result, 'failure')")
+        # always() lets the job start after a failed or cancelled need (and keeps it from being
+        # cancelled with the run); the test keeps it to the step ending badly: a failure, a
+        # timeout, or a cancellation (by a person, or by the run being cancelled).
+        parts.insert(0, "always() && (contains(needs.*.result, 'failure') || contains(needs.*.result, 'cancelled'))")
     return " && ".join(parts) or None
 
 

@@ -18,7 +18,8 @@ NOT_MR = '$CI_PIPELINE_SOURCE != "merge_request_event"'
 
 
 def emit(plan: Plan, settings: Settings, source: Source | None = None) -> str:
-    jobs = {job.id: _job(job, plan, settings) for job in plan.jobs}
+    rollbacks = {step: job for job in plan.jobs if job.kind == "rollback" for step in job.when.on_failure_of}
+    jobs = {job.id: _job(job, plan, settings, rollbacks.get(job.id)) for job in plan.jobs}
     overrides.apply(NAME, jobs, settings.overrides, source)
     doc: dict[str, Any] = {"workflow": {"name": f"mlgen {plan.name}", "rules": _workflow_rules(plan)}}
     doc["stages"] = list(dict.fromkeys(_stage_of(job) for job in plan.jobs))
@@ -54,7 +55,7 @@ def _workflow_rules(plan: Plan) -> list[dict[str, Any]]:
     return rules
 
 
-def _job(job: Job, plan: Plan, settings: Settings) -> dict[str, Any]:
+def _job(job: Job, plan: Plan, settings: Settings, rollback: Job | None = None) -> dict[str, Any]:
     out: dict[str, Any] = {"stage": _stage_of(job)}
     out["needs"] = [{"job": n, "artifacts": any(a.producer == n for a in job.downloads)} for n in job.needs]
     out["needs"] += [{"job": a.producer, "artifacts": True} for a in job.downloads if a.producer not in job.needs]
@@ -90,6 +91,8 @@ def _job(job: Job, plan: Plan, settings: Settings) -> dict[str, Any]:
     if before:
         out["before_script"] = before
     out["script"] = [_script(c.script, c.skip_on_cache_hit, job, plan) for c in job.commands]
+    if rollback is not None:
+        out["after_script"] = [_rollback_on_cancel(rollback)]
     artifacts: dict[str, Any] = {}
     if job.upload:
         artifacts["paths"] = list(job.upload.paths)
@@ -100,6 +103,20 @@ def _job(job: Job, plan: Plan, settings: Settings) -> dict[str, Any]:
     if artifacts:
         out["artifacts"] = artifacts
     return out
+
+
+def _rollback_on_cancel(rollback: Job) -> str:
+    """The step's rollback when the step was cancelled, from its own `after_script`.
+
+    A `when: on_failure` job never runs for a cancelled need, but since GitLab 17.0 `after_script`
+    runs when a running job is cancelled, with `$CI_JOB_STATUS` reading `canceled`. Failures and
+    timeouts (status `failed`) are left to the step's on_failure rollback job, so each bad ending
+    runs the rollback once, never twice.
+    """
+    # Not indented: a quoted value in the command may span lines and must stay byte-exact.
+    lines = [f"python -m pip install '{rollback.install}'"] if rollback.install else []
+    body = "\n".join([*lines, *(c.script for c in rollback.commands)])
+    return f'if [ "$CI_JOB_STATUS" = canceled ]; then\n{body}\nfi'
 
 
 def _script(script: str, cached: bool, job: Job, plan: Plan) -> str:

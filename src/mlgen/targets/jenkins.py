@@ -163,7 +163,7 @@ def _stages(plan: Plan, views: dict[str, View]) -> list[dict[str, Any]]:
     groups: dict[str, dict[str, Any]] = {}
     for job in plan.jobs:
         if job.kind == "rollback":
-            # A step's rollback is that step's `post { failure }`, on the step's own agent.
+            # A step's rollback is that step's `post { unsuccessful }`, on the step's own agent.
             by_id[job.needs[0]]["rollback"] = _rollback(job, plan)
             continue
         stage = by_id[job.id] = _stage(job, plan, views[job.id])
@@ -196,10 +196,15 @@ def _stage(job: Job, plan: Plan, view: View) -> dict[str, Any]:
         includes = lit(",".join(_ant(p) for p in job.upload.paths))
         steps.append({"stash": _stash_expr(job.upload), "includes": includes})
         steps.append({"archive": includes})
+    timeout = _minutes(view.timeout)
+    # A canary step's timeout wraps its steps only: its `post` (the rollback) must still run
+    # after the timeout fired, and never inherits an expired deadline.
+    step_timeout = timeout if job.kind == "canary" else None
     return {
         "name": lit(job.title),
         "agent": lit(view.agent) if view.agent else None,
-        "timeout": _minutes(view.timeout),
+        "timeout": None if step_timeout else timeout,
+        "step_timeout": step_timeout,
         "retry": view.retries + 1 if view.retries else None,
         "environment": [(ident(k), lit(v)) for k, v in (view.environment or {}).items()],
         "when": _when(job.when, plan),

@@ -1,0 +1,71 @@
+"""The generated rollout on the Jenkins harness: a step that times out is rolled back, and a slow
+approval never eats a step's bake.
+
+The Jenkinsfile is compiled from a small spec; its minute timeouts are then read as seconds
+(`unit: 'SECONDS'`) so the runs take seconds. Nothing else in the file is changed.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import run_mlgen
+from tests.engines.jenkins.runner import run_jenkinsfile
+
+pytestmark = [pytest.mark.engine]
+
+PYTHON = f"{sys.version_info[0]}.{sys.version_info[1]}"
+SPEC = f"""\
+version: 1
+name: roll
+defaults: {{python: "{PYTHON}", timeout: {{STEP_TIMEOUT}}m}}
+stages:
+  - {{name: validate, kind: validate, run: "true"}}
+  - name: canary
+    kind: canary
+    registry: command
+    deploy: ./deploy.sh "$MLGEN_CANARY_WEIGHT"
+    steps: [50, 100]
+    bake: {{BAKE}}s
+    interval: 1s
+    check: "true"
+    rollback: ./deploy.sh rollback
+targets:
+  jenkins: {{path: Jenkinsfile}}
+"""
+DEPLOY = '#!/bin/sh\necho "$1" >> "$DEPLOY_LOG"\n'
+
+
+def _project(folder: Path, step_timeout: int, bake: int) -> Path:
+    folder.mkdir(parents=True)
+    (folder / "mlgen.yaml").write_text(SPEC.replace("{STEP_TIMEOUT}", str(step_timeout)).replace("{BAKE}", str(bake)))
+    deploy = folder / "deploy.sh"
+    deploy.write_text(DEPLOY)
+    deploy.chmod(0o755)
+    compiled = run_mlgen("compile", cwd=folder)
+    assert compiled.code == 0, compiled.err
+    jenkinsfile = folder / "Jenkinsfile"
+    # Minutes read as seconds: the timeouts keep their ratios, the run takes seconds.
+    text, count = re.subn(r"unit: 'MINUTES'", "unit: 'SECONDS'", jenkinsfile.read_text())
+    assert count, "the compiled Jenkinsfile has no timeout"
+    jenkinsfile.write_text(text)
+    return jenkinsfile
+
+
+def _run(jenkinsfile: Path, tmp_path: Path, **env: str):
+    log = tmp_path / "deploy.log"
+    result = run_jenkinsfile(jenkinsfile, jenkinsfile.parent, env={"PIP_NO_INDEX": "1", "DEPLOY_LOG": str(log), **env},
+                             stash_dir=tmp_path / "stash", timeout=240)
+    return result, (log.read_text().split() if log.is_file() else [])
+
+
+def test_a_step_that_times_out_mid_bake_is_rolled_back(tmp_path: Path) -> None:
+    jenkinsfile = _project(tmp_path / "p", step_timeout=15, bake=60)
+    result, deployed = _run(jenkinsfile, tmp_path)
+    assert result.result == "ABORTED", result.log
+    assert deployed == ["50", "rollback"], result.log
