@@ -153,3 +153,26 @@ def _block(text: str, condition: str) -> str:
         if depth == 0:
             return text[start:j + 1]
     raise AssertionError(condition)
+
+
+@pytest.mark.parametrize(("steps", "approval"), CASES)
+def test_jenkins_approval_is_a_stage_of_its_own_so_it_never_eats_a_step_timeout(steps: list[int], approval: bool) -> None:
+    text = compile_spec(spec(steps, approval=approval, branches=["main"]))["jenkins"]
+    canary = _stage(text, "canary")
+    assert "lock('deploy-production')" in canary
+    for weight in steps:
+        assert "input {" not in _stage(text, f"canary {weight}%"), "a step's stage never waits for a person"
+    names = re.findall(r"^\s*stage\('([^']*)'\)", canary, re.MULTILINE)
+    if not approval:
+        assert "input {" not in canary and names == ["canary", *(f"canary {w}%" for w in steps)]
+        return
+    assert names == ["canary", "canary approval", *(f"canary {w}%" for w in steps)]
+    gate = _stage(text, "canary approval")
+    # `when` before the input (pull requests and other branches are never asked), then the
+    # approval's own timeout, which (entered before the input) bounds only the wait.
+    assert re.search(r"when \{\n\s+beforeInput true\n\s+branch 'main'\n\s+\}", gate), gate
+    assert gate.index("when {") < gate.index("options {") < gate.index("input {") < gate.index("steps {")
+    minutes = int(re.search(r"timeout\(time: (\d+), unit: 'MINUTES'\)", gate).group(1))
+    assert minutes >= 60
+    assert "message 'Start the canary of roll in production?'" in gate
+    assert "agent" not in gate, "waiting for a person holds no executor"

@@ -169,16 +169,16 @@ def _stage_names(text: str) -> list[str]:
 
 def test_jenkins_order(jf: str) -> None:
     assert _stage_names(jf) == ["validate", "train", "train", "evaluate", "register", "canary",
-                                "canary 10%", "canary 50%", "canary 100%"]
+                                "canary approval", "canary 10%", "canary 50%", "canary 100%"]
 
 
 def test_jenkins_approval_lock_and_rollback(jf: str) -> None:
     canary = jf[jf.index("stage('canary')"):]
     assert canary.index("when {\n        branch 'main'") < canary.index("input {")
     assert "lock('deploy-production')" in canary
-    first = canary[canary.index("stage('canary 10%')"):canary.index("stage('canary 50%')")]
-    assert "input {" in first
-    assert "input {" not in canary[canary.index("stage('canary 50%')"):]
+    approval = canary[canary.index("stage('canary approval')"):canary.index("stage('canary 10%')")]
+    assert "input {" in approval
+    assert "input {" not in canary[canary.index("stage('canary 10%')"):]
     for step in ("canary 10%", "canary 50%", "canary 100%"):
         body = canary[canary.index(f"stage('{step}')"):]
         post = body[body.index("post {"):body.index("post {") + 1200]

@@ -178,8 +178,27 @@ def _stages(plan: Plan, views: dict[str, View]) -> list[dict[str, Any]]:
                                          "children": []}
             out.append(group)
         stage["when"] = []
+        if job.approval:
+            group["children"].append(_approval(job, plan))
         group["children"].append(stage)
     return out
+
+
+# How long a rollout waits for its approval (24 h), then the build ends ABORTED and the lock is freed.
+APPROVAL_TIMEOUT_MINUTES = 24 * 60
+
+
+def _approval(job: Job, plan: Plan) -> dict[str, Any]:
+    """The approval as a stage of its own before the first step, with its own timeout.
+
+    Jenkins enters a stage's `options { timeout }` before its `input`, so in the step's stage a
+    slow approval would eat the step's time and abort it mid-bake. Here the step's timeout starts
+    only when the step does. No agent: waiting for a person holds no executor.
+    """
+    assert job.approval, job.id
+    return {"approval": True, "name": lit(f"{job.stage} approval"), "when": _when(job.when, plan),
+            "timeout": APPROVAL_TIMEOUT_MINUTES, "message": lit(job.approval), "ok": lit("Deploy"),
+            "echo": lit(f"Approved: {job.approval}")}
 
 
 def _stage(job: Job, plan: Plan, view: View) -> dict[str, Any]:
@@ -208,7 +227,8 @@ def _stage(job: Job, plan: Plan, view: View) -> dict[str, Any]:
         "retry": view.retries + 1 if view.retries else None,
         "environment": [(ident(k), lit(v)) for k, v in (view.environment or {}).items()],
         "when": _when(job.when, plan),
-        "input": {"message": lit(job.approval), "ok": lit("Deploy")} if job.approval else None,
+        # A canary step's approval is a stage of its own (`_approval`).
+        "input": {"message": lit(job.approval), "ok": lit("Deploy")} if job.approval and job.kind != "canary" else None,
         "matrix": [(lit(k), [lit(v) for v in values]) for k, values in job.matrix],
         "steps": steps,
         "junit": lit(job.junit) if job.junit else None,

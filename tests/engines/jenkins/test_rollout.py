@@ -65,7 +65,42 @@ def _run(jenkinsfile: Path, tmp_path: Path, **env: str):
 
 
 def test_a_step_that_times_out_mid_bake_is_rolled_back(tmp_path: Path) -> None:
-    jenkinsfile = _project(tmp_path / "p", step_timeout=15, bake=60)
+    jenkinsfile = _project(tmp_path / "p", step_timeout=10, bake=60)
     result, deployed = _run(jenkinsfile, tmp_path)
     assert result.result == "ABORTED", result.log
     assert deployed == ["50", "rollback"], result.log
+
+
+def test_a_slow_approval_leaves_the_bake_its_whole_timeout(tmp_path: Path) -> None:
+    # The person answers after 12 s; the step has 15 s for its set-up and a 5 s bake. Were the
+    # approval in the step's stage, its wait would count against those 15 s and abort the bake.
+    jenkinsfile = _project(tmp_path / "p", step_timeout=15, bake=5)
+    result, deployed = _run(jenkinsfile, tmp_path, MLGEN_HARNESS_INPUT_WAIT_MS="12000")
+    assert "Waiting 12000 ms for a person" in result.log
+    assert result.result == "SUCCESS", result.log
+    assert deployed == ["50", "100"], result.log
+
+
+INPUT_UNDER_TIMEOUT = """\
+pipeline {
+  agent none
+  stages {
+    stage('slow') {
+      options { timeout(time: 1, unit: 'SECONDS') }
+      input { message 'Go?' }
+      steps { echo 'approved in time' }
+    }
+  }
+}
+"""
+
+
+@pytest.mark.parametrize(("wait_ms", "expected"), [("3000", "ABORTED"), ("0", "SUCCESS")])
+def test_the_harness_counts_an_input_wait_against_the_stage_timeout(tmp_path: Path, wait_ms: str, expected: str) -> None:
+    jenkinsfile = tmp_path / "Jenkinsfile"
+    jenkinsfile.write_text(INPUT_UNDER_TIMEOUT)
+    (tmp_path / "ws").mkdir()
+    result = run_jenkinsfile(jenkinsfile, tmp_path / "ws", env={"MLGEN_HARNESS_INPUT_WAIT_MS": wait_ms},
+                             stash_dir=tmp_path / "stash", timeout=120)
+    assert result.result == expected, result.log
+    assert ("approved in time" in result.log) == (expected == "SUCCESS")
