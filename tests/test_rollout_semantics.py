@@ -176,3 +176,114 @@ def test_jenkins_approval_is_a_stage_of_its_own_so_it_never_eats_a_step_timeout(
     assert minutes >= 60
     assert "message 'Start the canary of roll in production?'" in gate
     assert "agent" not in gate, "waiting for a person holds no executor"
+
+
+# -- retries repeat set-up and the user's commands, never a decision or a write -----------------
+
+DECISIONS = re.compile(r"^mlgen (gate|data check|registry|canary)\b", re.MULTILINE)
+
+
+def retry_spec(retries: int, cached: bool) -> dict[str, Any]:
+    data = spec([50, 100])
+    data["defaults"] = {"retries": retries, "setup": "python -m pip install -r requirements.txt"}
+    train, register, canary = data["stages"]
+    if cached:
+        train["cache"] = {"key": ["data/**"]}
+    evaluate = {"name": "evaluate", "kind": "evaluate", "run": "python evaluate.py", "metrics": "metrics.json",
+                "gates": {"accuracy": {"min": 0.8}}, "baseline": {"registry": "champion"}}
+    register["retries"] = retries
+    data["stages"] = [{"name": "validate", "kind": "validate", "run": "python check.py"}, train, evaluate, register, canary]
+    return data
+
+
+RETRY_CASES = [(retries, cached) for retries in (1, 2) for cached in (False, True)]
+
+
+@pytest.mark.parametrize(("retries", "cached"), RETRY_CASES)
+def test_github_retries_never_repeat_a_decision_or_a_write(retries: int, cached: bool) -> None:
+    jobs = yamlout.load(compile_spec(retry_spec(retries, cached))["github"])["jobs"]
+    decisions = users = 0
+    for job in jobs.values():
+        for step in job["steps"]:
+            run = step.get("run", "")
+            looped = run.startswith("for mlgen_attempt in ")
+            if DECISIONS.search(run):
+                decisions += 1
+                assert not looped and "mlgen_attempt" not in run, step
+            elif "environment" not in job and step["name"] in ("validate", "train", "evaluate", "Set up the project", "Install mlgen"):
+                # (canary jobs run with no retries at all)
+                users += 1
+                assert looped and f"seq 1 {retries + 1}" in run, step
+    assert decisions >= 5 and users >= 5
+
+
+def _gitlab_job_script(job: dict[str, Any]) -> list[str]:
+    return [*job.get("before_script", []), *job["script"]]
+
+
+@pytest.mark.parametrize(("retries", "cached"), RETRY_CASES)
+def test_gitlab_retries_only_infrastructure_failures_and_never_a_write(retries: int, cached: bool) -> None:
+    doc = yamlout.load(compile_spec(retry_spec(retries, cached))["gitlab"])
+    jobs = {k: v for k, v in doc.items() if isinstance(v, dict) and "script" in v}
+    # Failure reasons that mean the job's own script failed or may have run (CI YAML: retry:when).
+    script_may_have_run = {"always", "script_failure", "unknown_failure", "job_execution_timeout", "data_integrity_failure"}
+    for job_id, job in jobs.items():
+        writes = job_id == "register" or "environment" in job
+        if writes:
+            assert "retry" not in job, job_id
+            assert job["interruptible"] is False, job_id
+        else:
+            assert job["retry"]["max"] == retries
+            assert job["retry"]["when"] and not set(job["retry"]["when"]) & script_may_have_run, job["retry"]
+        for line in job["script"]:
+            if DECISIONS.search(line) and "mlgen cache hit" not in line:
+                assert "mlgen_attempt" not in line, (job_id, line)
+
+
+def test_gitlab_a_flaky_user_command_is_retried_and_the_gate_after_it_runs_once(tmp_path: Path) -> None:
+    job = yamlout.load(compile_spec(retry_spec(2, False))["gitlab"])["evaluate"]
+    log = tmp_path / "calls.log"
+    stubs = tmp_path / "bin"
+    stubs.mkdir()
+    # `python evaluate.py` fails on its first call only; `python -m pip` and `mlgen` succeed.
+    (stubs / "python").write_text(f'#!/bin/sh\necho "python $*" >> "{log}"\n'
+                                  f'if [ "$1" = evaluate.py ] && [ ! -e "{tmp_path}/once" ]; then touch "{tmp_path}/once"; exit 3; fi\n')
+    (stubs / "mlgen").write_text(f'#!/bin/sh\necho "mlgen $*" >> "{log}"\n')
+    for stub in stubs.iterdir():
+        stub.chmod(0o755)
+    # The runner joins before_script and script into one shell with errexit and pipefail.
+    script = "\n".join(_gitlab_job_script(job))
+    env = {**os.environ, "PATH": f"{stubs}:{os.environ['PATH']}"}
+    done = subprocess.run(["bash", "-eo", "pipefail", "-c", script], env=env, cwd=tmp_path, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    calls = log.read_text().splitlines()
+    assert calls.count("python evaluate.py") == 2
+    assert sum(c.startswith("mlgen gate") for c in calls) == 1
+
+
+@pytest.mark.parametrize(("retries", "cached"), RETRY_CASES)
+def test_jenkins_retries_wrap_set_up_and_user_commands_only(retries: int, cached: bool) -> None:
+    text = compile_spec(retry_spec(retries, cached))["jenkins"]
+    assert "retry(" not in re.sub(r"retry\(\d+\) \{", "", text), "no stage-level retry option"
+    blocks = _retry_blocks(text)
+    assert blocks, "set-up and user commands are retried"
+    for block in blocks:
+        assert block.startswith(f"retry({retries + 1}) {{")
+        assert not DECISIONS.search(block.replace("mlgen cache hit", "")), block
+    outside = text
+    for block in blocks:
+        outside = outside.replace(block, "")
+    assert "python check.py" not in outside and "python evaluate.py" not in outside
+    assert re.search(r"^mlgen gate\b", outside, re.MULTILINE) and "mlgen registry register" in outside
+
+
+def _retry_blocks(text: str) -> list[str]:
+    out = []
+    for match in re.finditer(r"retry\(\d+\) \{", text):
+        depth = 0
+        for j in range(match.end() - 1, len(text)):
+            depth += {"{": 1, "}": -1}.get(text[j], 0)
+            if depth == 0:
+                out.append(text[match.start():j + 1])
+                break
+    return out

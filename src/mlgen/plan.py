@@ -76,6 +76,9 @@ class Command:
     script: str
     secrets: tuple[str, ...] = ()
     skip_on_cache_hit: bool = False
+    # The user's own command: `retries` may run it again. mlgen's decisions and writes (gate,
+    # data check, register, canary) never are: a repeat would repeat a decision or a write.
+    retryable: bool = False
 
 
 @dataclass(frozen=True)
@@ -281,7 +284,7 @@ class _Builder:
     def _user_cmd(self, name: str, script: str | None, stage: AnyStage, **kw: Any) -> list[Command]:
         if script is None:
             return []
-        return [Command(name, script, secrets=tuple(stage.secrets or ()), **kw)]
+        return [Command(name, script, secrets=tuple(stage.secrets or ()), retryable=True, **kw)]
 
     def _branches(self, branches: list[str] | None) -> When:
         if branches is None:

@@ -167,11 +167,11 @@ def _steps(job: Job, plan: Plan) -> list[dict[str, Any]]:
         steps.append({"id": "cache", **_uses("Restore training outputs", "cache", {"path": _lines(job.cache.paths), "key": key})})
     steps.extend(_download(a) for a in job.downloads)
     if job.install:
-        steps.append({"name": "Install mlgen", "run": f"python -m pip install '{job.install}'"})
+        steps.append({"name": "Install mlgen", "run": retry.wrap(f"python -m pip install '{job.install}'", job.retries)})
     if plan.setup:
         # actions/cache keys on file contents itself (no `mlgen cache`); a hit needs no set-up.
         miss = {"if": MISS} if job.setup_on_miss_only else {}
-        steps.append({"name": "Set up the project", **miss, "run": plan.setup})
+        steps.append({"name": "Set up the project", **miss, "run": retry.wrap(plan.setup, job.retries)})
     steps.extend(_command(c, job) for c in job.commands)
     if job.upload:
         steps.append(_upload(job.upload, job))
@@ -186,7 +186,7 @@ def _command(command: Command, job: Job) -> dict[str, Any]:
     step: dict[str, Any] = {"name": command.name}
     if command.skip_on_cache_hit:
         step["if"] = MISS
-    step["run"] = retry.wrap(command.script, job.retries)
+    step["run"] = retry.wrap(command.script, job.retries) if command.retryable else command.script
     if command.secrets:
         step["env"] = {s: f"${{{{ secrets.{s} }}}}" for s in command.secrets}
     return step
@@ -234,7 +234,8 @@ def notes(plan: Plan) -> list[str]:
         out.append("cache: the workflow runs on pushes to release branches, so training always runs on GitHub: a restored "
                    "cache could carry outputs poisoned by another run into a release (zizmor's cache-poisoning audit).")
     if any(j.retries for j in plan.jobs):
-        out.append("retries: GitHub has no job retry; each step's script runs in a retry loop (`bash -c`, same attempts).")
+        out.append("retries: GitHub has no job retry; set-up and your own commands run in a retry loop (`bash -c`, same "
+                   "attempts); mlgen's gate, data check, register and canary commands never repeat.")
     if any(j.approval for j in plan.jobs):
         envs = sorted({approval_environment(j.environment) for j in plan.jobs if j.approval and j.environment})
         out.append(f"approval: a job of its own references `{'`, `'.join(envs)}`; configure the required reviewers there "

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from mlgen import cachecmd, overrides, yamlout
+from mlgen import cachecmd, overrides, retry, yamlout
 from mlgen.escape import gitlab_literal
 
 if TYPE_CHECKING:
@@ -15,6 +15,10 @@ if TYPE_CHECKING:
 NAME = "gitlab"
 TITLE = "GitLab CI"
 NOT_MR = '$CI_PIPELINE_SOURCE != "merge_request_event"'
+# Failure reasons that happen outside the job's script (the runner, the scheduler, the API, a
+# job that never started): retrying them never repeats a gate's decision or a registry write.
+INFRASTRUCTURE_FAILURES = ("runner_system_failure", "stuck_or_timeout_failure", "scheduler_failure", "api_failure",
+                           "unmet_prerequisites", "stale_schedule")
 
 
 def emit(plan: Plan, settings: Settings, source: Source | None = None) -> str:
@@ -63,10 +67,12 @@ def _job(job: Job, plan: Plan, settings: Settings, rollback: Job | None = None) 
     if tags:
         out["tags"] = tags
     out["timeout"] = f"{job.timeout_minutes} minutes"
-    if job.retries:
-        out["retry"] = {"max": job.retries, "when": ["always"]}
-    if job.deploys:
-        out["interruptible"] = False  # never cancel a deployment halfway
+    writes = job.deploys or job.kind == "register"
+    if job.retries and not writes:
+        # A job that writes is never run again: a runner that dies after the write would repeat it.
+        out["retry"] = {"max": job.retries, "when": list(INFRASTRUCTURE_FAILURES)}
+    if writes:
+        out["interruptible"] = False  # never cancel a registry write or a deployment halfway
     variables = dict(job.env)
     if variables:
         out["variables"] = {k: _variable(v) for k, v in variables.items()}
@@ -84,13 +90,14 @@ def _job(job: Job, plan: Plan, settings: Settings, rollback: Job | None = None) 
     if job.cache:
         key = "-".join([job.cache.prefix, *(f"${k}" for k, _ in job.matrix)])
         out["cache"] = {"key": key, "paths": [*job.cache.paths, cachecmd.STAMP_DIR + "/"], "when": "on_success"}
-    before = [f"python -m pip install '{i}'" for i in job.installs_with_cache_guard]
+    before = [retry.wrap_inline(f"python -m pip install '{i}'", job.retries) for i in job.installs_with_cache_guard]
     setup = cachecmd.setup_outside_guard(job, plan.setup)
     if setup:
-        before.append(setup)
+        before.append(retry.wrap_inline(setup, job.retries))
     if before:
         out["before_script"] = before
-    out["script"] = [_script(c.script, c.skip_on_cache_hit, job, plan) for c in job.commands]
+    out["script"] = [_script(retry.wrap_inline(c.script, job.retries) if c.retryable else c.script, c.skip_on_cache_hit, job, plan)
+                     for c in job.commands]
     if rollback is not None:
         out["after_script"] = [_rollback_on_cancel(rollback)]
     artifacts: dict[str, Any] = {}
@@ -122,7 +129,8 @@ def _rollback_on_cancel(rollback: Job) -> str:
 def _script(script: str, cached: bool, job: Job, plan: Plan) -> str:
     if not cached:
         return script
-    return cachecmd.guard(script, job, plan.setup)
+    setup = retry.wrap_inline(plan.setup, job.retries) if plan.setup else None
+    return cachecmd.guard(script, job, setup)
 
 
 def _rules(job: Job, plan: Plan) -> list[dict[str, Any]]:

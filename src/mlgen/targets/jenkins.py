@@ -202,15 +202,19 @@ def _approval(job: Job, plan: Plan) -> dict[str, Any]:
 
 
 def _stage(job: Job, plan: Plan, view: View) -> dict[str, Any]:
+    # `retries` repeats set-up and the user's own commands (a `retry` step around each), never
+    # mlgen's decisions and writes (gate, data check, register, canary).
+    attempts = view.retries + 1 if view.retries else None
     steps: list[dict[str, Any]] = [{"unstash": lit(name)} for art in job.downloads for name in art.leg_names]
     prepare = _prepare(job, plan)
     if prepare:
-        steps.append({"sh": sh(prepare), "secrets": []})
+        steps.append({"sh": sh(prepare), "secrets": [], "retry": attempts})
     for command in job.commands:
         script = command.script
         if command.skip_on_cache_hit and job.cache is not None:
             script = cachecmd.guard(script, job, plan.setup)
-        steps.append({"sh": sh(script), "secrets": [lit(s) for s in command.secrets]})
+        steps.append({"sh": sh(script), "secrets": [lit(s) for s in command.secrets],
+                      "retry": attempts if command.retryable else None})
     if job.upload:
         includes = lit(",".join(_ant(p) for p in job.upload.paths))
         steps.append({"stash": _stash_expr(job.upload), "includes": includes})
@@ -224,7 +228,7 @@ def _stage(job: Job, plan: Plan, view: View) -> dict[str, Any]:
         "agent": lit(view.agent) if view.agent else None,
         "timeout": None if step_timeout else timeout,
         "step_timeout": step_timeout,
-        "retry": view.retries + 1 if view.retries else None,
+        "retry": None,  # per step: see `attempts`
         "environment": [(ident(k), lit(v)) for k, v in (view.environment or {}).items()],
         "when": _when(job.when, plan),
         # A canary step's approval is a stage of its own (`_approval`).

@@ -104,3 +104,22 @@ def test_the_harness_counts_an_input_wait_against_the_stage_timeout(tmp_path: Pa
                              stash_dir=tmp_path / "stash", timeout=120)
     assert result.result == expected, result.log
     assert ("approved in time" in result.log) == (expected == "SUCCESS")
+
+
+def test_retries_repeat_a_flaky_user_command_on_the_harness(tmp_path: Path) -> None:
+    folder = tmp_path / "p"
+    folder.mkdir()
+    (folder / "mlgen.yaml").write_text(f"""\
+version: 1
+name: flaky
+defaults: {{python: "{PYTHON}", retries: 1}}
+stages:
+  - {{name: validate, kind: validate, run: 'echo attempt >> attempts.txt; test -e once || {{ touch once; exit 1; }}'}}
+targets:
+  jenkins: {{path: Jenkinsfile}}
+""")
+    compiled = run_mlgen("compile", cwd=folder)
+    assert compiled.code == 0, compiled.err
+    result = run_jenkinsfile(folder / "Jenkinsfile", folder, env={"PIP_NO_INDEX": "1"}, stash_dir=tmp_path / "stash", timeout=120)
+    assert result.result == "SUCCESS", result.log
+    assert (folder / "attempts.txt").read_text().split() == ["attempt", "attempt"]
