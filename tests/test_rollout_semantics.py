@@ -287,3 +287,51 @@ def _retry_blocks(text: str) -> list[str]:
                 out.append(text[match.start():j + 1])
                 break
     return out
+
+
+# -- GitHub: workflow-level concurrency serialises pull requests only -----------------------------
+
+def _github_expr(text: str, context: dict[str, str]) -> str:
+    """`${{ a == 'b' && x || y }}` pieces of a value, for the operators and contexts mlgen emits."""
+    def one(match: re.Match[str]) -> str:
+        expr = match.group(1).strip()
+        for name, value in context.items():
+            expr = expr.replace(name, repr(value))
+        python = expr.replace("&&", " and ").replace("||", " or ")
+        return str(eval(python, {}))  # noqa: S307 - our own expression, token by token; and/or keep operand values as GitHub's do
+    return re.sub(r"\$\{\{(.*?)\}\}", one, text)
+
+
+RUNS = {  # (event, ref, run id)
+    "push main 1": ("push", "refs/heads/main", "101"), "push main 2": ("push", "refs/heads/main", "102"),
+    "schedule": ("schedule", "refs/heads/main", "103"), "manual": ("workflow_dispatch", "refs/heads/main", "104"),
+    "pr 7 a": ("pull_request", "refs/pull/7/merge", "105"), "pr 7 b": ("pull_request", "refs/pull/7/merge", "106"),
+    "pr 8": ("pull_request", "refs/pull/8/merge", "107"),
+}
+
+
+@pytest.mark.parametrize("steps", STEP_LISTS)
+def test_github_workflow_concurrency_never_queues_main_behind_a_rollout(steps: list[int]) -> None:
+    workflow = yamlout.load(compile_spec(spec(steps))["github"])
+    groups, cancels = {}, {}
+    for name, (event, ref, run_id) in RUNS.items():
+        context = {"github.event_name": event, "github.ref": ref, "github.run_id": run_id}
+        groups[name] = _github_expr(workflow["concurrency"]["group"], context)
+        cancels[name] = _github_expr(str(workflow["concurrency"]["cancel-in-progress"]), context)
+    shared = {frozenset(n for n in groups if groups[n] == g) for g in groups.values()}
+    # Only the runs of one pull request share a group (and the newer cancels the older).
+    assert shared == {frozenset({"pr 7 a", "pr 7 b"}), *(frozenset({n}) for n in RUNS if not n.startswith("pr 7"))}
+    assert cancels["pr 7 b"] == "True" and cancels["push main 1"] == "False"
+    # Deployments are serialised by their own lock, which never cancels a running deployment.
+    for weight in steps:
+        assert workflow["jobs"][f"canary-{weight}"]["concurrency"] == {"group": "deploy-production", "cancel-in-progress": False}
+
+
+def test_github_workflow_concurrency_passes_actionlint(tmp_path: Path) -> None:
+    from tests.conftest import require_tool
+
+    workflow = tmp_path / ".github" / "workflows" / "mlgen.yml"
+    workflow.parent.mkdir(parents=True)
+    workflow.write_text(compile_spec(spec([50, 100]))["github"])
+    done = subprocess.run([require_tool("actionlint"), str(workflow)], cwd=tmp_path, capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout + done.stderr

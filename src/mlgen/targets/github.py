@@ -45,15 +45,27 @@ def emit(plan: Plan, settings: Settings, source: Source | None = None) -> str:
     overrides.apply(NAME, jobs, settings.overrides, source)
     workflow: dict[str, Any] = {"name": f"mlgen {plan.name}", "on": _triggers(plan)}
     workflow["permissions"] = {}  # nothing by default; each job asks for what it needs
-    workflow["concurrency"] = {
-        "group": f"mlgen-{plan.name}-${{{{ github.ref }}}}",
-        "cancel-in-progress": "${{ github.event_name == 'pull_request' }}",
-    }
+    workflow["concurrency"] = _workflow_concurrency(plan)
     if plan.env:
         workflow["env"] = dict(plan.env)
     workflow["defaults"] = {"run": {"shell": "bash"}}
     workflow["jobs"] = jobs
     return _version_comments(yamlout.dump(workflow))
+
+
+def _workflow_concurrency(plan: Plan) -> dict[str, Any]:
+    """A newer run of a pull request cancels the older one; pushes, schedules and manual runs
+    each get a group of their own (`github.run_id`), so they never queue behind one another.
+
+    A group holds one running and one pending run, and a newly queued run cancels the pending
+    one: a shared group on `main` would let a run waiting for approval hold back every later
+    push and schedule, and cancel them in turn. Deployments keep their own job-level lock.
+    """
+    return {
+        # `github.ref` of a pull request is `refs/pull/<n>/merge`: one group per pull request.
+        "group": f"mlgen-{plan.name}-${{{{ github.event_name == 'pull_request' && github.ref || github.run_id }}}}",
+        "cancel-in-progress": "${{ github.event_name == 'pull_request' }}",
+    }
 
 
 def _version_comments(text: str) -> str:
