@@ -44,7 +44,7 @@ def graphs(draw: st.DrawFn) -> dict[str, Any]:
         if kind in ("register", "canary") and branches is not None:
             stage["branches"] = branches
         stages.append(stage)
-    return {"version": 1, "name": "graph", "triggers": {"push": ["main", "release"]}, "stages": stages}
+    return {"version": 1, "name": "graph", "triggers": {"push": ["main", "release"]}, "env": {"MLFLOW_TRACKING_URI": "http://127.0.0.1:5000"}, "stages": stages}
 
 
 def _gitlab_admits(rules: list[dict[str, Any]] | None, event: str, branch: str) -> bool:
@@ -167,7 +167,7 @@ def _two_chains(canary_model: str | None = None, evaluate_model: str | None = No
         stages += [evaluate,
                    {"name": f"register-{model}", "kind": "register", "model": model, "path": "m.json"},
                    {"name": f"canary-{model}", "kind": "canary", "deploy": "true", "check": "true", "rollback": "true"}]
-    return {"version": 1, "name": "two", "stages": stages}
+    return {"version": 1, "name": "two", "env": {"MLFLOW_TRACKING_URI": "http://127.0.0.1:5000"}, "stages": stages}
 
 
 def _runtime_args(command: str) -> Any:
