@@ -6,7 +6,7 @@ import sys
 
 
 def spec(stages: int) -> str:
-    lines = ["version: 1", "name: scale", "secrets: [TOKEN]", "stages:"]
+    lines = ["version: 1", "name: scale", "secrets: [TOKEN]", "env: {MLFLOW_TRACKING_URI: 'https://mlflow.example.com'}", "stages:"]
     lines.append("  - {name: s0, kind: validate, run: 'python check.py'}")
     kinds = ["train", "evaluate", "train", "validate", "train"]
     for i in range(1, stages - 2):

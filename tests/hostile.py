@@ -39,7 +39,7 @@ BASE: dict[str, Any] = {
     "version": 1,
     "name": "hostile",
     "defaults": {"setup": "true"},
-    "env": {"PLAIN": "1"},
+    "env": {"PLAIN": "1", "MLFLOW_TRACKING_URI": "http://127.0.0.1:5000"},
     "secrets": ["TOKEN"],
     "stages": [
         {"name": "validate", "kind": "validate", "run": "true"},

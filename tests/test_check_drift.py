@@ -128,9 +128,9 @@ def test_hostile_path_text_is_read_within_bounds(project: Path, cli, monkeypatch
     assert result.code == 1 and "Traceback" not in result.err  # the full path explains (the targets are not files)
     assert result.err == (
         "error: the spec has 2 problems:\n"
-        "mlgen.yaml:26:11: `targets.gitlab.path`: `zero` goes through a symbolic link that leaves the spec's folder (to `/dev/zero`)\n"
+        "mlgen.yaml:27:11: `targets.gitlab.path`: `zero` goes through a symbolic link that leaves the spec's folder (to `/dev/zero`)\n"
         "  hint: point the target at a real path inside the repository\n"
-        "mlgen.yaml:28:11: `targets.jenkins.path`: `fifo` exists and is not a regular file (a device, pipe or socket)\n"
+        "mlgen.yaml:29:11: `targets.jenkins.path`: `fifo` exists and is not a regular file (a device, pipe or socket)\n"
         "  hint: pick a path that is a file or does not exist yet\n")
 
 

@@ -82,9 +82,10 @@ def valid_specs(draw: st.DrawFn) -> dict[str, Any]:
         if draw(st.booleans()):
             stage["timeout"] = draw(st.sampled_from(["5m", "1h", "1h30m", "120s"]))
         stages.append(stage)
-    spec: dict[str, Any] = {"version": 1, "name": draw(NAME), "stages": stages}
+    # Registry stages need to know where MLflow is (`tracking.check`).
+    spec: dict[str, Any] = {"version": 1, "name": draw(NAME), "stages": stages, "env": {"MLFLOW_TRACKING_URI": "http://127.0.0.1:5000"}}
     if draw(st.booleans()):
-        spec["env"] = {"GLOBAL": draw(TEXT)}
+        spec["env"]["GLOBAL"] = draw(TEXT)
     if draw(st.booleans()):
         spec["secrets"] = ["TOKEN"]
     if draw(st.booleans()):

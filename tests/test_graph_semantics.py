@@ -30,12 +30,13 @@ def graphs(draw: st.DrawFn) -> dict[str, Any]:
     stages: list[dict[str, Any]] = []
     for i in range(count):
         name = f"s{i}"
-        kind = draw(st.sampled_from(["validate", "register", "canary"]))
+        # s0 is a validate stage that produces the model: every later stage waits for it, directly or not
+        kind = "validate" if i == 0 else draw(st.sampled_from(["validate", "register", "canary"]))
         stage: dict[str, Any] = {"name": name, "kind": kind}
         if i and draw(st.booleans()):
             stage["needs"] = draw(st.lists(st.sampled_from([f"s{j}" for j in range(i)]), min_size=1, max_size=3, unique=True))
         if kind == "validate":
-            stage["run"] = "true"
+            stage.update(run="true", outputs=["model/"])
         if kind == "register":
             stage.update(model=f"m{i}", path="model/")
         if kind == "canary":
@@ -44,7 +45,7 @@ def graphs(draw: st.DrawFn) -> dict[str, Any]:
         if kind in ("register", "canary") and branches is not None:
             stage["branches"] = branches
         stages.append(stage)
-    return {"version": 1, "name": "graph", "triggers": {"push": ["main", "release"]}, "stages": stages}
+    return {"version": 1, "name": "graph", "triggers": {"push": ["main", "release"]}, "env": {"MLFLOW_TRACKING_URI": "http://127.0.0.1:5000"}, "stages": stages}
 
 
 def _gitlab_admits(rules: list[dict[str, Any]] | None, event: str, branch: str) -> bool:
@@ -69,7 +70,8 @@ def _eval(expression: str, vars_: dict[str, str | None]) -> bool:
 def _github_admits(condition: str | None, event: str, branch: str) -> bool:
     if condition is None:
         return True
-    condition = condition.replace("always() && contains(needs.*.result, 'failure') && ", "")
+    condition = re.sub(r"^always\(\) && \(contains\(needs\.\*\.result, 'failure'\) \|\| "
+                       r"contains\(needs\.\*\.result, 'cancelled'\)\) && ", "", condition)
     github_event = "pull_request" if event == "merge_request_event" else event
     python = (condition.replace("github.event_name", repr(github_event)).replace("github.ref", repr(f"refs/heads/{branch}"))
               .replace("&&", " and ").replace("||", " or "))
@@ -166,7 +168,7 @@ def _two_chains(canary_model: str | None = None, evaluate_model: str | None = No
         stages += [evaluate,
                    {"name": f"register-{model}", "kind": "register", "model": model, "path": "m.json"},
                    {"name": f"canary-{model}", "kind": "canary", "deploy": "true", "check": "true", "rollback": "true"}]
-    return {"version": 1, "name": "two", "stages": stages}
+    return {"version": 1, "name": "two", "env": {"MLFLOW_TRACKING_URI": "http://127.0.0.1:5000"}, "stages": stages}
 
 
 def _runtime_args(command: str) -> Any:

@@ -188,7 +188,7 @@ def test_jenkins_overrides(cli: Any, tmp_path: Path, monkeypatch: pytest.MonkeyP
 def test_a_variable_cannot_shadow_a_secret_the_job_reads(cli: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                          kind: str, explicit: bool) -> None:
     """register and canary read every declared secret unless told otherwise; the others only the listed ones."""
-    stage: dict[str, Any] = {"name": "s", "kind": kind, "env": {"TOKEN": "x"}}
+    stage: dict[str, Any] = {"name": "s", "kind": kind, "env": {"TOKEN": "x", "MLFLOW_TRACKING_URI": "http://127.0.0.1:5000"}}
     stage.update({"register": {"model": "m", "path": "model/"}, "validate": {"run": "true"},
                   "canary": {"deploy": "true", "check": "true", "rollback": "true", "steps": [100]}}[kind])
     if explicit:

@@ -81,9 +81,9 @@ def test_github_asks_for_approval_once_and_never_for_a_rollback(gh: dict[str, An
     assert gh["jobs"]["canary-10"]["needs"] == ["register", "canary-10-approval"]
 
 
-def test_github_rollback_runs_only_on_a_failed_step(gh: dict[str, Any]) -> None:
+def test_github_rollback_runs_only_on_a_failed_or_cancelled_step(gh: dict[str, Any]) -> None:
     condition = gh["jobs"]["canary-50-rollback"]["if"]
-    assert condition.startswith("always() && contains(needs.*.result, 'failure')")
+    assert condition.startswith("always() && (contains(needs.*.result, 'failure') || contains(needs.*.result, 'cancelled'))")
     run = gh["jobs"]["canary-50-rollback"]["steps"][-1]["run"]
     assert run.startswith("mlgen canary rollback --rollback './deploy.sh --rollback'")
 
@@ -183,20 +183,20 @@ def _stage_names(text: str) -> list[str]:
 
 def test_jenkins_order(jf: str) -> None:
     assert _stage_names(jf) == ["validate", "train", "train", "evaluate", "register", "canary",
-                                "canary 10%", "canary 50%", "canary 100%"]
+                                "canary approval", "canary 10%", "canary 50%", "canary 100%"]
 
 
 def test_jenkins_approval_lock_and_rollback(jf: str) -> None:
     canary = jf[jf.index("stage('canary')"):]
     assert canary.index("when {\n        branch 'main'") < canary.index("input {")
     assert "lock('deploy-production')" in canary
-    first = canary[canary.index("stage('canary 10%')"):canary.index("stage('canary 50%')")]
-    assert "input {" in first
-    assert "input {" not in canary[canary.index("stage('canary 50%')"):]
+    approval = canary[canary.index("stage('canary approval')"):canary.index("stage('canary 10%')")]
+    assert "input {" in approval
+    assert "input {" not in canary[canary.index("stage('canary 10%')"):]
     for step in ("canary 10%", "canary 50%", "canary 100%"):
         body = canary[canary.index(f"stage('{step}')"):]
         post = body[body.index("post {"):body.index("post {") + 1200]
-        assert post.index("failure {") < post.index("mlgen canary rollback")
+        assert post.index("unsuccessful {") < post.index("mlgen canary rollback")
     assert re.search(r"^  agent none$", jf, re.MULTILINE)
 
 
@@ -216,10 +216,11 @@ def test_jenkins_gate_reports_and_stash(jf: str) -> None:
     assert "branch 'main'" in register
 
 
-def test_only_deployments_are_protected_from_cancellation(gh: dict[str, Any], gl: dict[str, Any]) -> None:
-    for job in ("validate", "train", "evaluate", "register"):
+def test_only_deployments_and_registry_writes_are_protected_from_cancellation(gh: dict[str, Any], gl: dict[str, Any]) -> None:
+    for job in ("validate", "train", "evaluate"):
         assert "interruptible" not in gl[job], "jobs inherit `default: interruptible: true`"
         assert "concurrency" not in gh["jobs"][job] and "resource_group" not in gl[job]
+    assert gl["register"]["interruptible"] is False, "a registry write is never cancelled half-way"
     assert gl["default"]["interruptible"] is True
 
 

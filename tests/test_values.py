@@ -24,7 +24,7 @@ from mlgen import values, yamlout
 from tests import validators
 from tests.conftest import require_tool
 
-SPEC = {"version": 1, "name": "demo", "stages": [
+SPEC = {"version": 1, "name": "demo", "env": {"MLFLOW_TRACKING_URI": "http://127.0.0.1:5000"}, "stages": [
     {"name": "train", "kind": "train", "run": "python train.py", "outputs": ["model/"]},
     {"name": "evaluate", "kind": "evaluate", "run": "python eval.py", "metrics": "m.json", "gates": {"auc": {"min": 0.5}}},
     {"name": "register", "kind": "register", "model": "churn", "path": "model/"},

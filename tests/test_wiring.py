@@ -90,7 +90,7 @@ GRAPHS = {
 @pytest.mark.parametrize("graph", sorted(GRAPHS))
 def test_each_job_receives_the_outputs_of_its_needs_and_inputs(graph: str, tmp_path: Path) -> None:
     stages, expected = GRAPHS[graph]
-    outputs = compile_dict({"version": 1, "name": "wiring", "stages": stages}, tmp_path)
+    outputs = compile_dict({"version": 1, "env": {"MLFLOW_TRACKING_URI": "http://127.0.0.1:5000"}, "name": "wiring", "stages": stages}, tmp_path)
     gh = received_github(yamlout.load(outputs["github"]))
     gl = received_gitlab(yamlout.load(outputs["gitlab"]))
     jf = received_jenkins(header.body(outputs["jenkins"]))
@@ -119,7 +119,7 @@ RUNNER_CASES = {
 def test_runner_labels_are_mapped_per_target(label: str, tmp_path: Path) -> None:
     targets = {t: {"path": p, "runners": RUNNERS[t]} for t, p in
                (("github", ".github/workflows/mlgen.yml"), ("gitlab", ".gitlab-ci.yml"), ("jenkins", "Jenkinsfile"))}
-    spec = {"version": 1, "name": "wiring", "targets": targets,
+    spec = {"version": 1, "env": {"MLFLOW_TRACKING_URI": "http://127.0.0.1:5000"}, "name": "wiring", "targets": targets,
             "stages": [{"name": "validate", "kind": "validate", "run": "true", "runner": label},
                        {"name": "train", "kind": "train", "run": "true"}]}
     outputs = compile_dict(spec, tmp_path)
@@ -166,7 +166,7 @@ def test_register_gets_its_model_and_gate_results_from_the_right_stages(graph: s
     import shlex
 
     stages, producer, evaluate = REGISTER_GRAPHS[graph]
-    outputs = compile_dict({"version": 1, "name": "wiring", "stages": stages}, tmp_path)
+    outputs = compile_dict({"version": 1, "env": {"MLFLOW_TRACKING_URI": "http://127.0.0.1:5000"}, "name": "wiring", "stages": stages}, tmp_path)
     gl = yamlout.load(outputs["gitlab"])
     assert producer in received_gitlab(gl)["reg"]
     assert producer in received_github(yamlout.load(outputs["github"]))["reg"]
@@ -201,7 +201,7 @@ def test_secrets_and_extras_only_where_the_registry_is_used(case: str, tmp_path:
     register: dict[str, Any] = {"name": "register", "kind": "register", "model": "m", "path": "model/", "registry": registry}
     if registry == "command":
         register["command"] = {"register": "true", "baseline": "echo {}"}
-    spec = {"version": 1, "name": "given", "secrets": ["REG_TOKEN"],
+    spec = {"version": 1, "env": {"MLFLOW_TRACKING_URI": "http://127.0.0.1:5000"}, "name": "given", "secrets": ["REG_TOKEN"],
             "stages": [{"name": "train", "kind": "train", "run": "true", "outputs": ["model/"]}, evaluate, register]}
     gl = yamlout.load(compile_dict(spec, tmp_path)["gitlab"])
     gh = yamlout.load(compile_dict(spec, tmp_path / "again")["github"])
@@ -218,7 +218,7 @@ def test_secrets_and_extras_only_where_the_registry_is_used(case: str, tmp_path:
 
 @pytest.mark.parametrize(("defaults", "train", "other"), [({}, 120, 30), ({"timeout": "10m", "train_timeout": "3h"}, 180, 10)])
 def test_default_timeouts_per_stage_kind(defaults: dict[str, str], train: int, other: int, tmp_path: Path) -> None:
-    spec = {"version": 1, "name": "timeouts", "defaults": defaults,
+    spec = {"version": 1, "env": {"MLFLOW_TRACKING_URI": "http://127.0.0.1:5000"}, "name": "timeouts", "defaults": defaults,
             "stages": [{"name": "check", "kind": "validate", "run": "true"}, {"name": "fit", "kind": "train", "run": "true"}]}
     outputs = compile_dict(spec, tmp_path)
     gh, gl = yamlout.load(outputs["github"]), yamlout.load(outputs["gitlab"])
@@ -235,7 +235,7 @@ def test_canary_installs_the_mlflow_extra_only_for_mlflow(registry: str, extra: 
     register: dict[str, Any] = {"name": "register", "kind": "register", "model": "m", "path": "model/", "registry": registry}
     if registry == "command":
         register["command"] = {"register": "true", "promote": "true", "rollback": "true"}
-    spec = {"version": 1, "name": "extras", "stages": [
+    spec = {"version": 1, "env": {"MLFLOW_TRACKING_URI": "http://127.0.0.1:5000"}, "name": "extras", "stages": [
         {"name": "train", "kind": "train", "run": "true", "outputs": ["model/"]}, register,
         {"name": "canary", "kind": "canary", "deploy": "true", "check": "true", "rollback": "true", "steps": [50, 100]}]}
     gl = yamlout.load(compile_dict(spec, tmp_path)["gitlab"])
@@ -244,7 +244,7 @@ def test_canary_installs_the_mlflow_extra_only_for_mlflow(registry: str, extra: 
 
 
 def test_only_the_first_canary_step_receives_the_outputs_before_it(tmp_path: Path) -> None:
-    spec = {"version": 1, "name": "steps", "stages": [
+    spec = {"version": 1, "env": {"MLFLOW_TRACKING_URI": "http://127.0.0.1:5000"}, "name": "steps", "stages": [
         {"name": "build", "kind": "train", "run": "true", "outputs": ["site/"]},
         {"name": "canary", "kind": "canary", "deploy": "true", "check": "true", "rollback": "true", "steps": [10, 50, 100],
          "approval": False}]}
@@ -258,7 +258,7 @@ def test_only_the_first_canary_step_receives_the_outputs_before_it(tmp_path: Pat
 
 
 def test_jenkins_checks_the_python_version_wherever_it_prepares_a_stage(tmp_path: Path) -> None:
-    spec = {"version": 1, "name": "py", "defaults": {"python": "3.12", "setup": "make deps"},
+    spec = {"version": 1, "env": {"MLFLOW_TRACKING_URI": "http://127.0.0.1:5000"}, "name": "py", "defaults": {"python": "3.12", "setup": "make deps"},
             "stages": [{"name": "check", "kind": "validate", "run": "true"}]}
     jf = header.body(compile_dict(spec, tmp_path)["jenkins"])
     stage = jf[jf.index("stage('check')"):]

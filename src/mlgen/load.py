@@ -218,7 +218,7 @@ def _dotted(loc: Loc) -> str:
 # -- checks that need the whole pipeline ------------------------------------------------------
 
 def check_pipeline(pipeline: Pipeline, source: Source) -> list[Problem]:
-    from mlgen import consistency, graph
+    from mlgen import consistency, graph, tracking
 
     problems: list[Problem] = []
     index: dict[str, int] = {}
@@ -252,6 +252,8 @@ def check_pipeline(pipeline: Pipeline, source: Source) -> list[Problem]:
     problems += _check_references(pipeline, source, index)
     problems += consistency.check(pipeline, source)
     problems += _check_runners(pipeline, source)
+    if not problems:  # the registry each stage works with resolves
+        problems += tracking.check(pipeline, source)
     return problems
 
 

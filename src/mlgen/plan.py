@@ -78,6 +78,9 @@ class Command:
     skip_on_cache_hit: bool = False
     runs_project_code: bool = True  # False for runtime commands that run no project code (the
     # project's set-up is then skipped); `registry: command` runs the user's own commands
+    # The user's own command: `retries` may run it again. mlgen's decisions and writes (gate,
+    # data check, register, canary) never are: a repeat would repeat a decision or a write.
+    retryable: bool = False
 
 
 @dataclass(frozen=True)
@@ -293,7 +296,7 @@ class _Builder:
     def _user_cmd(self, name: str, script: str | None, stage: AnyStage, **kw: Any) -> list[Command]:
         if script is None:
             return []
-        return [Command(name, script, secrets=tuple(stage.secrets or ()), **kw)]
+        return [Command(name, script, secrets=tuple(stage.secrets or ()), retryable=True, **kw)]
 
     def _branches(self, branches: list[str] | None) -> When:
         if branches is None:

@@ -221,8 +221,8 @@ def run_jenkins(project: Project, scenario: Scenario, env: dict[str, str]) -> di
         out[f"canary-{weight}"] = statuses.get(f"canary {weight}%", S)
     if out["train"] == P and "mlgen cache: hit" in run.stdout and "mlgen cache: miss" not in run.stdout:
         out["train"] = C
-    # The rollback is each canary step's `post { failure }`: the harness reports whether it ran and how it went.
-    posts = [s.get("post", {}).get("failure") for s in run.stages if s["stage"] in ("canary 10%", "canary 50%", "canary 100%")]
+    # The rollback is each canary step's `post { unsuccessful }`: the harness reports whether it ran and how it went.
+    posts = [s.get("post", {}).get("unsuccessful") for s in run.stages if s["stage"] in ("canary 10%", "canary 50%", "canary 100%")]
     out["rollback"] = _worst([{"passed": P, "failed": F}[p] for p in posts if p])
     return _norm(out, run.log)
 

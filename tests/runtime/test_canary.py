@@ -233,6 +233,7 @@ class TestPromotionAndRollback:
 CANARY_SPEC = """\
 version: 1
 name: demo
+env: {{MLFLOW_TRACKING_URI: "http://127.0.0.1:9"}}
 stages:
   - {{name: train, kind: train, run: python train.py, outputs: [model/]}}
   - {{name: evaluate, kind: evaluate, run: python eval.py, metrics: m.json, gates: {{auc: {{min: 0.5}}}}}}
@@ -255,7 +256,7 @@ def test_settings_come_from_the_spec(runtime: Run, tmp_path: Path, healthy: Serv
     healthy.fail()
     result = runtime("canary", "step", "--spec", "mlgen.yaml", "--stage", "roll-out", "--weight", "100")
     assert result.code == 1 and "http_errors_rate = 0.31 > max 0.05" in result.out
-    # The model comes from the register stage; without MLFLOW_TRACKING_URI the registry cannot be checked.
+    # The model comes from the register stage; the traffic goes back first, then the registry (down here) is named.
     result = runtime("canary", "rollback", "--spec", "mlgen.yaml", "--stage", "roll-out")
-    assert result.code == 1 and "MLFLOW_TRACKING_URI is not set" in result.err
+    assert result.code == 1 and "http://127.0.0.1:9" in result.err
     assert (tmp_path / "deployed.log").read_text() == "weight 10\nweight 100\nrolled-back\n"

@@ -62,15 +62,27 @@ def document(plan: Plan, settings: Settings, source: Source | None = None) -> di
     overrides.apply(NAME, jobs, settings.overrides, source)
     workflow: dict[str, Any] = {"name": f"mlgen {plan.name}", "on": _triggers(plan)}
     workflow["permissions"] = {}  # nothing by default; each job asks for what it needs
-    workflow["concurrency"] = {
-        "group": f"mlgen-{plan.name}-${{{{ github.ref }}}}",
-        "cancel-in-progress": "${{ github.event_name == 'pull_request' }}",
-    }
+    workflow["concurrency"] = _workflow_concurrency(plan)
     if plan.env:
         workflow["env"] = dict(plan.env)
     workflow["defaults"] = {"run": {"shell": "bash"}}
     workflow["jobs"] = jobs
     return workflow
+
+
+def _workflow_concurrency(plan: Plan) -> dict[str, Any]:
+    """A newer run of a pull request cancels the older one; pushes, schedules and manual runs
+    each get a group of their own (`github.run_id`), so they never queue behind one another.
+
+    A group holds one running and one pending run, and a newly queued run cancels the pending
+    one: a shared group on `main` would let a run waiting for approval hold back every later
+    push and schedule, and cancel them in turn. Deployments keep their own job-level lock.
+    """
+    return {
+        # `github.ref` of a pull request is `refs/pull/<n>/merge`: one group per pull request.
+        "group": f"mlgen-{plan.name}-${{{{ github.event_name == 'pull_request' && github.ref || github.run_id }}}}",
+        "cancel-in-progress": "${{ github.event_name == 'pull_request' }}",
+    }
 
 
 def _version_comments(text: str) -> str:
@@ -166,8 +178,10 @@ def _condition(when: When, plan: Plan) -> str | None:
         refs = " || ".join(f"github.ref == {gha_string('refs/heads/' + b)}" for b in dict.fromkeys(branches))
         parts.append(f"github.event_name != 'pull_request' && ({refs})")
     if when.on_failure_of:
-        # always() lets the job start after a failed need; the test keeps it to real failures.
-        parts.insert(0, "always() && contains(needs.*.result, 'failure')")
+        # always() lets the job start after a failed or cancelled need (and keeps it from being
+        # cancelled with the run); the test keeps it to the step ending badly: a failure, a
+        # timeout, or a cancellation (by a person, or by the run being cancelled).
+        parts.insert(0, "always() && (contains(needs.*.result, 'failure') || contains(needs.*.result, 'cancelled'))")
     return " && ".join(parts) or None
 
 
@@ -182,11 +196,11 @@ def _steps(job: Job, plan: Plan) -> list[dict[str, Any]]:
         steps.append({"id": "cache", **_uses("Restore training outputs", "cache", {"path": _lines(job.cache.paths), "key": key})})
     steps.extend(_download(a) for a in job.downloads)
     if job.install:
-        steps.append({"name": "Install mlgen", "run": f"python -m pip install '{job.install}'"})
+        steps.append({"name": "Install mlgen", "run": retry.wrap(f"python -m pip install '{job.install}'", job.retries)})
     if plan.setup and job.needs_project_setup:
         # actions/cache keys on file contents itself (no `mlgen cache`); a hit needs no set-up.
         miss = {"if": MISS} if job.setup_on_miss_only else {}
-        steps.append({"name": "Set up the project", **miss, "run": plan.setup})
+        steps.append({"name": "Set up the project", **miss, "run": retry.wrap(plan.setup, job.retries)})
     steps.extend(_command(c, job) for c in job.commands)
     if job.upload:
         steps.append(_upload(job.upload, job))
@@ -210,7 +224,7 @@ def _command(command: Command, job: Job) -> dict[str, Any]:
     step: dict[str, Any] = {"name": command.name}
     if command.skip_on_cache_hit:
         step["if"] = MISS
-    step["run"] = retry.wrap(command.script, job.retries)
+    step["run"] = retry.wrap(command.script, job.retries) if command.retryable else command.script
     if command.secrets:
         step["env"] = {s: f"${{{{ secrets.{s} }}}}" for s in command.secrets}
     return step
@@ -258,7 +272,8 @@ def notes(plan: Plan) -> list[str]:
         out.append("cache: the workflow runs on pushes to release branches, so training always runs on GitHub: a restored "
                    "cache could carry outputs poisoned by another run into a release (zizmor's cache-poisoning audit).")
     if any(j.retries for j in plan.jobs):
-        out.append("retries: GitHub has no job retry; each step's script runs in a retry loop (`bash -c`, same attempts).")
+        out.append("retries: GitHub has no job retry; set-up and your own commands run in a retry loop (`bash -c`, same "
+                   "attempts); mlgen's gate, data check, register and canary commands never repeat.")
     if any(j.approval for j in plan.jobs):
         envs = sorted({approval_environment(j.environment) for j in plan.jobs if j.approval and j.environment})
         out.append(f"approval: a job of its own references `{'`, `'.join(envs)}`; configure the required reviewers there "

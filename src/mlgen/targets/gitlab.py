@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from mlgen import cachecmd, overrides, yamlout
+from mlgen import cachecmd, overrides, retry, yamlout
 from mlgen.escape import gitlab_literal
 
 if TYPE_CHECKING:
@@ -16,6 +16,10 @@ NAME = "gitlab"
 TITLE = "GitLab CI"
 NOT_MR = '$CI_PIPELINE_SOURCE != "merge_request_event"'
 PIP_CACHE = ".cache/pip"
+# Failure reasons that happen outside the job's script (the runner, the scheduler, the API, a
+# job that never started): retrying them never repeats a gate's decision or a registry write.
+INFRASTRUCTURE_FAILURES = ("runner_system_failure", "stuck_or_timeout_failure", "scheduler_failure", "api_failure",
+                           "unmet_prerequisites", "stale_schedule")
 
 
 def emit(plan: Plan, settings: Settings, source: Source | None = None) -> str:
@@ -32,7 +36,8 @@ def emit_checked(plan: Plan, settings: Settings, source: Source | None = None) -
 
 
 def document(plan: Plan, settings: Settings, source: Source | None = None) -> dict[str, Any]:
-    jobs = {job.id: _job(job, plan, settings) for job in plan.jobs}
+    rollbacks = {step: job for job in plan.jobs if job.kind == "rollback" for step in job.when.on_failure_of}
+    jobs = {job.id: _job(job, plan, settings, rollbacks.get(job.id)) for job in plan.jobs}
     overrides.apply(NAME, jobs, settings.overrides, source)
     doc: dict[str, Any] = {"workflow": {"name": f"mlgen {plan.name}", "rules": _workflow_rules(plan)}}
     doc["stages"] = list(dict.fromkeys(_stage_of(job) for job in plan.jobs))
@@ -68,7 +73,7 @@ def _workflow_rules(plan: Plan) -> list[dict[str, Any]]:
     return rules
 
 
-def _job(job: Job, plan: Plan, settings: Settings) -> dict[str, Any]:
+def _job(job: Job, plan: Plan, settings: Settings, rollback: Job | None = None) -> dict[str, Any]:
     out: dict[str, Any] = {"stage": _stage_of(job)}
     out["needs"] = [{"job": n, "artifacts": any(a.producer == n for a in job.downloads)} for n in job.needs]
     out["needs"] += [{"job": a.producer, "artifacts": True} for a in job.downloads if a.producer not in job.needs]
@@ -76,10 +81,12 @@ def _job(job: Job, plan: Plan, settings: Settings) -> dict[str, Any]:
     if tags:
         out["tags"] = tags
     out["timeout"] = f"{job.timeout_minutes} minutes"
-    if job.retries:
-        out["retry"] = {"max": job.retries, "when": ["always"]}
-    if job.deploys:
-        out["interruptible"] = False  # never cancel a deployment halfway
+    writes = job.deploys or job.kind == "register"
+    if job.retries and not writes:
+        # A job that writes is never run again: a runner that dies after the write would repeat it.
+        out["retry"] = {"max": job.retries, "when": list(INFRASTRUCTURE_FAILURES)}
+    if writes:
+        out["interruptible"] = False  # never cancel a registry write or a deployment halfway
     variables = dict(job.env)
     if variables:
         out["variables"] = {k: _variable(v) for k, v in variables.items()}
@@ -98,13 +105,16 @@ def _job(job: Job, plan: Plan, settings: Settings) -> dict[str, Any]:
         key = "-".join([job.cache.prefix, *(f"${k}" for k, _ in job.matrix)])
         # A job's own `cache:` replaces the default one, so pip's is listed again.
         out["cache"] = [{"key": key, "paths": [*job.cache.paths, cachecmd.STAMP_DIR + "/"], "when": "on_success"}, _pip_cache(plan)]
-    before = [f"python -m pip install '{i}'" for i in job.installs_with_cache_guard]
+    before = [retry.wrap_inline(f"python -m pip install '{i}'", job.retries) for i in job.installs_with_cache_guard]
     setup = cachecmd.setup_outside_guard(job, plan.setup) if job.needs_project_setup else None
     if setup:
-        before.append(setup)
+        before.append(retry.wrap_inline(setup, job.retries))
     if before:
         out["before_script"] = before
-    out["script"] = [_script(c.script, c.skip_on_cache_hit, job, plan) for c in job.commands]
+    out["script"] = [_script(retry.wrap_inline(c.script, job.retries) if c.retryable else c.script, c.skip_on_cache_hit, job, plan)
+                     for c in job.commands]
+    if rollback is not None:
+        out["after_script"] = [_rollback_on_cancel(rollback)]
     artifacts: dict[str, Any] = {}
     if job.upload:
         artifacts["paths"] = list(job.upload.paths)
@@ -128,10 +138,25 @@ def _pip_cache(plan: Plan) -> dict[str, Any]:
     return {"key": key, "paths": [PIP_CACHE + "/"], "when": "on_success"}
 
 
+def _rollback_on_cancel(rollback: Job) -> str:
+    """The step's rollback when the step was cancelled, from its own `after_script`.
+
+    A `when: on_failure` job never runs for a cancelled need, but since GitLab 17.0 `after_script`
+    runs when a running job is cancelled, with `$CI_JOB_STATUS` reading `canceled`. Failures and
+    timeouts (status `failed`) are left to the step's on_failure rollback job, so each bad ending
+    runs the rollback once, never twice.
+    """
+    # Not indented: a quoted value in the command may span lines and must stay byte-exact.
+    lines = [f"python -m pip install '{rollback.install}'"] if rollback.install else []
+    body = "\n".join([*lines, *(c.script for c in rollback.commands)])
+    return f'if [ "$CI_JOB_STATUS" = canceled ]; then\n{body}\nfi'
+
+
 def _script(script: str, cached: bool, job: Job, plan: Plan) -> str:
     if not cached:
         return script
-    return cachecmd.guard(script, job, plan.setup)
+    setup = retry.wrap_inline(plan.setup, job.retries) if plan.setup else None
+    return cachecmd.guard(script, job, setup)
 
 
 def _rules(job: Job, plan: Plan) -> list[dict[str, Any]]:

@@ -171,7 +171,7 @@ def _stages(plan: Plan, views: dict[str, View]) -> list[dict[str, Any]]:
     groups: dict[str, dict[str, Any]] = {}
     for job in plan.jobs:
         if job.kind == "rollback":
-            # A step's rollback is that step's `post { failure }`, on the step's own agent.
+            # A step's rollback is that step's `post { unsuccessful }`, on the step's own agent.
             by_id[job.needs[0]]["rollback"] = _rollback(job, plan)
             continue
         stage = by_id[job.id] = _stage(job, plan, views[job.id])
@@ -186,32 +186,61 @@ def _stages(plan: Plan, views: dict[str, View]) -> list[dict[str, Any]]:
                                          "children": []}
             out.append(group)
         stage["when"] = []
+        if job.approval:
+            group["children"].append(_approval(job, plan))
         group["children"].append(stage)
     return out
 
 
+# How long a rollout waits for its approval (24 h), then the build ends ABORTED and the lock is freed.
+APPROVAL_TIMEOUT_MINUTES = 24 * 60
+
+
+def _approval(job: Job, plan: Plan) -> dict[str, Any]:
+    """The approval as a stage of its own before the first step, with its own timeout.
+
+    Jenkins enters a stage's `options { timeout }` before its `input`, so in the step's stage a
+    slow approval would eat the step's time and abort it mid-bake. Here the step's timeout starts
+    only when the step does. No agent: waiting for a person holds no executor.
+    """
+    assert job.approval, job.id
+    return {"approval": True, "name": lit(f"{job.stage} approval"), "when": _when(job.when, plan),
+            "timeout": APPROVAL_TIMEOUT_MINUTES, "message": lit(job.approval), "ok": lit("Deploy"),
+            "echo": lit(f"Approved: {job.approval}")}
+
+
 def _stage(job: Job, plan: Plan, view: View) -> dict[str, Any]:
+    # `retries` repeats set-up and the user's own commands (a `retry` step around each), never
+    # mlgen's decisions and writes (gate, data check, register, canary).
+    attempts = view.retries + 1 if view.retries else None
     steps: list[dict[str, Any]] = [{"unstash": lit(name)} for art in job.downloads for name in art.leg_names]
     prepare = _prepare(job, plan)
     if prepare:
-        steps.append({"sh": sh(prepare), "secrets": []})
+        steps.append({"sh": sh(prepare), "secrets": [], "retry": attempts})
     for command in job.commands:
         script = command.script
         if command.skip_on_cache_hit and job.cache is not None:
             script = cachecmd.guard(script, job, plan.setup)
-        steps.append({"sh": sh(script), "secrets": [lit(s) for s in command.secrets]})
+        steps.append({"sh": sh(script), "secrets": [lit(s) for s in command.secrets],
+                      "retry": attempts if command.retryable else None})
     if job.upload:
         includes = lit(",".join(_ant(p) for p in job.upload.paths))
         steps.append({"stash": _stash_expr(job.upload), "includes": includes})
         steps.append({"archive": includes})
+    timeout = _minutes(view.timeout)
+    # A canary step's timeout wraps its steps only: its `post` (the rollback) must still run
+    # after the timeout fired, and never inherits an expired deadline.
+    step_timeout = timeout if job.kind == "canary" else None
     return {
         "name": lit(job.title),
         "agent": lit(view.agent) if view.agent else None,
-        "timeout": _minutes(view.timeout),
-        "retry": view.retries + 1 if view.retries else None,
+        "timeout": None if step_timeout else timeout,
+        "step_timeout": step_timeout,
+        "retry": None,  # per step: see `attempts`
         "environment": [(ident(k), lit(v)) for k, v in (view.environment or {}).items()],
         "when": _when(job.when, plan),
-        "input": {"message": lit(job.approval), "ok": lit("Deploy")} if job.approval else None,
+        # A canary step's approval is a stage of its own (`_approval`).
+        "input": {"message": lit(job.approval), "ok": lit("Deploy")} if job.approval and job.kind != "canary" else None,
         "matrix": [(lit(k), [lit(v) for v in values]) for k, values in job.matrix],
         "steps": steps,
         "junit": lit(job.junit) if job.junit else None,

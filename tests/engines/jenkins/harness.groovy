@@ -2216,6 +2216,7 @@ class JhRunner {
         if (cfg.approve == null) {
             throw new JhHarnessError("an input asks '${inp.message}': run the harness with --approve or --reject")
         }
+        waitForPerson()
         if (!cfg.approve) {
             log('Rejected by mlgen-harness (--reject)')
             throw new JhInterrupted("input '${inp.message}' rejected", 'ABORTED', false, -1)
@@ -2224,6 +2225,24 @@ class JhRunner {
         inp.parameters.each { Map p -> values[p.name] = p.defaultValue }
         if (inp.submitterParameter) values[inp.submitterParameter] = 'mlgen-harness'
         return values
+    }
+
+    /**
+     * A person takes $MLGEN_HARNESS_INPUT_WAIT_MS to answer. Jenkins enters a stage's options
+     * before its input, so the wait counts against an enclosing `timeout`: when it expires first,
+     * the input ends ABORTED, as on Jenkins.
+     */
+    void waitForPerson() {
+        String raw = globalEnv['MLGEN_HARNESS_INPUT_WAIT_MS']
+        if (!raw) return
+        if (!(raw ==~ /[0-9]+/)) throw new JhHarnessError("MLGEN_HARNESS_INPUT_WAIT_MS must be milliseconds, got '${raw}'")
+        long until = System.currentTimeMillis() + (raw as long)
+        log("Waiting ${raw} ms for a person to answer (MLGEN_HARNESS_INPUT_WAIT_MS)")
+        while (System.currentTimeMillis() < until) {
+            checkDeadline()
+            Thread.sleep(Math.max(1L, Math.min(50L, until - System.currentTimeMillis())))
+        }
+        checkDeadline()
     }
 
     // ---------------------------------------------------------------------------------------
