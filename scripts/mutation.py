@@ -58,6 +58,9 @@ COVERING: dict[str, tuple[str, ...]] = {
     "runtime/state.py": ("tests/runtime/test_canary.py",),
     "runtime/canarycmd.py": ("tests/runtime/test_canary.py",),
     "runtime/registrycmd.py": ("tests/runtime/test_registry_command.py",),
+    "keyglob.py": ("tests/runtime/test_cache_key.py", "tests/test_cache_guard.py"),
+    "runtime/registry/mlflow_transitions.py": ("tests/runtime/test_registry_transitions.py",),
+    "runtime/stats.py": ("tests/runtime/test_stats.py", "tests/runtime/test_gate_bounds.py"),
 }
 
 
