@@ -462,7 +462,7 @@ def _base_weights(p: Predictions) -> Array:
 
 
 def bootstrap(prepared: Sequence[Prepared], n: int, *, resamples: int, seed: int,
-              base: Array | None = None, workers: int = 2) -> Array:
+              base: Array | None = None, workers: int = 1) -> Array:
     """Values of each prepared metric under the same `resamples` Poisson weightings: (len(prepared), resamples)."""
     width = max(1, min(resamples, _CHUNK_ELEMENTS // max(n, 1)))
     chunks = [(start, min(width, resamples - start)) for start in range(0, resamples, width)]
@@ -545,7 +545,7 @@ def _draws(metric: str, predictions: Sequence[Predictions], *, resamples: int, s
 
 def compare(metric: str, challenger: Predictions, champion: Predictions | None = None, *,
             confidence: float = DEFAULT_CONFIDENCE, resamples: int = DEFAULT_RESAMPLES, seed: int = 0,
-            workers: int = 2) -> Comparison:
+            workers: int = 1) -> Comparison:
     """Bounds for the challenger's metric and, with a champion scored on the same examples, for the paired difference."""
     _check(confidence, resamples)
     models = [challenger] if champion is None else [challenger, align(champion, challenger)]
@@ -560,7 +560,7 @@ def compare(metric: str, challenger: Predictions, champion: Predictions | None =
 
 def compare_unpaired(metric: str, challenger: Predictions, champion: Predictions, *,
                      confidence: float = DEFAULT_CONFIDENCE, resamples: int = DEFAULT_RESAMPLES, seed: int = 0,
-                     workers: int = 2) -> Comparison:
+                     workers: int = 1) -> Comparison:
     """Two evaluation sets: each model is resampled on its own set, independently (wider, but honest)."""
     _check(confidence, resamples)
     (own_point,), own_draws = _draws(metric, [challenger], resamples=resamples, seed=seed, workers=workers)
