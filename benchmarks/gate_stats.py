@@ -24,7 +24,7 @@ from statistics import NormalDist
 
 import numpy as np
 
-from mlgen.runtime import stats
+from mlgen.runtime.gate import stats
 
 NORMAL = NormalDist()
 RHO = 0.9  # two models trained on the same data share most of their errors

@@ -11,8 +11,8 @@ from __future__ import annotations
 import argparse
 import time
 
-from mlgen import plan
-from mlgen.spec import Pipeline
+from mlgen.compile import plan
+from mlgen.spec.models import Pipeline
 
 
 def spec(blocks: int) -> dict[str, object]:
@@ -29,8 +29,8 @@ def spec(blocks: int) -> dict[str, object]:
 
 
 def seconds(stages: int) -> float:
-    from mlgen.load import check_pipeline
-    from mlgen.source import Source
+    from mlgen.spec.load import check_pipeline
+    from mlgen.spec.source import Source
     from pathlib import Path
 
     pipeline = Pipeline.model_validate(spec(stages // 4))

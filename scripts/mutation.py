@@ -42,25 +42,26 @@ COMPILER_TESTS = ("tests/test_emitter_guards.py", "tests/test_semantics.py", "te
 # The hostile corpus compiles ~600 specs (minutes): only for the modules that validate and escape text.
 TEXT_TESTS = (*COMPILER_TESTS, "tests/test_hostile.py")
 COVERING: dict[str, tuple[str, ...]] = {
-    "plan.py": COMPILER_TESTS,
-    "graph.py": COMPILER_TESTS,
-    "retry.py": ("tests/test_retry.py",),
+    "compile/plan.py": COMPILER_TESTS,
+    "spec/graph.py": COMPILER_TESTS,
+    "targets/retry.py": ("tests/test_retry.py",),
     "targets/github.py": COMPILER_TESTS,
     "targets/gitlab.py": COMPILER_TESTS,
     "targets/jenkins.py": COMPILER_TESTS,
-    "spec.py": TEXT_TESTS,
-    "escape.py": TEXT_TESTS,
-    "cachecmd.py": ("tests/test_cache_guard.py",),
-    "check.py": ("tests/test_check.py",),
-    "fastcheck.py": ("tests/test_check.py",),
-    "runtime/gate.py": ("tests/runtime/test_gate.py",),
-    "runtime/contract.py": ("tests/runtime/test_psi_default.py", "tests/runtime/test_data_check.py"),
+    "spec/models.py": TEXT_TESTS,
+    "targets/escape.py": TEXT_TESTS,
+    "runtime/cache/command.py": ("tests/test_cache_guard.py",),
+    "targets/cacheguard.py": ("tests/test_cache_guard.py",),
+    "drift/compare.py": ("tests/test_check.py",),
+    "drift/fast.py": ("tests/test_check.py",),
+    "runtime/gate/rules.py": ("tests/runtime/test_gate.py",),
+    "runtime/data/contract.py": ("tests/runtime/test_psi_default.py", "tests/runtime/test_data_check.py"),
     "runtime/state.py": ("tests/runtime/test_canary.py",),
-    "runtime/canarycmd.py": ("tests/runtime/test_canary.py",),
-    "runtime/registrycmd.py": ("tests/runtime/test_registry_command.py",),
-    "keyglob.py": ("tests/runtime/test_cache_key.py", "tests/test_cache_guard.py"),
+    "runtime/canary/command.py": ("tests/runtime/test_canary.py",),
+    "runtime/registry/command.py": ("tests/runtime/test_registry_command.py",),
+    "runtime/cache/keyglob.py": ("tests/runtime/test_cache_key.py", "tests/test_cache_guard.py"),
     "runtime/registry/mlflow_transitions.py": ("tests/runtime/test_registry_transitions.py",),
-    "runtime/stats.py": ("tests/runtime/test_stats.py", "tests/runtime/test_gate_bounds.py"),
+    "runtime/gate/stats.py": ("tests/runtime/test_stats.py", "tests/runtime/test_gate_bounds.py"),
 }
 
 
@@ -78,13 +79,13 @@ class Mutant:
 
 # The one-line breaks that once passed the suite (issue 18), and more in the same places.
 MUTANTS = [
-    Mutant("cache-key-ignores-contents", "cachecmd.py",
+    Mutant("cache-key-ignores-contents", "runtime/cache/command.py",
            "        digest.update(hashlib.sha256(path.read_bytes()).digest())\n", ""),
-    Mutant("retry-noop", "retry.py", "    if retries <= 0:\n", "    if True:\n"),
+    Mutant("retry-noop", "targets/retry.py", "    if retries <= 0:\n", "    if True:\n"),
     Mutant("gitlab-branches-and", "targets/gitlab.py", 'joined = " || ".join(refs)', 'joined = " && ".join(refs)'),
     Mutant("github-branches-and", "targets/github.py", 'refs = " || ".join(', 'refs = " && ".join('),
     Mutant("jenkins-branches-allof", "targets/jenkins.py", 'Groovy("anyOf { "', 'Groovy("allOf { "'),
-    Mutant("inputs-ignored", "plan.py", "sources = list(self.needs[stage.name]) + list(stage.inputs)",
+    Mutant("inputs-ignored", "compile/plan.py", "sources = list(self.needs[stage.name]) + list(stage.inputs)",
            "sources = list(self.needs[stage.name])"),
     Mutant("github-runners-ignored", "targets/github.py", "mapped.extend(settings.runners.get(label, [label]))",
            "mapped.extend([label])"),
@@ -95,13 +96,13 @@ MUTANTS = [
     Mutant("gitlab-stages-from-a-set", "targets/gitlab.py", 'doc["stages"] = list(dict.fromkeys(_stage_of(job) for job in plan.jobs))',
            'doc["stages"] = list({_stage_of(job) for job in plan.jobs})'),
     Mutant("deploy-cancel-in-progress", "targets/github.py", '"cancel-in-progress": False}', '"cancel-in-progress": True}'),
-    Mutant("psi-default-1.5", "runtime/contract.py", "max: float = Field(0.2, gt=0,", "max: float = Field(1.5, gt=0,"),
-    Mutant("free-text-refuses-dollar", "spec.py", '    if "${{" in value:\n', '    if "$" in value:\n'),
-    Mutant("free-text-refuses-quotes", "spec.py", '    if "${{" in value:\n', '    if "${{" in value or "\'" in value:\n'),
-    Mutant("free-text-refuses-newline", "spec.py", '    if "${{" in value:\n', '    if "${{" in value or "\\n" in value:\n'),
-    Mutant("secret-names-loosened", "spec.py", 'SECRET_PATTERN = r"^[A-Z_][A-Z0-9_]{0,99}$"',
+    Mutant("psi-default-1.5", "runtime/data/contract.py", "max: float = Field(0.2, gt=0,", "max: float = Field(1.5, gt=0,"),
+    Mutant("free-text-refuses-dollar", "spec/models.py", '    if "${{" in value:\n', '    if "$" in value:\n'),
+    Mutant("free-text-refuses-quotes", "spec/models.py", '    if "${{" in value:\n', '    if "${{" in value or "\'" in value:\n'),
+    Mutant("free-text-refuses-newline", "spec/models.py", '    if "${{" in value:\n', '    if "${{" in value or "\\n" in value:\n'),
+    Mutant("secret-names-loosened", "spec/models.py", 'SECRET_PATTERN = r"^[A-Z_][A-Z0-9_]{0,99}$"',
            'SECRET_PATTERN = r"^[A-Z0-9_:]{1,100}$"'),
-    Mutant("gitlab-dollar-not-doubled", "escape.py", 'return text.replace("$", "$$")', "return text"),
+    Mutant("gitlab-dollar-not-doubled", "targets/escape.py", 'return text.replace("$", "$$")', "return text"),
 ]
 
 # Survivors we keep, with the reason a test cannot (or should not) kill them.

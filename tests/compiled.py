@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from mlgen import yamlout
-from mlgen.compiler import compile_pipeline
-from mlgen.load import load
+from mlgen.targets import yamlout
+from mlgen.compile.compiler import compile_pipeline
+from mlgen.spec.load import load
 
 
 def compile_spec(spec: Path) -> dict[str, str]:

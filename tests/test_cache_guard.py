@@ -19,7 +19,8 @@ from typing import Any
 
 import pytest
 
-from mlgen import header, yamlout
+from mlgen.drift import header
+from mlgen.targets import yamlout
 from tests import validators
 from tests.compiled import compile_dict
 

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from mlgen import fastcheck, header
+from mlgen.drift import fast as fastcheck
+from mlgen.drift import header
 from tests.conftest import EXAMPLES, example_specs
 
 
@@ -94,9 +95,9 @@ def test_fast_path_declines_python_specs() -> None:
 
 @pytest.mark.parametrize("spec", [s for s in example_specs() if s.suffix == ".yaml"], ids=lambda s: s.parent.name)
 def test_fast_path_agrees_with_full_check(spec: Path) -> None:
-    from mlgen.check import compare
-    from mlgen.compiler import compile_pipeline
-    from mlgen.load import load
+    from mlgen.drift.compare import compare
+    from mlgen.compile.compiler import compile_pipeline
+    from mlgen.spec.load import load
 
     source, pipeline = load(spec)
     outputs = compile_pipeline(pipeline, spec_name=spec.name, spec_bytes=source.raw)

@@ -10,8 +10,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mlgen import fastcheck, header
-from mlgen.spec import DEFAULT_PATHS
+from mlgen.drift import fast as fastcheck
+from mlgen.drift import header
+from mlgen.spec.models import DEFAULT_PATHS
 from tests.conftest import EXAMPLES
 
 GITHUB, GITLAB, JENKINS = DEFAULT_PATHS["github"], DEFAULT_PATHS["gitlab"], DEFAULT_PATHS["jenkins"]

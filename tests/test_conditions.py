@@ -15,7 +15,8 @@ import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from mlgen import header, yamlout
+from mlgen.drift import header
+from mlgen.targets import yamlout
 from mlgen.errors import SpecError
 from tests import condeval
 from tests.compiled import compile_dict

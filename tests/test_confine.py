@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from mlgen import header
-from mlgen.spec import DEFAULT_PATHS
+from mlgen.drift import header
+from mlgen.spec.models import DEFAULT_PATHS
 
 PARTS = ["..", ".", ".git", ".GIT", ".git.", "dir", "Dir", "link_out", "link_in", "file_link", "blocker", "new",
          "a.yml", "A.yml", "a.yml.", "mlgen.yaml", "MLGEN.yaml", "Jenkinsfile", "hard.yml", "Con.yml"]

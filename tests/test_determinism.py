@@ -13,7 +13,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from mlgen import yamlout
+from mlgen.targets import yamlout
 from tests.conftest import ROOT, example_specs
 
 SEEDS = ("0", "1", "2", "12345")

@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 from syrupy.extensions.single_file import SingleFileSnapshotExtension, WriteMode
 
-from mlgen.compiler import compile_pipeline
-from mlgen.load import load
+from mlgen.compile.compiler import compile_pipeline
+from mlgen.spec.load import load
 from tests.conftest import example_specs, run_mlgen
 
 SUFFIX = {"github": "yml", "gitlab": "yml", "jenkins": "Jenkinsfile"}
@@ -50,7 +50,7 @@ def test_compile_is_deterministic(spec: Path) -> None:
 
 
 def test_python_spec_matches_yaml_below_the_header() -> None:
-    from mlgen import header
+    from mlgen.drift import header
 
     yaml_out = _compiled(Path(__file__).parents[1] / "examples" / "churn" / "mlgen.yaml")
     py_out = _compiled(Path(__file__).parents[1] / "examples" / "python-spec" / "pipeline.py")

@@ -24,9 +24,10 @@ import pytest
 from hypothesis import Phase, example, given, settings
 from hypothesis import strategies as st
 
-from mlgen import values, yamlout
+from mlgen.spec import values
+from mlgen.targets import yamlout
 from mlgen.__main__ import main as mlgen_main
-from mlgen.names import GITLAB_RESERVED
+from mlgen.compile.names import GITLAB_RESERVED
 from tests import validators
 from tests.conftest import Result, require_tool
 from tests.engines.gitlab.batch import plan_many

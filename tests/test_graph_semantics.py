@@ -13,10 +13,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mlgen import compiler, plan, yamlout
+from mlgen.compile import compiler
+from mlgen.compile import plan
+from mlgen.targets import yamlout
 from mlgen.errors import SpecError
 from mlgen.runtime.cli import build_parser
-from mlgen.spec import Pipeline
+from mlgen.spec.models import Pipeline
 
 # (event, branch): the pipelines a job may or may not be part of.
 EVENTS = [("merge_request_event", "feature"), ("push", "feature"), ("push", "main"), ("push", "release"),
@@ -203,8 +205,8 @@ def test_a_canary_after_two_register_stages_is_ambiguous() -> None:
 
 
 def _load(spec: dict[str, Any]) -> Pipeline:
-    from mlgen.load import check_pipeline
-    from mlgen.source import Source
+    from mlgen.spec.load import check_pipeline
+    from mlgen.spec.source import Source
 
     pipeline = Pipeline.model_validate(spec)
     problems = check_pipeline(pipeline, Source(path=__import__("pathlib").Path("mlgen.yaml"), display="mlgen.yaml", raw=b""))
@@ -265,7 +267,7 @@ NARROW = [
 
 @pytest.mark.parametrize(("own", "need", "result"), NARROW)
 def test_narrow(own: Any, need: Any, result: Any) -> None:
-    from mlgen.conditions import NeverRuns, When, narrow
+    from mlgen.spec.conditions import NeverRuns, When, narrow
 
     mine, theirs = When(*own), When(*need)
     if result is None:

@@ -11,7 +11,7 @@ from urllib.parse import quote, unquote
 from hypothesis import given
 from hypothesis import strategies as st
 
-from mlgen import header
+from mlgen.drift import header
 from tests.conftest import EXAMPLES, ROOT
 
 
@@ -52,5 +52,5 @@ def test_the_fast_path_imports_almost_nothing() -> None:
     probe = PROBE.format(src=str(ROOT / "src"), churn=str(EXAMPLES / "churn"))
     out = subprocess.run([sys.executable, "-I", "-S", "-c", probe], capture_output=True, text=True, check=True).stdout.split()
     interpreter = {"os", "stat", "_stat", "posixpath", "genericpath", "_collections_abc"}  # loaded by `site` anyway
-    assert set(out) - interpreter <= {"__future__", "_sha2", "_sha256", "mlgen", "mlgen.__main__", "mlgen.fastcheck",
-                                      "mlgen.header"}, out
+    assert set(out) - interpreter <= {"__future__", "_sha2", "_sha256", "mlgen", "mlgen.__main__", "mlgen.drift.fast",
+                                      "mlgen.drift.header"}, out

@@ -21,10 +21,11 @@ from typing import Any
 import pytest
 import yaml as pyyaml
 
-from mlgen import header, yamlout
-from mlgen.compiler import compile_pipeline
+from mlgen.drift import header
+from mlgen.targets import yamlout
+from mlgen.compile.compiler import compile_pipeline
 from mlgen.errors import SpecError
-from mlgen.load import load
+from mlgen.spec.load import load
 from mlgen.targets.jenkins import SHELL_PREAMBLE
 from tests import hostile
 from tests.conftest import require_tool

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from mlgen import header
+from mlgen.drift import header
 
 
 @pytest.mark.parametrize("name", ["pipeline.py", "ci/spec.py"])

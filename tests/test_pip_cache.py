@@ -7,9 +7,10 @@ from typing import Any
 
 import pytest
 
-from mlgen import header, yamlout
-from mlgen.compiler import compile_pipeline
-from mlgen.spec import Pipeline
+from mlgen.drift import header
+from mlgen.targets import yamlout
+from mlgen.compile.compiler import compile_pipeline
+from mlgen.spec.models import Pipeline
 
 REQUIREMENTS = [[], ["requirements.txt"], ["requirements.txt", "requirements-ml.txt"], ["a.txt", "b.txt", "c.txt"]]
 
@@ -107,7 +108,7 @@ def test_only_jobs_that_run_project_code_install_its_requirements(stage: dict[st
 
 
 def _train_cache(python: str, requirements: list[str]) -> Any:
-    from mlgen.plan import build
+    from mlgen.compile.plan import build
 
     pipeline = Pipeline.model_validate({
         "version": 1, "name": "p", "defaults": {"python": python, "requirements": requirements},

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from mlgen import yamlout
+from mlgen.targets import yamlout
 from tests.compiled import compile_dict
 
 # Counts its runs in ./attempts and fails until the run number reaches PASS_ON.
@@ -72,7 +72,7 @@ def test_gitlab_job_retry(retries: tuple[int | None, int], tries: int, tmp_path:
 
 @pytest.mark.parametrize("pass_on", [2, 3])
 def test_jenkins_stage_is_retried(pass_on: int, tmp_path: Path) -> None:
-    from mlgen import header
+    from mlgen.drift import header
     from tests.engines.jenkins.runner import run_jenkinsfile
 
     outputs = compile_dict(spec(1), tmp_path / "spec")

@@ -15,8 +15,10 @@ from typing import Any
 
 import pytest
 
-from mlgen import compiler, header, yamlout
-from mlgen.spec import Pipeline
+from mlgen.compile import compiler
+from mlgen.drift import header
+from mlgen.targets import yamlout
+from mlgen.spec.models import Pipeline
 
 STEP_LISTS = [[100], [50, 100], [10, 50, 100], [1, 2, 5, 25, 99, 100]]
 

@@ -18,13 +18,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mlgen import graph, plan, yamlout
-from mlgen.load import load
-from mlgen.runtime import gate as gates
-from mlgen.runtime import prometheus
+from mlgen.spec import graph
+from mlgen.compile import plan
+from mlgen.targets import yamlout
+from mlgen.spec.load import load
+from mlgen.runtime.gate import rules as gates
+from mlgen.runtime.canary import prometheus
 from mlgen.runtime.cli import build_parser
 from mlgen.runtime.duration import parse_duration
-from mlgen.spec import Pipeline, duration_seconds
+from mlgen.spec.models import Pipeline, duration_seconds
 from tests.conftest import example_specs
 
 

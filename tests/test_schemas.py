@@ -9,9 +9,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from mlgen import schemas
-from mlgen.load import load
-from mlgen.plan import build
+from mlgen.targets import schemas
+from mlgen.spec.load import load
+from mlgen.compile.plan import build
 from mlgen.targets import github, gitlab
 from tests.conftest import EXAMPLES
 

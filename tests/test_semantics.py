@@ -13,7 +13,8 @@ from typing import Any
 
 import pytest
 
-from mlgen import header, yamlout
+from mlgen.drift import header
+from mlgen.targets import yamlout
 from tests.compiled import compile_spec
 
 CHURN = Path(__file__).parents[1] / "examples" / "churn"
@@ -89,7 +90,7 @@ def test_github_rollback_runs_only_on_a_failed_or_cancelled_step(gh: dict[str, A
 
 
 def test_github_security_posture(gh: dict[str, Any]) -> None:
-    from mlgen.pins import ACTIONS
+    from mlgen.targets.pins import ACTIONS
 
     assert gh["permissions"] == {}
     pinned = {p.uses for p in ACTIONS.values()}

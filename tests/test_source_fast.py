@@ -10,7 +10,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from benchmarks.genspec import spec as scale_spec
-from mlgen import source, yamlout
+from mlgen.spec import source
+from mlgen.targets import yamlout
 from tests import hostile
 from tests.conftest import EXAMPLES, ROOT
 

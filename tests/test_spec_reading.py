@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from mlgen import source
+from mlgen.spec import source
 from mlgen.errors import SpecError
 
 GOOD = "version: 1\nname: x\nstages:\n  - {name: train, kind: train, run: 'true'}\n"

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from mlgen.spec import Pipeline
+from mlgen.spec.models import Pipeline
 from tests.test_rollout_semantics import spec
 
 def _mlflow_spec() -> dict[str, Any]:
@@ -20,8 +20,8 @@ def _mlflow_spec() -> dict[str, Any]:
 
 
 def _problems(data: dict[str, Any]) -> list[str]:
-    from mlgen.load import check_pipeline
-    from mlgen.source import Source
+    from mlgen.spec.load import check_pipeline
+    from mlgen.spec.source import Source
 
     source = Source(path=Path("mlgen.yaml"), display="mlgen.yaml", raw=b"")  # locations: tests/cases/negative
     return [p.message for p in check_pipeline(Pipeline.model_validate(data), source)]

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from mlgen import yamlout
+from mlgen.targets import yamlout
 
 CANARY = {"kind": "canary", "deploy": "true", "check": "true", "rollback": "true", "steps": [100], "approval": False}
 CASES: dict[str, tuple[dict[str, Any], str]] = {

@@ -20,7 +20,8 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mlgen import values, yamlout
+from mlgen.spec import values
+from mlgen.targets import yamlout
 from tests import validators
 from tests.conftest import require_tool
 

@@ -22,7 +22,7 @@ def test_canary_durations_accept_exactly_what_the_runtime_parses(text: str) -> N
     from pydantic import TypeAdapter, ValidationError
 
     from mlgen.runtime.errors import UserError
-    from mlgen.fieldtypes import Duration
+    from mlgen.spec.fieldtypes import Duration
 
     try:
         runtime: float | None = duration.parse_duration(text, flag="--bake")

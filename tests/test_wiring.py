@@ -14,7 +14,8 @@ from typing import Any
 
 import pytest
 
-from mlgen import header, yamlout
+from mlgen.drift import header
+from mlgen.targets import yamlout
 from tests.compiled import compile_dict
 
 

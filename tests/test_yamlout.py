@@ -10,9 +10,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from benchmarks.genspec import spec as scale_spec
-from mlgen import yamlout
-from mlgen.compiler import compile_pipeline
-from mlgen.load import load
+from mlgen.targets import yamlout
+from mlgen.compile.compiler import compile_pipeline
+from mlgen.spec.load import load
 from tests import hostile
 from tests.conftest import example_specs
 

@@ -8,7 +8,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from mlgen import yamlout
+from mlgen.targets import yamlout
 from tests.conftest import require_tool
 
 _SH_BLOCK = re.compile(r"\bsh '''((?:\\.|[^\\])*?)'''", re.DOTALL)

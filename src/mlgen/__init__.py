@@ -19,8 +19,8 @@ __all__ = [
 ]
 
 _LAZY = {
-    "compile_pipeline": "mlgen.compiler",
-    "load_pipeline": "mlgen.load",
+    "compile_pipeline": "mlgen.compile.compiler",
+    "load_pipeline": "mlgen.spec.load",
 }
 
 
@@ -29,4 +29,4 @@ def __getattr__(name: str) -> Any:
         raise AttributeError(f"module 'mlgen' has no attribute {name!r}")
     import importlib
 
-    return getattr(importlib.import_module(_LAZY.get(name, "mlgen.spec")), name)
+    return getattr(importlib.import_module(_LAZY.get(name, "mlgen.spec.models")), name)

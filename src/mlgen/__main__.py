@@ -25,7 +25,7 @@ def main(argv: list[str] | None = None) -> int:
 def _fast_check(rest: list[str]) -> bool:
     if len(rest) > 1 or (rest and rest[0].startswith("-")):
         return False  # options: let the full command handle them
-    from mlgen.fastcheck import up_to_date  # os and the header module only: see fastcheck's docstring
+    from mlgen.drift.fast import up_to_date  # os and the header module only: see fastcheck's docstring
 
     return up_to_date(rest[0] if rest else "mlgen.yaml") is True
 

@@ -58,8 +58,8 @@ def _default_spec(spec: Path) -> Path:
 
 
 def _load(spec: Path, python_timeout: float | None = None):  # type: ignore[no-untyped-def]
-    from mlgen.load import load
-    from mlgen.pyspec import timeout_set
+    from mlgen.spec.load import load
+    from mlgen.spec.pyspec import timeout_set
 
     with timeout_set(python_timeout):
         source, pipeline = load(_default_spec(spec))
@@ -85,7 +85,7 @@ def _compile(spec: Path, target: list[str] | None, python_timeout: float | None)
 
 
 def _compile_loaded(spec: Path, source, pipeline, target: list[str] | None):  # type: ignore[no-untyped-def]
-    from mlgen.compiler import compile_pipeline
+    from mlgen.compile.compiler import compile_pipeline
 
     return compile_pipeline(pipeline, spec_name=_default_spec(spec).name, spec_bytes=source.raw, only=tuple(target or ()), source=source)
 
@@ -96,7 +96,7 @@ def init(
     force: Annotated[bool, typer.Option(help="Overwrite an existing spec.")] = False,
 ) -> int:
     """Write a commented starter spec: mlgen.yaml (with the JSON Schema editors use), or a Python pipeline.py."""
-    from mlgen import schema
+    from mlgen.spec import schema
     from mlgen.errors import MlgenError
     from mlgen.resources import resource_dir
     from mlgen.writer import write_all
@@ -141,8 +141,8 @@ def compile_(
 
 def _note_orphans(base: Path, spec_name: str, current: list[str]) -> None:
     """compile never deletes, but says what `check` will report: files this spec no longer writes."""
-    from mlgen.escape import sh_quote
-    from mlgen.fastcheck import orphans
+    from mlgen.targets.escape import sh_quote
+    from mlgen.drift.fast import orphans
 
     for rel in orphans(str(base), spec_name, current):
         print(f"note: {base / rel} was generated from {spec_name}, which no longer writes it, and still runs; "
@@ -152,9 +152,9 @@ def _note_orphans(base: Path, spec_name: str, current: list[str]) -> None:
 @app.command()
 def check(spec: SpecArg = Path("mlgen.yaml"), target: TargetOpt = None, python_timeout: PyTimeoutOpt = None) -> int:
     """Fail (exit 2) when a generated config is stale or hand-edited; shows the diff and the fix."""
-    from mlgen import check as drift
+    from mlgen.drift import compare as drift
     from mlgen.errors import DriftFound
-    from mlgen.escape import sh_quote
+    from mlgen.targets.escape import sh_quote
 
     spec = _default_spec(spec)
     pipeline, outputs = _compile(spec, target, python_timeout)
@@ -179,7 +179,7 @@ def validate(spec: SpecArg = Path("mlgen.yaml"), python_timeout: PyTimeoutOpt = 
 @app.command()
 def plan(spec: SpecArg = Path("mlgen.yaml"), python_timeout: PyTimeoutOpt = None) -> int:
     """Show the job graph and how each target maps (or emulates) every feature."""
-    from mlgen.compiler import describe
+    from mlgen.compile.compiler import describe
 
     source, pipeline = _load(spec, python_timeout)
     _compile_loaded(spec, source, pipeline, None)  # a spec that does not compile has no plan to show
@@ -189,11 +189,11 @@ def plan(spec: SpecArg = Path("mlgen.yaml"), python_timeout: PyTimeoutOpt = None
 
 @app.command()
 def schema(
-    out: Annotated[Path, typer.Option(help="Where to write the JSON Schema.")] = Path("schemas/mlgen.schema.json"),
+    out: Annotated[Path, typer.Option(help="Where to write the JSON Schema.")] = Path("schemas/mlgen.spec.schema.json"),
     stdout: Annotated[bool, typer.Option("--stdout", help="Print it instead.")] = False,
 ) -> int:
     """Write the spec's JSON Schema (generated from the models)."""
-    from mlgen import schema as schema_mod
+    from mlgen.spec import schema as schema_mod
     from mlgen.writer import write_all
 
     text = schema_mod.render()

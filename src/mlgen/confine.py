@@ -117,7 +117,7 @@ def _on_disk(real_root: str, spec: str, rel: str) -> tuple[str, str] | None:
 
 def _generated_from(path: str) -> str | None:
     """The spec named in an existing file's mlgen header, if it has one."""
-    from mlgen import header
+    from mlgen.drift import header
 
     try:
         with open(path, "rb") as handle:

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 
-from mlgen import yamlout
+from mlgen.targets import yamlout
 from tests.conftest import run_mlgen
 from tests.engines.gitlab import runner
 from tests.gitrepo import init_and_commit

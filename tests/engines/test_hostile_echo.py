@@ -74,7 +74,7 @@ def echo_spec() -> dict[str, object]:
 
 @pytest.fixture(scope="module")
 def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from mlgen import yamlout
+    from mlgen.targets import yamlout
 
     repo = tmp_path_factory.mktemp("echo") / "repo"
     repo.mkdir()

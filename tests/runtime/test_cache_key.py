@@ -1,4 +1,4 @@
-"""The training-cache key: which files it covers (mlgen.keyglob) and when it changes (mlgen cache).
+"""The training-cache key: which files it covers (mlgen.runtime.cache.keyglob) and when it changes (mlgen cache).
 
 The file selection is checked against a reference matcher written independently (segment by
 segment with fnmatch), over random patterns and random trees, so that a matcher that misses files
@@ -19,8 +19,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from mlgen import keyglob
-from mlgen.cachecmd import MISS, key_digest
+from mlgen.runtime.cache import keyglob
+from mlgen.runtime.cache.command import MISS, key_digest
 from tests.runtime.conftest import CHURN, SRC, run_cli, subprocess_env
 
 # --- a reference matcher: the rule of keyglob's docstring, written the slow, obvious way --------

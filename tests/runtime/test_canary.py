@@ -143,7 +143,7 @@ def test_bad_durations(text: str) -> None:
 
 
 def test_prometheus_text_parsing() -> None:
-    from mlgen.runtime.prometheus import Bound, parse, violation
+    from mlgen.runtime.canary.prometheus import Bound, parse, violation
 
     text = """\
 # HELP req Requests.

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from mlgen.runtime import health
+from mlgen.runtime.canary import health
 from tests.runtime.conftest import Result, run_cli
 
 Run = Callable[..., Result]
@@ -139,9 +139,9 @@ def test_failure_limit_tolerates_a_flapping_check(runtime: Run, tmp_path: Path) 
 
 
 def test_the_spec_failure_limit_reaches_the_command_line_only_when_set() -> None:
-    from mlgen import runtime_calls
+    from mlgen.compile import calls as runtime_calls
     from mlgen.runtime.cli import build_parser
-    from mlgen.spec import CanaryStage
+    from mlgen.spec.models import CanaryStage
 
     base = {"name": "canary", "kind": "canary", "deploy": "./deploy.sh", "check": "./check.sh", "rollback": "./rb.sh"}
     assert "--failure-limit" not in runtime_calls.canary_step(CanaryStage(**base), 10)
@@ -157,7 +157,7 @@ def test_the_spec_failure_limit_reaches_the_command_line_only_when_set() -> None
 def test_the_spec_refuses_thresholds_that_cannot_be_checked(threshold: dict[str, float], message: str) -> None:
     from pydantic import ValidationError
 
-    from mlgen.spec import Threshold
+    from mlgen.spec.models import Threshold
 
     with pytest.raises(ValidationError, match=message):
         Threshold(**threshold)

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from pydantic import BaseModel
 
-from mlgen.runtime.contract import ColumnRule, Contract, Drift, Ks, Psi, Rows, load_contract
+from mlgen.runtime.data.contract import ColumnRule, Contract, Drift, Ks, Psi, Rows, load_contract
 from tests.runtime.conftest import ROOT, subprocess_env
 
 MODELS: list[type[BaseModel]] = [Contract, ColumnRule, Rows, Drift, Psi, Ks]

@@ -1,4 +1,4 @@
-"""`mlgen.runtime.data.main`: the `mlgen data check` entry point, on real CSV and Parquet files.
+"""`mlgen.runtime.data.command.main`: the `mlgen data check` entry point, on real CSV and Parquet files.
 
 Each rule of a small contract is broken once, and the test checks the exit code, the JUnit
 test case that fails and the offending rows the report names (rows count data rows from 0).
@@ -16,7 +16,7 @@ from xml.etree import ElementTree as ET
 
 import pytest
 
-from mlgen.runtime.data import main
+from mlgen.runtime.data.command import main
 from tests.runtime.conftest import CHURN, Result, subprocess_env
 
 Check = Callable[..., Result]
@@ -184,7 +184,7 @@ def test_malformed_contract_is_one_clear_error(check: Check, tmp_path: Path, con
 
 # An unreadable data file is a failed check in the report (tests/runtime/test_data_files.py)
 @pytest.mark.parametrize(("args", "message"), [
-    pytest.param(["d.csv", "--contarct", "x"], "unrecognized arguments: --contarct", id="bad-flag"),
+    pytest.param(["d.csv", "--contarct", "x"], "unrecognized arguments --contarct x (did you mean '--contract'?)", id="bad-flag"),
 ])
 def test_bad_input_is_one_clear_error(check: Check, tmp_path: Path, args: list[str], message: str) -> None:
     (tmp_path / "d.csv").write_text(csv())
@@ -222,7 +222,7 @@ def test_help_and_lazy_imports_in_a_real_process(tmp_path: Path) -> None:
                           cwd=tmp_path, timeout=60)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.startswith("usage: mlgen data check") and "--contract FILE" in proc.stdout
-    probe = ("import sys; from mlgen.runtime.data import main; "
+    probe = ("import sys; from mlgen.runtime.data.command import main; "
              "assert not {'pandas', 'pandera', 'scipy'} & set(sys.modules), 'heavy import at module load'; "
              "raise SystemExit(main(['--help']))")
     proc = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=subprocess_env(),

@@ -135,7 +135,7 @@ def test_reference_without_drift_block_uses_default_psi(runtime: Run, tmp_path: 
 def test_psi_values() -> None:
     import numpy as np
 
-    from mlgen.runtime.drift import psi_categorical, psi_numeric
+    from mlgen.runtime.data.drift import psi_categorical, psi_numeric
 
     rng = np.random.default_rng(0)
     ref = rng.normal(0, 1, 5000)

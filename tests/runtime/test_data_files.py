@@ -8,7 +8,7 @@ from xml.etree import ElementTree as ET
 
 import pytest
 
-from mlgen.runtime.data import main
+from mlgen.runtime.data.command import main
 
 CONTRACT = "columns:\n  id: {dtype: int}\n  plan: {dtype: str, allowed: [basic, pro]}\ndrift: {psi: {max: 0.2}}\n"
 GOOD = "id,plan\n" + "".join(f"{i},{'basic' if i % 3 else 'pro'}\n" for i in range(60))

@@ -12,8 +12,8 @@ from xml.etree import ElementTree as ET
 import pandas as pd  # type: ignore[import-untyped,unused-ignore]
 import pytest
 
-from mlgen.runtime.data import main
-from mlgen.runtime.dataread import EXAMPLES
+from mlgen.runtime.data.command import main
+from mlgen.runtime.data.read import EXAMPLES
 
 CONTRACT = """\
 columns:

@@ -16,9 +16,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mlgen.runtime.contract import Contract
-from mlgen.runtime.data import main
-from mlgen.runtime.dataread import read_dataset
+from mlgen.runtime.data.contract import Contract
+from mlgen.runtime.data.command import main
+from mlgen.runtime.data.read import read_dataset
 
 BAD, MISSING = object(), object()
 ORDINARY = {"str": "plain", "category": "a", "int": "5", "float": "2.5", "bool": "true", "datetime": "2024-05-01"}

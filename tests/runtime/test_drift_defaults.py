@@ -14,9 +14,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mlgen.runtime.contract import Contract
-from mlgen.runtime.data import main
-from mlgen.runtime.drift import DriftResult, check_drift
+from mlgen.runtime.data.contract import Contract
+from mlgen.runtime.data.command import main
+from mlgen.runtime.data.drift import DriftResult, check_drift
 
 N = 2000
 START = np.datetime64("2024-01-01T00:00:00")

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from mlgen.runtime import gate
+from mlgen.runtime.gate import rules as gate
 
 # Each rule kind with a value that satisfies it and one that does not (no baseline involved).
 RULES: dict[str, tuple[dict[str, Any], float, float]] = {"min": ({"min": 0.8}, 0.9, 0.7), "max": ({"max": 50}, 20.0, 80.0),

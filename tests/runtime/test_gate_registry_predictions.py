@@ -125,9 +125,9 @@ def test_command_registry_templates_store_and_fetch_predictions(runtime: Run, tm
 
 @pytest.mark.parametrize("confidence", [0.9, "none"])
 def test_the_compiled_gate_line_carries_predictions_confidence_and_acceptances(tmp_path: Path, confidence: object) -> None:
-    from mlgen import runtime_calls
+    from mlgen.compile import calls as runtime_calls
     from mlgen.runtime.cli import build_parser
-    from mlgen.spec import EvaluateStage
+    from mlgen.spec.models import EvaluateStage
 
     stage = EvaluateStage.model_validate({
         "name": "evaluate", "kind": "evaluate", "run": "python eval.py", "metrics": "m.json",

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mlgen.runtime.drift import psi_numeric
+from mlgen.runtime.data.drift import psi_numeric
 from tests.runtime.conftest import Result
 
 Run = Callable[..., Result]

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from mlgen.runtime.registrycmd import _baseline_tag
+from mlgen.runtime.registry.command import _baseline_tag
 from tests.runtime.conftest import Result
 
 Run = Callable[..., Result]

@@ -11,7 +11,7 @@ from xml.etree import ElementTree as ET
 from hypothesis import given
 from hypothesis import strategies as st
 
-from mlgen.runtime.data import main
+from mlgen.runtime.data.command import main
 from mlgen.runtime.reports import Case, junit_xml, xml_safe
 
 # Any code point, lone surrogates and C0/C1 controls included: what undecodable bytes or a hostile

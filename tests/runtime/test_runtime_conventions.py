@@ -15,8 +15,9 @@ import pytest
 
 from mlgen import errhandler
 from mlgen.__main__ import RUNTIME_COMMANDS
-from mlgen.cachecmd import MISS, guard
-from mlgen.plan import Cache, Command, Job
+from mlgen.runtime.cache.command import MISS
+from mlgen.targets.cacheguard import guard
+from mlgen.compile.plan import Cache, Command, Job
 from mlgen.runtime.cli import build_parser
 from tests.runtime.conftest import subprocess_env
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from sklearn import metrics as skm
 
-from mlgen.runtime import stats
+from mlgen.runtime.gate import stats
 
 RNG = np.random.default_rng(7)
 

@@ -73,7 +73,7 @@ def _version_flag(parser: argparse.ArgumentParser, action: str) -> None:
 
 
 def _gate_parser(sub: argparse._SubParsersAction[_Parser]) -> None:
-    p = _command(sub, "gate", "check metrics against gates and a baseline", GATE_HELP, "mlgen.runtime.gatecmd")
+    p = _command(sub, "gate", "check metrics against gates and a baseline", GATE_HELP, "mlgen.runtime.gate.command")
     _spec_flags(p, "evaluate")
     p.add_argument("--metrics", metavar="FILE", help="metrics JSON (nested keys are addressed as a.b)")
     p.add_argument("--gate", action="append", metavar="METRIC:RULES",
@@ -117,19 +117,24 @@ def _resamples(text: str) -> int:
 
 
 def _data_parser(sub: argparse._SubParsersAction[_Parser]) -> None:
-    from mlgen.runtime import data as data_check  # its flags are defined once, there, for its own `main` too
-
     group = sub.add_parser("data", help="data validation", description="Data validation commands.",
                            formatter_class=_formatter)
     group_sub = group.add_subparsers(dest="data_command", metavar="COMMAND", required=True)
-    p = _command(group_sub, "check", "check datasets against a data contract (and drift)", DATA_HELP, "mlgen.runtime.data")
-    data_check.add_arguments(p)
+    p = _command(group_sub, "check", "check datasets against a data contract (and drift)", DATA_HELP, "mlgen.runtime.data.command")
+    _spec_flags(p, "validate")
+    p.add_argument("data", nargs="*", metavar="DATA", help="CSV or Parquet files to check (default: the stage's `data`)")
+    p.add_argument("--contract", metavar="FILE", help="the data contract (YAML)")
+    p.add_argument("--reference", metavar="FILE", help="reference dataset for drift checks (CSV or Parquet)")
+    p.add_argument("--junit", metavar="PATH", help="JUnit XML report (default: .mlgen/reports/<stage>-data.xml)")
+    p.add_argument("--json", metavar="PATH", help="machine-readable result (default: .mlgen/data-<stage>.json)")
+    p.add_argument("--summary", metavar="PATH",
+                   help="append the Markdown summary to PATH instead of $GITHUB_STEP_SUMMARY (which GitHub sets)")
 
 
 def _registry_parser(sub: argparse._SubParsersAction[_Parser]) -> None:
     reg = sub.add_parser("registry", help="model registry", description=REGISTRY_HELP, formatter_class=_formatter)
     reg_sub = reg.add_subparsers(dest="registry_command", metavar="COMMAND", required=True)
-    handler = "mlgen.runtime.registrycmd"
+    handler = "mlgen.runtime.registry.command"
     p = _command(reg_sub, "register", "register a model directory as a new version", REGISTER_HELP, handler)
     _spec_flags(p, "register")
     p.add_argument("--path", metavar="DIR", help="the model directory (any files)")
@@ -163,7 +168,7 @@ def _registry_parser(sub: argparse._SubParsersAction[_Parser]) -> None:
 def _canary_parser(sub: argparse._SubParsersAction[_Parser]) -> None:
     can = sub.add_parser("canary", help="progressive delivery", description=CANARY_HELP, formatter_class=_formatter)
     can_sub = can.add_subparsers(dest="canary_command", metavar="COMMAND", required=True)
-    handler = "mlgen.runtime.canarycmd"
+    handler = "mlgen.runtime.canary.command"
     p = _command(can_sub, "step", "deploy one traffic weight, bake and check it", STEP_HELP, handler)
     _spec_flags(p, "canary")
     p.add_argument("--weight", type=int, required=True, metavar="PERCENT", help="traffic percentage for the new model")
@@ -195,7 +200,7 @@ def _canary_parser(sub: argparse._SubParsersAction[_Parser]) -> None:
 
 
 def _cache_parser(sub: argparse._SubParsersAction[_Parser]) -> None:
-    from mlgen.cachecmd import MISS
+    from mlgen.runtime.cache.command import MISS
 
     cache = sub.add_parser("cache", help="training cache guard", description=CACHE_HELP.format(miss=MISS),
                            formatter_class=_formatter)
@@ -203,7 +208,7 @@ def _cache_parser(sub: argparse._SubParsersAction[_Parser]) -> None:
     actions = {"hit": f"exit 0 if the cached outputs can be reused, {MISS} if not",
                "save": "record the key of the current inputs (after training)", "key": "print the key"}
     for action, summary in actions.items():
-        p = _command(cache_sub, action, summary, CACHE_HELP.format(miss=MISS), "mlgen.cachecmd")
+        p = _command(cache_sub, action, summary, CACHE_HELP.format(miss=MISS), "mlgen.runtime.cache.command")
         p.add_argument("--stage", required=True, metavar="NAME", help="stage name (names the stamp file)")
         p.add_argument("--key", action="append", required=True, metavar="GLOB",
                        help="files whose content forms the key (repeatable; the rule is in README.md)")

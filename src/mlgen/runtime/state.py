@@ -11,10 +11,11 @@ import json
 from dataclasses import asdict
 from pathlib import Path
 
+from mlgen import layout
 from mlgen.runtime import reports
 from mlgen.runtime.registry import Promotion
 
-STATE = Path(".mlgen/canary-state.json")
+STATE = Path(layout.CANARY_STATE)
 
 
 def save(promotion: Promotion, path: Path = STATE) -> None:
@@ -33,11 +34,11 @@ def clear(path: Path = STATE) -> None:
     path.unlink(missing_ok=True)
 
 
-REGISTERED = Path(".mlgen/registered.json")
+REGISTERED = Path(layout.REGISTERED)
 
 
 def registered_path(model: str) -> Path:
-    return REGISTERED.with_name(f"registered-{model}.json")
+    return Path(layout.registered(model))
 
 
 def registered_version(model: str) -> str:

@@ -6,9 +6,9 @@ import importlib
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
-    from mlgen.plan import Plan
-    from mlgen.source import Source
-    from mlgen.spec import Target as TargetSettings
+    from mlgen.compile.plan import Plan
+    from mlgen.spec.source import Source
+    from mlgen.spec.models import Target as TargetSettings
 
 
 class Target(Protocol):

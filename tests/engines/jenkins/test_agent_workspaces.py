@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from mlgen import header
+from mlgen.drift import header
 from tests.compiled import compile_dict
 from tests.engines.jenkins.runner import run_jenkinsfile
 from tests.gitrepo import init_and_commit

@@ -12,9 +12,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
-from mlgen.runtime._specconfig import RegistrySettings
+from mlgen.runtime.settings import RegistrySettings
 from mlgen.runtime.errors import UserError, did_you_mean
-from mlgen.runtime.gate import Baseline
+from mlgen.runtime.gate.rules import Baseline
 
 CHAMPION = "champion"
 PREVIOUS = "previous-champion"

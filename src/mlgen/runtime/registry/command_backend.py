@@ -14,10 +14,10 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from mlgen.runtime import shell
-from mlgen.runtime._specconfig import RegistrySettings
+from mlgen.runtime.settings import RegistrySettings
 from mlgen.runtime.errors import UserError
-from mlgen.runtime.gate import Baseline
-from mlgen.runtime.metrics import flatten
+from mlgen.runtime.gate.rules import Baseline
+from mlgen.runtime.gate.metrics import flatten
 from mlgen.runtime.registry import CHALLENGER, CHAMPION, Outcome, Promotion, RegisterRequest
 from mlgen.runtime.state import registered_version
 

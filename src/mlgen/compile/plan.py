@@ -1,0 +1,386 @@
+"""The target-neutral plan: jobs, their order, conditions, files, caches, secrets and approvals.
+
+Emitters only translate this IR into their target's idioms; every ML decision (what a kind
+means, which job gets which secret, where rollback hangs) is made here, once.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from mlgen import layout
+from mlgen.spec import graph
+from mlgen.compile import names
+from mlgen.compile import calls
+from mlgen.spec.conditions import NeverRuns, When, narrow
+from mlgen.errors import Problem, SpecError
+from mlgen.spec.source import locate
+from mlgen.spec.models import duration_minutes
+
+if TYPE_CHECKING:
+    from mlgen.spec.source import Source
+    from mlgen.spec.models import AnyStage, Pipeline
+
+__all__ = ["Artifact", "Cache", "Command", "Job", "Plan", "Triggers", "When", "build"]
+
+REPORTS_DIR = layout.REPORTS_DIR
+# The name mlgen is published under: `mlgen` on PyPI belongs to an unrelated project.
+DISTRIBUTION = "mlgen-ci"
+# Joins a matrix artifact's stage name and leg values. Neither stage names nor matrix values may
+# contain it, so leg names cannot collide with each other or with another stage's artifact, and
+# `<stage>~*` matches only that stage's legs. GitHub artifact names and Jenkins stash names allow it.
+LEG_SEPARATOR = "~"
+
+
+@dataclass(frozen=True)
+class Artifact:
+    """Files a job hands to later jobs. Matrix producers make one artifact per leg."""
+
+    name: str
+    paths: tuple[str, ...]
+    producer: str
+    matrix: tuple[tuple[str, tuple[str, ...]], ...] = ()  # (ENV_NAME, values): one artifact per leg
+
+    @property
+    def matrix_keys(self) -> tuple[str, ...]:
+        return tuple(k for k, _ in self.matrix)
+
+    @property
+    def leg_names(self) -> tuple[str, ...]:
+        """Artifact names, one per matrix leg: the stage name and the leg's values, in key order."""
+        import itertools
+
+        if not self.matrix:
+            return (self.name,)
+        return tuple(LEG_SEPARATOR.join([self.name, *leg]) for leg in itertools.product(*(v for _, v in self.matrix)))
+
+    @property
+    def leg_pattern(self) -> str:
+        """A glob that matches this artifact's legs and no other stage's artifact."""
+        return f"{self.name}{LEG_SEPARATOR}*"
+
+
+@dataclass(frozen=True)
+class Cache:
+    """Outputs reused when the content of `key_files` is unchanged (training is then skipped)."""
+
+    prefix: str  # stable, and changes when the training command changes
+    key_files: tuple[str, ...]
+    paths: tuple[str, ...]
+    guard_install: str  # pip requirement of `mlgen cache`, for targets that key the cache at run time
+
+
+@dataclass(frozen=True)
+class Command:
+    name: str
+    script: str
+    secrets: tuple[str, ...] = ()
+    skip_on_cache_hit: bool = False
+    runs_project_code: bool = True  # False for runtime commands that run no project code (the
+    # project's set-up is then skipped); `registry: command` runs the user's own commands
+    # The user's own command: `retries` may run it again. mlgen's decisions and writes (gate,
+    # data check, register, canary) never are: a repeat would repeat a decision or a write.
+    retryable: bool = False
+
+
+@dataclass(frozen=True)
+class Job:
+    id: str
+    stage: str
+    kind: str  # a stage kind, or "rollback"
+    title: str
+    needs: tuple[str, ...]
+    runner: tuple[str, ...]
+    timeout_minutes: int
+    retries: int
+    commands: tuple[Command, ...]
+    install: str | None = None  # pip requirement for the mlgen runtime, pinned to this version
+    env: tuple[tuple[str, str], ...] = ()
+    matrix: tuple[tuple[str, tuple[str, ...]], ...] = ()  # (ENV_NAME, values)
+    downloads: tuple[Artifact, ...] = ()
+    upload: Artifact | None = None
+    cache: Cache | None = None
+    junit: str | None = None  # glob of JUnit reports the job writes
+    summary: bool = False  # writes a Markdown summary
+    when: When = field(default_factory=When)
+    approval: str | None = None  # message shown by the native approval
+    environment: str | None = None
+    environment_url: str | None = None
+    lock: str | None = None  # serialises deployments across pipelines
+    deploys: bool = False
+
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(s for c in self.commands for s in c.secrets))
+
+    @property
+    def installs_with_cache_guard(self) -> tuple[str, ...]:
+        """pip requirements for targets that check the training cache at run time (`mlgen cache`)."""
+        return tuple(i for i in (self.install, self.cache and self.cache.guard_install) if i)
+
+    @property
+    def needs_project_setup(self) -> bool:
+        """Only jobs that run the project's own code need its dependencies installed."""
+        return any(c.runs_project_code for c in self.commands)
+
+    @property
+    def setup_on_miss_only(self) -> bool:
+        """A cached job whose every command is skipped on a cache hit: a hit needs no project set-up."""
+        return self.cache is not None and all(c.skip_on_cache_hit for c in self.commands)
+
+    @property
+    def approval_id(self) -> str | None:
+        """An id reserved for this job's approval, so a target may make the approval a job of its own."""
+        return f"{self.id}-approval" if self.approval else None
+
+
+@dataclass(frozen=True)
+class Triggers:
+    push: tuple[str, ...]
+    pull_request: bool
+    schedule: str | None
+    manual: bool
+
+
+@dataclass(frozen=True)
+class Plan:
+    name: str
+    version: str
+    default_branch: str
+    python: str
+    setup: str | None
+    requirements: tuple[str, ...]  # files that key the pip download cache
+    triggers: Triggers
+    env: tuple[tuple[str, str], ...]
+    secrets: tuple[str, ...]
+    jobs: tuple[Job, ...]  # in an order where every job comes after its needs
+
+    def job(self, job_id: str) -> Job:
+        for job in self.jobs:
+            if job.id == job_id:
+                return job
+        raise KeyError(job_id)
+
+
+def build(pipeline: Pipeline, version: str, source: Source | None = None) -> Plan:
+    """The plan of a checked pipeline (`load.check_pipeline` passed). Raises SpecError, located."""
+    the_graph = graph.Graph(pipeline)
+    builder = _Builder(pipeline, version, the_graph)
+    jobs: dict[str, Job] = {}
+    taken: dict[str, str] = {}  # job and approval ids -> stage
+    problems: list[Problem] = []
+    for name in the_graph.order:
+        stage = the_graph.stages[name]
+        for job in builder.jobs_for(stage):
+            try:
+                job = _inherit(job, jobs, pipeline.defaults.branch)
+            except NeverRuns as never:
+                problems.append(_never_runs(stage, jobs[str(never)], pipeline, source))
+                # keep the job as written, so later stages are still checked
+            _check_unique_id(job, taken, pipeline, source, problems)
+            jobs[job.id] = job
+    if problems:
+        raise SpecError(problems)
+    t = pipeline.triggers
+    the_plan = Plan(
+        name=pipeline.name, version=version, default_branch=pipeline.defaults.branch,
+        python=pipeline.defaults.python, setup=pipeline.defaults.setup, requirements=tuple(pipeline.defaults.requirements),
+        triggers=Triggers(tuple(t.push or [pipeline.defaults.branch]), t.pull_request, t.schedule, t.manual),
+        env=tuple(pipeline.env.items()), secrets=tuple(pipeline.secrets), jobs=tuple(jobs.values()),
+    )
+    problems = names.check(pipeline, the_plan, source)
+    if problems:
+        raise SpecError(problems)
+    return the_plan
+
+
+def _inherit(job: Job, jobs: dict[str, Job], default: str) -> Job:
+    """A job runs only where every job it needs runs: narrow its condition by theirs."""
+    when = job.when
+    for need in job.needs:
+        when = narrow(when, jobs[need].when, need, default)
+    return job if when == job.when else dataclasses.replace(job, when=when)
+
+
+def _never_runs(stage: Any, need: Job, pipeline: Pipeline, source: Source | None) -> Problem:
+    index = [s.name for s in pipeline.stages].index(stage.name)
+    own = stage.branches if getattr(stage, "branches", None) is not None else [f"{pipeline.defaults.branch} (the default branch)"]
+    theirs = [*need.when.branches, *([pipeline.defaults.branch] if need.when.default_branch else [])]
+    loc = ("stages", index, "branches") if getattr(stage, "branches", None) is not None else ("stages", index, "name")
+    return locate(source, loc, f"stage `{stage.name}` can never run: it runs only on {', '.join(own)}, but it waits for "
+                               f"`{need.id}`, which runs only on {', '.join(dict.fromkeys(theirs))}",
+                  "give both stages a common branch in `branches:`, or make this stage wait for another one")
+
+
+def _check_unique_id(job: Job, taken: dict[str, str], pipeline: Pipeline, source: Source | None,
+                     problems: list[Problem]) -> None:
+    """`taken`: job and approval ids made so far -> their stage; this job's ids are added."""
+    for job_id in filter(None, (job.id, job.approval_id)):
+        if job_id in taken:
+            index = [s.name for s in pipeline.stages].index(job.stage)
+            problems.append(locate(source, ("stages", index, "name"),
+                                   f"job id `{job_id}` (from stage `{job.stage}`) clashes with one from stage `{taken[job_id]}`",
+                                   "canary stages make jobs named <stage>-<weight>, <stage>-<weight>-rollback and "
+                                   "<stage>-<first weight>-approval; rename one of the stages"))
+        else:
+            taken[job_id] = job.stage
+
+
+def upload_paths(stage: Any) -> tuple[str, ...]:
+    """What a stage hands to later stages: its outputs, and for evaluate its metrics and gate results."""
+    if stage.kind == "canary":
+        return ()
+    extra = (stage.metrics, calls.gate_results(stage.name), *filter(None, [stage.predictions])) if stage.kind == "evaluate" else ()
+    return tuple(dict.fromkeys([*stage.outputs, *extra]))
+
+
+def covers(paths: tuple[str, ...], path: str) -> bool:
+    """Whether handing on `paths` hands on `path` (the same file or folder, or a folder above it)."""
+    want = path.rstrip("/")
+    return any(want == p.rstrip("/") or want.startswith(p.rstrip("/") + "/") for p in paths)
+
+
+class _Builder:
+    def __init__(self, pipeline: Pipeline, version: str, the_graph: graph.Graph) -> None:
+        self.pipeline, self.version, self.graph = pipeline, version, the_graph
+        self.needs = the_graph.needs
+        self.artifacts: dict[str, Artifact] = {}  # stage -> what it hands on
+        self.last_job: dict[str, str] = {}  # stage -> the job id later stages wait for
+        self.defaults = pipeline.defaults
+
+    def jobs_for(self, stage: AnyStage) -> list[Job]:
+        method = getattr(self, f"_{stage.kind}")
+        jobs: list[Job] = method(stage, self._common(stage))
+        self.last_job[stage.name] = [j.id for j in jobs if j.kind != "rollback"][-1]
+        upload = jobs[0].upload if stage.kind != "canary" else None
+        if upload is not None:
+            self.artifacts[stage.name] = upload
+        return jobs
+
+    # -- shared parts ----------------------------------------------------------------------
+    def _common(self, stage: AnyStage) -> dict[str, Any]:
+        runner = stage.runner if stage.runner is not None else self.defaults.runner
+        timeout = stage.timeout or (self.defaults.train_timeout if stage.kind == "train" else self.defaults.timeout)
+        return dict(
+            id=stage.name, stage=stage.name, kind=stage.kind, title=stage.name,
+            needs=tuple(self.last_job[n] for n in self.needs[stage.name]),
+            runner=tuple([runner] if isinstance(runner, str) else runner or ()),
+            timeout_minutes=duration_minutes(timeout),
+            retries=stage.retries if stage.retries is not None else self.defaults.retries,
+            env=tuple(sorted(stage.env.items())),
+            downloads=self._downloads(stage),
+        )
+
+    def _downloads(self, stage: AnyStage) -> tuple[Artifact, ...]:
+        sources = list(self.needs[stage.name]) + list(stage.inputs)
+        if stage.kind == "register":
+            producer = self.graph.nearest_producer(
+                stage.name, stage.path, lambda name, path: covers(upload_paths(self.graph.stages[name]), path))
+            if producer:
+                sources.append(producer)
+            # its gate results (and the predictions they were decided on) come from that evaluate stage
+            evaluate = self.graph.evaluate_above[stage.name]
+            if evaluate:
+                sources.append(evaluate)
+        return tuple(dict.fromkeys(self.artifacts[s] for s in sources if s in self.artifacts))
+
+    def _secrets(self, stage: AnyStage, default_all: bool) -> tuple[str, ...]:
+        if stage.secrets is not None:
+            return tuple(stage.secrets)
+        return tuple(self.pipeline.secrets) if default_all else ()
+
+    def _mlgen(self, *extras: str) -> str:
+        wanted = sorted({e for e in extras if e})
+        return f"{DISTRIBUTION}[{','.join(wanted)}]=={self.version}" if wanted else f"{DISTRIBUTION}=={self.version}"
+
+    def _user_cmd(self, name: str, script: str | None, stage: AnyStage, **kw: Any) -> list[Command]:
+        if script is None:
+            return []
+        return [Command(name, script, secrets=tuple(stage.secrets or ()), retryable=True, **kw)]
+
+    def _branches(self, branches: list[str] | None) -> When:
+        if branches is None:
+            return When(default_branch=True)
+        return When(branches=tuple(branches))
+
+    # -- one method per stage kind -----------------------------------------------------------
+    def _validate(self, stage: Any, common: dict[str, Any]) -> list[Job]:
+        commands = self._user_cmd(stage.name, stage.run, stage)
+        install = None
+        if stage.contract:
+            commands.append(Command("data check", calls.data_check(stage), self._secrets(stage, False), runs_project_code=False))
+            install = self._mlgen("data")
+        return [Job(**common, commands=tuple(commands), install=install, upload=self._upload(stage),
+                    junit=f"{REPORTS_DIR}/{stage.name}-*.xml" if stage.contract else None, summary=bool(stage.contract))]
+
+    def _train(self, stage: Any, common: dict[str, Any]) -> list[Job]:
+        matrix = tuple((k.upper(), tuple(v)) for k, v in (stage.matrix or {}).items())
+        cache = None
+        if stage.cache is not None:
+            paths = tuple(stage.cache.paths or stage.outputs)
+            # Another Python or a dependency bump retrains: both are part of the key.
+            defaults = self.pipeline.defaults
+            digest = hashlib.sha256("\0".join([stage.run, *paths, f"python {defaults.python}"]).encode()).hexdigest()[:10]
+            cache = Cache(prefix=f"mlgen-{stage.name}-{digest}", key_files=tuple(dict.fromkeys([*stage.cache.key, *defaults.requirements])),
+                          paths=paths, guard_install=self._mlgen())
+        commands = self._user_cmd(stage.name, stage.run, stage, skip_on_cache_hit=cache is not None)
+        job = Job(**common, commands=tuple(commands), matrix=matrix, cache=cache, upload=self._upload(stage, matrix))
+        return [job]
+
+    def _evaluate(self, stage: Any, common: dict[str, Any]) -> list[Job]:
+        registry_baseline = stage.baseline is not None and stage.baseline.registry is not None
+        commands = self._user_cmd(stage.name, stage.run, stage)
+        # Only a registry baseline asks the registry; `load.check_pipeline` made sure it resolves.
+        registry = self.graph.registry(stage) if registry_baseline else None
+        commands.append(Command("gate", calls.gate(stage, registry), self._secrets(stage, registry_baseline),
+                                runs_project_code=registry is not None and registry.kind == "command"))
+        client = "mlflow" if registry is not None and registry.kind == "mlflow" else ""
+        # Bounds from per-example predictions need numpy and pandas (the `data` extra).
+        return [Job(**common, commands=tuple(commands), install=self._mlgen(client, "data" if stage.predictions else ""),
+                    upload=self._upload(stage), junit=f"{REPORTS_DIR}/{stage.name}-*.xml", summary=True)]
+
+    def _register(self, stage: Any, common: dict[str, Any]) -> list[Job]:
+        commands = [Command("register", calls.register(stage, self.graph.evaluate_above[stage.name]), self._secrets(stage, True),
+                            runs_project_code=stage.registry == "command")]
+        return [Job(**common, commands=tuple(commands), when=self._branches(stage.branches),
+                    install=self._mlgen("mlflow" if stage.registry == "mlflow" else ""), upload=self._upload(stage))]
+
+    def _canary(self, stage: Any, common: dict[str, Any]) -> list[Job]:
+        secrets = self._secrets(stage, True)
+        registry = self.graph.registry(stage)
+        model = registry.model
+        # Only the jobs that touch the registry (promote, rollback) install its client.
+        with_registry = self._mlgen("mlflow" if model and registry.kind == "mlflow" else "")
+        when = self._branches(stage.branches)
+        base = dict(common, kind="canary", install=self._mlgen(), when=when, environment=stage.environment,
+                    environment_url=stage.url, lock=f"deploy-{stage.environment}", deploys=True, retries=0)
+        jobs = []
+        previous = common["needs"]
+        rollback = Command("rollback", calls.rollback(stage, registry), secrets)
+        for i, weight in enumerate(stage.steps):
+            commands = [Command(f"canary {weight}%", calls.canary_step(stage, weight), secrets)]
+            install = base["install"]
+            if weight == 100 and model:
+                commands.append(Command("promote", calls.promote(registry), secrets,
+                                        runs_project_code=registry.kind == "command"))
+                install = with_registry
+            job_id = f"{stage.name}-{weight}"
+            approval = f"Start the canary of {model or self.pipeline.name} in {stage.environment}?" if i == 0 and stage.approval else None
+            jobs.append(Job(**{**base, "id": job_id, "title": f"{stage.name} {weight}%", "needs": previous,
+                               "commands": tuple(commands), "approval": approval, "install": install,
+                               "downloads": common["downloads"] if i == 0 else ()}))
+            # Each step has its own rollback, which runs only when that step failed: the failing
+            # step is the last one that touched traffic, and no engine has to reason about steps
+            # that never started.
+            jobs.append(Job(**{**base, "id": f"{job_id}-rollback", "kind": "rollback", "title": f"{stage.name} {weight}% rollback",
+                               "needs": (job_id,), "commands": (rollback,), "downloads": (), "install": with_registry,
+                               "when": When(when.branches, when.default_branch, on_failure_of=(job_id,))}))
+            previous = (job_id,)
+        return jobs
+
+    def _upload(self, stage: Any, matrix: tuple[tuple[str, tuple[str, ...]], ...] = ()) -> Artifact | None:
+        paths = upload_paths(stage)
+        return Artifact(stage.name, paths, stage.name, matrix) if paths else None

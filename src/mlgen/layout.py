@@ -1,0 +1,45 @@
+"""Every path mlgen agrees on between the compiler and the runtime, in one place. Stdlib only.
+
+Generated jobs and the runtime commands they call meet in the workspace's `.mlgen/` folder: the
+gate writes its result where `register` reads it, `register` writes the version the canary steps
+act on, the cache guard keeps its stamps beside the outputs. A path spelled twice drifts, so the
+compiler, the runtime and the tests all take it from here.
+"""
+
+from __future__ import annotations
+
+from pathlib import PurePosixPath
+
+ROOT = ".mlgen"
+REPORTS_DIR = f"{ROOT}/reports"
+CACHE_STAMPS = f"{ROOT}/cache"
+CANARY_STATE = f"{ROOT}/canary-state.json"
+REGISTERED = f"{ROOT}/registered.json"
+BASELINE_PREDICTIONS = f"{ROOT}/baseline-predictions"
+SPEC_SCHEMA = f"{ROOT}/mlgen.spec.schema.json"
+
+
+def gate_result(stage: str) -> str:
+    """The machine-readable verdict of `mlgen gate` for an evaluate stage; `register` reads it."""
+    return f"{ROOT}/gate-{stage}.json"
+
+
+def data_result(stage: str) -> str:
+    """The machine-readable result of `mlgen data check` for a validate stage."""
+    return f"{ROOT}/data-{stage}.json"
+
+
+def junit(stage: str, what: str) -> str:
+    """The JUnit report of a stage's check (`what` is `gate` or `data`)."""
+    return f"{REPORTS_DIR}/{stage}-{what}.xml"
+
+
+def registered(model: str) -> str:
+    """The version `mlgen registry register` created for a model, for the steps that act on it."""
+    return f"{ROOT}/registered-{model}.json"
+
+
+def under_root(path: str) -> bool:
+    """Whether a workspace-relative path lies inside `.mlgen/`."""
+    parts = PurePosixPath(path).parts
+    return bool(parts) and parts[0] == ROOT

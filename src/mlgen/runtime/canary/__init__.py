@@ -1,0 +1,1 @@
+"""`mlgen canary step|promote|rollback`: health probes, Prometheus reading, the command."""

@@ -1,0 +1,1 @@
+"""`mlgen gate`: rules (pure), metrics and predictions files, confidence bounds, accepted regressions, the command."""

@@ -1,0 +1,272 @@
+"""The one YAML factory. Output is deterministic and safe for YAML 1.1 readers.
+
+Two emitters produce the same bytes. ruamel.yaml's round-trip dumper defines the output; it is
+pure Python and takes seconds on the configs of a thousand-stage pipeline. Generated configs use
+a small subset of YAML (block mappings and sequences of plain data), so `_FastEmitter` writes that
+subset directly and asks ruamel's own emitter how to style each distinct string. Anything outside
+the subset (a float, a list in a list, a container reached twice, a line near the width limit, a
+string ruamel would double-quote) makes it give up, and the document goes through ruamel.
+tests/test_yamlout.py checks the two agree on every example and on generated documents.
+"""
+
+from __future__ import annotations
+
+import functools
+import io
+from typing import Any
+
+from mlgen.targets.escape import yaml_needs_quotes
+
+WIDTH = 4096  # never fold long commands: folding changes nothing semantically but hurts diffs
+_STR = "tag:yaml.org,2002:str"
+
+
+def dump(data: Any) -> str:
+    try:
+        return _FastEmitter().document(data)
+    except _Unsupported:
+        return dump_ruamel(data)
+
+
+def dump_ruamel(data: Any) -> str:
+    """The reference emitter: ruamel's round-trip dumper with mlgen's string styles."""
+    from ruamel.yaml import YAML
+    from ruamel.yaml.representer import RoundTripRepresenter
+
+    class _Representer(RoundTripRepresenter):
+        pass
+
+    def represent_str(rep: Any, value: str) -> Any:
+        return rep.represent_scalar(_STR, value, style=_requested_style(value))
+
+    _Representer.add_representer(str, represent_str)
+    _Representer.add_representer(dict, RoundTripRepresenter.represent_dict)
+    yaml = YAML(typ="rt")
+    yaml.Representer = _Representer
+    yaml.width = WIDTH
+    yaml.indent(mapping=2, sequence=4, offset=2)
+    yaml.default_flow_style = False
+    yaml.allow_unicode = True  # keep non-ASCII readable instead of \u escapes; the file is UTF-8
+    out = io.StringIO()
+    yaml.dump(data, out)
+    return out.getvalue()
+
+
+def _requested_style(value: str) -> str | None:
+    """mlgen's choice: block literals for scripts, quotes for YAML 1.1 traps, else ruamel decides."""
+    if "\x85" in value or "\u2028" in value or "\u2029" in value:
+        return '"'  # a YAML reader folds these line breaks inside single quotes: escape them
+    if "\n" in value and _literal_safe(value):
+        return "|"
+    if value == "" or yaml_needs_quotes(value):
+        return "'"
+    return None
+
+
+def _literal_safe(value: str) -> bool:
+    """Block literals cannot carry trailing spaces on lines, tabs after breaks or some controls.
+
+    When they cannot represent the text exactly, the emitter falls back to a quoted scalar.
+    """
+    if any(line != line.rstrip(" \t") for line in value.split("\n")):
+        return False
+    if value.startswith((" ", "\n")) or "\r" in value or "\t" in value:
+        return False
+    return all(ch == "\n" or ch.isprintable() for ch in value)
+
+
+class _Unsupported(Exception):
+    """The document leaves the subset the fast emitter writes; ruamel writes it instead."""
+
+
+class _FastEmitter:
+    """Block style with mapping indent 2, sequence indent 4 and dash offset 2, as `dump_ruamel`."""
+
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+        self.seen: set[int] = set()
+
+    def document(self, data: Any) -> str:
+        if type(data) is not dict or not data:
+            raise _Unsupported
+        self.mapping(data, 0, "")
+        self.lines.append("")
+        return "\n".join(self.lines)
+
+    def container(self, node: Any) -> None:
+        # ruamel writes a container reached twice as an anchor and an alias.
+        if id(node) in self.seen:
+            raise _Unsupported
+        self.seen.add(id(node))
+
+    def mapping(self, node: dict[Any, Any], col: int, first: str) -> None:
+        """Keys at `col`; the first key goes after `first` (a sequence dash) when given."""
+        self.container(node)
+        pad = " " * col
+        for i, (key, value) in enumerate(node.items()):
+            if type(key) is not str or len(key) > 100 or any(br in key for br in _BREAKS):
+                raise _Unsupported  # ruamel writes long and multi-line keys as complex `? ` keys
+            self.value(value, col, (first if i == 0 and first else pad) + _scalar(key, True) + ":")
+
+    def sequence(self, node: list[Any], col: int) -> None:
+        """Dashes at `col`, item content at `col + 2`."""
+        self.container(node)
+        dash = " " * col + "- "
+        for item in node:
+            if type(item) is dict and item:
+                self.mapping(item, col + 2, dash)
+            elif type(item) is list and item:
+                raise _Unsupported
+            else:
+                self.scalar(item, col + 2, dash)
+
+    def value(self, node: Any, col: int, head: str) -> None:
+        """The value of a key written as `head` (ending in `:`) whose key sits at `col`."""
+        if type(node) is dict and node:
+            self.lines.append(head)
+            self.mapping(node, col + 2, "")
+        elif type(node) is list and node:
+            self.lines.append(head)
+            self.sequence(node, col + 2)
+        else:
+            self.scalar(node, col + 2, head + " ")
+
+    def scalar(self, node: Any, indent: int, head: str) -> None:
+        if type(node) is str and "\n" in node and _style(node, False) == "|":
+            self.literal(node, indent, head)
+            return
+        line = head + _scalar(node, False)
+        if len(line) > WIDTH - 96:  # ruamel may fold near the width; keep clear of its rules
+            raise _Unsupported
+        self.lines.append(line)
+
+    def literal(self, text: str, indent: int, head: str) -> None:
+        if text.endswith("\n\n"):
+            raise _Unsupported  # a keep (`|+`) literal may end the document with `...`: ruamel's rules
+        self.lines.append(head + ("|" if text.endswith("\n") else "|-"))
+        pad = " " * indent
+        self.lines.extend(pad + line if line else "" for line in text.rstrip("\n").split("\n"))
+
+
+def _scalar(node: Any, key: bool) -> str:
+    if type(node) is str:
+        style = _style(node, key)
+        if style == "":
+            return node
+        if style == "'" and not any(br in node for br in _BREAKS):
+            return "'" + node.replace("'", "''") + "'"
+        if style == '"':
+            return _double_quoted(node)
+        raise _Unsupported  # multi-line single quotes fold lines: ruamel's rules
+    if type(node) is bool:
+        return "true" if node else "false"
+    if type(node) is int:
+        return str(node)
+    if type(node) is dict and not node and not key:
+        return "{}"
+    if type(node) is list and not node and not key:
+        return "[]"
+    raise _Unsupported
+
+
+_BREAKS = ("\n", "\x85", "\u2028", "\u2029")
+_ESCAPES = {"\0": "0", "\x07": "a", "\x08": "b", "\t": "t", "\n": "n", "\x0b": "v", "\x0c": "f", "\r": "r",
+            "\x1b": "e", '"': '"', "\\": "\\", "\x85": "N", "\u2028": "L", "\u2029": "P"}
+
+
+def _double_quoted(text: str) -> str:
+    """ruamel's double-quoted scalar (allow_unicode) for text that needs no folding."""
+    out = []
+    for ch in text:
+        printable = "\x20" <= ch <= "\x7e" or "\xa0" <= ch <= "\ud7ff" or "\ue000" <= ch <= "\ufffd" or ch >= "\U00010000"
+        if printable and ch not in '"\\\x85\u2028\u2029\ufeff':
+            out.append(ch)
+        elif ch in _ESCAPES:
+            out.append("\\" + _ESCAPES[ch])
+        elif ch <= "\xff":
+            out.append(f"\\x{ord(ch):02X}")
+        elif ch <= "\uffff":
+            out.append(f"\\u{ord(ch):04X}")
+        else:
+            out.append(f"\\U{ord(ch):08X}")
+    return '"' + "".join(out) + '"'
+
+
+@functools.lru_cache(maxsize=65536)
+def _style(text: str, key: bool) -> str:
+    """The style ruamel's emitter picks for `text` in block context: "", "'", '"' or "|".
+
+    The same decision as ruamel's Emitter.choose_scalar_style, fed with ruamel's own analysis
+    of the text and its own tag resolution; a key is a simple key.
+    """
+    analysis = _analyzer().analyze_scalar(text)
+    requested = _requested_style(text)
+    if requested == '"':
+        return '"'
+    if requested is None and _resolves_to_str(text):
+        if not (key and (analysis.empty or analysis.multiline)) and analysis.allow_block_plain:
+            return ""
+    if requested == "|" and not key:
+        return "|"
+    if requested is None and analysis.allow_double_quoted and ("'" in text or "\n" in text):
+        return '"'
+    if requested in (None, "'") and analysis.allow_single_quoted and not (key and analysis.multiline):
+        return "'"
+    return '"'
+
+
+@functools.cache
+def _analyzer() -> Any:
+    from ruamel.yaml.emitter import Emitter
+
+    class _Analyzer(Emitter):
+        """Only analyze_scalar is used; it reads the YAML version from the serializer."""
+
+        class serializer:  # noqa: N801 - stands in for the attribute analyze_scalar reads
+            use_version = None
+
+    return _Analyzer(io.StringIO(), allow_unicode=True, width=WIDTH)
+
+
+@functools.cache
+def _resolver() -> Any:
+    from ruamel.yaml.resolver import VersionedResolver
+
+    return VersionedResolver()
+
+
+def _resolves_to_str(text: str) -> bool:
+    """A plain scalar reads back as a string (the emitter's `implicit[0]`) under YAML 1.2."""
+    from ruamel.yaml.nodes import ScalarNode
+
+    return bool(_resolver().resolve(ScalarNode, text, (True, False)) == _STR)
+
+
+def as_read_back(data: Any, text: str) -> Any:
+    """What a reader of `text` (the dump of `data`) gets: `data` itself when it holds only plain
+    types, which dump and read back unchanged, else the parse of `text`. Lets validation check
+    the document it already has instead of parsing tens of thousands of lines again."""
+    todo = [data]
+    while todo:
+        node = todo.pop()
+        kind = type(node)
+        if kind is dict:
+            if any(type(k) is not str for k in node):
+                return load(text)
+            todo.extend(node.values())
+        elif kind is list:
+            todo.extend(node)
+        elif kind not in (str, int, bool):
+            return load(text)
+    return data
+
+
+def load(text: str) -> Any:
+    """Parse generated YAML back (tests and checks): plain, safe, YAML 1.2.
+
+    The C parser (ruamel.yaml.clib) is used when present: it is several times faster on the
+    large configs of big pipelines, and the resolution rules are ruamel's either way.
+    """
+    from ruamel.yaml import YAML
+
+    return YAML(typ="safe").load(text)
