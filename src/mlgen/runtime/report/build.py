@@ -37,6 +37,7 @@ class Inputs:
     training: list[Mapping[str, Any]] = field(default_factory=list)  # `mlgen cache hit` records
     matrix: Mapping[str, list[str]] = field(default_factory=dict)  # train matrix key (upper-cased) -> values
     graph: str | None = None
+    metrics_file: Mapping[str, Any] | None = None  # the flattened metrics file itself, when readable here
     run_url: str | None = None
     artifacts_url: str | None = None
     model: str | None = None
@@ -121,7 +122,7 @@ def marker(pipeline: str, stage: str) -> str:
 
 
 def build(inputs: Inputs) -> Report:
-    metrics = _metrics(inputs.gate)
+    metrics = _metrics(inputs.gate, inputs.metrics_file)
     chosen = _chosen_leg(inputs)
     verdict, headline = _verdict(inputs, metrics)
     return Report(inputs.pipeline, inputs.stage, verdict, headline, metrics, _baseline(inputs.gate),
@@ -135,7 +136,8 @@ def to_json(report: Report) -> dict[str, Any]:
         if isinstance(value, Missing):
             data[key] = {"missing": value.why}
     data["marker"] = report.marker
-    return _finite(data)
+    finite: dict[str, Any] = _finite(data)
+    return finite
 
 
 def _finite(value: Any) -> Any:
@@ -151,10 +153,11 @@ def _finite(value: Any) -> Any:
 
 # --- metrics ---------------------------------------------------------------------------------
 
-def _metrics(gate: Mapping[str, Any] | Missing) -> list[MetricRow] | Missing:
+def _metrics(gate: Mapping[str, Any] | Missing, file: Mapping[str, Any] | None) -> list[MetricRow] | Missing:
     if isinstance(gate, Missing):
         return gate
-    values: Mapping[str, Any] = gate.get("metrics") or {}
+    # the gate result keeps the numeric metrics only; the file itself also has text values
+    values: Mapping[str, Any] = {**(gate.get("metrics") or {}), **(file or {})}
     champion: Mapping[str, Any] = gate.get("baseline_metrics") or {}
     gates: Mapping[str, Any] = gate.get("gates") or {}
     # gated metrics first, in the order of the gates; then every other metric by name
@@ -173,8 +176,9 @@ def _row(name: str, value: Any, base: Any, outcome: Mapping[str, Any] | None) ->
     if outcome is None:
         return MetricRow(name, challenger, champion, delta, relative, [], NOT_GATED, [])
     rules = [r for r in outcome.get("rules") or [] if isinstance(r, Mapping)]
+    # why the verdict is what it is: the failed rules, and failures a reviewed acceptance let pass
     details = [f"{r.get('rule')}: {r.get('detail')}" + (f" (accepted: {r['accepted']})" if r.get("accepted") else "")
-               for r in rules]
+               for r in rules if r.get("status") == "failed" or r.get("accepted")]
     if outcome.get("problem"):
         details.insert(0, str(outcome["problem"]))
     return MetricRow(name, challenger, champion, delta, relative, [f"{r.get('rule')} {r.get('limit')}" for r in rules],
@@ -208,8 +212,8 @@ def _baseline(gate: Mapping[str, Any] | Missing) -> str:
         return ""
     b = gate.get("baseline") or {}
     if not b.get("found"):
-        return f"no champion yet ({b.get('note') or 'no baseline'})"
-    return f"champion: {b.get('ref')}" if b.get("source") == "registry" else f"baseline file: {b.get('ref')}"
+        return f"No champion to compare with yet ({b.get('note') or 'no baseline'})."
+    return f"Compared with the {'champion' if b.get('source') == 'registry' else 'baseline file'} {b.get('ref')}."
 
 
 def _verdict(inputs: Inputs, metrics: list[MetricRow] | Missing) -> tuple[str, str]:
@@ -267,7 +271,7 @@ def _chosen_leg(inputs: Inputs) -> dict[str, str]:
     """
     if isinstance(inputs.gate, Missing):
         return {}
-    values: Mapping[str, Any] = inputs.gate.get("metrics") or {}
+    values: Mapping[str, Any] = {**(inputs.gate.get("metrics") or {}), **(inputs.metrics_file or {})}
     keys = dict(inputs.matrix)
     for record in inputs.training:
         for key, value in (record.get("leg") or {}).items():

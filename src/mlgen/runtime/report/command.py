@@ -52,7 +52,8 @@ def run(args: argparse.Namespace) -> int:
 def _settings(args: argparse.Namespace) -> Settings:
     view = load_stage(args.spec, args.stage, "evaluate")
     apply_env(view)
-    pipeline, model, matrix = args.pipeline, args.model, {}
+    pipeline, model = args.pipeline, args.model
+    matrix: dict[str, list[str]] = {}
     if view is not None:
         pipeline = pipeline or view.pipeline.name
         model = model or view.registry(getattr(view.stage, "model", None), None).model
@@ -71,9 +72,11 @@ def _inputs(settings: Settings, env: Mapping[str, str]) -> build.Inputs:
     if graph_note:
         print(f"mlgen report: {graph_note}")
     version = settings.registry_version or _registered(settings.model)
-    return build.Inputs(settings.pipeline, settings.stage, inputs.gate_result(settings.stage), data, data_missing,
-                        inputs.training_records(), settings.matrix, graph, settings.run_url or cienv.run_url(env),
-                        cienv.artifacts_url(env), settings.model, version or None)
+    gate = inputs.gate_result(settings.stage)
+    return build.Inputs(pipeline=settings.pipeline, stage=settings.stage, gate=gate, data=data, data_missing=data_missing,
+                        training=inputs.training_records(), matrix=settings.matrix, graph=graph,
+                        metrics_file=inputs.metrics_file(gate), run_url=settings.run_url or cienv.run_url(env),
+                        artifacts_url=cienv.artifacts_url(env), model=settings.model, registry_version=version or None)
 
 
 def _registered(model: str | None) -> str:

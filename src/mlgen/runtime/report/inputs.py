@@ -14,6 +14,7 @@ from typing import Any
 from mlgen import runtime_calls
 from mlgen.cachecmd import TRAINING_RECORDS  # `mlgen cache hit` writes one per stage and matrix leg
 from mlgen.runtime import state
+from mlgen.runtime.metrics import flatten
 from mlgen.runtime.report.build import Missing
 
 DATA_RESULTS = ".mlgen/data-*.json"  # `mlgen data check --json` default, one per validate stage
@@ -40,6 +41,13 @@ def gate_result(stage: str, path: Path | None = None) -> Mapping[str, Any] | Mis
     if not isinstance(found.get("gates"), dict):
         return Missing("gate result", f"{path or runtime_calls.gate_results(stage)} is not a result of `mlgen gate`")
     return found
+
+
+def metrics_file(gate: Mapping[str, Any] | Missing) -> Mapping[str, Any] | None:
+    """The metrics file the gate read, flattened, if this workspace has it (its text values too)."""
+    name = gate.get("metrics_file") if not isinstance(gate, Missing) else None
+    found = read_json(Path(name), "metrics file") if isinstance(name, str) and name else None
+    return flatten(dict(found)) if found is not None and not isinstance(found, Missing) else None
 
 
 def data_results(root: Path = Path(".")) -> tuple[list[tuple[str, Mapping[str, Any]]], str]:

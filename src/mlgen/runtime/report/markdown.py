@@ -35,16 +35,16 @@ def _metrics(report: Report) -> list[str]:
     if not report.metrics:
         return [*out, "The metrics file holds no metrics.", ""]
     if report.baseline:
-        out += [f"Compared with the {report.baseline}.", ""]
+        out += [report.baseline, ""]
     bounds = any(m.interval for m in report.metrics)
     header = ["metric", "challenger", "champion", "Δ", "Δ %", "gate", "result", *(["bounds"] if bounds else [])]
     rows = [_metric_row(m, bounds) for m in report.metrics]
     out += [markdown_table(header, rows)]
     out += _interval_notes(report.metrics)
-    failed = [m for m in report.metrics if m.verdict == "failed"]
-    if failed:
-        out += ["<details><summary>Why the failed gates failed</summary>", ""]
-        out += [f"- `{m.metric}`: " + "; ".join(m.details) for m in failed]
+    explained = [m for m in report.metrics if m.details]
+    if explained:
+        out += ["<details><summary>Failed and accepted gate rules</summary>", ""]
+        out += [f"- `{m.metric}`: " + "; ".join(m.details) for m in explained]
         out += ["", "</details>", ""]
     return out
 
@@ -107,7 +107,7 @@ def _training(report: Report) -> list[str]:
     if isinstance(report.training, Missing):
         out.append(f"Not available: {report.training.why}.")
     else:
-        out.append(markdown_table(["stage", "leg", "model", "chosen"], [_training_row(r) for r in report.training]))
+        out.append(markdown_table(["stage", "matrix leg", "training", "chosen"], [_training_row(r) for r in report.training]))
     if report.chosen_leg:
         out.append("Chosen leg: " + ", ".join(f"`{k}={v}`" for k, v in report.chosen_leg.items()))
     return [*out, ""]
