@@ -157,6 +157,10 @@ class FakeApi:
                       ("PUT", r"/projects/[^/]+/merge_requests/\d+/notes/\d+")}
         if not any(m == call.method and re.fullmatch(p, path) for m, p in documented):
             problems.append(f"{call.method} {path}: not a documented merge request Notes API call")
+        allowed = {"page": r"[1-9]\d*", "per_page": r"[1-9]\d?|100", "sort": "asc|desc", "order_by": "created_at|updated_at"}
+        for name, values in call.query.items():
+            if call.method != "GET" or name not in allowed or not re.fullmatch(allowed[name], values[0]):
+                problems.append(f"{call.method} {path}: query parameter {name}={values[0]} is not documented")
         if call.headers.get("private-token") != self.token:
             problems.append(f"{call.method} {path}: PRIVATE-TOKEN header missing or wrong")
         if call.method in GITLAB_BODY_ATTRIBUTES:
