@@ -217,3 +217,34 @@ def test_a_comment_is_cut_to_fit_and_keeps_its_marker(size: int) -> None:
     cut = markdown.fit(text)
     assert len(cut) <= markdown.COMMENT_LIMIT and cut.startswith("<!-- mlgen-report:p:e -->\n")
     assert (cut == text) == (len(text) <= markdown.COMMENT_LIMIT)
+
+
+def test_the_spec_names_the_pipeline_the_matrix_and_the_model(runtime: Run) -> None:
+    from tests.runtime.conftest import CHURN
+
+    write_gate("evaluate", {"auc": 0.9, "model": "logreg"}, ["auc:min=0.8"], None)
+    Path(".mlgen/registered-churn.json").write_text('{"model": "churn", "version": "4"}', encoding="utf-8")
+    done = runtime("report", "--spec", str(CHURN / "mlgen.yaml"), "--stage", "evaluate", "--post", "none")
+    assert done.code == 0, done
+    data = json.loads(Path(".mlgen/report/report.json").read_text(encoding="utf-8"))
+    assert data["marker"] == "<!-- mlgen-report:churn:evaluate -->"
+    assert data["chosen_leg"] == {"MODEL": "logreg"} and data["links"]["registry version"] == "churn version 4"
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--stage", "train", "--spec", "SPEC"], "stage `train` is a train stage, not a evaluate stage"),
+    (["--stage", "evaluate", "--post", "slack"], "argument --post: invalid choice: 'slack'"),
+    (["--stage", "evaluate", "--http-timeout", "0"], "is not between 0 and 300 seconds"),
+])
+def test_a_wrong_flag_or_stage_is_a_user_error(runtime: Run, args: list[str], message: str) -> None:
+    from tests.runtime.conftest import CHURN
+
+    done = runtime("report", *[str(CHURN / "mlgen.yaml") if a == "SPEC" else a for a in args])
+    assert done.code == 1 and message in done.err and "hint:" in done.err, done
+
+
+def test_a_summary_that_cannot_be_written_is_a_warning(runtime: Run, monkeypatch: pytest.MonkeyPatch) -> None:
+    Path("dir").mkdir()
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", "dir")  # a directory: appending fails
+    done = runtime("report", "--stage", "evaluate", "--post", "none")
+    assert done.code == 0 and "warning: " in done.err and Path(".mlgen/report/report.md").is_file()

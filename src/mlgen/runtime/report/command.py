@@ -16,6 +16,7 @@ from pathlib import Path
 
 from mlgen.runtime import cienv, reports, state
 from mlgen.runtime._specconfig import apply_env, load_stage
+from mlgen.runtime.errors import UserError
 from mlgen.runtime.report import build, inputs, markdown, post
 
 DEFAULT_OUT_DIR = Path(".mlgen/report")
@@ -43,7 +44,7 @@ def run(args: argparse.Namespace) -> int:
     report = build.build(_inputs(settings, env))
     text = markdown.render(report)
     _write(settings.out_dir, report, text)
-    summary = reports.append_step_summary(text)
+    summary = _summary(text)
     print(f"mlgen report: wrote {settings.out_dir / 'report.md'} and report.json" + (" and the job summary" if summary else ""))
     _post(settings, report, text, env)
     return 0
@@ -77,6 +78,14 @@ def _inputs(settings: Settings, env: Mapping[str, str]) -> build.Inputs:
                         training=inputs.training_records(), matrix=settings.matrix, graph=graph,
                         metrics_file=inputs.metrics_file(gate), run_url=settings.run_url or cienv.run_url(env),
                         artifacts_url=cienv.artifacts_url(env), model=settings.model, registry_version=version or None)
+
+
+def _summary(text: str) -> Path | None:
+    try:
+        return reports.append_step_summary(text)
+    except UserError as exc:  # the report files are written: a summary that cannot be is not worth failing for
+        print(f"mlgen report: warning: {exc}", file=sys.stderr)
+        return None
 
 
 def _registered(model: str | None) -> str:
