@@ -115,6 +115,7 @@ class FakeApi:
     comments: list[dict[str, Any]] = field(default_factory=list)
     calls: list[Call] = field(default_factory=list)
     violations: list[str] = field(default_factory=list)
+    login: str | None = "mlgen-bot"  # who the token is; None: /user is refused, as for GitHub's Actions token
     fail_with: int | None = None  # answer every request with this status
     delay: float = 0.0
     url: str = ""
@@ -123,9 +124,20 @@ class FakeApi:
     def api(self) -> str:
         return self.url + self.prefix
 
-    def seed(self, *bodies: str, system: bool = False) -> None:
+    @property
+    def me(self) -> str:
+        return self.login or "github-actions[bot]"
+
+    def seed(self, *bodies: str, system: bool = False, by: str = "reviewer") -> None:
         for body in bodies:
-            self.comments.append({"id": 1000 + len(self.comments), "body": body, "system": system})
+            self.comments.append({"id": 1000 + len(self.comments), "body": body, "system": system, "by": by})
+
+    def _show(self, comment: dict[str, Any]) -> dict[str, Any]:
+        """A comment as the platform lists it, with its author."""
+        if self.kind == "github":
+            return {"id": comment["id"], "body": comment["body"], "user": {"login": comment["by"]}}
+        return {"id": comment["id"], "body": comment["body"], "system": comment["system"],
+                "author": {"id": 7, "username": comment["by"]}}
 
     def writes(self) -> list[Call]:
         return [c for c in self.calls if c.method != "GET"]
@@ -153,7 +165,7 @@ class FakeApi:
                 problems.append(f"{call.method} {path}: Authorization is not `Bearer <token>`")
             return problems
         problems = []
-        documented = {("GET", r"/projects/[^/]+/merge_requests/\d+/notes"), ("POST", r"/projects/[^/]+/merge_requests/\d+/notes"),
+        documented = {("GET", "/user"), ("GET", r"/projects/[^/]+/merge_requests/\d+/notes"), ("POST", r"/projects/[^/]+/merge_requests/\d+/notes"),
                       ("PUT", r"/projects/[^/]+/merge_requests/\d+/notes/\d+")}
         if not any(m == call.method and re.fullmatch(p, path) for m, p in documented):
             problems.append(f"{call.method} {path}: not a documented merge request Notes API call")
@@ -171,17 +183,24 @@ class FakeApi:
         return problems
 
     def _serve(self, call: Call, path: str) -> tuple[int, dict[str, str], Any]:
+        if call.method == "GET" and path == "/user":
+            if self.login is None:
+                return 403, {}, {"message": "Resource not accessible by integration"}
+            return 200, {}, {"login": self.login} if self.kind == "github" else {"id": 7, "username": self.login}
         if call.method == "GET":
             return self._page(call)
         if call.method == "POST":
-            comment = {"id": 1000 + len(self.comments), "body": call.body["body"], "system": False}
+            comment = {"id": 1000 + len(self.comments), "body": call.body["body"], "system": False, "by": self.me}
             self.comments.append(comment)
-            return 201, {}, comment
+            return 201, {}, self._show(comment)
         wanted = int(path.rsplit("/", 1)[1])
         for comment in self.comments:
             if comment["id"] == wanted:
+                if comment["by"] != self.me:  # an outside comment: neither platform lets a bot token edit it
+                    self.violations.append(f"{call.method} {path}: edits {comment['by']}'s comment")
+                    return 403, {}, {"message": "Forbidden"}
                 comment["body"] = call.body["body"]
-                return 200, {}, comment
+                return 200, {}, self._show(comment)
         return 404, {}, {"message": "Not Found"}
 
     def _page(self, call: Call) -> tuple[int, dict[str, str], Any]:
@@ -192,8 +211,9 @@ class FakeApi:
         more = page * per_page < len(visible)
         if self.kind == "github":
             headers = {"Link": f'<{self.api}{call.path}?page={page + 1}>; rel="next"'} if more else {}
-            return 200, headers, [{"id": c["id"], "body": c["body"]} for c in items]
-        return 200, {"X-Page": str(page), "X-Next-Page": str(page + 1) if more else "", "X-Total": str(len(visible))}, items
+            return 200, headers, [self._show(c) for c in items]
+        return (200, {"X-Page": str(page), "X-Next-Page": str(page + 1) if more else "", "X-Total": str(len(visible))},
+                [self._show(c) for c in items])
 
 
 @contextmanager

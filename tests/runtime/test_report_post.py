@@ -68,7 +68,7 @@ def _report(runtime: Run, *extra: str) -> Result:
 
 
 def _ours(api: FakeApi) -> list[dict[str, Any]]:
-    return [c for c in api.comments if c["body"].startswith(MARKER)]
+    return [c for c in api.comments if c["body"].startswith(MARKER) and c["by"] == api.me]
 
 
 def test_github_first_run_posts_and_the_second_edits_the_same_comment(runtime: Run, github: FakeApi) -> None:
@@ -88,14 +88,16 @@ def test_github_first_run_posts_and_the_second_edits_the_same_comment(runtime: R
 @pytest.mark.parametrize(("others", "at"), [(0, None), (99, None), (100, None), (100, 100), (150, 120), (250, 0), (250, 249)])
 def test_github_finds_its_comment_on_any_page(runtime: Run, github: FakeApi, others: int, at: int | None) -> None:
     bodies = [f"comment {i}" for i in range(others)]
+    split = others if at is None else at
+    github.seed(*bodies[:split])
     if at is not None:
-        bodies.insert(at, MARKER + "\nold report")
-    github.seed(*bodies)
+        github.seed(MARKER + "\nold report", by=github.me)
+    github.seed(*bodies[split:])
     _report(runtime)
     assert [c.method for c in github.writes()] == (["POST"] if at is None else ["PATCH"])
     assert len(_ours(github)) == 1 and "old report" not in _ours(github)[0]["body"]
-    pages = [c.query["page"] for c in github.calls if c.method == "GET"]
-    needed = (at // post.PER_PAGE + 1) if at is not None else (len(bodies) // post.PER_PAGE + 1)
+    pages = [c.query["page"] for c in github.calls if c.method == "GET" and c.path.endswith("/comments")]
+    needed = (at // post.PER_PAGE + 1) if at is not None else (others // post.PER_PAGE + 1)
     assert pages == [[str(p)] for p in range(1, needed + 1)]
 
 
@@ -106,10 +108,30 @@ def test_gitlab_first_run_posts_and_the_second_edits_the_same_note(runtime: Run,
     scenario("improvement")
     second = _report(runtime, "--token-env", "MLGEN_REPORT_TOKEN")
     assert [c.method for c in gitlab.writes()] == ["POST", "PUT"] and "merge request !5" in second.out
-    ours = [c for c in gitlab.comments if not c["system"] and c["body"].startswith(MARKER)]
+    ours = [c for c in _ours(gitlab) if not c["system"]]
     assert len(ours) == 1 and "✅ all 3 gates passed" in ours[0]["body"]
     assert gitlab.writes()[1].path == f"/api/v4/projects/17/merge_requests/5/notes/{ours[0]['id']}"
-    assert {c.query["page"][0] for c in gitlab.calls if c.method == "GET"} == {"1", "2"}
+    assert {c.query["page"][0] for c in gitlab.calls if c.path.endswith("/notes") and c.method == "GET"} == {"1", "2"}
+
+
+@pytest.mark.parametrize(("kind", "login"), [("github", None), ("github", "mlgen-bot"), ("gitlab", "project_17_bot")])
+def test_a_marker_pasted_by_someone_else_is_not_taken_for_ours(runtime: Run, monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+                                                               kind: str, login: str | None) -> None:
+    """Else a reviewer could plant the comment the next runs edit, and later edit the verdict in it."""
+    api = FakeApi(kind, login=login, prefix="/api/v4" if kind == "gitlab" else "")
+    with serve(api):
+        if kind == "github":
+            _github_env(monkeypatch, tmp_path, api)
+        else:
+            for key, value in {"GITLAB_CI": "true", "CI_API_V4_URL": api.api, "CI_PROJECT_ID": "17",
+                               "CI_MERGE_REQUEST_IID": "5", "GITLAB_TOKEN": api.token}.items():
+                monkeypatch.setenv(key, value)
+        api.seed(MARKER + "\n✅ all gates passed (planted)", by="mallory")
+        _report(runtime)
+        _report(runtime)
+    assert api.violations == []
+    assert [c.method for c in api.writes()] == ["POST", "PATCH" if kind == "github" else "PUT"]
+    assert api.comments[0]["body"].endswith("(planted)") and len(_ours(api)) == 1
 
 
 def test_gitlab_fork_or_missing_token_posts_nothing(runtime: Run, gitlab: FakeApi, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -52,6 +52,10 @@ class NoPost:
 class PostError(Exception):
     """The API could not be reached or refused the request."""
 
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+
 
 def destination(mode: str, env: Mapping[str, str], token_env: str | None) -> Destination | NoPost:
     if mode == "none":
@@ -173,7 +177,7 @@ def _sender(dest: Destination, timeout: float) -> Send:
                 text = response.read().decode("utf-8")
                 return (json.loads(text) if text.strip() else None), dict(response.headers)
         except urllib.error.HTTPError as exc:
-            raise PostError(f"{method} {_path(url)}: HTTP {exc.code} {exc.reason}") from None
+            raise PostError(f"{method} {_path(url)}: HTTP {exc.code} {exc.reason}", exc.code) from None
         except (urllib.error.URLError, TimeoutError, OSError) as exc:
             reason = getattr(exc, "reason", exc)
             raise PostError(f"{method} {_path(url)}: {reason}") from None
@@ -192,15 +196,16 @@ def publish(dest: Destination, marker: str, body: str, *, timeout: float = 10.0,
     send = send or _sender(dest, timeout)
     if dest.api.split("://", 1)[0] not in ("http", "https"):
         raise PostError(f"the API address `{dest.api}` is not an http(s) URL")
+    author = _author(send, dest)
     if dest.kind == "github":
         thread = f"{dest.api}/repos/{dest.project}/issues/{dest.number}/comments"
-        existing = _find(send, thread, marker, "")
+        existing = _find(send, thread, marker, (dest.kind, author), "")
         if existing is not None:
             send("PATCH", f"{dest.api}/repos/{dest.project}/issues/comments/{existing}", {"body": body})
             return "updated"
     else:
         thread = f"{dest.api}/projects/{dest.project}/merge_requests/{dest.number}/notes"
-        existing = _find(send, thread, marker, "&sort=asc&order_by=created_at")
+        existing = _find(send, thread, marker, (dest.kind, author), "&sort=asc&order_by=created_at")
         if existing is not None:
             send("PUT", f"{thread}/{existing}", {"body": body})
             return "updated"
@@ -208,14 +213,38 @@ def publish(dest: Destination, marker: str, body: str, *, timeout: float = 10.0,
     return "created"
 
 
-def _find(send: Send, thread: str, marker: str, order: str) -> str | None:
-    """The id of the first comment whose body starts with the marker, over every page."""
+ACTIONS_BOT = "github-actions[bot]"  # the author of what GITHUB_TOKEN writes
+
+
+def _author(send: Send, dest: Destination) -> str | None:
+    """Who the token writes as. Anyone can paste the marker into a comment of their own, and a
+    comment its author can still edit must not carry the verdict: only our own counts."""
+    try:
+        me, _ = send("GET", f"{dest.api}/user", None)
+    except PostError as exc:
+        if dest.kind == "github" and exc.status == 403:
+            return ACTIONS_BOT  # an Actions token (a GitHub App installation) may not read /user
+        raise
+    key = "login" if dest.kind == "github" else "username"
+    return str(me[key]) if isinstance(me, dict) and me.get(key) else None
+
+
+def _written_by(item: Mapping[str, Any], kind: Kind) -> str:
+    who = item.get("user" if kind == "github" else "author")
+    return str(who.get("login" if kind == "github" else "username") or "") if isinstance(who, dict) else ""
+
+
+def _find(send: Send, thread: str, marker: str, by: tuple[Kind, str | None], order: str) -> str | None:
+    """The id of the first comment by the author whose body starts with the marker, over every page."""
+    kind, author = by
     for page in range(1, MAX_PAGES + 1):
         items, headers = send("GET", f"{thread}?per_page={PER_PAGE}&page={page}{order}", None)
         if not isinstance(items, list):
             raise PostError(f"GET {_path(thread)}: expected a list of comments")
         for item in items:
-            if isinstance(item, dict) and not item.get("system") and str(item.get("body") or "").lstrip().startswith(marker):
+            if not isinstance(item, dict) or item.get("system") or (author and _written_by(item, kind) != author):
+                continue
+            if str(item.get("body") or "").lstrip().startswith(marker):
                 return str(item["id"])
         if len(items) < PER_PAGE or _last_page(headers):
             return None
