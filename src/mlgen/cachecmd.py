@@ -95,8 +95,11 @@ def _record(stage: str, legs: list[tuple[str, str]], outcome: str, reason: str) 
     from mlgen.runtime import reports
 
     name = "~".join([stage, *(v for _, v in legs)])  # the artifact naming of a matrix leg
-    reports.write_json(TRAINING_RECORDS / f"{name}.json",
-                       {"stage": stage, "leg": dict(legs), "cache": outcome, "reason": reason})
+    try:
+        reports.write_json(TRAINING_RECORDS / f"{name}.json",
+                           {"stage": stage, "leg": dict(legs), "cache": outcome, "reason": reason})
+    except UserError as exc:  # the guard's exit code decides training: a missing record must not change it
+        print(f"mlgen cache: warning: {exc}", file=sys.stderr)
 
 
 def key_digest(root: Path, patterns: list[str], extra: list[str]) -> str:

@@ -248,3 +248,12 @@ def test_a_summary_that_cannot_be_written_is_a_warning(runtime: Run, monkeypatch
     monkeypatch.setenv("GITHUB_STEP_SUMMARY", "dir")  # a directory: appending fails
     done = runtime("report", "--stage", "evaluate", "--post", "none")
     assert done.code == 0 and "warning: " in done.err and Path(".mlgen/report/report.md").is_file()
+
+
+def test_a_training_record_that_cannot_be_written_does_not_change_the_guard(runtime: Run) -> None:
+    Path("data.csv").write_text("x\n", encoding="utf-8")
+    Path("model").mkdir()
+    Path(".mlgen").mkdir()
+    Path(".mlgen/train").write_text("a file where the folder goes", encoding="utf-8")
+    done = runtime("cache", "hit", "--stage", "train", "--key", "data.csv", "--path", "model")
+    assert done.code == 10 and "warning: " in done.err

@@ -62,7 +62,7 @@ def destination(mode: str, env: Mapping[str, str], token_env: str | None) -> Des
         return NoPost("--post none: not posting")
     if (mode in ("auto", "github") and env.get("GITHUB_ACTIONS") == "true") or (mode == "github" and env.get("GITHUB_EVENT_PATH")):
         return _github_actions(env, token_env)
-    if mode in ("auto", "gitlab") and env.get("GITLAB_CI") == "true":
+    if (mode in ("auto", "gitlab") and env.get("GITLAB_CI") == "true") or (mode == "gitlab" and env.get("CI_API_V4_URL")):
         return _gitlab_ci(env, token_env)
     if env.get("CHANGE_URL"):
         return _change_request(mode, env, token_env)
