@@ -239,8 +239,8 @@ def _data(inputs: Inputs) -> list[DataResult] | Missing:
 def _data_result(source: str, d: Mapping[str, Any]) -> DataResult:
     findings: list[str] = []
     drift: list[DriftRow] = []
-    files = d.get("files") if isinstance(d.get("files"), Mapping) else {}
-    assert isinstance(files, Mapping)
+    raw = d.get("files")
+    files: Mapping[str, Any] = raw if isinstance(raw, Mapping) else {}
     for path, result in sorted(files.items()):
         if not isinstance(result, Mapping):
             continue
