@@ -33,6 +33,10 @@ GITLAB_BODY_ATTRIBUTES = {"POST": {"body", "created_at", "internal", "merge_requ
 
 @functools.cache
 def openapi() -> dict[str, Any]:
+    if not OPENAPI.is_file():
+        import pytest
+
+        pytest.fail(f"{OPENAPI} is missing: run `npm ci` (package-lock.json pins @octokit/openapi)")
     return dict(json.loads(OPENAPI.read_text(encoding="utf-8")))
 
 
