@@ -257,3 +257,16 @@ def test_a_training_record_that_cannot_be_written_does_not_change_the_guard(runt
     Path(".mlgen/train").write_text("a file where the folder goes", encoding="utf-8")
     done = runtime("cache", "hit", "--stage", "train", "--key", "data.csv", "--path", "model")
     assert done.code == 10 and "warning: " in done.err
+
+
+@given(st.text(max_size=30), st.text(max_size=30))
+def test_the_marker_is_always_one_hidden_line(pipeline: str, stage: str) -> None:
+    mark = build.marker(pipeline, stage)
+    inner = mark.removeprefix("<!-- ").removesuffix(" -->")
+    assert mark.startswith("<!-- mlgen-report:") and mark.endswith(" -->") and "\n" not in mark
+    assert "--" not in inner and ">" not in inner
+
+
+@pytest.mark.parametrize(("pipeline", "stage"), [("churn", "evaluate"), ("fraud-v2", "eval_1"), ("a.b", "c")])
+def test_plain_names_are_kept_as_written(pipeline: str, stage: str) -> None:
+    assert build.marker(pipeline, stage) == f"<!-- mlgen-report:{pipeline}:{stage} -->"

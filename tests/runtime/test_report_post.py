@@ -266,3 +266,24 @@ def test_the_fake_github_refuses_what_github_would() -> None:
     assert check_github("POST", "/repos/a/b/issues/5/comments", {}, {"body": 5})
     assert check_github("GET", "/repos/a/b/issues/5/comments", {"per_page": ["all"]}, None)  # an integer
     assert check_github("GET", "/repos/a/b/issues/5/comments", {"sort": ["asc"]}, None)  # not a parameter here
+
+
+def test_the_installed_command_posts_from_a_fresh_process(tmp_path: Path) -> None:
+    """The entry point end to end, as a CI job runs it: `python -m mlgen report` in its own process."""
+    import subprocess
+    import sys
+
+    from tests.runtime.conftest import subprocess_env
+
+    with serve(FakeApi("github", login=None)) as api:
+        event = tmp_path / "event.json"
+        event.write_text(json.dumps({"pull_request": {"number": 3, "base": {"repo": {"full_name": "acme/churn"}},
+                                                      "head": {"repo": {"full_name": "acme/churn"}}}}), encoding="utf-8")
+        env = subprocess_env({"GITHUB_ACTIONS": "true", "GITHUB_EVENT_PATH": str(event), "GITHUB_REPOSITORY": "acme/churn",
+                              "GITHUB_API_URL": api.api, "GITHUB_TOKEN": api.token})
+        for _ in range(2):
+            done = subprocess.run([sys.executable, "-m", "mlgen", "report", "--stage", "evaluate", "--pipeline", "churn"],
+                                  cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+            assert done.returncode == 0 and done.stderr == "", done
+    assert api.violations == [] and [c.method for c in api.writes()] == ["POST", "PATCH"]
+    assert api.comments[0]["by"] == "github-actions[bot]" and "❌ 2 of 3 gates failed" in api.comments[0]["body"]

@@ -8,6 +8,7 @@ says so, never an error: the report is most useful exactly when a stage before i
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -117,8 +118,16 @@ class Report:
 
 
 def marker(pipeline: str, stage: str) -> str:
-    """The hidden line that identifies this report's comment on a pull/merge request."""
-    return f"<!-- mlgen-report:{pipeline}:{stage} -->"
+    """The hidden line that identifies this report's comment on a pull/merge request.
+
+    Spec names are already plain; a `--pipeline` text is made so too, as `-->` or a line break
+    in it would end the hidden comment and show the rest (and `--` is not allowed inside one).
+    """
+    return f"<!-- mlgen-report:{_plain(pipeline)}:{_plain(stage)} -->"
+
+
+def _plain(name: str) -> str:
+    return re.sub(r"-(?=-)", "-_", re.sub(r"[^A-Za-z0-9._-]", "_", name))
 
 
 def build(inputs: Inputs) -> Report:
