@@ -270,3 +270,17 @@ def test_the_marker_is_always_one_hidden_line(pipeline: str, stage: str) -> None
 @pytest.mark.parametrize(("pipeline", "stage"), [("churn", "evaluate"), ("fraud-v2", "eval_1"), ("a.b", "c")])
 def test_plain_names_are_kept_as_written(pipeline: str, stage: str) -> None:
     assert build.marker(pipeline, stage) == f"<!-- mlgen-report:{pipeline}:{stage} -->"
+
+
+def test_an_accepted_regression_is_shown_with_its_reason(runtime: Run) -> None:
+    from mlgen.runtime import reports
+
+    rule = gate.RuleOutcome("max_drop", "0.01", "passed", "change -0.03 < -0.01",
+                            accepted="new label set (expires 2027-01-31, docs/accepted.yaml)")
+    outcome = gate.GateOutcome("auc", 0.81, 0.84, (rule,))
+    result = gate.GateReport("evaluate", "metrics.json", gate.Baseline("registry", "churn@champion", {"auc": 0.84}),
+                             "absolute", (outcome,), {"auc": 0.81})
+    reports.write_json(Path(".mlgen/gate-evaluate.json"), gate.to_json(result))
+    text, data = _report(runtime)
+    assert data["verdict"] == "passed" and _metric(data, "auc")["verdict"] == "passed"
+    assert "max_drop: change -0.03 < -0.01 (accepted: new label set (expires 2027-01-31, docs/accepted.yaml))" in text
