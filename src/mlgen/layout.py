@@ -12,7 +12,10 @@ from pathlib import PurePosixPath
 
 ROOT = ".mlgen"
 REPORTS_DIR = f"{ROOT}/reports"
+REPORT_DIR = f"{ROOT}/report"  # `mlgen report`: report.md, report.json, description.txt
 CACHE_STAMPS = f"{ROOT}/cache"
+TRAINING_RECORDS = f"{ROOT}/train"  # `mlgen cache hit` leaves hit/miss per stage and leg for `mlgen report`
+DATA_RESULTS = f"{ROOT}/data-*.json"  # every `data_result(stage)`
 CANARY_STATE = f"{ROOT}/canary-state.json"
 REGISTERED = f"{ROOT}/registered.json"
 BASELINE_PREDICTIONS = f"{ROOT}/baseline-predictions"
