@@ -21,7 +21,7 @@ import pytest
 
 from mlgen import header, yamlout
 from tests import validators
-from tests.compiled import compile_dict
+from tests.support import compile_dict
 
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from mlgen import fastcheck, header
-from tests.conftest import EXAMPLES, example_specs
+from tests.support import EXAMPLES, example_specs
 
 
 @pytest.fixture

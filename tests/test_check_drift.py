@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from mlgen import fastcheck, header
 from mlgen.spec import DEFAULT_PATHS
-from tests.conftest import EXAMPLES
+from tests.support import EXAMPLES
 
 GITHUB, GITLAB, JENKINS = DEFAULT_PATHS["github"], DEFAULT_PATHS["gitlab"], DEFAULT_PATHS["jenkins"]
 

@@ -13,7 +13,7 @@ from mlgen import schemas
 from mlgen.load import load
 from mlgen.plan import build
 from mlgen.targets import github, gitlab
-from tests.conftest import EXAMPLES
+from tests.support import EXAMPLES
 
 SCHEMA = {"github": "github-workflows", "gitlab": "gitlab-ci"}
 DOCUMENT = {"github": github.document, "gitlab": gitlab.document}

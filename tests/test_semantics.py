@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from mlgen import header, yamlout
-from tests.compiled import compile_spec
+from tests.support import compile_spec
 
 CHURN = Path(__file__).parents[1] / "examples" / "churn"
 

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from benchmarks.genspec import spec as scale_spec
 from mlgen import source, yamlout
 from tests import hostile
-from tests.conftest import EXAMPLES, ROOT
+from tests.support import EXAMPLES, ROOT
 
 SPECS = sorted([*EXAMPLES.glob("*/mlgen.yaml"), *(ROOT / "tests" / "cases").glob("*/*/mlgen.yaml")])
 

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from mlgen import header, yamlout
-from tests.compiled import compile_dict
+from tests.support import compile_dict
 
 
 def received_github(gh: dict[str, Any]) -> dict[str, set[str]]:

@@ -26,8 +26,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import EXAMPLES
-from tests.gitrepo import git, init_and_commit
+from tests.support import EXAMPLES, git, init_and_commit
 
 pytestmark = [pytest.mark.engine, pytest.mark.e2e]
 

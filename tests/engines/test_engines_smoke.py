@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 import pytest
 
-from tests.conftest import EXAMPLES, run_mlgen
+from tests.support import EXAMPLES, run_mlgen
 from tests.engines.github.runner import EngineMissing as ActMissing
 from tests.engines.github.runner import WorkflowRun, run_workflow
 from tests.engines.gitlab.runner import EngineMissing as GitlabCiLocalMissing
