@@ -75,7 +75,9 @@ def test_every_other_kind_is_one_job_named_after_its_stage(stages: list[dict[str
 
 # -- needs and ordering ----------------------------------------------------------------------------
 
-NEEDS_CASES = {
+Stages = list[dict[str, Any]]
+
+NEEDS_CASES: dict[str, tuple[Stages, dict[str, tuple[str, ...]]]] = {
     "a chain waits for the previous stage": (
         [validate(), train(), evaluate()],
         {"validate": (), "train": ("validate",), "evaluate": ("train",)}),
@@ -136,7 +138,7 @@ def test_a_matrix_artifact_travels_to_the_next_stage_whole() -> None:
 
 # -- what each job hands on, and to whom -----------------------------------------------------------
 
-UPLOAD_CASES = {
+UPLOAD_CASES: dict[str, tuple[dict[str, Any], tuple[str, ...] | None]] = {
     "train: its outputs": (train(outputs=["model/", "vocab.txt"]), ("model/", "vocab.txt")),
     "validate without outputs: nothing": (validate(), None),
     "evaluate: metrics and gate results": (evaluate(), ("metrics.json", ".mlgen/gate-evaluate.json")),
@@ -163,7 +165,7 @@ def test_canary_jobs_hand_nothing_on_and_only_the_first_step_downloads() -> None
     assert all(j.downloads == () for j in canaries if j.id != "canary-10")
 
 
-REGISTER_PATH_CASES = {
+REGISTER_PATH_CASES: dict[str, tuple[Stages, list[str]]] = {
     "the producer two stages up, plus the evaluate stage above": (
         [train(), evaluate(), register()], ["evaluate", "train"]),
     "a folder below an output folder": (
@@ -236,7 +238,7 @@ def test_cache_paths_replace_the_outputs_when_given() -> None:
 
 # -- conditions: branches, pull requests, inheritance down `needs` -----------------------------------
 
-WHEN_CASES = {
+WHEN_CASES: dict[str, tuple[Stages, dict[str, When]]] = {
     "validate, train and evaluate run on every pipeline": (
         [validate(), train(), evaluate()], {"validate": When(), "train": When(), "evaluate": When()}),
     "register runs on the default branch by default": (
@@ -286,7 +288,7 @@ def test_push_defaults_to_the_default_branch() -> None:
 
 # -- secrets: which job gets which, and which command inside it ---------------------------------------
 
-SECRET_CASES = {
+SECRET_CASES: dict[str, tuple[Stages, dict[str, tuple[str, ...]]]] = {
     "validate, train, evaluate get none by default": (
         [validate(), train(), evaluate()], {"validate": (), "train": (), "evaluate": ()}),
     "register and canary get every declared secret": (
@@ -358,7 +360,7 @@ def test_each_step_has_its_own_rollback(steps: list[int]) -> None:
 @pytest.mark.parametrize(("registry", "install"), [("mlflow", "mlgen-ci[mlflow]"), ("command", "mlgen-ci")])
 def test_only_the_full_traffic_step_promotes(registry: str, install: str) -> None:
     commands = {"register": "reg {model}", "promote": "prom {model}", "rollback": "rb {model}"}
-    reg = register(registry=registry, **({"command": commands} if registry == "command" else {}))
+    reg = register(registry=registry, command=commands) if registry == "command" else register(registry=registry)
     the_plan = pipeline(train(), reg, canary(steps=[10, 50, 100]))
     assert [c.name for c in the_plan.job("canary-10").commands] == ["canary 10%"]
     assert [c.name for c in the_plan.job("canary-50").commands] == ["canary 50%"]
@@ -378,7 +380,7 @@ def test_a_canary_without_a_registered_model_only_deploys() -> None:
 
 # -- runtime commands: which job runs which, installing what --------------------------------------------
 
-COMMAND_CASES = {
+COMMAND_CASES: dict[str, tuple[Stages, str, list[str], str | None, str | None]] = {
     "validate with a contract: its command, then the data check": (
         [validate(contract="c.yaml", data=["a.csv", "b.csv"], reference="r.csv")], "validate",
         ["validate", "data check"], "mlgen-ci[data]",
