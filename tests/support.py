@@ -6,7 +6,6 @@ fixtures stay in conftest.py, which builds them on these functions.)
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 import sys
@@ -16,9 +15,17 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+# Temporary git repositories (engines and hooks need real ones): the benchmarks use them too, so they
+# live in benchmarks/_support.py, which imports nothing from tests.
+from benchmarks._support import GIT_IDENTITY, checkout_branch, git, init_and_commit
+
 if TYPE_CHECKING:
     from mlgen.plan import Plan
     from mlgen.spec import Pipeline
+
+__all__ = ["CASES", "EXAMPLES", "GIT_IDENTITY", "ROOT", "Result", "checked_pipeline", "checkout_branch", "compile_dict",
+           "compile_model", "compile_spec", "example_specs", "git", "init_and_commit", "load_plan", "plan_of",
+           "require_tool", "run_mlgen"]
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "examples"
@@ -56,6 +63,15 @@ def plan_of(spec: dict[str, Any], version: str = "0.0.0") -> Plan:
     from mlgen import plan
 
     return plan.build(checked_pipeline(spec), version)
+
+
+def load_plan(spec: Path, version: str | None = None) -> tuple[Pipeline, Plan]:
+    """The pipeline in a spec file and its plan, as `mlgen compile` builds it."""
+    from mlgen import __version__, plan
+    from mlgen.load import load
+
+    source, pipeline = load(spec)
+    return pipeline, plan.build(pipeline, version or __version__, source)
 
 
 def compile_model(spec: dict[str, Any] | Pipeline, *, bodies: bool = False) -> dict[str, str]:
@@ -111,29 +127,3 @@ def require_tool(name: str) -> str:
     if path is None:
         pytest.fail(f"`{name}` is not installed; install the test dependencies (see README: pip install -e '.[test]')")
     return path
-
-
-# -- temporary git repositories (engines and hooks need real ones) -------------------------------
-
-GIT_IDENTITY = {"GIT_AUTHOR_NAME": "mlgen tests", "GIT_AUTHOR_EMAIL": "tests@example.com",
-                "GIT_COMMITTER_NAME": "mlgen tests", "GIT_COMMITTER_EMAIL": "tests@example.com"}
-
-
-def git(repo: Path, *args: str) -> str:
-    return subprocess.run(["git", *args], cwd=repo, capture_output=True, text=True, check=True,
-                          env={**os.environ, **GIT_IDENTITY}).stdout.strip()
-
-
-def init_and_commit(repo: Path, message: str = "initial") -> None:
-    git(repo, "init", "-q", "-b", "main")
-    git(repo, "add", "-A")
-    git(repo, "commit", "-qm", message)
-
-
-def checkout_branch(repo: Path, branch: str) -> None:
-    """Check out `branch`, creating it at HEAD when it does not exist yet."""
-    if git(repo, "rev-parse", "--abbrev-ref", "HEAD") == branch:
-        return
-    exists = subprocess.run(["git", "rev-parse", "--verify", "--quiet", f"refs/heads/{branch}"],
-                            cwd=repo, capture_output=True).returncode == 0
-    git(repo, "checkout", "--quiet", *([branch] if exists else ["-b", branch]))
