@@ -10,6 +10,8 @@ import itertools
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from mlgen.conditions import When
 from mlgen.errors import SpecError
@@ -446,3 +448,35 @@ def test_retries_runners_and_env() -> None:
         ("canary-100", 0, ("cpu",)), ("canary-100-rollback", 0, ("cpu",))]  # a deployment is never repeated
     assert the_plan.job("train").env == (("A", "1"), ("B", "2"))
     assert the_plan.env == tuple(TRACKING.items())
+
+
+# -- generated graphs: needs and order hold for any DAG ------------------------------------------------
+
+@st.composite
+def dags(draw: st.DrawFn) -> list[dict[str, Any]]:
+    """Up to 8 validate stages, each waiting for some earlier ones. Either some are left to the
+    default `needs` (the stage written before), or every stage names its needs and the stages are
+    written in any order, which the plan must put right."""
+    count = draw(st.integers(1, 8))
+    shuffle = draw(st.booleans())
+    stages = []
+    for i in range(count):
+        stage = validate(f"s{i}")
+        if shuffle or (i and draw(st.booleans())):
+            stage["needs"] = draw(st.lists(st.sampled_from([f"s{j}" for j in range(i)]), max_size=3)) if i else []
+        stages.append(stage)
+    return draw(st.permutations(stages)) if shuffle else stages
+
+
+@given(dags())
+def test_needs_follow_the_spec_and_jobs_follow_their_needs(stages: list[dict[str, Any]]) -> None:
+    the_plan = pipeline(*stages)
+    previous: str | None = None
+    for stage in stages:  # in spec order: no `needs` means the stage written before it
+        default = (previous,) if previous else ()
+        assert the_plan.job(stage["name"]).needs == tuple(dict.fromkeys(stage.get("needs", default))), stage
+        previous = stage["name"]
+    position = {job_id: i for i, job_id in enumerate(ids(the_plan))}
+    assert sorted(position) == sorted(s["name"] for s in stages)
+    for job in the_plan.jobs:
+        assert all(position[n] < position[job.id] for n in job.needs), job.id
