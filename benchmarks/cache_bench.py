@@ -50,8 +50,7 @@ def jobs_install_this_checkout(tmp: Path) -> Iterator[None]:
 
 def warm_cold_ratio(train_seconds: int = 10) -> tuple[float, float]:
     """(cold, warm) wall seconds of the churn pipeline for a merge request (validate, train, evaluate)."""
-    from tests.engines.gitlab.runner import run_pipeline
-    from tests.gitrepo import init_and_commit
+    from benchmarks._support import gitlab_merge_request, init_and_commit
 
     with tempfile.TemporaryDirectory() as tmp, jobs_install_this_checkout(Path(tmp)):
         repo = Path(tmp) / "repo"
@@ -64,8 +63,8 @@ def warm_cold_ratio(train_seconds: int = 10) -> tuple[float, float]:
         variables = {"PIP_NO_INDEX": "1", "MLGEN_SLOW_TRAIN_SECONDS": str(train_seconds)}
         times = []
         for _ in range(2):
-            run = run_pipeline(repo, branch="feature/bench", merge_request=True, variables=variables, timeout=900)
-            if run.result("evaluate") != "passed":
-                raise SystemExit(f"benchmark pipeline failed:\n{run.stdout[-4000:]}")
-            times.append(pipeline_seconds(run.stdout))
+            returncode, log = gitlab_merge_request(repo, variables)
+            if returncode != 0:
+                raise SystemExit(f"benchmark pipeline failed:\n{log[-4000:]}")
+            times.append(pipeline_seconds(log))
         return times[0], times[1]

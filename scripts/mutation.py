@@ -42,7 +42,7 @@ COMPILER_TESTS = ("tests/test_emitter_guards.py", "tests/test_semantics.py", "te
 # The hostile corpus compiles ~600 specs (minutes): only for the modules that validate and escape text.
 TEXT_TESTS = (*COMPILER_TESTS, "tests/test_hostile.py")
 COVERING: dict[str, tuple[str, ...]] = {
-    "compile/plan.py": COMPILER_TESTS,
+    "compile/plan.py": ("tests/test_plan.py", *COMPILER_TESTS),  # the plan's decisions, asserted on the IR
     "spec/graph.py": COMPILER_TESTS,
     "targets/retry.py": ("tests/test_retry.py",),
     "targets/github.py": COMPILER_TESTS,

@@ -1,31 +1,12 @@
 from __future__ import annotations
 
 import shutil
-import subprocess
-import sys
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
-EXAMPLES = ROOT / "examples"
-
-
-def example_specs() -> list[Path]:
-    specs = []
-    for folder in sorted(p for p in EXAMPLES.iterdir() if p.is_dir()):
-        for name in ("mlgen.yaml", "pipeline.py"):
-            if (folder / name).is_file():
-                specs.append(folder / name)
-    return specs
-
-
-@dataclass
-class Result:
-    code: int
-    out: str
-    err: str
+# Re-exported: older test files import these from here; new ones import tests.support.
+from tests.support import EXAMPLES, ROOT, Result, example_specs, require_tool, run_mlgen  # noqa: F401
 
 
 @pytest.fixture
@@ -39,20 +20,6 @@ def cli(capsys: pytest.CaptureFixture[str]):  # type: ignore[no-untyped-def]
         return Result(code, captured.out, captured.err)
 
     return run
-
-
-def run_mlgen(*args: str, cwd: Path, env: dict[str, str] | None = None) -> Result:
-    """Run the real console entry point in a subprocess (for exit codes and tracebacks)."""
-    proc = subprocess.run([sys.executable, "-m", "mlgen", *args], cwd=cwd, capture_output=True, text=True, env=env, timeout=120)
-    return Result(proc.returncode, proc.stdout, proc.stderr)
-
-
-def require_tool(name: str) -> str:
-    """A tool the suite needs: missing means a broken install, which must fail, never skip."""
-    path = shutil.which(name)
-    if path is None:
-        pytest.fail(f"`{name}` is not installed; install the test dependencies (see README: pip install -e '.[test]')")
-    return path
 
 
 @pytest.fixture

@@ -22,7 +22,7 @@ import pytest
 from mlgen.drift import header
 from mlgen.targets import yamlout
 from tests import validators
-from tests.compiled import compile_dict
+from tests.support import compile_dict
 
 
 

@@ -9,7 +9,7 @@ import pytest
 
 from mlgen.drift import fast as fastcheck
 from mlgen.drift import header
-from tests.conftest import EXAMPLES, example_specs
+from tests.support import EXAMPLES, example_specs
 
 
 @pytest.fixture

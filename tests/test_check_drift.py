@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from mlgen.drift import fast as fastcheck
 from mlgen.drift import header
 from mlgen.spec.models import DEFAULT_PATHS
-from tests.conftest import EXAMPLES
+from tests.support import EXAMPLES
 
 GITHUB, GITLAB, JENKINS = DEFAULT_PATHS["github"], DEFAULT_PATHS["gitlab"], DEFAULT_PATHS["jenkins"]
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import EXAMPLES, run_mlgen
+from tests.support import EXAMPLES, run_mlgen
 
 
 def test_init_writes_a_starter_that_compiles(tmp_path: Path, cli, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]

@@ -19,7 +19,7 @@ from mlgen.drift import header
 from mlgen.targets import yamlout
 from mlgen.errors import SpecError
 from tests import condeval
-from tests.compiled import compile_dict
+from tests.support import compile_dict
 
 BRANCHES = ["main", "dev", "release/x", "feature/a-b", "hotfix.1", "Dev"]
 MAYBE_BRANCHES = st.none() | st.lists(st.sampled_from(BRANCHES), min_size=1, max_size=4, unique=True)

@@ -14,13 +14,13 @@ import sys
 from pathlib import Path
 
 from mlgen.targets import yamlout
-from tests.conftest import ROOT, example_specs
+from tests.support import ROOT, example_specs
 
 SEEDS = ("0", "1", "2", "12345")
 COMPILE = """
 import json, sys
 from pathlib import Path
-from tests.compiled import compile_spec
+from tests.support import compile_spec
 print(json.dumps({p: compile_spec(Path(p)) for p in sys.argv[1:]}))
 """
 

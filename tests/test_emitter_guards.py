@@ -12,7 +12,7 @@ import pytest
 from markupsafe import Markup
 
 from mlgen.targets import jenkins
-from tests.compiled import compile_spec
+from tests.support import compile_spec
 
 GOOD = "pipeline {\n  agent none\n  stages {\n    stage('a') {\n      steps {\n        sh 'true'\n      }\n    }\n  }\n}\n"
 BROKEN = {

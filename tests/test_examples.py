@@ -8,9 +8,7 @@ from typing import Any
 import pytest
 from syrupy.extensions.single_file import SingleFileSnapshotExtension, WriteMode
 
-from mlgen.compile.compiler import compile_pipeline
-from mlgen.spec.load import load
-from tests.conftest import example_specs, run_mlgen
+from tests.support import compile_spec, example_specs, run_mlgen
 
 SUFFIX = {"github": "yml", "gitlab": "yml", "jenkins": "Jenkinsfile"}
 
@@ -23,18 +21,12 @@ def _extension(target: str) -> type[SingleFileSnapshotExtension]:
     return Text
 
 
-def _compiled(spec: Path) -> dict[str, str]:
-    source, pipeline = load(spec)
-    outputs = compile_pipeline(pipeline, spec_name=spec.name, spec_bytes=source.raw, source=source)
-    return {o.target: o.text for o in outputs}
-
-
 CASES = [(spec, target) for spec in example_specs() for target in ("github", "gitlab", "jenkins")]
 
 
 @pytest.mark.parametrize(("spec", "target"), CASES, ids=[f"{s.parent.name}-{t}" for s, t in CASES])
 def test_snapshot(spec: Path, target: str, snapshot: Any) -> None:
-    assert _compiled(spec)[target] == snapshot(extension_class=_extension(target))
+    assert compile_spec(spec)[target] == snapshot(extension_class=_extension(target))
 
 
 @pytest.mark.parametrize("spec", example_specs(), ids=lambda s: s.parent.name)
@@ -46,14 +38,14 @@ def test_committed_outputs_are_current(spec: Path) -> None:
 
 @pytest.mark.parametrize("spec", example_specs(), ids=lambda s: s.parent.name)
 def test_compile_is_deterministic(spec: Path) -> None:
-    assert _compiled(spec) == _compiled(spec)
+    assert compile_spec(spec) == compile_spec(spec)
 
 
 def test_python_spec_matches_yaml_below_the_header() -> None:
     from mlgen.drift import header
 
-    yaml_out = _compiled(Path(__file__).parents[1] / "examples" / "churn" / "mlgen.yaml")
-    py_out = _compiled(Path(__file__).parents[1] / "examples" / "python-spec" / "pipeline.py")
+    yaml_out = compile_spec(Path(__file__).parents[1] / "examples" / "churn" / "mlgen.yaml")
+    py_out = compile_spec(Path(__file__).parents[1] / "examples" / "python-spec" / "pipeline.py")
     assert yaml_out.keys() == py_out.keys()
     for target in yaml_out:
         assert header.body(py_out[target]).encode() == header.body(yaml_out[target]).encode(), target

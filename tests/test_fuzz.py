@@ -29,7 +29,7 @@ from mlgen.targets import yamlout
 from mlgen.__main__ import main as mlgen_main
 from mlgen.compile.names import GITLAB_RESERVED
 from tests import validators
-from tests.conftest import Result, require_tool
+from tests.support import Result, require_tool
 from tests.engines.gitlab.batch import plan_many
 from tests.engines.jenkins.runner import parse_many
 

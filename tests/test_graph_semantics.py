@@ -19,6 +19,7 @@ from mlgen.targets import yamlout
 from mlgen.errors import SpecError
 from mlgen.runtime.cli import build_parser
 from mlgen.spec.models import Pipeline
+from tests.support import checked_pipeline, compile_model
 
 # (event, branch): the pipelines a job may or may not be part of.
 EVENTS = [("merge_request_event", "feature"), ("push", "feature"), ("push", "main"), ("push", "release"),
@@ -81,12 +82,10 @@ def _github_admits(condition: str | None, event: str, branch: str) -> bool:
 
 
 def _compile(spec: dict[str, Any]) -> dict[str, str] | SpecError:
-    pipeline = Pipeline.model_validate(spec)
     try:
-        outputs = compiler.compile_pipeline(pipeline, spec_name="mlgen.yaml", spec_bytes=b"")
+        return compile_model(spec)
     except SpecError as exc:
         return exc
-    return {o.target: o.text for o in outputs}
 
 
 @settings(max_examples=25)
@@ -195,24 +194,13 @@ def test_a_canary_after_two_register_stages_is_ambiguous() -> None:
     spec = _two_chains()
     spec["stages"][-1]["needs"] = ["register-retriever", "register-ranker"]
     with pytest.raises(SpecError) as info:
-        _load(spec)
+        checked_pipeline(spec)
     assert [p.message for p in info.value.problems] == [
         "stage `canary-ranker` could work with the model of several register stages above it: "
         "`register-retriever` (model retriever), `register-ranker` (model ranker)"]
     assert info.value.problems[0].hint == "set `model:` on this stage to the model it works with"
     spec["stages"][-1]["model"] = "ranker"
-    _load(spec)  # naming the model resolves it
-
-
-def _load(spec: dict[str, Any]) -> Pipeline:
-    from mlgen.spec.load import check_pipeline
-    from mlgen.spec.source import Source
-
-    pipeline = Pipeline.model_validate(spec)
-    problems = check_pipeline(pipeline, Source(path=__import__("pathlib").Path("mlgen.yaml"), display="mlgen.yaml", raw=b""))
-    if problems:
-        raise SpecError(problems)
-    return pipeline
+    checked_pipeline(spec)  # naming the model resolves it
 
 
 # -- the command registry: each stage gets the templates it runs ------------------------------------
@@ -229,7 +217,7 @@ def _command_spec(**commands: str) -> dict[str, Any]:
 
 
 def test_each_runtime_call_gets_the_template_it_runs() -> None:
-    the_plan = plan.build(_load(_command_spec(**COMMANDS)), "0")
+    the_plan = plan.build(checked_pipeline(_command_spec(**COMMANDS)), "0")
     calls = {"gate": the_plan.job("evaluate").commands[-1], "register": the_plan.job("register").commands[0],
              "promote": the_plan.job("canary-100").commands[-1], "rollback": the_plan.job("canary-100-rollback").commands[0]}
     for name, command in calls.items():
@@ -243,7 +231,7 @@ def test_each_runtime_call_gets_the_template_it_runs() -> None:
 def test_a_missing_template_is_a_located_error(missing: str) -> None:
     commands = {k: v for k, v in COMMANDS.items() if k != missing}
     with pytest.raises(SpecError) as info:
-        _load(_command_spec(**commands))
+        checked_pipeline(_command_spec(**commands))
     user = "evaluate" if missing == "baseline" else "canary"
     assert [p.message for p in info.value.problems] == [
         f"register stage `register` has no `command.{missing}`, which stage `{user}` runs with the command registry"]

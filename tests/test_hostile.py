@@ -28,7 +28,7 @@ from mlgen.errors import SpecError
 from mlgen.spec.load import load
 from mlgen.targets.jenkins import SHELL_PREAMBLE
 from tests import hostile
-from tests.conftest import require_tool
+from tests.support import require_tool
 
 CASES = [(f, v) for f in hostile.FIELDS for v in hostile.CORPUS]
 FREE_TEXT = {"command (train.run)", "setup", "env value", "stage env value", "canary deploy", "canary check", "canary rollback"}
@@ -175,7 +175,7 @@ def test_yaml_traps_are_quoted(workdir: str) -> None:
 def test_gitlab_secrets_come_only_from_ci_variables(tmp_path: Path) -> None:
     """On GitLab a secret's value is the project's CI/CD variable, byte for byte only when it is
     raw: mlgen must not define or shadow it, and the README must say to make such variables raw."""
-    from tests.compiled import compile_dict
+    from tests.support import compile_dict
 
     gl = yamlout.load(compile_dict(hostile.BASE, tmp_path)["gitlab"])
     scopes = [gl.get("variables", {})] + [job.get("variables", {}) for job in gl.values() if isinstance(job, dict)]

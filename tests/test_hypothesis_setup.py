@@ -11,7 +11,7 @@ import json
 import subprocess
 import sys
 
-from tests.conftest import ROOT
+from tests.support import ROOT
 
 PROBE = """
 import json, sys

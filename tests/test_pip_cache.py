@@ -7,10 +7,9 @@ from typing import Any
 
 import pytest
 
-from mlgen.drift import header
 from mlgen.targets import yamlout
-from mlgen.compile.compiler import compile_pipeline
 from mlgen.spec.models import Pipeline
+from tests.support import compile_model
 
 REQUIREMENTS = [[], ["requirements.txt"], ["requirements.txt", "requirements-ml.txt"], ["a.txt", "b.txt", "c.txt"]]
 
@@ -27,8 +26,7 @@ def _compile(requirements: list[str], env: dict[str, str] | None = None) -> dict
             {"name": "register", "kind": "register", "model": "m", "path": "model/"},
         ],
     })
-    outputs = compile_pipeline(pipeline, spec_name="mlgen.yaml", spec_bytes=b"")
-    bodies = {o.target: header.body(o.text) for o in outputs}
+    bodies = compile_model(pipeline, bodies=True)
     return {"github": yamlout.load(bodies["github"]), "gitlab": yamlout.load(bodies["gitlab"]), "jenkins": bodies["jenkins"]}
 
 
@@ -101,8 +99,7 @@ def _setup_runs(outputs: dict[str, Any], job: str) -> dict[str, bool]:
 ], ids=["contract-only", "contract-and-run", "run", "register-mlflow", "register-command", "evaluate"])
 def test_only_jobs_that_run_project_code_install_its_requirements(stage: dict[str, Any], needs_setup: bool) -> None:
     pipeline = Pipeline.model_validate({"version": 1, "name": "p", "defaults": {"setup": SETUP}, "stages": [stage]})
-    outputs = compile_pipeline(pipeline, spec_name="mlgen.yaml", spec_bytes=b"")
-    bodies = {o.target: header.body(o.text) for o in outputs}
+    bodies = compile_model(pipeline, bodies=True)
     parsed = {"github": yamlout.load(bodies["github"]), "gitlab": yamlout.load(bodies["gitlab"]), "jenkins": bodies["jenkins"]}
     assert _setup_runs(parsed, "v") == dict.fromkeys(("github", "gitlab", "jenkins"), needs_setup)
 

@@ -7,8 +7,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from tests.conftest import EXAMPLES, ROOT, require_tool, run_mlgen
-from tests.gitrepo import init_and_commit
+from tests.support import EXAMPLES, ROOT, init_and_commit, require_tool, run_mlgen
 
 
 def test_hook_fails_on_stale_config_and_passes_after_compile(tmp_path: Path) -> None:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import run_mlgen
+from tests.support import run_mlgen
 
 HEAD = "from mlgen import Pipeline, Target, Targets, TrainStage\n"
 STAGE = "TrainStage(name='train', kind='train', run='true')"

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from mlgen.targets import yamlout
-from tests.compiled import compile_dict
+from tests.support import compile_dict
 
 # Counts its runs in ./attempts and fails until the run number reaches PASS_ON.
 FLAKY = 'n=$(( $(cat attempts 2>/dev/null || echo 0) + 1 )); echo "$n" > attempts; test "$n" -ge "$PASS_ON"'

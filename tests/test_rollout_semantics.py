@@ -330,7 +330,7 @@ def test_github_workflow_concurrency_never_queues_main_behind_a_rollout(steps: l
 
 
 def test_github_workflow_concurrency_passes_actionlint(tmp_path: Path) -> None:
-    from tests.conftest import require_tool
+    from tests.support import require_tool
 
     workflow = tmp_path / ".github" / "workflows" / "mlgen.yml"
     workflow.parent.mkdir(parents=True)

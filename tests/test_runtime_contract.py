@@ -27,7 +27,7 @@ from mlgen.runtime.canary import prometheus
 from mlgen.runtime.cli import build_parser
 from mlgen.runtime.duration import parse_duration
 from mlgen.spec.models import Pipeline, duration_seconds
-from tests.conftest import example_specs
+from tests.support import example_specs
 
 
 def runtime_calls(pipeline: Pipeline) -> Iterator[tuple[Any, str, list[str]]]:

@@ -13,7 +13,7 @@ from mlgen.targets import schemas
 from mlgen.spec.load import load
 from mlgen.compile.plan import build
 from mlgen.targets import github, gitlab
-from tests.conftest import EXAMPLES
+from tests.support import EXAMPLES
 
 SCHEMA = {"github": "github-workflows", "gitlab": "gitlab-ci"}
 DOCUMENT = {"github": github.document, "gitlab": gitlab.document}

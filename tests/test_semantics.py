@@ -15,7 +15,7 @@ import pytest
 
 from mlgen.drift import header
 from mlgen.targets import yamlout
-from tests.compiled import compile_spec
+from tests.support import compile_spec
 
 CHURN = Path(__file__).parents[1] / "examples" / "churn"
 

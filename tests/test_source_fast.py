@@ -13,7 +13,7 @@ from benchmarks.genspec import spec as scale_spec
 from mlgen.spec import source
 from mlgen.targets import yamlout
 from tests import hostile
-from tests.conftest import EXAMPLES, ROOT
+from tests.support import EXAMPLES, ROOT
 
 SPECS = sorted([*EXAMPLES.glob("*/mlgen.yaml"), *(ROOT / "tests" / "cases").glob("*/*/mlgen.yaml")])
 

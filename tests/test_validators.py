@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from tests import validators
-from tests.conftest import example_specs
+from tests.support import example_specs
 
 TARGET_FILES = {"github": ".github/workflows/mlgen.yml", "gitlab": ".gitlab-ci.yml", "jenkins": "Jenkinsfile"}
 CASES = [(spec, target) for spec in example_specs() for target in TARGET_FILES]

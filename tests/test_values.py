@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 from mlgen.spec import values
 from mlgen.targets import yamlout
 from tests import validators
-from tests.conftest import require_tool
+from tests.support import require_tool
 
 SPEC = {"version": 1, "name": "demo", "env": {"MLFLOW_TRACKING_URI": "http://127.0.0.1:5000"}, "stages": [
     {"name": "train", "kind": "train", "run": "python train.py", "outputs": ["model/"]},

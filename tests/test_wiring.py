@@ -16,7 +16,7 @@ import pytest
 
 from mlgen.drift import header
 from mlgen.targets import yamlout
-from tests.compiled import compile_dict
+from tests.support import compile_dict
 
 
 def received_github(gh: dict[str, Any]) -> dict[str, set[str]]:

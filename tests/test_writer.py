@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from mlgen.errors import MlgenError
 from mlgen.writer import write_all
-from tests.conftest import EXAMPLES
+from tests.support import EXAMPLES
 
 CHILD = textwrap.dedent("""
     import os, sys, time

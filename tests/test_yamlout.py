@@ -14,7 +14,7 @@ from mlgen.targets import yamlout
 from mlgen.compile.compiler import compile_pipeline
 from mlgen.spec.load import load
 from tests import hostile
-from tests.conftest import example_specs
+from tests.support import example_specs
 
 # Strings that stress the style rules: YAML 1.1 and 1.2 traps, indicators, quotes, scripts.
 TRICKY = [*hostile.CORPUS, "", " ", "a ", " a", "true", "Null", "~", "0o17", "0x1F", "1e3", ".5", "-", "?", ":", "a:b",

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from mlgen.targets import yamlout
-from tests.conftest import require_tool
+from tests.support import require_tool
 
 _SH_BLOCK = re.compile(r"\bsh '''((?:\\.|[^\\])*?)'''", re.DOTALL)
 

@@ -18,7 +18,7 @@ import sqlite3
 import subprocess
 import sys
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -26,8 +26,8 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import EXAMPLES
-from tests.gitrepo import git, init_and_commit
+from tests.engines import runner as engines
+from tests.support import EXAMPLES, git, init_and_commit
 
 pytestmark = [pytest.mark.engine, pytest.mark.e2e]
 
@@ -56,29 +56,32 @@ class Scenario:
 
 ALL_PASS = {**dict.fromkeys(STAGES[:-1], P), "rollback": S}
 NOTHING = dict.fromkeys(STAGES, S)
+# In the order they run: the first four share one project (each builds on the cache and champion the
+# runs before it left); the others each start from a fresh copy (FRESH_PROJECT).
 SCENARIOS = [
-    Scenario("1 default branch, all good", expected=ALL_PASS, champion_changes=True),
+    Scenario("push to main: every stage passes and the champion changes", expected=ALL_PASS, champion_changes=True),
     # GitHub lets a pull request restore the base branch's cache. GitLab keeps separate caches for
     # protected and unprotected refs by default (the merge request runs unprotected; the runner
     # models it), and a Jenkins multibranch pull request builds in a workspace of its own: both retrain.
-    Scenario("5+6 pull request, unchanged inputs", branch="feature/rerun", pull_request=True,
+    Scenario("pull request, unchanged inputs: training cached, nothing deployed", branch="feature/rerun", pull_request=True,
              expected={**NOTHING, "validate": P, "train": C, "evaluate": P},
              engine_expected={"gitlab": {"train": P}, "jenkins": {"train": P}}),
-    Scenario("7 approval rejected", approve=False,
+    Scenario("approval rejected: no canary step runs", approve=False,
              expected={**NOTHING, "validate": P, "train": C, "evaluate": P, "register": P}),
-    Scenario("8 data changed: every engine retrains", approve=False, append_row=True,
+    Scenario("data changed: every engine retrains", approve=False, append_row=True,
              expected={**NOTHING, "validate": P, "train": P, "evaluate": P, "register": P}),
-    Scenario("2 broken data", broken_data=True, expected={**NOTHING, "validate": F}),
-    Scenario("3 regression vs champion", strong_champion=True,
+    Scenario("broken data: validate fails, nothing after it runs", broken_data=True, expected={**NOTHING, "validate": F}),
+    Scenario("regression against the champion: evaluate fails", strong_champion=True,
              expected={**NOTHING, "validate": P, "train": P, "evaluate": F}),
-    Scenario("4 canary check fails at 50%", fail_canary_at=50,
+    Scenario("canary unhealthy at 50%: rollback, champion kept", fail_canary_at=50,
              expected={**ALL_PASS, "canary-50": F, "canary-100": S, "rollback": P}),
 ]
-FRESH_PROJECT = {"2 broken data", "3 regression vs champion", "4 canary check fails at 50%"}
+FRESH_PROJECT = {"broken data: validate fails, nothing after it runs", "regression against the champion: evaluate fails",
+                 "canary unhealthy at 50%: rollback, champion kept"}
 
 
 def selected() -> list[Scenario]:
-    """$MLGEN_E2E_SCENARIOS (comma-separated parts of names, e.g. `8,data changed`) picks scenarios;
+    """$MLGEN_E2E_SCENARIOS (comma-separated parts of names, e.g. `data changed,rollback`) picks scenarios;
     a scenario that needs an earlier run (a filled cache) gets a warm-up run of its own."""
     wanted = [w.strip() for w in os.environ.get("MLGEN_E2E_SCENARIOS", "").split(",") if w.strip()]
     return [s for s in SCENARIOS if not wanted or any(w in s.name for w in wanted)]
@@ -178,53 +181,16 @@ def job_env(project: Project, service: HealthService) -> dict[str, str]:
 SECRETS = {"MLFLOW_TRACKING_TOKEN": "not-a-real-token"}
 
 
-# -- one function per engine: run the pipeline, return the normalised per-stage outcome -------
-
-def run_github(project: Project, scenario: Scenario, env: dict[str, str]) -> dict[str, str]:
-    from tests.engines.github.runner import run_workflow
-
-    run = run_workflow(project.repo, Path(".github/workflows/mlgen.yml"), ref=f"refs/heads/{scenario.branch}",
-                       event="pull_request" if scenario.pull_request else "push",
-                       secrets=SECRETS, env=env, cache_dir=project.root / "gh-cache", artifact_dir=project.root / "gh-artifacts",
-                       rejected_environments=() if scenario.approve else ("production-approval",), timeout=900)
-    out = {stage: run.result(stage) for stage in STAGES[:-1]}
-    legs = [k for k in run.jobs if k.startswith("train (")]
-    if out["train"] == P and legs and all("train" not in run.steps(leg) for leg in legs):
+def run_scenario(engine: str, project: Project, scenario: Scenario, env: dict[str, str]) -> dict[str, str]:
+    """Run the pipeline on `engine` and return the per-stage outcome (the same words on every engine)."""
+    run = engines.run(engine, project.repo, branch=scenario.branch, pull_request=scenario.pull_request,
+                      approve=scenario.approve, variables=env, secrets=SECRETS, state=project.root, timeout=900)
+    out = {stage: run.job_status(stage) for stage in STAGES[:-1]}
+    if run.cached("train"):
         out["train"] = C
-    out["rollback"] = _worst([run.result(f"{s}-rollback") for s in STAGES[4:7]])
-    return _norm(out, run.stdout)
-
-
-def run_gitlab(project: Project, scenario: Scenario, env: dict[str, str]) -> dict[str, str]:
-    from tests.engines.gitlab.runner import run_pipeline
-
-    run = run_pipeline(project.repo, branch=scenario.branch, merge_request=scenario.pull_request, variables={**env, **SECRETS},
-                       manual=("canary-10",) if scenario.approve else (), timeout=900)
-    out = {stage: run.result(stage) for stage in STAGES[:-1]}
-    if out["train"] == P and all("mlgen cache: hit" in run.output(j) for j in run.jobs if j.startswith("train")):
-        out["train"] = C
-    out["rollback"] = _worst([run.result(f"{s}-rollback") for s in STAGES[4:7]])
-    return _norm(out, run.stdout)
-
-
-def run_jenkins(project: Project, scenario: Scenario, env: dict[str, str]) -> dict[str, str]:
-    from tests.engines.jenkins.runner import run_jenkinsfile
-
-    # Each stage on an agent workspace of its own (kept per branch across builds): files move
-    # between stages only by stash, and a pull request does not see the branch's workspace.
-    run = run_jenkinsfile(project.repo / "Jenkinsfile", project.repo, branch=scenario.branch, approve=scenario.approve,
-                          change_request=scenario.pull_request, agent_workspaces=project.root / "jenkins-agents",
-                          credentials=SECRETS, env=env, stash_dir=project.root / "stash", timeout=900)
-    statuses = run.statuses()
-    out = {stage: statuses.get(stage, S) for stage in ("validate", "train", "evaluate", "register")}
-    for weight in (10, 50, 100):
-        out[f"canary-{weight}"] = statuses.get(f"canary {weight}%", S)
-    if out["train"] == P and "mlgen cache: hit" in run.stdout and "mlgen cache: miss" not in run.stdout:
-        out["train"] = C
-    # The rollback is each canary step's `post { unsuccessful }`: the harness reports whether it ran and how it went.
-    posts = [s.get("post", {}).get("unsuccessful") for s in run.stages if s["stage"] in ("canary 10%", "canary 50%", "canary 100%")]
-    out["rollback"] = _worst([{"passed": P, "failed": F}[p] for p in posts if p])
-    return _norm(out, run.log)
+    out["rollback"] = _worst([run.job_status(f"{s}-rollback") for s in STAGES[4:7]])
+    out["_log"] = run.log()[-6000:]
+    return out
 
 
 def _worst(results: list[str]) -> str:
@@ -234,16 +200,7 @@ def _worst(results: list[str]) -> str:
     return S
 
 
-def _norm(out: dict[str, str], log: str) -> dict[str, str]:
-    """Engines name 'did not run' differently: manual/blocked/excluded/aborted all mean skipped."""
-    mapping = {"manual": S, "blocked": S, "excluded": S, "aborted": S, "failed-allowed": F, "unstable": F, "cancelled": S}
-    result = {k: mapping.get(v, v) for k, v in out.items()}
-    result["_log"] = log[-6000:]
-    return result
-
-
-ENGINES: dict[str, Callable[[Project, Scenario, dict[str, str]], dict[str, str]]] = {
-    "github": run_github, "gitlab": run_gitlab, "jenkins": run_jenkins}
+ENGINES = tuple(engines.ENGINES)
 
 
 def registry_template(folder: Path) -> Path:
@@ -287,9 +244,9 @@ def run_engine(engine: str, root: Path, template: Path) -> dict[str, dict[str, A
 
 def _run_once(engine: str, project: Project, scenario: Scenario, service: HealthService | None = None) -> dict[str, Any]:
     own = service is None
-    service = service or HealthService(None)
+    service = service or HealthService(None, project.deploy_log)
     try:
-        return ENGINES[engine](project, scenario, job_env(project, service))
+        return run_scenario(engine, project, scenario, job_env(project, service))
     finally:
         project.runs += 1
         if own:
@@ -337,8 +294,8 @@ def test_engines_agree_on_every_scenario(outcomes: dict[str, dict[str, dict[str,
 
 
 def test_deployments_follow_the_canary(outcomes: dict[str, dict[str, dict[str, Any]]]) -> None:
-    expected = {"1 default branch, all good": ["weight=10", "weight=50", "weight=100"],
-                "4 canary check fails at 50%": ["weight=10", "weight=50", "rollback"]}
+    expected = {"push to main: every stage passes and the champion changes": ["weight=10", "weight=50", "weight=100"],
+                "canary unhealthy at 50%: rollback, champion kept": ["weight=10", "weight=50", "rollback"]}
     for engine, by_scenario in outcomes.items():
         for name, row in by_scenario.items():  # the scenarios that ran ($MLGEN_E2E_SCENARIOS)
             assert row["_deployments"] == expected.get(name, []), (engine, name)

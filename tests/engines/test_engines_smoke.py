@@ -17,12 +17,11 @@ tests/engines/README.md explains the runners and what the offline stand-ins emul
 from __future__ import annotations
 
 import shutil
-import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 import pytest
 
-from tests.conftest import EXAMPLES, run_mlgen
+from tests.support import EXAMPLES, init_and_commit, run_mlgen
 from tests.engines.github.runner import EngineMissing as ActMissing
 from tests.engines.github.runner import WorkflowRun, run_workflow
 from tests.engines.gitlab.runner import EngineMissing as GitlabCiLocalMissing
@@ -114,15 +113,8 @@ def make_repo(folder: Path) -> Path:
     (folder / "data" / "train.csv").write_text("x,y\n1,0\n", encoding="utf-8")
     compiled = run_mlgen("compile", cwd=folder)
     assert compiled.code == 0, compiled.err
-    commit_all(folder)
+    init_and_commit(folder, "smoke project")
     return folder
-
-
-def commit_all(folder: Path) -> None:
-    git = ["git", "-c", "user.name=mlgen tests", "-c", "user.email=tests@mlgen.invalid", "-c", "commit.gpgsign=false"]
-    subprocess.run([*git, "init", "--quiet", "--initial-branch=main"], cwd=folder, check=True)
-    subprocess.run([*git, "add", "--all"], cwd=folder, check=True)
-    subprocess.run([*git, "commit", "--quiet", "--message", "smoke project"], cwd=folder, check=True)
 
 
 def engine_env(train_log: Path, fail: str = "") -> dict[str, str]:
@@ -244,7 +236,7 @@ def churn_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     shutil.copytree(EXAMPLES / "churn", repo)
     compiled = run_mlgen("compile", cwd=repo)  # the compiler's output now, not the committed files
     assert compiled.code == 0, compiled.err
-    commit_all(repo)
+    init_and_commit(repo, "churn")
     return repo
 
 

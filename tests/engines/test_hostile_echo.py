@@ -22,8 +22,7 @@ from pathlib import Path
 import pytest
 
 from tests import hostile
-from tests.conftest import run_mlgen
-from tests.gitrepo import init_and_commit
+from tests.support import init_and_commit, run_mlgen
 
 pytestmark = pytest.mark.engine
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.gitrepo import init_and_commit
+from tests.support import init_and_commit
 
 pytestmark = pytest.mark.engine
 

@@ -20,18 +20,12 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.support import ROOT, Result  # Result re-exported: the runtime tests import it from here
+
 CHURN = ROOT / "examples" / "churn"
 SRC = ROOT / "src"
 # Variables a CI system sets; a test run inside CI must not see its own pipeline's values.
 CI_VARIABLES = ("GITHUB_", "CI_", "GIT_COMMIT", "BUILD_URL", "BUILD_TAG", "MLGEN_RUN_ID", "MLFLOW_")
-
-
-@dataclass
-class Result:
-    code: int
-    out: str
-    err: str
 
 
 @pytest.fixture(autouse=True)

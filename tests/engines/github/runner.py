@@ -24,7 +24,7 @@ from ruamel.yaml import YAML
 
 from mlgen.targets.pins import ACTIONS
 
-from tests.gitrepo import checkout_branch, git
+from tests.support import checkout_branch, git
 
 ACTIONS_DIR = Path(__file__).resolve().parent / "actions"
 RESULTS = {"success": "passed", "failure": "failed", "skipped": "skipped", "cancelled": "cancelled"}

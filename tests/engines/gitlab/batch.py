@@ -24,7 +24,7 @@ from typing import Any
 from ruamel.yaml import YAML
 
 from tests.engines.gitlab.runner import _engine, _list_jobs, missing_needs
-from tests.gitrepo import init_and_commit
+from tests.support import init_and_commit
 
 EVENTS = {  # name -> (branch, merge_request)
     "default branch push": ("main", False),

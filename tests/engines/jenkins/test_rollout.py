@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import run_mlgen
+from tests.support import run_mlgen
 from tests.engines.jenkins.runner import run_jenkinsfile
 
 pytestmark = [pytest.mark.engine]
