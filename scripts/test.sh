@@ -32,4 +32,7 @@ fi
 
 export JAVA_HOME=/usr/lib/jvm/java-17-openjdk-amd64
 export PATH="$PWD/node_modules/.bin:$PATH"
+# The style is kept by tools: types (mypy --strict, configured in pyproject.toml) and lint (ruff).
+python -m mypy
+python -m ruff check --quiet src tests benchmarks scripts
 exec python -m pytest "$@"

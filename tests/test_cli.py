@@ -15,8 +15,8 @@ def test_init_writes_a_starter_that_compiles(tmp_path: Path, cli, monkeypatch: p
     monkeypatch.chdir(tmp_path)
     assert cli("init").code == 0
     first = (tmp_path / "mlgen.yaml").read_text().splitlines()[0]
-    assert first == "# yaml-language-server: $schema=.mlgen/mlgen.spec.schema.json"
-    assert json.loads((tmp_path / ".mlgen/mlgen.spec.schema.json").read_text())["title"] == "mlgen pipeline spec"
+    assert first == "# yaml-language-server: $schema=.mlgen/mlgen.schema.json"
+    assert json.loads((tmp_path / ".mlgen/mlgen.schema.json").read_text())["title"] == "mlgen pipeline spec"
     assert cli("validate").code == 0
     assert cli("compile").code == 0
     assert cli("check").code == 0
@@ -116,8 +116,8 @@ def test_plan_lists_jobs_and_portability_notes(cli, monkeypatch: pytest.MonkeyPa
 
 def test_committed_schema_is_current(cli) -> None:  # type: ignore[no-untyped-def]
     result = cli("schema", "--stdout")
-    committed = (Path(__file__).parents[1] / "schemas" / "mlgen.spec.schema.json").read_text()
-    assert result.out == committed, "run `mlgen schema` and commit schemas/mlgen.spec.schema.json"
+    committed = (Path(__file__).parents[1] / "schemas" / "mlgen.schema.json").read_text()
+    assert result.out == committed, "run `mlgen schema` and commit schemas/mlgen.schema.json"
 
 
 def test_example_specs_validate_against_the_schema() -> None:
@@ -125,6 +125,6 @@ def test_example_specs_validate_against_the_schema() -> None:
 
     from mlgen.targets import yamlout
 
-    schema = json.loads((Path(__file__).parents[1] / "schemas" / "mlgen.spec.schema.json").read_text())
+    schema = json.loads((Path(__file__).parents[1] / "schemas" / "mlgen.schema.json").read_text())
     for spec in sorted(EXAMPLES.glob("*/mlgen.yaml")):
         jsonschema.validate(yamlout.load(spec.read_text()), schema)

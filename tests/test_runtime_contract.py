@@ -25,7 +25,7 @@ from mlgen.spec.load import load
 from mlgen.runtime.gate import rules as gates
 from mlgen.runtime.canary import prometheus
 from mlgen.runtime.cli import build_parser
-from mlgen.runtime.duration import parse_duration
+from mlgen.duration import parse_duration
 from mlgen.spec.models import Pipeline, duration_seconds
 from tests.support import example_specs
 

@@ -10,7 +10,7 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mlgen.runtime import duration
+from mlgen import duration
 from tests.test_values import compile_spec, position, refused, spec_with
 
 
@@ -21,7 +21,7 @@ from tests.test_values import compile_spec, position, refused, spec_with
 def test_canary_durations_accept_exactly_what_the_runtime_parses(text: str) -> None:
     from pydantic import TypeAdapter, ValidationError
 
-    from mlgen.runtime.errors import UserError
+    from mlgen.errors import UserError
     from mlgen.spec.fieldtypes import Duration
 
     try:

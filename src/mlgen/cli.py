@@ -190,7 +190,7 @@ def plan(spec: SpecArg = Path("mlgen.yaml"), python_timeout: PyTimeoutOpt = None
 
 @app.command()
 def schema(
-    out: Annotated[Path, typer.Option(help="Where to write the JSON Schema.")] = Path("schemas/mlgen.spec.schema.json"),
+    out: Annotated[Path, typer.Option(help="Where to write the JSON Schema.")] = Path("schemas/mlgen.schema.json"),
     stdout: Annotated[bool, typer.Option("--stdout", help="Print it instead.")] = False,
 ) -> int:
     """Write the spec's JSON Schema (generated from the models)."""

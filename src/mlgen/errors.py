@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import difflib
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 
@@ -34,17 +36,43 @@ class MlgenError(Exception):
         return f"error: {self}"
 
 
-class SpecError(MlgenError):
-    """Every problem found in a spec, reported together."""
+class UserError(MlgenError):
+    """Bad input or environment at run time: says where, what is wrong and how to fix it (exit code 1)."""
+
+    def __init__(self, message: str, *, where: str = "", hint: str = "") -> None:
+        self.where, self.message, self.hint = where, message, hint
+        super().__init__(f"{where}: {message}" if where else message)
+
+    def render(self) -> str:
+        text = f"error: {self}"
+        return f"{text}\n  hint: {self.hint}" if self.hint else text
+
+
+class ProblemsError(MlgenError):
+    """Every problem found in one located document, reported together, sorted by place."""
+
+    document = "input"
 
     def __init__(self, problems: list[Problem]) -> None:
         self.problems = sorted(set(problems))
-        super().__init__(f"{len(self.problems)} problem(s) in the spec")
+        super().__init__(f"{len(self.problems)} problem(s) in the {self.document}")
 
     def render(self) -> str:
         count = len(self.problems)
-        head = f"error: the spec has {count} problem{'s' if count != 1 else ''}:"
+        head = f"error: the {self.document} has {count} problem{'s' if count != 1 else ''}:"
         return "\n".join([head, *(p.render() for p in self.problems)])
+
+
+class SpecError(ProblemsError):
+    """Every problem found in a spec."""
+
+    document = "spec"
+
+
+class ContractError(ProblemsError):
+    """Every problem found in a data contract."""
+
+    document = "data contract"
 
 
 class OutputInvalid(MlgenError):
@@ -72,3 +100,26 @@ class DriftFound(MlgenError):
 
     def render(self) -> str:
         return self.report
+
+
+def did_you_mean(name: str, choices: Iterable[str]) -> str:
+    """A ` (did you mean 'x'?)` suffix naming the closest choices, or "" when nothing is close.
+
+    The one spelling-suggestion rule of mlgen: spec keys, stage names, job ids, flags and stage
+    references all go through it.
+    """
+    close = closest(name, choices)
+    if not close:
+        return ""
+    return " (did you mean " + " or ".join(f"'{c}'" for c in close) + "?)"
+
+
+def closest(name: str, choices: Iterable[str], n: int = 3) -> list[str]:
+    """The choices closest to `name`, best first (difflib's ratio of at least 0.6)."""
+    return difflib.get_close_matches(name, sorted(set(choices)), n=n, cutoff=0.6)
+
+
+def suggestion(name: str, choices: Iterable[str]) -> str:
+    """The hint form of `did_you_mean`: "did you mean `x`?" for the closest choice, or ""."""
+    close = closest(name, choices, n=1)
+    return f"did you mean `{close[0]}`?" if close else ""

@@ -19,7 +19,7 @@ DATA_RESULTS = f"{ROOT}/data-*.json"  # every `data_result(stage)`
 CANARY_STATE = f"{ROOT}/canary-state.json"
 REGISTERED = f"{ROOT}/registered.json"
 BASELINE_PREDICTIONS = f"{ROOT}/baseline-predictions"
-SPEC_SCHEMA = f"{ROOT}/mlgen.spec.schema.json"
+SPEC_SCHEMA = f"{ROOT}/mlgen.schema.json"
 
 
 def gate_result(stage: str) -> str:

@@ -1,5 +1,7 @@
 """The only place mlgen writes files. All or nothing, each file replaced atomically.
 
+`write_all` writes the generated configs; `write_one` the runtime's reports, one file at a time.
+
 Three phases: check every destination, stage every file as a temp file beside its target,
 then rename them all. Nothing the user has is touched before the last file is staged; if a
 rename fails part-way, the files already replaced get their previous content back. Ctrl-C
@@ -28,6 +30,21 @@ class _Staged:
 
     def __init__(self, tmp: str, path: Path, previous: tuple[bytes, int] | None) -> None:
         self.tmp, self.path, self.previous = tmp, path, previous
+
+
+def write_one(path: Path, text: str) -> None:
+    """One file replaced atomically, for the runtime's reports: a reader sees the old file or the
+    new one, never a part; a failure leaves no temp file behind. OSError goes to the caller."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=TMP_SUFFIX, dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
+            handle.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
 
 
 def write_all(files: list[tuple[Path, str]], *, root: Path | None = None, spec: Path | None = None) -> None:

@@ -128,15 +128,15 @@ def test_step_input_errors(runtime: Run, args: list[str], message: str) -> None:
     ("10m", 600), ("30s", 30), ("1h30m", 5400), ("200ms", 0.2), ("0.2s", 0.2), ("1m30s", 90), ("0s", 0),
 ])
 def test_durations(text: str, seconds: float) -> None:
-    from mlgen.runtime.duration import parse_duration
+    from mlgen.duration import parse_duration
 
     assert parse_duration(text, flag="--bake") == pytest.approx(seconds)
 
 
 @pytest.mark.parametrize("text", ["", "10", "5 m", "1d", "m", "1.s", "-1s"])
 def test_bad_durations(text: str) -> None:
-    from mlgen.runtime.duration import parse_duration
-    from mlgen.runtime.errors import UserError
+    from mlgen.duration import parse_duration
+    from mlgen.errors import UserError
 
     with pytest.raises(UserError, match="is not a duration"):
         parse_duration(text, flag="--bake")

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from mlgen.runtime.errors import UserError
+from mlgen.errors import UserError
 from mlgen.runtime.registry.mlflow_transitions import TAG_PROMOTION, Intent, Transitions
 
 RUN, MODEL = "run-7", "churn"

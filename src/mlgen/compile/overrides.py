@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import difflib
 import re
 from typing import Any
 
-from mlgen.errors import Problem, SpecError
+from mlgen.errors import Problem, SpecError, suggestion
 from mlgen.spec.source import Source, locate
 
 
@@ -15,8 +14,7 @@ def apply(target: str, jobs: dict[str, Any], overrides: dict[str, dict[str, Any]
     problems = []
     for job_id, patches in overrides.items():
         if job_id not in jobs:
-            close = difflib.get_close_matches(job_id, list(jobs), n=1)
-            hint = f"did you mean `{close[0]}`?" if close else f"jobs on {target}: {', '.join(jobs)}"
+            hint = suggestion(job_id, jobs) or f"jobs on {target}: {', '.join(jobs)}"
             problems.append(locate(source, ("targets", target, "overrides", job_id), f"targets.{target}.overrides: job `{job_id}` does not exist on {target}", hint))
             continue
         for key_path, value in patches.items():

@@ -13,7 +13,7 @@ import importlib
 import sys
 from typing import Any, NoReturn
 
-from mlgen.runtime.errors import UserError, did_you_mean
+from mlgen.errors import UserError, did_you_mean
 
 ON_MISSING = ("absolute", "fail", "pass")
 COMMAND_TEMPLATES = {

@@ -10,14 +10,13 @@ from __future__ import annotations
 import json
 import os
 import re
-import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 from xml.etree import ElementTree as ET
 
-from mlgen.runtime.errors import UserError
+from mlgen.errors import UserError
 
 Status = Literal["passed", "failed", "skipped"]
 
@@ -89,12 +88,10 @@ def text_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
 
 
 def write_text(path: Path, text: str) -> None:
+    from mlgen.writer import write_one
+
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.replace(tmp, path)
+        write_one(path, text)
     except OSError as exc:
         raise UserError(f"cannot write the report: {exc.strerror or exc}", where=str(path),
                         hint="check that the directory is writable, or choose another path") from None

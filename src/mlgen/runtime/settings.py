@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from mlgen import layout
-from mlgen.runtime.errors import UserError, did_you_mean
+from mlgen.errors import UserError, did_you_mean
 
 DEFAULT_STAGE = {"validate": "validate", "evaluate": "evaluate", "register": "register", "canary": "canary"}
 

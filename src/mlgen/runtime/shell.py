@@ -13,7 +13,7 @@ import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from mlgen.runtime.errors import UserError, did_you_mean
+from mlgen.errors import UserError, did_you_mean
 
 # `{name}` is a placeholder; `${name}` is the shell's own variable syntax and must pass through.
 _PLACEHOLDER = re.compile(r"(?<!\$)\{([A-Za-z_][A-Za-z0-9_]*)\}")

@@ -14,7 +14,7 @@ from pydantic import AfterValidator, BeforeValidator, WithJsonSchema
 from pydantic_core import PydanticCustomError
 
 from mlgen.spec import values
-from mlgen.runtime import duration
+from mlgen import duration
 
 BRANCH_PATTERN = r"^[A-Za-z0-9_][A-Za-z0-9_./-]{0,199}$"
 DURATION_PATTERN = duration.PATTERN

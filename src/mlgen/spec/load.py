@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import difflib
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mlgen.errors import Problem, SpecError
+from mlgen.errors import Problem, SpecError, suggestion
 from mlgen.spec.problems import problems_from_validation
 from mlgen.spec.source import Source, read
 
@@ -62,9 +61,8 @@ def check_pipeline(pipeline: Pipeline, source: Source) -> list[Problem]:
     for i, stage in enumerate(pipeline.stages):
         for j, need in enumerate(stage.needs or ()):
             if need not in index:
-                close = difflib.get_close_matches(need, list(index), n=1)
                 problems.append(source.problem(("stages", i, "needs", j), f"stage `{stage.name}` needs unknown stage `{need}`",
-                                               f"did you mean `{close[0]}`?" if close else f"known stages: {', '.join(index)}"))
+                                               suggestion(need, index) or f"known stages: {', '.join(index)}"))
             elif need == stage.name:
                 problems.append(source.problem(("stages", i, "needs", j), f"stage `{stage.name}` needs itself", "remove it from `needs`"))
         for j, secret in enumerate(stage.secrets or ()):

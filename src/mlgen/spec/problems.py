@@ -6,10 +6,9 @@ kind is decided here, once.
 
 from __future__ import annotations
 
-import difflib
 from typing import TYPE_CHECKING, Any
 
-from mlgen.errors import Problem
+from mlgen.errors import Problem, suggestion
 from mlgen.spec.source import KEY, Loc, Source
 
 if TYPE_CHECKING:
@@ -58,8 +57,7 @@ def _explain(error: Any, data: Any, loc: Loc) -> tuple[str, str]:
     field = str(error["loc"][-1]) if error["loc"] else ""
     if kind == "extra_forbidden":
         allowed = _allowed_keys(data, loc)
-        close = difflib.get_close_matches(field, allowed, n=1)
-        hint = f"did you mean `{close[0]}`?" if close else (f"allowed keys here: {', '.join(sorted(allowed))}" if allowed else "remove it")
+        hint = suggestion(field, allowed) or (f"allowed keys here: {', '.join(sorted(allowed))}" if allowed else "remove it")
         return f"unknown key `{field}`", hint
     if kind == "missing":
         return f"`{where}` is required", _missing_hint(field)
@@ -69,8 +67,7 @@ def _explain(error: Any, data: Any, loc: Loc) -> tuple[str, str]:
         from mlgen.spec.models import STAGE_KINDS
 
         given = error.get("input", {}).get("kind") if isinstance(error.get("input"), dict) else None
-        close = difflib.get_close_matches(str(given), STAGE_KINDS, n=1)
-        hint = f"did you mean `{close[0]}`?" if close else f"use one of: {', '.join(STAGE_KINDS)}"
+        hint = suggestion(str(given), STAGE_KINDS) or f"use one of: {', '.join(STAGE_KINDS)}"
         return f"`{where}.kind`: unknown stage kind `{given}`", hint
     if kind == "union_tag_not_found":
         from mlgen.spec.models import STAGE_KINDS
@@ -112,7 +109,7 @@ PATTERN_HINTS = {
 
 
 def _pattern_hint(pattern: str) -> str:
-    from mlgen.runtime import duration
+    from mlgen import duration
 
     if pattern == duration.PATTERN:
         return duration.HINT

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from mlgen import layout
 from mlgen.runtime.cache import keyglob
-from mlgen.runtime.errors import UserError
+from mlgen.errors import UserError
 
 STAMP_DIR = layout.CACHE_STAMPS
 

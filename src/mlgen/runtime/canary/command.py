@@ -14,8 +14,8 @@ from mlgen.runtime import cienv, reports, shell, state
 from mlgen.runtime.canary import health
 from mlgen.runtime.canary import prometheus
 from mlgen.runtime.settings import CanarySettings, RegistrySettings, apply_env, load_stage
-from mlgen.runtime.duration import parse_duration
-from mlgen.runtime.errors import UserError
+from mlgen.duration import parse_duration
+from mlgen.errors import UserError
 from mlgen.runtime.settings import registry_settings
 
 

@@ -12,7 +12,7 @@ from typing import Protocol
 
 from mlgen.runtime import shell
 from mlgen.runtime.canary import prometheus
-from mlgen.runtime.errors import UserError
+from mlgen.errors import UserError
 
 
 class Probe(Protocol):

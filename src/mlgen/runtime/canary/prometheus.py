@@ -11,7 +11,7 @@ import math
 import re
 from dataclasses import dataclass
 
-from mlgen.runtime.errors import UserError, did_you_mean
+from mlgen.errors import UserError, did_you_mean
 
 _NAME = re.compile(r"[A-Za-z_:][A-Za-z0-9_:]*")
 _LABEL = re.compile(r'\s*([A-Za-z_][A-Za-z0-9_]*)\s*=\s*"((?:[^"\\]|\\.)*)"\s*,?')

@@ -23,7 +23,7 @@ from mlgen.runtime.data.check import check_file
 from mlgen.runtime.data.contract import Contract, load_contract
 from mlgen.runtime.data.read import read_dataset
 from mlgen.runtime.data.report import render_text, write_reports
-from mlgen.runtime.errors import UserError
+from mlgen.errors import UserError
 from mlgen.runtime.settings import apply_env, load_stage, required_path
 
 

@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from mlgen.errors import Problem
 from mlgen.spec.source import KEY
-from mlgen.runtime.errors import ContractError, UserError, did_you_mean
+from mlgen.errors import ContractError, UserError, did_you_mean
 
 DType = Literal["int", "float", "str", "bool", "datetime", "category"]
 NUMERIC: tuple[str, ...] = ("int", "float")

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from mlgen.runtime.data.contract import Contract
-from mlgen.runtime.errors import UserError
+from mlgen.errors import UserError
 
 TEXT = ("str", "category")
 # pandas' default missing-value markers, spelled out so the README can list them and text columns can opt out.

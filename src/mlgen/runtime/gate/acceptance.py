@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mlgen.runtime.errors import UserError
+from mlgen.errors import UserError
 
 FIELDS = ("model", "gate", "rule", "reason", "expires", "approved_by")
 REQUIRED = ("model", "gate", "reason", "expires")

@@ -10,7 +10,7 @@ from mlgen import layout
 from mlgen.runtime import reports
 from mlgen.runtime.gate import rules as gate
 from mlgen.runtime.settings import GateSettings, apply_env, load_stage
-from mlgen.runtime.errors import UserError
+from mlgen.errors import UserError
 from mlgen.runtime.gate.metrics import load_metrics
 from mlgen.runtime.settings import registry_settings, required_path
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from mlgen.runtime.errors import UserError
+from mlgen.errors import UserError
 
 FORMAT_HINT = ("write a CSV or Parquet file with a `y_true` column and `y_score` (probability) and/or `y_pred`; "
                "optional `id` and `weight`")

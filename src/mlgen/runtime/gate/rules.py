@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from mlgen.runtime.errors import UserError, did_you_mean
+from mlgen.errors import UserError, did_you_mean
 from mlgen.runtime.gate.metrics import as_number, missing_metric_message, numeric_only
 from mlgen.runtime.reports import Case, Status, fmt, markdown_table, text_table
 

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Protocol
 
 from mlgen.runtime.settings import RegistrySettings
-from mlgen.runtime.errors import UserError, did_you_mean
+from mlgen.errors import UserError, did_you_mean
 from mlgen.runtime.gate.rules import Baseline
 
 CHAMPION = "champion"

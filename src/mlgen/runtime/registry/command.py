@@ -11,7 +11,7 @@ from typing import Any
 
 from mlgen.runtime import cienv, reports, state
 from mlgen.runtime.settings import RegistrySettings, StageView, apply_env, load_stage
-from mlgen.runtime.errors import UserError
+from mlgen.errors import UserError
 from mlgen.runtime.gate.metrics import load_json, load_metrics, numeric_only
 from mlgen.runtime.settings import registry_settings, required_path
 from mlgen.runtime.registry import CHALLENGER, Promotion, Registry, RegisterRequest, open_registry, require_model

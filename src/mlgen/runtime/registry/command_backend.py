@@ -15,7 +15,7 @@ from pathlib import Path
 
 from mlgen.runtime import shell
 from mlgen.runtime.settings import RegistrySettings
-from mlgen.runtime.errors import UserError
+from mlgen.errors import UserError
 from mlgen.runtime.gate.rules import Baseline
 from mlgen.runtime.gate.metrics import flatten
 from mlgen.runtime.registry import CHALLENGER, CHAMPION, Outcome, Promotion, RegisterRequest

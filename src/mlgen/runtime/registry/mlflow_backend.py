@@ -19,7 +19,7 @@ from typing import Any
 
 from mlgen.runtime import cienv
 from mlgen.runtime.settings import RegistrySettings
-from mlgen.runtime.errors import UserError
+from mlgen.errors import UserError
 from mlgen.runtime.gate.rules import Baseline
 from mlgen.runtime.registry import CHALLENGER, CHAMPION, Outcome, Promotion, RegisterRequest
 from mlgen.runtime.registry.mlflow_transitions import TAG_CANARY, TAG_REGISTERED_BY, Transitions, is_failed

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Protocol
 
-from mlgen.runtime.errors import UserError
+from mlgen.errors import UserError
 from mlgen.runtime.registry import CHAMPION, FAILED, PREVIOUS, Outcome, Promotion
 
 TAG_PROMOTION = "mlgen.promotion"

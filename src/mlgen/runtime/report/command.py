@@ -17,7 +17,7 @@ from pathlib import Path
 from mlgen import layout
 from mlgen.runtime import cienv, reports, state
 from mlgen.runtime.settings import apply_env, load_stage
-from mlgen.runtime.errors import UserError
+from mlgen.errors import UserError
 from mlgen.runtime.report import build, inputs, markdown, post
 
 DEFAULT_OUT_DIR = Path(layout.REPORT_DIR)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-from mlgen.runtime.errors import UserError
+from mlgen.errors import UserError
 
 _NUMBER = r"\d+(?:\.\d+)?"
 # No look-arounds: the spec's JSON schema and pydantic (Rust regex) use this pattern too.
