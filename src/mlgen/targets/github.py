@@ -6,14 +6,13 @@ import dataclasses
 import re
 from typing import TYPE_CHECKING, Any
 
-from mlgen import overrides, retry, yamlout
+from mlgen import retry, yamlout
 from mlgen.escape import gha_string, sh_quote
 from mlgen.pins import ACTIONS
 from mlgen.plan import LEG_SEPARATOR
 
 if TYPE_CHECKING:
     from mlgen.plan import Artifact, Command, Job, Plan, When
-    from mlgen.source import Source
     from mlgen.spec import Target as Settings
 
 NAME = "github"
@@ -34,15 +33,11 @@ def _without_cache(job: Job) -> Job:
     return dataclasses.replace(job, cache=None, commands=commands)
 
 
-def emit(plan: Plan, settings: Settings, source: Source | None = None) -> str:
-    return _render(document(plan, settings, source))
-
-
-def emit_checked(plan: Plan, settings: Settings, source: Source | None = None) -> tuple[str, list[str]]:
+def emit_checked(plan: Plan, settings: Settings, jobs: dict[str, dict[str, Any]]) -> tuple[str, list[str]]:
     """The text, and the schema's findings on the document it was written from (no re-parse)."""
     from mlgen import schemas
 
-    workflow = document(plan, settings, source)
+    workflow = document(plan, settings, jobs)
     text = _render(workflow)
     return text, schemas.validate("github-workflows", yamlout.as_read_back(workflow, text))
 
@@ -51,22 +46,28 @@ def _render(workflow: dict[str, Any]) -> str:
     return _version_comments(yamlout.dump(workflow))
 
 
-def document(plan: Plan, settings: Settings, source: Source | None = None) -> dict[str, Any]:
-    jobs: dict[str, dict[str, Any]] = {}
+def jobs(plan: Plan, settings: Settings) -> dict[str, dict[str, Any]]:
+    """The workflow's jobs by id, approval jobs included: what overrides patch."""
+    out: dict[str, dict[str, Any]] = {}
     for job in plan.jobs:
         if job.cache is not None and publishes(plan):
             job = _without_cache(job)  # train from scratch: see `publishes`
         if job.approval_id:
-            jobs[job.approval_id] = _approval(job, plan, settings)
-        jobs[job.id] = _job(job, plan, settings)
-    overrides.apply(NAME, jobs, settings.overrides, source)
+            out[job.approval_id] = _approval(job, plan, settings)
+        out[job.id] = _job(job, plan, settings)
+    return out
+
+
+def document(plan: Plan, settings: Settings, jobs_by_id: dict[str, dict[str, Any]] | None = None) -> dict[str, Any]:
+    """The workflow around `jobs_by_id` (the overridden jobs; default: `jobs(plan, settings)`)."""
+    jobs_by_id = jobs(plan, settings) if jobs_by_id is None else jobs_by_id
     workflow: dict[str, Any] = {"name": f"mlgen {plan.name}", "on": _triggers(plan)}
     workflow["permissions"] = {}  # nothing by default; each job asks for what it needs
     workflow["concurrency"] = _workflow_concurrency(plan)
     if plan.env:
         workflow["env"] = dict(plan.env)
     workflow["defaults"] = {"run": {"shell": "bash"}}
-    workflow["jobs"] = jobs
+    workflow["jobs"] = jobs_by_id
     return workflow
 
 
