@@ -200,7 +200,7 @@ def _steps(job: Job, plan: Plan) -> list[dict[str, Any]]:
         steps.append({"name": "Install mlgen", "run": retry.wrap(f"python -m pip install '{job.install}'", job.retries)})
     if plan.setup and job.needs_project_setup:
         # actions/cache keys on file contents itself (no `mlgen cache`); a hit needs no set-up.
-        miss = {"if": MISS} if job.setup_on_miss_only else {}
+        miss = {"if": MISS} if job.project_setup == "on cache miss" else {}
         steps.append({"name": "Set up the project", **miss, "run": retry.wrap(plan.setup, job.retries)})
     steps.extend(_command(c, job) for c in job.commands)
     if job.upload:
