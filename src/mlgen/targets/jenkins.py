@@ -26,7 +26,7 @@ from mlgen.escape import groovy_single
 from mlgen.overrides import Refused
 from mlgen.plan import LEG_SEPARATOR
 from mlgen.targets._common import installs_with_cache_guard
-from mlgen.targets.jenkins_overrides import POST_CONDITIONS, View, check, face
+from mlgen.targets.jenkins_overrides import POST_CONDITIONS, PostCondition, View, check, face
 from mlgen.targets.jenkins_tree import Block, Groovy, Line, Node, block, call, ident, lit, nonempty, render
 
 if TYPE_CHECKING:
@@ -50,8 +50,8 @@ def sh(script: str) -> Groovy:
 
 
 def jobs(plan: Plan, settings: Settings) -> dict[str, dict[str, Any]]:
-    """The overridable face of each job, by job id."""
-    return {job.id: face(job, settings) for job in plan.jobs}
+    """The overridable face of each stage, by job id. Rollbacks are `post` steps, not stages."""
+    return {job.id: face(job, settings) for job in plan.jobs if job.kind != "rollback"}
 
 
 def emit_checked(plan: Plan, settings: Settings, faces: dict[str, dict[str, Any]]) -> tuple[str, list[str]]:
@@ -203,13 +203,14 @@ def _steps(job: Job, plan: Plan, view: View) -> list[Node]:
 
 
 def _post(job: Job, plan: Plan, view: View, rollback: Job | None) -> Block | None:
-    own: dict[str, list[Node]] = {}
+    own: dict[PostCondition, list[Node]] = {}
     if job.junit:
         own["always"] = [Line(Groovy(f"junit testResults: {lit(job.junit)}, allowEmptyResults: true"))]
     if rollback is not None:
         # A step's rollback is that step's `post { unsuccessful }`, on the step's own agent.
         own["unsuccessful"] = _rollback(rollback, plan)
-    conditions = [nonempty(c, own.get(c, [])) for c in POST_CONDITIONS]
+    conditions = [nonempty(c, [*own.get(c, []), *(_line("sh", sh(s)) for s in view.post_steps(c))])
+                  for c in POST_CONDITIONS]
     return nonempty("post", [c for c in conditions if c is not None])
 
 

@@ -7,13 +7,18 @@ patches by dotted key path (`mlgen.overrides`). Each key names one node of the s
     timeout            `options { timeout(...) }` (canary steps: the `timeout() { }` around their steps); null: none
     retries            `retry(n) { }` around the set-up and the user's own `sh` steps; null: none
     environment        the stage's `environment { }`; `environment.NAME` one line of it; null: none
+    post.<condition>   shell commands added to `post { <condition> { } }`, after mlgen's own steps there
+
+A rollback is its step's `post { unsuccessful { } }` on Jenkins, not a stage of its own: override
+the step. Text set here is escaped like the spec's own (`sh '''...'''`, single-quoted literals).
 """
 
 from __future__ import annotations
 
+import typing
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, ValidationError, field_validator
 
 from mlgen.overrides import Misfit
 from mlgen.fieldtypes import Duration, duration_minutes
@@ -25,16 +30,23 @@ if TYPE_CHECKING:
 
 LABEL_EXPRESSION = r"^[A-Za-z0-9_.-]+( *(&&|\|\|) *[A-Za-z0-9_.-]+)*$"
 # Jenkins' post conditions, in the order Jenkins runs them (and mlgen prints them).
-POST_CONDITIONS = ("always", "changed", "fixed", "regression", "aborted", "failure", "success", "unstable",
-                   "unsuccessful", "cleanup")
 PostCondition = Literal["always", "changed", "fixed", "regression", "aborted", "failure", "success", "unstable",
                         "unsuccessful", "cleanup"]
-Script = Annotated[str, StringConstraints(min_length=1)]
+POST_CONDITIONS: tuple[PostCondition, ...] = typing.get_args(PostCondition)
+
+
+def _no_nul(value: str) -> str:
+    if "\x00" in value:
+        raise ValueError("NUL characters cannot be passed to a shell")
+    return value
+
+
+Script = Annotated[str, StringConstraints(min_length=1, max_length=20000), AfterValidator(_no_nul)]
 
 
 class View(BaseModel):
     """A stage's face after the overrides. `null` deletes a key: no agent label (`agent any`), no
-    timeout, no retry, no stage variables."""
+    timeout, no retry, no stage variables, no added post steps."""
 
     model_config = ConfigDict(extra="forbid", strict=True)
 
@@ -43,6 +55,7 @@ class View(BaseModel):
     timeout: Annotated[int, Field(ge=1, le=10080)] | Duration | None = Field(None, description="minutes, or e.g. 2h")
     retries: Annotated[int, Field(ge=0, le=2)] | None = None
     environment: dict[EnvName, str] | None = None
+    post: dict[PostCondition, list[Script]] | None = None
 
     @field_validator("environment")
     @classmethod
@@ -60,6 +73,9 @@ class View(BaseModel):
             return self.timeout
         return duration_minutes(self.timeout)
 
+    def post_steps(self, condition: PostCondition) -> list[str]:
+        return list((self.post or {}).get(condition, []))
+
 
 OVERRIDABLE = tuple(View.model_fields)
 _HINTS = {
@@ -67,6 +83,7 @@ _HINTS = {
     "timeout": "minutes as a number (90), a duration (2h, 1h30m), or null for no timeout",
     "retries": "0, 1 or 2, or null for no retry",
     "environment": "a mapping of variable names to text, e.g. {A: \"1\"}, or null for none",
+    "post": f"post.<condition>: a list of shell commands, or null; conditions: {', '.join(POST_CONDITIONS)}",
 }
 
 
@@ -74,7 +91,7 @@ def face(job: Job, settings: Settings) -> dict[str, Any]:
     """The stage's overridable face, before the overrides."""
     labels = [t for label in job.runner for t in settings.runners.get(label, [label])]
     return {"agent": " && ".join(labels) or None, "timeout": job.timeout_minutes, "retries": job.retries,
-            "environment": dict(job.env)}
+            "environment": dict(job.env), "post": {}}
 
 
 def check(faces: dict[str, dict[str, Any]], overrides: dict[str, dict[str, Any]]) -> tuple[dict[str, View], list[Misfit]]:
