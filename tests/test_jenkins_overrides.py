@@ -110,7 +110,7 @@ def test_every_overridden_file_parses(tmp_path: Path) -> None:
     assert not bad
 
 
-REFUSED = {
+REFUSED: dict[str, tuple[dict[str, dict[str, Any]], str, str]] = {
     "unknown key": ({"evaluate": {"steps": []}}, "evaluate.steps: `steps` cannot be overridden on Jenkins",
                     "overridable keys: agent, timeout, retries, environment, post"),
     "unknown post condition": ({"evaluate": {"post.sometimes": ["x"]}}, "evaluate.post.sometimes: 'sometimes' is not allowed: "
