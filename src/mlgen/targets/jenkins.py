@@ -6,8 +6,9 @@ balance and indentation follows nesting by construction. Every text enters the t
 anything else. A stage's overridable face lives in `jenkins_overrides`; the compiler patches it.
 
 How to extend the tree (each is one function here, then a snapshot update in its own commit):
-- a stage option: add a `Line` to the list `_options` returns (e.g. `Line(call("retry", 2))`);
-  `nonempty` drops the `options { }` block when the list is empty.
+- a stage option: add a `Line` to the list `_options` returns (e.g. `Line(Groovy("skipDefaultCheckout()"))`);
+  `nonempty` drops the `options { }` block when the list is empty. Other stage directives
+  (`tools`, ...) go in the list `_directives` returns.
 - a `when` condition: return one more `Groovy` condition from `_when`; several conditions in
   one `when { }` must all hold (use `anyOf { ...; ... }` for "one of").
 - a post condition: add the condition's mlgen steps to `own` in `_post` (POST_CONDITIONS fixes
@@ -159,26 +160,38 @@ def _approval(job: Job, plan: Plan) -> Block:
 
 def _stage(job: Job, plan: Plan, view: View, rollback: Job | None) -> Block:
     steps = _steps(job, plan, view)
-    # A canary step's timeout wraps its steps only: its `post` (the rollback) must still run
-    # after the timeout fired, and never inherits an expired deadline.
-    step_timeout = view.minutes if job.kind == "canary" else None
-    # A canary step's `when` and approval are its group's and its approval stage's (`_stages`).
-    approval = job.approval if job.kind != "canary" else None
-    head: list[Node | None] = [
-        _agent(view.agent),
-        _when_block(_when(job.when, plan) if job.kind != "canary" else [], before_input=bool(approval)),
-        nonempty("options", [Line(_timeout(view.minutes))] if view.minutes and not step_timeout else []),
-        _environment(list((view.environment or {}).items())),
-        _input(approval) if approval else None,
-    ]
     stage = Block(call("stage", lit(job.title)))
     if job.matrix:
         inner = Block(Groovy("stages"), [Block(call("stage", lit(job.title)), [Block(Groovy("steps"), steps)])])
-        stage.add(Block(Groovy("matrix")).add(_axes(job), *head, inner))
+        stage.add(Block(Groovy("matrix")).add(_axes(job), *_directives(job, plan, view), inner))
     else:
-        body: list[Node] = [Block(_timeout(step_timeout), steps)] if step_timeout else steps
-        stage.add(*head, Block(Groovy("steps"), body))
+        stage.add(*_directives(job, plan, view), Block(Groovy("steps"), _within_step_timeout(job, view, steps)))
     return stage.add(_post(job, plan, view, rollback))
+
+
+def _directives(job: Job, plan: Plan, view: View) -> list[Node | None]:
+    """The stage's agent, when, options, environment and input, in that order."""
+    # A canary step's `when` and approval are its group's and its approval stage's (`_stages`).
+    canary = job.kind == "canary"
+    approval = None if canary else job.approval
+    return [
+        _agent(view.agent),
+        _when_block([] if canary else _when(job.when, plan), before_input=bool(approval)),
+        nonempty("options", _options(job, view)),
+        _environment(list((view.environment or {}).items())),
+        _input(approval) if approval else None,
+    ]
+
+
+def _options(job: Job, view: View) -> list[Node]:
+    # A canary step's timeout is not a stage option: see `_within_step_timeout`.
+    return [Line(_timeout(view.minutes))] if view.minutes and job.kind != "canary" else []
+
+
+def _within_step_timeout(job: Job, view: View, steps: list[Node]) -> list[Node]:
+    # A canary step's timeout wraps its steps only: its `post` (the rollback) must still run
+    # after the timeout fired, and never inherits an expired deadline.
+    return [Block(_timeout(view.minutes), steps)] if view.minutes and job.kind == "canary" else steps
 
 
 def _steps(job: Job, plan: Plan, view: View) -> list[Node]:
@@ -246,8 +259,8 @@ def _agent(label: str | None) -> Node:
     return Block(Groovy("agent"), [_line("label", lit(label))]) if label else Line(Groovy("agent any"))
 
 
-def _timeout(minutes: int | None) -> Groovy:
-    return Groovy(f"timeout(time: {int(minutes or 0)}, unit: 'MINUTES')")
+def _timeout(minutes: int) -> Groovy:
+    return Groovy(f"timeout(time: {int(minutes)}, unit: 'MINUTES')")
 
 
 def _environment(variables: list[tuple[str, str]]) -> Block | None:
