@@ -61,3 +61,16 @@ def test_targets_run_the_project_setup_when_the_plan_says(spec: dict[str, Any]) 
         else:  # only a miss runs it: GitHub by a step condition, the others inside the guard
             assert [s.get("if") for s in steps] == [github.MISS], job.id
             assert SETUP not in before and SETUP not in prepare and SETUP in guarded, job.id
+
+
+def test_emitters_get_the_plan_and_never_the_spec_source() -> None:
+    """Overrides are applied and located by the compiler, so no target function needs the spec's text."""
+    import importlib
+    import inspect
+
+    from mlgen import targets
+
+    for name in targets.MODULES:
+        module = importlib.import_module(targets.MODULES[name])
+        for function in (f for _, f in inspect.getmembers(module, inspect.isfunction) if f.__module__ == module.__name__):
+            assert "source" not in inspect.signature(function).parameters, f"{name}: {function.__name__}"
