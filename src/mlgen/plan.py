@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from mlgen.source import Source
     from mlgen.spec import AnyStage, Pipeline
 
-__all__ = ["Artifact", "Cache", "Command", "Job", "Plan", "Triggers", "When", "build"]
+__all__ = ["Artifact", "Cache", "Command", "Job", "Plan", "ProjectSetup", "Triggers", "When", "build"]
 
 REPORTS_DIR = ".mlgen/reports"
 # The name mlgen is published under: `mlgen` on PyPI belongs to an unrelated project.
@@ -130,6 +130,7 @@ class Job:
 
     @property
     def needs_project_setup(self) -> bool:
+        """Only jobs that run the project's own code need its dependencies installed."""
         return self.project_setup != "never"
 
     @property
