@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
 from mlgen.targets import jenkins, jenkins_tree
 from mlgen.targets.jenkins_tree import Block, Groovy, Line, Node, call, lit, render
 from tests.compiled import compile_spec

@@ -37,7 +37,7 @@ def _sh(script: str) -> str:
 
 def _stage(text: str, title: str) -> str:
     """The text of stage `title`: from its head to the `}` at its own indentation."""
-    head = re.search(rf"^( *)stage\('{re.escape(title)}'\) \{{\n", text, re.M)
+    head = re.search(rf"^( *)stage\('{re.escape(title)}'\) \{{\n", text, re.MULTILINE)
     assert head, title
     end = text.index(f"\n{head.group(1)}}}\n", head.end())
     return text[head.start():end + len(head.group(1)) + 3]
@@ -88,7 +88,7 @@ def test_override_path(tmp_path: Path, case: str) -> None:
 def test_post_conditions_print_in_the_order_jenkins_runs_them(tmp_path: Path) -> None:
     patch = {f"post.{c}": [f"echo {c}"] for c in reversed(POST_CONDITIONS)}
     stage = _stage(_compile(tmp_path, {"evaluate": patch}), "evaluate")
-    printed = re.findall(r"^ {8}(\w+) \{$", stage[stage.index("    post {"):], re.M)
+    printed = re.findall(r"^ {8}(\w+) \{$", stage[stage.index("    post {"):], re.MULTILINE)
     assert printed == list(POST_CONDITIONS)
 
 
@@ -113,15 +113,17 @@ def test_every_overridden_file_parses(tmp_path: Path) -> None:
 REFUSED: dict[str, tuple[dict[str, dict[str, Any]], str, str]] = {
     "unknown key": ({"evaluate": {"steps": []}}, "evaluate.steps: `steps` cannot be overridden on Jenkins",
                     "overridable keys: agent, timeout, retries, environment, post"),
-    "unknown post condition": ({"evaluate": {"post.sometimes": ["x"]}}, "evaluate.post.sometimes: 'sometimes' is not allowed: "
-                               "input should be 'always', 'changed', 'fixed', 'regression', 'aborted', 'failure', 'success', "
-                               "'unstable', 'unsuccessful' or 'cleanup'", "post.<condition>: a list of shell commands"),
+    "unknown post condition": ({"evaluate": {"post.sometimes": ["x"]}},
+                               ("evaluate.post.sometimes: 'sometimes' is not allowed: input should be 'always', 'changed', "
+                                "'fixed', 'regression', 'aborted', 'failure', 'success', 'unstable', 'unsuccessful' or 'cleanup'"),
+                               "post.<condition>: a list of shell commands"),
     "post not a list": ({"evaluate": {"post.always": "echo"}}, "evaluate.post.always: 'echo' is not allowed: input should be a valid list",
                         "post.<condition>: a list of shell commands"),
-    "post empty command": ({"evaluate": {"post.always": [""]}}, "evaluate.post.always: '' is not allowed: "
-                           "string should have at least 1 character", "post.<condition>"),
+    "post empty command": ({"evaluate": {"post.always": [""]}},
+                           "evaluate.post.always: '' is not allowed: string should have at least 1 character", "post.<condition>"),
     "below a text": ({"evaluate": {"agent.label": "x"}}, "evaluate.agent.label: `agent` is not a mapping", "address keys by name"),
-    "below a number": ({"evaluate": {"timeout.unit": "HOURS"}}, "evaluate.timeout.unit: `timeout` is not a mapping", "address keys by name"),
+    "below a number": ({"evaluate": {"timeout.unit": "HOURS"}}, "evaluate.timeout.unit: `timeout` is not a mapping",
+                       "address keys by name"),
     "a rollback is no stage": ({"canary-10-rollback": {"agent": "x"}}, "overrides: job `canary-10-rollback` does not exist on jenkins",
                                "did you mean `canary-10`?"),
 }
@@ -135,4 +137,4 @@ def test_refused_override_is_located(cli: Any, tmp_path: Path, monkeypatch: pyte
     monkeypatch.chdir(tmp_path / "direct")
     result = cli("compile")
     assert result.code == 1, result
-    assert re.search(rf"^mlgen\.yaml:\d+:\d+: .*{re.escape(message)}.*\n  hint: .*{re.escape(hint)}", result.err, re.M), result.err
+    assert re.search(rf"^mlgen\.yaml:\d+:\d+: .*{re.escape(message)}.*\n  hint: .*{re.escape(hint)}", result.err, re.MULTILINE), result.err

@@ -20,8 +20,8 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, ValidationError, field_validator
 
-from mlgen.overrides import Misfit
 from mlgen.fieldtypes import Duration, duration_minutes
+from mlgen.overrides import Misfit
 from mlgen.spec import EnvName
 
 if TYPE_CHECKING:

@@ -4,17 +4,18 @@ A `Block` prints as `head {`, its children two spaces deeper, then `}`; a `Line`
 text. The template's one recursive macro does the indenting (a child's prefix is its parent's
 plus two spaces), so every `{` the tree opens is closed at the right place by construction.
 Only the first line of a multi-line literal (an `sh` script) is indented: its other lines are
-the script's own bytes. Text reaches the tree only as `Groovy`, made by the
-functions here from `mlgen.escape`, and the template refuses anything else.
+the script's own bytes (which is why the template does not use Jinja's `indent` filter, which
+would indent them too). Text reaches the tree only as `Groovy`, made by the functions here from
+`mlgen.escape`, and the template refuses anything else.
 """
 
 from __future__ import annotations
 
 import functools
 import re
-from dataclasses import dataclass, field
 from collections.abc import Sequence
-from typing import Any, Union
+from dataclasses import dataclass, field
+from typing import Any
 
 from mlgen.escape import groovy_block, groovy_single
 
@@ -68,7 +69,7 @@ class Block:
         return self
 
 
-Node = Union[Line, Block]
+Node = Line | Block
 
 
 def nonempty(head: Groovy | str, children: Sequence[Node]) -> Block | None:
