@@ -9,20 +9,18 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from markupsafe import Markup
 
-from mlgen.targets import jenkins
-from tests.support import compile_spec
+from mlgen.targets import jenkins, jenkins_tree
+from mlgen.targets.jenkins_tree import Block, Groovy, Line, Node, call, lit, render
+from tests.compiled import compile_spec
 
 GOOD = "pipeline {\n  agent none\n  stages {\n    stage('a') {\n      steps {\n        sh 'true'\n      }\n    }\n  }\n}\n"
 BROKEN = {
-    "two pipelines": (GOOD + GOOD, "the file must hold exactly one top-level `pipeline { }` block"),
-    "no pipeline": ("  agent none\n  stages {\n  }\n", "the file must hold exactly one top-level `pipeline { }` block"),
-    "unclosed brace": (GOOD.rstrip("}\n") + "\n", "is never closed"),
-    "no agent": (GOOD.replace("  agent none\n", ""), "the pipeline has no top-level `agent` section"),
-    "no stages": ("pipeline {\n  agent none\n}\n", "the pipeline has no top-level `stages` section"),
-    "mismatched bracket": ("pipeline {\n  agent none\n  stages {\n  )\n}\n", "line 4: unbalanced `)`"),
-    "closing first": ("}\n" + GOOD, "line 1: unbalanced `}`"),
+    "two pipelines": GOOD + GOOD[:-1] + "x\n",
+    "text before": "// hi\n" + GOOD,
+    "no pipeline": "  agent none\n  stages {\n  }\n",
+    "no final newline": GOOD[:-1],
+    "two final newlines": GOOD + "\n",
 }
 
 
@@ -32,13 +30,41 @@ def test_jenkins_self_check_accepts_a_good_file() -> None:
 
 @pytest.mark.parametrize("case", sorted(BROKEN))
 def test_jenkins_self_check_refuses(case: str) -> None:
-    text, message = BROKEN[case]
-    assert any(message in problem for problem in jenkins.validate(text)), jenkins.validate(text)
+    assert jenkins.validate(BROKEN[case]) == ["the file must be one top-level `pipeline { }` block, ending in one newline"]
+
+
+def _stage(name: str, *children: Node) -> Block:
+    return Block(call("stage", lit(name)), [*children, Block(Groovy("steps"), [Line(Groovy("sh 'true'"))])])
+
+
+def _pipeline(*children: Node) -> Block:
+    return Block(Groovy("pipeline"), list(children))
+
+
+AGENT = Line(Groovy("agent none"))
+TREES = {
+    "good": (_pipeline(AGENT, Block(Groovy("stages"), [_stage("a"), _stage("b")])), []),
+    # A matrix names its cells itself: the stage inside it may repeat the outer name.
+    "matrix cell": (_pipeline(AGENT, Block(Groovy("stages"), [Block(call("stage", lit("a")), [Block(Groovy("matrix"), [
+        Block(Groovy("stages"), [_stage("a")])])])])), []),
+    "no agent": (_pipeline(Block(Groovy("stages"), [_stage("a")])), ["the pipeline has no top-level `agent` section"]),
+    "no stages": (_pipeline(AGENT), ["the pipeline has no top-level `stages` section"]),
+    "same name": (_pipeline(AGENT, Block(Groovy("stages"), [_stage("a"), _stage("a")])), ["two stages are named 'a'"]),
+    "same name nested": (_pipeline(AGENT, Block(Groovy("stages"), [
+        Block(call("stage", lit("g")), [Block(Groovy("stages"), [_stage("x")])]), _stage("x")])), ["two stages are named 'x'"]),
+}
+
+
+@pytest.mark.parametrize("case", sorted(TREES))
+def test_jenkins_tree_check(case: str) -> None:
+    tree, problems = TREES[case]
+    assert jenkins.check_tree(tree) == problems
+    assert jenkins.validate(render(tree)) == []  # the frame is right by construction, whatever the tree
 
 
 def test_jenkins_template_refuses_unescaped_values() -> None:
-    env = jenkins._template().environment
-    assert env.from_string("{{ x }}").render(x=Markup("'ok'")) == "'ok'"
+    env = jenkins_tree._template().environment
+    assert env.from_string("{{ x }}").render(x=Groovy("'ok'")) == "'ok'"
     assert env.from_string("{{ n }}").render(n=3) == "3"
     for value in ("plain text", True, 1.5):
         with pytest.raises(TypeError, match="unescaped value reached the Jenkinsfile template"):

@@ -22,7 +22,7 @@ DOCUMENT = {"github": github.document, "gitlab": gitlab.document}
 def _documents() -> dict[str, Any]:
     source, pipeline = load(EXAMPLES / "churn" / "mlgen.yaml")
     plan = build(pipeline, "0.1.0")
-    return {name: DOCUMENT[name](plan, pipeline.enabled_targets()[name], source) for name in SCHEMA}
+    return {name: DOCUMENT[name](plan, pipeline.enabled_targets()[name]) for name in SCHEMA}
 
 
 DOCS = _documents()

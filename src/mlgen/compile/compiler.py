@@ -18,6 +18,7 @@ from mlgen.targets.escape import sh_quote
 if TYPE_CHECKING:
     from mlgen.spec.source import Source
     from mlgen.spec.models import Pipeline
+    from mlgen.spec.models import Target as TargetSettings
 
 
 @dataclass(frozen=True)
@@ -42,7 +43,7 @@ def compile_pipeline(pipeline: Pipeline, *, spec_name: str, spec_bytes: bytes,
         if only and name not in only:
             continue
         target = targets.get(name)
-        body, problems = target.emit_checked(the_plan, settings, source)
+        body, problems = _emit(target, the_plan, settings, source)
         if problems:
             located = overrides.output_problems(name, problems, settings.overrides, source)
             if located:
@@ -52,6 +53,17 @@ def compile_pipeline(pipeline: Pipeline, *, spec_name: str, spec_bytes: bytes,
                              outputs=all_outputs, command=command)
         outputs.append(Output(name, settings.path, text))
     return outputs
+
+
+def _emit(target: targets.Target, the_plan: plan.Plan, settings: TargetSettings,
+          source: Source | None) -> tuple[str, list[str]]:
+    """The target's text and its validator's problems, with the user's overrides applied here, once."""
+    jobs = target.jobs(the_plan, settings)
+    overrides.apply(target.NAME, jobs, settings.overrides, source)
+    try:
+        return target.emit_checked(the_plan, settings, jobs)
+    except overrides.Refused as refused:
+        raise SpecError(overrides.located(target.NAME, refused.misfits, source)) from None
 
 
 def describe(pipeline: Pipeline, spec_name: str, source: Source | None = None) -> str:

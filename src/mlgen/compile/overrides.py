@@ -1,8 +1,15 @@
-"""The escape hatch: patch emitted jobs by job id and dotted key path, never by list position."""
+"""The escape hatch: patch emitted jobs by job id and dotted key path, never by list position.
+
+The compiler applies the overrides, in one place for every target: a target hands it the
+overridable face of each job (`Target.jobs`), the patches land there, and the target renders
+what it got back. A target that types its face reports the patches it refuses as `Misfit`s
+(raised in `Refused`); the compiler locates them in the spec.
+"""
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from typing import Any
 
 from mlgen.errors import Problem, SpecError, suggestion
@@ -71,3 +78,26 @@ def output_problems(target: str, messages: list[str], overrides: dict[str, dict[
                                f"does not validate after this override: {rest.lstrip('.') or 'the job'}: {text}",
                                "check the value against the target's documentation of this key"))
     return problems
+
+
+@dataclass(frozen=True)
+class Misfit:
+    """A patch a target refused, before it is located in the spec."""
+
+    job_id: str
+    key_path: str  # the override's key as the user wrote it (`environment.A`)
+    message: str  # what is wrong, without the `targets.<t>.overrides...` prefix
+    hint: str
+
+
+class Refused(Exception):
+    """Raised by a target whose patched face does not hold: every misfit at once."""
+
+    def __init__(self, misfits: list[Misfit]) -> None:
+        super().__init__(f"{len(misfits)} override(s) refused")
+        self.misfits = misfits
+
+
+def located(target: str, misfits: list[Misfit], source: Source | None) -> list[Problem]:
+    return [locate(source, ("targets", target, "overrides", m.job_id, m.key_path),
+                   f"targets.{target}.overrides.{m.job_id}.{m.key_path}: {m.message}", m.hint) for m in misfits]

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from mlgen import layout
 from mlgen.spec import graph
@@ -24,7 +25,7 @@ if TYPE_CHECKING:
     from mlgen.spec.source import Source
     from mlgen.spec.models import AnyStage, Pipeline
 
-__all__ = ["Artifact", "Cache", "Command", "Job", "Plan", "Triggers", "When", "build"]
+__all__ = ["Artifact", "Cache", "Command", "Job", "Plan", "ProjectSetup", "Triggers", "When", "build"]
 
 REPORTS_DIR = layout.REPORTS_DIR
 # The name mlgen is published under: `mlgen` on PyPI belongs to an unrelated project.
@@ -33,6 +34,7 @@ DISTRIBUTION = "mlgen-ci"
 # contain it, so leg names cannot collide with each other or with another stage's artifact, and
 # `<stage>~*` matches only that stage's legs. GitHub artifact names and Jenkins stash names allow it.
 LEG_SEPARATOR = "~"
+ProjectSetup = Literal["never", "always", "on cache miss"]
 
 
 @dataclass(frozen=True)
@@ -117,19 +119,22 @@ class Job:
         return tuple(dict.fromkeys(s for c in self.commands for s in c.secrets))
 
     @property
-    def installs_with_cache_guard(self) -> tuple[str, ...]:
-        """pip requirements for targets that check the training cache at run time (`mlgen cache`)."""
-        return tuple(i for i in (self.install, self.cache and self.cache.guard_install) if i)
+    def project_setup(self) -> ProjectSetup:
+        """When the job needs the project's set-up (`defaults.setup`) run first.
+
+        "never": it runs no project code. "on cache miss": it is cached and a hit skips every
+        command, so only a miss needs the set-up. Each target decides how to say "only on a miss".
+        """
+        if not any(c.runs_project_code for c in self.commands):
+            return "never"
+        if self.cache is not None and all(c.skip_on_cache_hit for c in self.commands):
+            return "on cache miss"
+        return "always"
 
     @property
     def needs_project_setup(self) -> bool:
         """Only jobs that run the project's own code need its dependencies installed."""
-        return any(c.runs_project_code for c in self.commands)
-
-    @property
-    def setup_on_miss_only(self) -> bool:
-        """A cached job whose every command is skipped on a cache hit: a hit needs no project set-up."""
-        return self.cache is not None and all(c.skip_on_cache_hit for c in self.commands)
+        return self.project_setup != "never"
 
     @property
     def approval_id(self) -> str | None:
@@ -252,8 +257,7 @@ class _Builder:
         self.defaults = pipeline.defaults
 
     def jobs_for(self, stage: AnyStage) -> list[Job]:
-        method = getattr(self, f"_{stage.kind}")
-        jobs: list[Job] = method(stage, self._common(stage))
+        jobs = _JOBS_BY_KIND[stage.kind](self, stage, self._common(stage))
         self.last_job[stage.name] = [j.id for j in jobs if j.kind != "rollback"][-1]
         upload = jobs[0].upload if stage.kind != "canary" else None
         if upload is not None:
@@ -384,3 +388,10 @@ class _Builder:
     def _upload(self, stage: Any, matrix: tuple[tuple[str, tuple[str, ...]], ...] = ()) -> Artifact | None:
         paths = upload_paths(stage)
         return Artifact(stage.name, paths, stage.name, matrix) if paths else None
+
+
+# One builder method per stage kind: (builder, stage, the fields every job of the stage shares) -> jobs.
+_JOBS_BY_KIND: dict[str, Callable[[_Builder, Any, dict[str, Any]], list[Job]]] = {
+    "validate": _Builder._validate, "train": _Builder._train, "evaluate": _Builder._evaluate,
+    "register": _Builder._register, "canary": _Builder._canary,
+}

@@ -7,7 +7,6 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     from mlgen.compile.plan import Plan
-    from mlgen.spec.source import Source
     from mlgen.spec.models import Target as TargetSettings
 
 
@@ -15,14 +14,15 @@ class Target(Protocol):
     NAME: str
     TITLE: str
 
-    # The config text for the plan (no header), with the user's overrides applied.
-    def emit(self, plan: Plan, settings: TargetSettings, source: Source | None) -> str: ...
+    # The overridable face of each job, by job id: what `targets.<name>.overrides` patches.
+    def jobs(self, plan: Plan, settings: TargetSettings) -> dict[str, dict[str, Any]]: ...
+
+    # The config text (no header) from the plan and the patched faces, and the problems a real
+    # validator finds in it (empty list: valid). Raises `overrides.Refused` for faces it refuses.
+    def emit_checked(self, plan: Plan, settings: TargetSettings, jobs: dict[str, dict[str, Any]]) -> tuple[str, list[str]]: ...
 
     # Problems a real validator finds in the emitted text (empty list: valid).
     def validate(self, text: str) -> list[str]: ...
-
-    # emit and validate in one: YAML targets validate the document the text was written from.
-    def emit_checked(self, plan: Plan, settings: TargetSettings, source: Source | None) -> tuple[str, list[str]]: ...
 
     # How spec features without a native construct are emulated on this target, for `mlgen plan`.
     def notes(self, plan: Plan) -> list[str]: ...

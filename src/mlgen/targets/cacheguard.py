@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 
 def setup_outside_guard(job: Job, setup: str | None) -> str | None:
     """The project's set-up for the job's preparation: none when `guard` runs it on a miss."""
-    return None if job.setup_on_miss_only else setup
+    return None if job.project_setup == "on cache miss" else setup
 
 
 def guard(script: str, job: Job, setup: str | None) -> str:
@@ -37,7 +37,7 @@ def guard(script: str, job: Job, setup: str | None) -> str:
     flags = " ".join(sh_quote(a) for a in args)
     # The user's script goes in unchanged (no re-indenting: heredocs must stay byte-exact).
     body = script.rstrip("\n")
-    if setup and job.setup_on_miss_only:
+    if setup and job.project_setup == "on cache miss":
         body = setup.rstrip("\n") + "\n" + body
     return (
         "mlgen_cache=0\n"

@@ -6,17 +6,15 @@ import dataclasses
 import re
 from typing import TYPE_CHECKING, Any
 
-from mlgen.compile import overrides
-from mlgen.compile.names import approval_environment
 from mlgen.targets import retry
 from mlgen.targets import yamlout
 from mlgen.targets.escape import gha_string, sh_quote
 from mlgen.targets.pins import ACTIONS
+from mlgen.compile.names import approval_environment
 from mlgen.compile.plan import LEG_SEPARATOR
 
 if TYPE_CHECKING:
     from mlgen.compile.plan import Artifact, Command, Job, Plan, When
-    from mlgen.spec.source import Source
     from mlgen.spec.models import Target as Settings
 
 NAME = "github"
@@ -37,15 +35,11 @@ def _without_cache(job: Job) -> Job:
     return dataclasses.replace(job, cache=None, commands=commands)
 
 
-def emit(plan: Plan, settings: Settings, source: Source | None = None) -> str:
-    return _render(document(plan, settings, source))
-
-
-def emit_checked(plan: Plan, settings: Settings, source: Source | None = None) -> tuple[str, list[str]]:
+def emit_checked(plan: Plan, settings: Settings, jobs: dict[str, dict[str, Any]]) -> tuple[str, list[str]]:
     """The text, and the schema's findings on the document it was written from (no re-parse)."""
     from mlgen.targets import schemas
 
-    workflow = document(plan, settings, source)
+    workflow = document(plan, settings, jobs)
     text = _render(workflow)
     return text, schemas.validate("github-workflows", yamlout.as_read_back(workflow, text))
 
@@ -54,22 +48,28 @@ def _render(workflow: dict[str, Any]) -> str:
     return _version_comments(yamlout.dump(workflow))
 
 
-def document(plan: Plan, settings: Settings, source: Source | None = None) -> dict[str, Any]:
-    jobs: dict[str, dict[str, Any]] = {}
+def jobs(plan: Plan, settings: Settings) -> dict[str, dict[str, Any]]:
+    """The workflow's jobs by id, approval jobs included: what overrides patch."""
+    out: dict[str, dict[str, Any]] = {}
     for job in plan.jobs:
         if job.cache is not None and publishes(plan):
             job = _without_cache(job)  # train from scratch: see `publishes`
         if job.approval_id:
-            jobs[job.approval_id] = _approval(job, plan, settings)
-        jobs[job.id] = _job(job, plan, settings)
-    overrides.apply(NAME, jobs, settings.overrides, source)
+            out[job.approval_id] = _approval(job, plan, settings)
+        out[job.id] = _job(job, plan, settings)
+    return out
+
+
+def document(plan: Plan, settings: Settings, jobs_by_id: dict[str, dict[str, Any]] | None = None) -> dict[str, Any]:
+    """The workflow around `jobs_by_id` (the overridden jobs; default: `jobs(plan, settings)`)."""
+    jobs_by_id = jobs(plan, settings) if jobs_by_id is None else jobs_by_id
     workflow: dict[str, Any] = {"name": f"mlgen {plan.name}", "on": _triggers(plan)}
     workflow["permissions"] = {}  # nothing by default; each job asks for what it needs
     workflow["concurrency"] = _workflow_concurrency(plan)
     if plan.env:
         workflow["env"] = dict(plan.env)
     workflow["defaults"] = {"run": {"shell": "bash"}}
-    workflow["jobs"] = jobs
+    workflow["jobs"] = jobs_by_id
     return workflow
 
 
@@ -197,7 +197,7 @@ def _steps(job: Job, plan: Plan) -> list[dict[str, Any]]:
         steps.append({"name": "Install mlgen", "run": retry.wrap(f"python -m pip install '{job.install}'", job.retries)})
     if plan.setup and job.needs_project_setup:
         # actions/cache keys on file contents itself (no `mlgen cache`); a hit needs no set-up.
-        miss = {"if": MISS} if job.setup_on_miss_only else {}
+        miss = {"if": MISS} if job.project_setup == "on cache miss" else {}
         steps.append({"name": "Set up the project", **miss, "run": retry.wrap(plan.setup, job.retries)})
     steps.extend(_command(c, job) for c in job.commands)
     if job.upload:

@@ -6,14 +6,13 @@ from typing import TYPE_CHECKING, Any
 
 from mlgen import layout
 from mlgen.targets import cacheguard
-from mlgen.compile import overrides
 from mlgen.targets import retry
 from mlgen.targets import yamlout
 from mlgen.targets.escape import gitlab_literal
+from mlgen.targets._common import installs_with_cache_guard
 
 if TYPE_CHECKING:
     from mlgen.compile.plan import Job, Plan, When
-    from mlgen.spec.source import Source
     from mlgen.spec.models import Target as Settings
 
 NAME = "gitlab"
@@ -26,29 +25,30 @@ INFRASTRUCTURE_FAILURES = ("runner_system_failure", "stuck_or_timeout_failure", 
                            "unmet_prerequisites", "stale_schedule")
 
 
-def emit(plan: Plan, settings: Settings, source: Source | None = None) -> str:
-    return yamlout.dump(document(plan, settings, source))
-
-
-def emit_checked(plan: Plan, settings: Settings, source: Source | None = None) -> tuple[str, list[str]]:
+def emit_checked(plan: Plan, settings: Settings, jobs: dict[str, dict[str, Any]]) -> tuple[str, list[str]]:
     """The text, and the schema's findings on the document it was written from (no re-parse)."""
     from mlgen.targets import schemas
 
-    doc = document(plan, settings, source)
+    doc = document(plan, settings, jobs)
     text = yamlout.dump(doc)
     return text, schemas.validate("gitlab-ci", yamlout.as_read_back(doc, text))
 
 
-def document(plan: Plan, settings: Settings, source: Source | None = None) -> dict[str, Any]:
+def jobs(plan: Plan, settings: Settings) -> dict[str, dict[str, Any]]:
+    """The pipeline's jobs by id: what overrides patch."""
     rollbacks = {step: job for job in plan.jobs if job.kind == "rollback" for step in job.when.on_failure_of}
-    jobs = {job.id: _job(job, plan, settings, rollbacks.get(job.id)) for job in plan.jobs}
-    overrides.apply(NAME, jobs, settings.overrides, source)
+    return {job.id: _job(job, plan, settings, rollbacks.get(job.id)) for job in plan.jobs}
+
+
+def document(plan: Plan, settings: Settings, jobs_by_id: dict[str, dict[str, Any]] | None = None) -> dict[str, Any]:
+    """The pipeline around `jobs_by_id` (the overridden jobs; default: `jobs(plan, settings)`)."""
+    jobs_by_id = jobs(plan, settings) if jobs_by_id is None else jobs_by_id
     doc: dict[str, Any] = {"workflow": {"name": f"mlgen {plan.name}", "rules": _workflow_rules(plan)}}
     doc["stages"] = list(dict.fromkeys(_stage_of(job) for job in plan.jobs))
     doc["default"] = {"image": f"python:{plan.python}", "interruptible": True, "cache": _pip_cache(plan)}
     # pip's download cache lives in the project dir, the only place GitLab caches from.
     doc["variables"] = {"PIP_CACHE_DIR": f"$CI_PROJECT_DIR/{PIP_CACHE}", **{k: _variable(v) for k, v in plan.env}}
-    doc.update(jobs)
+    doc.update(jobs_by_id)
     return doc
 
 
@@ -109,7 +109,7 @@ def _job(job: Job, plan: Plan, settings: Settings, rollback: Job | None = None) 
         key = "-".join([job.cache.prefix, *(f"${k}" for k, _ in job.matrix)])
         # A job's own `cache:` replaces the default one, so pip's is listed again.
         out["cache"] = [{"key": key, "paths": [*job.cache.paths, layout.CACHE_STAMPS + "/"], "when": "on_success"}, _pip_cache(plan)]
-    before = [retry.wrap_inline(f"python -m pip install '{i}'", job.retries) for i in job.installs_with_cache_guard]
+    before = [retry.wrap_inline(f"python -m pip install '{i}'", job.retries) for i in installs_with_cache_guard(job)]
     setup = cacheguard.setup_outside_guard(job, plan.setup) if job.needs_project_setup else None
     if setup:
         before.append(retry.wrap_inline(setup, job.retries))

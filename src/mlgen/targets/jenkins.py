@@ -1,56 +1,43 @@
-"""Jenkins: a declarative Jenkinsfile rendered from a Jinja2 template, every string escaped once.
+"""Jenkins: a declarative Jenkinsfile, built as a tree of blocks and lines and printed by a template.
 
-The template never sees raw text: values reach it as `Groovy` literals made by `escape`, and
-a `finalize` hook refuses anything else, so an unescaped string cannot slip into the output.
+The plan becomes a `Block` tree (`jenkins_tree`); the template prints it recursively, so braces
+balance and indentation follows nesting by construction. Every text enters the tree once, as a
+`Groovy` literal made by `mlgen.targets.escape` (`lit`, `block`, `sh`, `ident`); the template refuses
+anything else. A stage's overridable face lives in `jenkins_overrides`; the compiler patches it.
+
+How to extend the tree (each is one function here, then a snapshot update in its own commit):
+- a stage option: add a `Line` to the list `_options` returns (e.g. `Line(Groovy("skipDefaultCheckout()"))`);
+  `nonempty` drops the `options { }` block when the list is empty. Other stage directives
+  (`tools`, ...) go in the list `_directives` returns.
+- a `when` condition: return one more `Groovy` condition from `_when`; several conditions in
+  one `when { }` must all hold (use `anyOf { ...; ... }` for "one of").
+- a post condition: add the condition's mlgen steps to `own` in `_post` (POST_CONDITIONS fixes
+  the order, which is the order Jenkins runs them in).
+- a wrapper step: wrap the node in a `Block`, e.g. `Block(call("timeout", ...), [node])`, as
+  `_retry` and `_with_secrets` do; the children are indented and closed by the template.
+- an overridable key: a field on `jenkins_overrides.View` with a hint, read from the view here.
 """
 
 from __future__ import annotations
 
-import functools
-import re
-from typing import TYPE_CHECKING, Annotated, Any
-
-from markupsafe import Markup
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from typing import TYPE_CHECKING, Any
 
 from mlgen.targets import cacheguard
-from mlgen.compile import overrides
 from mlgen.spec import values
-from mlgen.errors import SpecError
-from mlgen.targets.escape import groovy_block, groovy_single
+from mlgen.targets.escape import groovy_single
+from mlgen.compile.overrides import Refused
 from mlgen.compile.plan import LEG_SEPARATOR
-from mlgen.spec.source import locate
-from mlgen.spec.models import Duration, EnvName, duration_minutes
+from mlgen.targets._common import installs_with_cache_guard
+from mlgen.targets.jenkins_overrides import POST_CONDITIONS, PostCondition, View, check, face
+from mlgen.targets.jenkins_tree import Block, Groovy, Line, Node, block, call, ident, lit, nonempty, render
 
 if TYPE_CHECKING:
     from mlgen.compile.plan import Artifact, Job, Plan, When
-    from mlgen.spec.source import Source
     from mlgen.spec.models import Target as Settings
 
 NAME = "jenkins"
 TITLE = "Jenkins"
-OVERRIDABLE = ("agent", "timeout", "retries", "environment")
 PIP_CACHE = "~/.cache/mlgen-pip"
-
-
-class Groovy(Markup):
-    """Text that is already a valid Groovy literal or expression (Markup: the template emits it as is)."""
-
-
-def lit(text: str) -> Groovy:
-    return Groovy(groovy_single(text))
-
-
-def ident(name: str) -> Groovy:
-    """An environment variable name used as a Groovy identifier (the spec guarantees the shape)."""
-    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
-        raise ValueError(f"not an identifier: {name!r}")
-    return Groovy(name)
-
-
-def block(text: str) -> Groovy:
-    return Groovy(groovy_block(text))
-
 
 # `sh` runs /bin/sh (dash on Debian agents) with -xe unless the script starts with a shebang, which
 # Jenkins then runs with that interpreter. GitHub (`shell: bash`) and GitLab run bash with errexit
@@ -64,119 +51,76 @@ def sh(script: str) -> Groovy:
     return block(SHELL_PREAMBLE + script)
 
 
-def emit(plan: Plan, settings: Settings, source: Source | None = None) -> str:
-    raw = {job.id: _view(job, settings) for job in plan.jobs}
-    overrides.apply(NAME, raw, settings.overrides, source)
-    views = _check_views(raw, settings.overrides, source)
-    stages = _stages(plan, views)
+def jobs(plan: Plan, settings: Settings) -> dict[str, dict[str, Any]]:
+    """The overridable face of each stage, by job id. Rollbacks are `post` steps, not stages."""
+    return {job.id: face(job, settings) for job in plan.jobs if job.kind != "rollback"}
+
+
+def emit_checked(plan: Plan, settings: Settings, faces: dict[str, dict[str, Any]]) -> tuple[str, list[str]]:
+    """The Jenkinsfile for the plan and the (patched) faces; raises `Refused` for faces that do not hold."""
+    views, misfits = check(faces, settings.overrides)
+    if misfits:
+        raise Refused(misfits)
+    root = _pipeline(plan, views)
+    text = render(root)
+    return text, check_tree(root) + validate(text)
+
+
+def check_tree(root: Block) -> list[str]:
+    """What Jenkins refuses when it loads the file and the tree's shape cannot rule out.
+
+    Braces and indentation are right by construction; Groovy itself parses every output in the
+    tests. Left: the sections a pipeline must have, and stage names, which Jenkins wants unique
+    ("Duplicate stage name") everywhere but inside a matrix, whose cells it names itself.
+    """
+    problems = []
+    sections = {str(c.head if isinstance(c, Block) else c.text).split(" ")[0] for c in root.children}
+    problems += [f"the pipeline has no top-level `{s}` section" for s in ("agent", "stages") if s not in sections]
+    seen: set[str] = set()
+    for head in _stage_heads(root):
+        if head in seen:
+            problems.append(f"two stages are named {head.removeprefix('stage(').removesuffix(')')}")
+        seen.add(head)
+    return problems
+
+
+def _stage_heads(node: Block) -> list[str]:
+    heads = []
+    for child in node.children:
+        if isinstance(child, Block) and child.head != "matrix":
+            heads += [str(child.head)] if child.head.startswith("stage(") else []
+            heads += _stage_heads(child)
+    return heads
+
+
+def validate(text: str) -> list[str]:
+    """The frame of the text: one `pipeline { }` block that opens the file and ends it, then one newline."""
+    if text.startswith("pipeline {\n") and text.endswith("\n}\n"):
+        return []
+    return ["the file must be one top-level `pipeline { }` block, ending in one newline"]
+
+
+def _pipeline(plan: Plan, views: dict[str, View]) -> Block:
     # pip's download cache per agent, outside the workspaces (cleaning one keeps it); pip expands `~`.
-    cache = [] if "PIP_CACHE_DIR" in dict(plan.env) else [(ident("PIP_CACHE_DIR"), lit(PIP_CACHE))]
-    env = [*cache, *((ident(k), lit(v)) for k, v in plan.env)]
-    text: str = _template().render(plan=plan, stages=stages, env=env,
-                              cron=lit(values.numeric_cron(plan.triggers.schedule)) if plan.triggers.schedule else None)
-    return text
+    cache = [] if "PIP_CACHE_DIR" in dict(plan.env) else [("PIP_CACHE_DIR", PIP_CACHE)]
+    cron = [Line(call("cron", lit(values.numeric_cron(plan.triggers.schedule))))] if plan.triggers.schedule else []
+    return Block(Groovy("pipeline")).add(
+        Line(Groovy("agent none")),
+        Block(Groovy("options"), [Line(Groovy("buildDiscarder(logRotator(numToKeepStr: '30'))"))]),
+        nonempty("triggers", cron),
+        _environment([*cache, *plan.env]),
+        Block(Groovy("stages"), _stages(plan, views)),
+    )
 
 
-def emit_checked(plan: Plan, settings: Settings, source: Source | None = None) -> tuple[str, list[str]]:
-    text = emit(plan, settings, source)
-    return text, validate(text)
-
-
-def _view(job: Job, settings: Settings) -> dict[str, Any]:
-    """The overridable face of a stage: what `targets.jenkins.overrides` may change."""
-    labels = [t for label in job.runner for t in settings.runners.get(label, [label])]
-    return {"agent": " && ".join(labels) or None, "timeout": job.timeout_minutes, "retries": job.retries,
-            "environment": dict(job.env)}
-
-
-LABEL_EXPRESSION = r"^[A-Za-z0-9_.-]+( *(&&|\|\|) *[A-Za-z0-9_.-]+)*$"
-
-
-class View(BaseModel):
-    """What `targets.jenkins.overrides` may set on a stage, typed like the spec. `null` deletes a key:
-    no agent label (`agent any`), no timeout, no retry, no stage variables."""
-
-    model_config = ConfigDict(extra="forbid", strict=True)
-
-    agent: Annotated[str, StringConstraints(pattern=LABEL_EXPRESSION)] | None = Field(
-        None, description="label expression, e.g. gpu && linux")
-    timeout: Annotated[int, Field(ge=1, le=10080)] | Duration | None = Field(None, description="minutes, or e.g. 2h")
-    retries: Annotated[int, Field(ge=0, le=2)] | None = None
-    environment: dict[EnvName, str] | None = None
-
-    @field_validator("environment")
-    @classmethod
-    def _groovy_names(cls, value: dict[str, str] | None) -> dict[str, str] | None:
-        from mlgen.compile.names import valid_groovy_name
-
-        bad = [k for k in value or {} if not valid_groovy_name(k)]
-        if bad:
-            raise ValueError(f"`{bad[0]}` is a reserved word of the Jenkinsfile's Groovy and cannot name a variable")
-        return value
-
-
-def _check_views(views: dict[str, dict[str, Any]], overrides: dict[str, dict[str, Any]],
-                 source: Source | None) -> dict[str, View]:
-    from pydantic import ValidationError
-
-    checked, problems = {}, []
-    for job_id, view in views.items():
-        try:
-            checked[job_id] = View.model_validate(view)
-        except ValidationError as exc:
-            for error in _one_per_key(exc.errors(include_url=False)):
-                key = str(error["loc"][0]) if error["loc"] else ""
-                path = next((p for p in overrides.get(job_id, {}) if p == key or p.startswith(key + ".")), key)
-                loc = ("targets", "jenkins", "overrides", job_id, path)
-                problems.append(locate(source, loc, f"targets.jenkins.overrides.{job_id}.{path}: {_pydantic_text(error)}",
-                                       _VIEW_HINTS.get(key, f"overridable keys: {', '.join(OVERRIDABLE)}")))
-    if problems:
-        raise SpecError(problems)
-    return checked
-
-
-_VIEW_HINTS = {
-    "agent": "a label or label expression such as `gpu && linux`, or null for `agent any`",
-    "timeout": "minutes as a number (90), a duration (2h, 1h30m), or null for no timeout",
-    "retries": "0, 1 or 2, or null for no retry",
-    "environment": "a mapping of variable names to text, e.g. {A: \"1\"}, or null for none",
-}
-
-
-def _one_per_key(errors: list[Any]) -> list[Any]:
-    """A union (`timeout`: number or duration) fails once per member; keep the most telling failure."""
-    best: dict[Any, Any] = {}
-    for error in errors:
-        key = error["loc"][:1]
-        if key not in best or str(best[key]["type"]).endswith("_type"):
-            best[key] = error
-    return list(best.values())
-
-
-def _pydantic_text(error: Any) -> str:
-    if error["type"] == "extra_forbidden":
-        return f"`{error['loc'][0]}` cannot be overridden on Jenkins"
-    msg = str(error["msg"]).removeprefix("Value error, ")
-    if error["type"] == "value_error":
-        return msg
-    return f"{_show(error.get('input'))} is not allowed: {msg[0].lower() + msg[1:]}"
-
-
-def _show(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
-
-
-def _stages(plan: Plan, views: dict[str, View]) -> list[dict[str, Any]]:
-    out: list[dict[str, Any]] = []
-    by_id: dict[str, dict[str, Any]] = {}
-    groups: dict[str, dict[str, Any]] = {}
+def _stages(plan: Plan, views: dict[str, View]) -> list[Node]:
+    rollbacks = {job.needs[0]: job for job in plan.jobs if job.kind == "rollback"}
+    out: list[Node] = []
+    groups: dict[str, Block] = {}
     for job in plan.jobs:
         if job.kind == "rollback":
-            # A step's rollback is that step's `post { unsuccessful }`, on the step's own agent.
-            by_id[job.needs[0]]["rollback"] = _rollback(job, plan)
-            continue
-        stage = by_id[job.id] = _stage(job, plan, views[job.id])
+            continue  # the `post { unsuccessful }` of its step (see `_post`)
+        stage = _stage(job, plan, views[job.id], rollbacks.get(job.id))
         if job.kind != "canary":
             out.append(stage)
             continue
@@ -184,13 +128,14 @@ def _stages(plan: Plan, views: dict[str, View]) -> list[dict[str, Any]]:
         # lock serialises the whole rollout.
         group = groups.get(job.stage)
         if group is None:
-            group = groups[job.stage] = {"name": lit(job.stage), "when": _when(job.when, plan), "lock": lit(job.lock or ""),
-                                         "children": []}
-            out.append(group)
-        stage["when"] = []
+            group = groups[job.stage] = Block(Groovy("stages"))
+            out.append(Block(call("stage", lit(job.stage))).add(
+                _when_block(_when(job.when, plan)),
+                Block(Groovy("options"), [Line(call("lock", lit(job.lock or "")))]),
+                group))
         if job.approval:
-            group["children"].append(_approval(job, plan))
-        group["children"].append(stage)
+            group.add(_approval(job, plan))
+        group.add(stage)
     return out
 
 
@@ -198,7 +143,7 @@ def _stages(plan: Plan, views: dict[str, View]) -> list[dict[str, Any]]:
 APPROVAL_TIMEOUT_MINUTES = 24 * 60
 
 
-def _approval(job: Job, plan: Plan) -> dict[str, Any]:
+def _approval(job: Job, plan: Plan) -> Block:
     """The approval as a stage of its own before the first step, with its own timeout.
 
     Jenkins enters a stage's `options { timeout }` before its `input`, so in the step's stage a
@@ -206,67 +151,92 @@ def _approval(job: Job, plan: Plan) -> dict[str, Any]:
     only when the step does. No agent: waiting for a person holds no executor.
     """
     assert job.approval, job.id
-    return {"approval": True, "name": lit(f"{job.stage} approval"), "when": _when(job.when, plan),
-            "timeout": APPROVAL_TIMEOUT_MINUTES, "message": lit(job.approval), "ok": lit("Deploy"),
-            "echo": lit(f"Approved: {job.approval}")}
+    return Block(call("stage", lit(f"{job.stage} approval"))).add(
+        _when_block(_when(job.when, plan), before_input=True),
+        Block(Groovy("options"), [Line(_timeout(APPROVAL_TIMEOUT_MINUTES))]),
+        _input(job.approval),
+        Block(Groovy("steps"), [_line("echo", lit(f"Approved: {job.approval}"))]),
+    )
 
 
-def _stage(job: Job, plan: Plan, view: View) -> dict[str, Any]:
+def _stage(job: Job, plan: Plan, view: View, rollback: Job | None) -> Block:
+    steps = _steps(job, plan, view)
+    stage = Block(call("stage", lit(job.title)))
+    if job.matrix:
+        inner = Block(Groovy("stages"), [Block(call("stage", lit(job.title)), [Block(Groovy("steps"), steps)])])
+        stage.add(Block(Groovy("matrix")).add(_axes(job), *_directives(job, plan, view), inner))
+    else:
+        stage.add(*_directives(job, plan, view), Block(Groovy("steps"), _within_step_timeout(job, view, steps)))
+    return stage.add(_post(job, plan, view, rollback))
+
+
+def _directives(job: Job, plan: Plan, view: View) -> list[Node | None]:
+    """The stage's agent, when, options, environment and input, in that order."""
+    # A canary step's `when` and approval are its group's and its approval stage's (`_stages`).
+    canary = job.kind == "canary"
+    approval = None if canary else job.approval
+    return [
+        _agent(view.agent),
+        _when_block([] if canary else _when(job.when, plan), before_input=bool(approval)),
+        nonempty("options", _options(job, view)),
+        _environment(list((view.environment or {}).items())),
+        _input(approval) if approval else None,
+    ]
+
+
+def _options(job: Job, view: View) -> list[Node]:
+    # A canary step's timeout is not a stage option: see `_within_step_timeout`.
+    return [Line(_timeout(view.minutes))] if view.minutes and job.kind != "canary" else []
+
+
+def _within_step_timeout(job: Job, view: View, steps: list[Node]) -> list[Node]:
+    # A canary step's timeout wraps its steps only: its `post` (the rollback) must still run
+    # after the timeout fired, and never inherits an expired deadline.
+    return [Block(_timeout(view.minutes), steps)] if view.minutes and job.kind == "canary" else steps
+
+
+def _steps(job: Job, plan: Plan, view: View) -> list[Node]:
     # `retries` repeats set-up and the user's own commands (a `retry` step around each), never
     # mlgen's decisions and writes (gate, data check, register, canary).
     attempts = view.retries + 1 if view.retries else None
-    steps: list[dict[str, Any]] = [{"unstash": lit(name)} for art in job.downloads for name in art.leg_names]
+    steps: list[Node] = [_line("unstash", lit(name)) for art in job.downloads for name in art.leg_names]
     prepare = _prepare(job, plan)
     if prepare:
-        steps.append({"sh": sh(prepare), "secrets": [], "retry": attempts})
+        steps.append(_retry(attempts, _line("sh", sh(prepare))))
     for command in job.commands:
         script = command.script
         if command.skip_on_cache_hit and job.cache is not None:
             script = cacheguard.guard(script, job, plan.setup)
-        steps.append({"sh": sh(script), "secrets": [lit(s) for s in command.secrets],
-                      "retry": attempts if command.retryable else None})
+        node = _with_secrets(command.secrets, _line("sh", sh(script)))
+        steps.append(_retry(attempts if command.retryable else None, node))
     if job.upload:
         includes = lit(",".join(_ant(p) for p in job.upload.paths))
-        steps.append({"stash": _stash_expr(job.upload), "includes": includes})
-        steps.append({"archive": includes})
-    timeout = _minutes(view.timeout)
-    # A canary step's timeout wraps its steps only: its `post` (the rollback) must still run
-    # after the timeout fired, and never inherits an expired deadline.
-    step_timeout = timeout if job.kind == "canary" else None
-    return {
-        "name": lit(job.title),
-        "agent": lit(view.agent) if view.agent else None,
-        "timeout": None if step_timeout else timeout,
-        "step_timeout": step_timeout,
-        "retry": None,  # per step: see `attempts`
-        "environment": [(ident(k), lit(v)) for k, v in (view.environment or {}).items()],
-        "when": _when(job.when, plan),
-        # A canary step's approval is a stage of its own (`_approval`).
-        "input": {"message": lit(job.approval), "ok": lit("Deploy")} if job.approval and job.kind != "canary" else None,
-        "matrix": [(lit(k), [lit(v) for v in values]) for k, values in job.matrix],
-        "steps": steps,
-        "junit": lit(job.junit) if job.junit else None,
-        "rollback": None,
-    }
-
-
-def _minutes(timeout: int | str | None) -> int | None:
-    if timeout is None or isinstance(timeout, int):
-        return timeout
-    return duration_minutes(timeout)
-
-
-def _rollback(job: Job, plan: Plan) -> list[dict[str, Any]]:
-    steps: list[dict[str, Any]] = [{"sh": sh(c.script), "secrets": [lit(s) for s in c.secrets]} for c in job.commands]
-    prepare = _prepare(job, plan)
-    if prepare:
-        steps.insert(0, {"sh": sh(prepare), "secrets": []})
+        steps.append(Line(Groovy(f"stash name: {_stash_expr(job.upload)}, includes: {includes}")))
+        steps.append(Line(Groovy(f"archiveArtifacts artifacts: {includes}, fingerprint: true")))
     return steps
+
+
+def _post(job: Job, plan: Plan, view: View, rollback: Job | None) -> Block | None:
+    own: dict[PostCondition, list[Node]] = {}
+    if job.junit:
+        own["always"] = [Line(Groovy(f"junit testResults: {lit(job.junit)}, allowEmptyResults: true"))]
+    if rollback is not None:
+        # A step's rollback is that step's `post { unsuccessful }`, on the step's own agent.
+        own["unsuccessful"] = _rollback(rollback, plan)
+    conditions = [nonempty(c, [*own.get(c, []), *(_line("sh", sh(s)) for s in view.post_steps(c))])
+                  for c in POST_CONDITIONS]
+    return nonempty("post", [c for c in conditions if c is not None])
+
+
+def _rollback(job: Job, plan: Plan) -> list[Node]:
+    prepare = _prepare(job, plan)
+    steps: list[Node] = [_line("sh", sh(prepare))] if prepare else []
+    return steps + [_with_secrets(c.secrets, _line("sh", sh(c.script))) for c in job.commands]
 
 
 def _prepare(job: Job, plan: Plan) -> str:
     lines = []
-    installs = job.installs_with_cache_guard
+    installs = installs_with_cache_guard(job)
     setup = cacheguard.setup_outside_guard(job, plan.setup) if job.needs_project_setup else None
     if installs or setup:
         # No core Jenkins construct installs Python: assert the agent's version instead of guessing.
@@ -279,6 +249,46 @@ def _prepare(job: Job, plan: Plan) -> str:
     return "\n".join(lines)
 
 
+# -- small nodes ---------------------------------------------------------------------------------
+
+def _line(keyword: str, argument: Groovy) -> Line:
+    """`keyword argument`: the keyword is mlgen's own Groovy, the argument an escaped literal."""
+    return Line(Groovy(f"{keyword} {argument}"))
+
+
+def _agent(label: str | None) -> Node:
+    return Block(Groovy("agent"), [_line("label", lit(label))]) if label else Line(Groovy("agent any"))
+
+
+def _timeout(minutes: int) -> Groovy:
+    return Groovy(f"timeout(time: {int(minutes)}, unit: 'MINUTES')")
+
+
+def _environment(variables: list[tuple[str, str]]) -> Block | None:
+    return nonempty("environment", [Line(Groovy(f"{ident(k)} = {lit(v)}")) for k, v in variables])
+
+
+def _input(message: str) -> Block:
+    return Block(Groovy("input"), [_line("message", lit(message)), _line("ok", lit("Deploy"))])
+
+
+def _axes(job: Job) -> Block:
+    return Block(Groovy("axes"), [
+        Block(Groovy("axis"), [_line("name", lit(k)), _line("values", Groovy(", ".join(lit(v) for v in vals)))])
+        for k, vals in job.matrix])
+
+
+def _retry(attempts: int | None, node: Node) -> Node:
+    return Block(call("retry", attempts), [node]) if attempts else node
+
+
+def _with_secrets(secrets: tuple[str, ...], node: Node) -> Node:
+    if not secrets:
+        return node
+    bindings = ", ".join(f"string(credentialsId: {lit(s)}, variable: {lit(s)})" for s in secrets)
+    return Block(Groovy(f"withCredentials([{bindings}])"), [node])
+
+
 def _when(when: When, plan: Plan) -> list[Groovy]:
     if not when.branch_only:
         return []
@@ -287,6 +297,12 @@ def _when(when: When, plan: Plan) -> list[Groovy]:
     if len(conditions) == 1:
         return conditions
     return [Groovy("anyOf { " + "; ".join(conditions) + " }")]
+
+
+def _when_block(conditions: list[Groovy], before_input: bool = False) -> Block | None:
+    # `beforeInput true` decides the condition before the stage's input asks anyone anything.
+    lines: list[Node] = [Line(c) for c in conditions]
+    return nonempty("when", [Line(Groovy("beforeInput true")), *lines] if before_input and lines else lines)
 
 
 def _stash_expr(artifact: Artifact) -> Groovy:
@@ -298,59 +314,6 @@ def _stash_expr(artifact: Artifact) -> Groovy:
 
 def _ant(path: str) -> str:
     return path.rstrip("/") + "/**" if path.endswith("/") else path
-
-
-@functools.cache
-def _template() -> Any:
-    import jinja2
-
-    from mlgen.resources import resource_dir
-
-    def finalize(value: Any) -> Any:
-        # Markup covers Groovy literals, padding and macro output; a plain str was never escaped.
-        if isinstance(value, Markup) or (isinstance(value, int) and not isinstance(value, bool)):
-            return value
-        raise TypeError(f"unescaped value reached the Jenkinsfile template: {value!r}")
-
-    # autoescape only makes macros return Markup; every value that is printed is Markup already.
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(resource_dir("templates"))), autoescape=True,
-                             undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True,
-                             keep_trailing_newline=True, finalize=finalize)
-    env.globals["pad"] = lambda n: Markup(" " * n)
-    return env.get_template("Jenkinsfile.j2")
-
-
-# -- validation: the compiler's own structural check of the rendered file -------------------
-
-_STRING = re.compile(r"'''(?:\\.|[^\\])*?'''|'(?:\\.|[^\\'\n])*'|\"(?:\\.|[^\\\"\n])*\"", re.DOTALL)
-
-
-def validate(text: str) -> list[str]:
-    """Balanced braces and parentheses outside string literals, one `pipeline` block, known sections."""
-    stripped = _STRING.sub("''", text)
-    stripped = re.sub(r"//[^\n]*", "", stripped)
-    problems = []
-    depth = 0
-    stack: list[tuple[str, int]] = []
-    pairs = {")": "(", "}": "{", "]": "["}
-    for lineno, line in enumerate(stripped.split("\n"), 1):
-        for ch in line:
-            if ch in "({[":
-                stack.append((ch, lineno))
-            elif ch in ")}]":
-                if not stack or stack[-1][0] != pairs[ch]:
-                    problems.append(f"line {lineno}: unbalanced `{ch}`")
-                    return problems
-                stack.pop()
-        depth = len(stack)
-    if stack:
-        problems.append(f"line {stack[-1][1]}: `{stack[-1][0]}` is never closed")
-    if depth == 0 and len(re.findall(r"^pipeline \{", stripped, re.MULTILINE)) != 1:
-        problems.append("the file must hold exactly one top-level `pipeline { }` block")
-    for section in ("agent", "stages"):
-        if not re.search(rf"^  {section}\b", stripped, re.MULTILINE):
-            problems.append(f"the pipeline has no top-level `{section}` section")
-    return problems
 
 
 def notes(plan: Plan) -> list[str]:
