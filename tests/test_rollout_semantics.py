@@ -97,7 +97,9 @@ def test_gitlab_rolls_back_a_step_once_whether_it_failed_or_was_cancelled(steps:
     for weight in steps:
         step, rollback = doc[f"canary-{weight}"], doc[f"canary-{weight}-rollback"]
         assert [r["when"] for r in rollback["rules"]] == ["on_failure"]
-        assert rollback["needs"] == [{"job": f"canary-{weight}", "artifacts": False}]
+        # the register job's artifact: the version the rollback marks failed
+        assert rollback["needs"] == [{"job": f"canary-{weight}", "artifacts": False},
+                                     {"job": "register", "artifacts": True}]
         # $CI_JOB_STATUS in after_script: success, failed (also after a timeout) or canceled.
         by_status = {}
         for status in ("success", "failed", "canceled"):

@@ -141,7 +141,9 @@ def test_gitlab_order_and_artifacts(gl: dict[str, Any]) -> None:
     assert gl["train"]["needs"] == [{"job": "validate", "artifacts": False}]
     assert gl["evaluate"]["needs"] == [{"job": "train", "artifacts": True}]
     assert gl["register"]["needs"] == [{"job": "evaluate", "artifacts": True}, {"job": "train", "artifacts": True}]
-    assert gl["canary-50-rollback"]["needs"] == [{"job": "canary-50", "artifacts": False}]
+    # every step and rollback reads the version register recorded (issue 14: version pinned end to end)
+    assert gl["canary-50-rollback"]["needs"] == [{"job": "canary-50", "artifacts": False},
+                                                 {"job": "register", "artifacts": True}]
     assert gl["evaluate"]["artifacts"]["reports"] == {"junit": ".mlgen/reports/evaluate-*.xml"}
     assert gl["evaluate"]["artifacts"]["when"] == "always"
 

@@ -231,6 +231,10 @@ def upload_paths(stage: Any) -> tuple[str, ...]:
     if stage.kind == "canary":
         return ()
     extra = (stage.metrics, runtime.gate_results(stage.name), *filter(None, [stage.predictions])) if stage.kind == "evaluate" else ()
+    if stage.kind == "register":  # the version it created, which the rollout acts on
+        from mlgen.runtime.state import registered_path
+
+        extra = (registered_path(stage.model).as_posix(),)
     return tuple(dict.fromkeys([*stage.outputs, *extra]))
 
 
@@ -357,8 +361,10 @@ class _Builder:
         jobs = []
         previous = common["needs"]
         rollback = Command("rollback", runtime.rollback(stage, registry), secrets)
+        # Every step and rollback reads the version the register job recorded (its artifact).
+        records = tuple(a for a in common["downloads"] if registry.register is not None and a.producer == registry.register.name)
         for i, weight in enumerate(stage.steps):
-            commands = [Command(f"canary {weight}%", runtime.canary_step(stage, weight), secrets)]
+            commands = [Command(f"canary {weight}%", runtime.canary_step(stage, weight, registry), secrets)]
             install = base["install"]
             if weight == 100 and model:
                 commands.append(Command("promote", runtime.promote(registry), secrets,
@@ -368,12 +374,12 @@ class _Builder:
             approval = f"Start the canary of {model or self.pipeline.name} in {stage.environment}?" if i == 0 and stage.approval else None
             jobs.append(Job(**{**base, "id": job_id, "title": f"{stage.name} {weight}%", "needs": previous,
                                "commands": tuple(commands), "approval": approval, "install": install,
-                               "downloads": common["downloads"] if i == 0 else ()}))
+                               "downloads": common["downloads"] if i == 0 else records}))
             # Each step has its own rollback, which runs only when that step failed: the failing
             # step is the last one that touched traffic, and no engine has to reason about steps
             # that never started.
             jobs.append(Job(**{**base, "id": f"{job_id}-rollback", "kind": "rollback", "title": f"{stage.name} {weight}% rollback",
-                               "needs": (job_id,), "commands": (rollback,), "downloads": (), "install": with_registry,
+                               "needs": (job_id,), "commands": (rollback,), "downloads": records, "install": with_registry,
                                "when": When(when.branches, when.default_branch, on_failure_of=(job_id,))}))
             previous = (job_id,)
         return jobs
