@@ -30,6 +30,9 @@ DISTRIBUTION = "mlgen-ci"
 # contain it, so leg names cannot collide with each other or with another stage's artifact, and
 # `<stage>~*` matches only that stage's legs. GitHub artifact names and Jenkins stash names allow it.
 LEG_SEPARATOR = "~"
+# A rollback must not fail on a flaky package index: its install and set-up are tried this many
+# more times (the rollback command itself is mlgen's and never repeats).
+ROLLBACK_SETUP_RETRIES = 2
 
 
 @dataclass(frozen=True)
@@ -181,6 +184,9 @@ def build(pipeline: Pipeline, version: str, source: Source | None = None) -> Pla
             jobs[job.id] = job
     if problems:
         raise SpecError(problems)
+    for job in list(jobs.values()):
+        if job.kind == "register" and job.stage in builder.rollout_lock:
+            jobs[job.id] = dataclasses.replace(job, lock=builder.rollout_lock[job.stage])
     t = pipeline.triggers
     the_plan = Plan(
         name=pipeline.name, version=version, default_branch=pipeline.defaults.branch,
@@ -250,6 +256,7 @@ class _Builder:
         self.needs = the_graph.needs
         self.artifacts: dict[str, Artifact] = {}  # stage -> what it hands on
         self.last_job: dict[str, str] = {}  # stage -> the job id later stages wait for
+        self.rollout_lock: dict[str, str] = {}  # register stage -> the lock of the rollout it starts
         self.defaults = pipeline.defaults
 
     def jobs_for(self, stage: AnyStage) -> list[Job]:
@@ -361,6 +368,8 @@ class _Builder:
         jobs = []
         previous = common["needs"]
         rollback = Command("rollback", runtime.rollback(stage, registry), secrets)
+        if registry.register is not None:  # the rollout starts at register: one lock holds both
+            self.rollout_lock.setdefault(registry.register.name, base["lock"])
         # Every step and rollback reads the version the register job recorded (its artifact).
         records = tuple(a for a in common["downloads"] if registry.register is not None and a.producer == registry.register.name)
         for i, weight in enumerate(stage.steps):
@@ -380,6 +389,7 @@ class _Builder:
             # that never started.
             jobs.append(Job(**{**base, "id": f"{job_id}-rollback", "kind": "rollback", "title": f"{stage.name} {weight}% rollback",
                                "needs": (job_id,), "commands": (rollback,), "downloads": records, "install": with_registry,
+                               "retries": ROLLBACK_SETUP_RETRIES,
                                "when": When(when.branches, when.default_branch, on_failure_of=(job_id,))}))
             previous = (job_id,)
         return jobs

@@ -168,28 +168,44 @@ def _show(value: Any) -> str:
 def _stages(plan: Plan, views: dict[str, View]) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     by_id: dict[str, dict[str, Any]] = {}
-    groups: dict[str, dict[str, Any]] = {}
+    group: dict[str, Any] | None = None  # the rollout being laid out: one stage under one lock
     for job in plan.jobs:
         if job.kind == "rollback":
             # A step's rollback is that step's `post { unsuccessful }`, on the step's own agent.
             by_id[job.needs[0]]["rollback"] = _rollback(job, plan)
             continue
         stage = by_id[job.id] = _stage(job, plan, views[job.id])
-        if job.kind != "canary":
+        if group is not None and group["stepped"] and job.kind != "canary":
+            group = None  # the rollout is over
+        if group is None and job.lock and job.kind in ("register", "canary"):
+            group = _rollout_group(job, plan)
+            out.append(group)
+        if group is None:
             out.append(stage)
             continue
-        # Canary steps nest in one stage: its `when` gates them all before any input, and its
-        # lock serialises the whole rollout.
-        group = groups.get(job.stage)
-        if group is None:
-            group = groups[job.stage] = {"name": lit(job.stage), "when": _when(job.when, plan), "lock": lit(job.lock or ""),
-                                         "children": []}
-            out.append(group)
-        stage["when"] = []
-        if job.approval:
-            group["children"].append(_approval(job, plan))
-        group["children"].append(stage)
+        _add_to_rollout(group, job, stage, plan)
     return out
+
+
+def _rollout_group(first: Job, plan: Plan) -> dict[str, Any]:
+    """The stage that holds a whole rollout, register to the last step, under the rollout's lock.
+
+    `when { beforeOptions true }` decides before the lock is taken, so builds of other branches
+    never wait for it; the register job's branches are the widest (the steps need it).
+    """
+    return {"name": lit(first.stage), "when": _when(first.when, plan), "lock": lit(first.lock or ""),
+            "children": [], "stepped": False}
+
+
+def _add_to_rollout(group: dict[str, Any], job: Job, stage: dict[str, Any], plan: Plan) -> None:
+    if job.kind == "canary" and not group["stepped"]:
+        group["stepped"] = True
+        group["name"] = lit(job.stage)  # named after the canary, as before register joined it
+    own = _when(job.when, plan)
+    stage["when"] = [] if own == group["when"] else own
+    if job.approval:
+        group["children"].append(_approval(job, plan))
+    group["children"].append(stage)
 
 
 # How long a rollout waits for its approval (24 h), then the build ends ABORTED and the lock is freed.
@@ -257,8 +273,8 @@ def _minutes(timeout: int | str | None) -> int | None:
 def _rollback(job: Job, plan: Plan) -> list[dict[str, Any]]:
     steps: list[dict[str, Any]] = [{"sh": sh(c.script), "secrets": [lit(s) for s in c.secrets]} for c in job.commands]
     prepare = _prepare(job, plan)
-    if prepare:
-        steps.insert(0, {"sh": sh(prepare), "secrets": []})
+    if prepare:  # retried: a flaky package index must not stop a rollback (the command never repeats)
+        steps.insert(0, {"sh": sh(prepare), "secrets": [], "retry": job.retries + 1 if job.retries else None})
     return steps
 
 
