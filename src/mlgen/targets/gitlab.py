@@ -205,4 +205,10 @@ def notes(plan: Plan) -> list[str]:
     if plan.triggers.schedule:
         out.append(f"schedule: create a pipeline schedule with cron `{plan.triggers.schedule}` in the project settings; "
                    "the workflow rules admit scheduled pipelines.")
+    locks = sorted({j.lock for j in plan.jobs if j.lock})
+    if locks:
+        # The order of a resource group's waiting jobs is set through the API only, never in the YAML.
+        out.append(f"rollout: set the process mode of resource group `{'`, `'.join(locks)}` to `oldest_first` (API: "
+                   "PUT /projects/:id/resource_groups/:key); the default, `unordered`, lets another pipeline's "
+                   "register or step run between two steps of a rollout.")
     return out
