@@ -33,6 +33,8 @@ pytestmark = [pytest.mark.engine, pytest.mark.e2e]
 
 STAGES = ["validate", "train", "evaluate", "register", "canary-10", "canary-50", "canary-100", "rollback"]
 P, F, S, C = "passed", "failed", "skipped", "cached"
+A = "aborted"  # a step stopped mid-bake (timeout, abort, cancel); only a step that had started reports it
+NA = "n/a"  # the local engine cannot play the scenario; a semantic test holds the rule instead
 
 
 @dataclass(frozen=True)
@@ -49,8 +51,17 @@ class Scenario:
     append_row: bool = False  # one more row in data/train.csv (committed) after a run that filled the cache
     # Where a platform rule (not the local engine) makes one target differ; each entry says why.
     engine_expected: dict[str, dict[str, str]] = field(default_factory=dict)
+    bake: str = "1s"
+    # Jenkins timeouts read as this many seconds per minute, so a timeout can fire in a test.
+    jenkins_seconds_per_minute: int | None = None
+    env: dict[str, str] = field(default_factory=dict)  # more job environment (harness knobs)
+    # Engines that can play it; the others print n/a, and the named semantic test holds the rule.
+    engines: tuple[str, ...] = ("github", "gitlab", "jenkins")
+    held_elsewhere: str = ""
 
     def expected_for(self, engine: str) -> dict[str, str]:
+        if engine not in self.engines:
+            return dict.fromkeys(STAGES, NA)
         return {**self.expected, **self.engine_expected.get(engine, {})}
 
 
@@ -73,8 +84,21 @@ SCENARIOS = [
              expected={**NOTHING, "validate": P, "train": P, "evaluate": F}),
     Scenario("4 canary check fails at 50%", fail_canary_at=50,
              expected={**ALL_PASS, "canary-50": F, "canary-100": S, "rollback": P}),
+    # The person answers after the step's whole timeout (60 s here): the approval has a stage
+    # (GitHub, GitLab: a job) of its own, so the bake still gets its time. GitHub and GitLab have
+    # no wait to model (act and gitlab-ci-local approve at once): they run it as a plain rollout.
+    Scenario("9 approval slower than a step's timeout", expected=ALL_PASS, champion_changes=True,
+             jenkins_seconds_per_minute=2, env={"MLGEN_HARNESS_INPUT_WAIT_MS": "65000"}),
+    # A step stopped mid-bake is rolled back. Only the Jenkins harness can stop a running step
+    # (its timeout ends the stage ABORTED, as an abort does); act and gitlab-ci-local cannot cancel.
+    Scenario("10 canary step aborted mid-bake", bake="300s", jenkins_seconds_per_minute=2,
+             expected={**ALL_PASS, "canary-10": A, "canary-50": S, "canary-100": S, "rollback": P},
+             engines=("jenkins",),
+             held_elsewhere="tests/test_rollout_semantics.py: test_github_rolls_back_a_step_that_failed_or_was_cancelled, "
+                            "test_gitlab_rolls_back_a_step_once_whether_it_failed_or_was_cancelled"),
 ]
-FRESH_PROJECT = {"2 broken data", "3 regression vs champion", "4 canary check fails at 50%"}
+FRESH_PROJECT = {"2 broken data", "3 regression vs champion", "4 canary check fails at 50%",
+                 "9 approval slower than a step's timeout", "10 canary step aborted mid-bake"}
 
 
 def selected() -> list[Scenario]:
@@ -121,7 +145,7 @@ class HealthService:
 class Project:
     """A copy of examples/churn as its own repository, registry and deployment log."""
 
-    def __init__(self, root: Path, registry_template: Path) -> None:
+    def __init__(self, root: Path, registry_template: Path, bake: str = "1s") -> None:
         self.root = root
         self.repo = root / "repo"
         shutil.copytree(EXAMPLES / "churn", self.repo, ignore=shutil.ignore_patterns(".mlgen", "model", "metrics.json", "__pycache__"))
@@ -131,7 +155,7 @@ class Project:
         self.runs = 0  # pipelines run on this copy
         spec = self.repo / "mlgen.yaml"
         text = spec.read_text().replace("https://mlflow.example.com", self.uri)
-        text = text.replace("bake: 10m", "bake: 1s\n    interval: 1s")
+        text = text.replace("bake: 10m", f"bake: {bake}\n    interval: 1s")
         spec.write_text(text)
         subprocess.run([sys.executable, "-m", "mlgen", "compile"], cwd=self.repo, check=True, capture_output=True)
         shutil.copy(registry_template, self.db)
@@ -212,19 +236,35 @@ def run_jenkins(project: Project, scenario: Scenario, env: dict[str, str]) -> di
 
     # Each stage on an agent workspace of its own (kept per branch across builds): files move
     # between stages only by stash, and a pull request does not see the branch's workspace.
-    run = run_jenkinsfile(project.repo / "Jenkinsfile", project.repo, branch=scenario.branch, approve=scenario.approve,
+    run = run_jenkinsfile(_jenkinsfile(project, scenario), project.repo, branch=scenario.branch, approve=scenario.approve,
                           change_request=scenario.pull_request, agent_workspaces=project.root / "jenkins-agents",
                           credentials=SECRETS, env=env, stash_dir=project.root / "stash", timeout=900)
     statuses = run.statuses()
     out = {stage: statuses.get(stage, S) for stage in ("validate", "train", "evaluate", "register")}
     for weight in (10, 50, 100):
-        out[f"canary-{weight}"] = statuses.get(f"canary {weight}%", S)
+        record = next((s for s in run.stages if s["stage"] == f"canary {weight}%"), {})
+        stopped = record.get("status") == "aborted" and "unsuccessful" in record.get("post", {})
+        out[f"canary-{weight}"] = A if stopped else statuses.get(f"canary {weight}%", S)
     if out["train"] == P and "mlgen cache: hit" in run.stdout and "mlgen cache: miss" not in run.stdout:
         out["train"] = C
     # The rollback is each canary step's `post { unsuccessful }`: the harness reports whether it ran and how it went.
     posts = [s.get("post", {}).get("unsuccessful") for s in run.stages if s["stage"] in ("canary 10%", "canary 50%", "canary 100%")]
     out["rollback"] = _worst([{"passed": P, "failed": F}[p] for p in posts if p])
     return _norm(out, run.log)
+
+
+def _jenkinsfile(project: Project, scenario: Scenario) -> Path:
+    """The Jenkinsfile, with its minute timeouts read as seconds when the scenario says so."""
+    jenkinsfile = project.repo / "Jenkinsfile"
+    factor = scenario.jenkins_seconds_per_minute
+    if factor is None:
+        return jenkinsfile
+    text, count = re.subn(r"timeout\(time: (\d+), unit: 'MINUTES'\)",
+                          lambda m: f"timeout(time: {int(m.group(1)) * factor}, unit: 'SECONDS')", jenkinsfile.read_text())
+    assert count, "the Jenkinsfile has no timeout"
+    patched = project.root / "Jenkinsfile.seconds"
+    patched.write_text(text)
+    return patched
 
 
 def _worst(results: list[str]) -> str:
@@ -262,8 +302,12 @@ def run_engine(engine: str, root: Path, template: Path) -> dict[str, dict[str, A
     results: dict[str, dict[str, Any]] = {}
     project = Project(root / "shared", template)
     for scenario in selected():
+        if engine not in scenario.engines:
+            results[scenario.name] = {**dict.fromkeys(STAGES, NA), "_champion_changed": scenario.champion_changes,
+                                      "_deployments": None, "_log": scenario.held_elsewhere}
+            continue
         if scenario.name in FRESH_PROJECT:
-            project = Project(root / re.sub(r"\W+", "-", scenario.name), template)
+            project = Project(root / re.sub(r"\W+", "-", scenario.name), template, scenario.bake)
         if scenario.broken_data:
             project.break_data()
         if scenario.strong_champion:
@@ -289,7 +333,7 @@ def _run_once(engine: str, project: Project, scenario: Scenario, service: Health
     own = service is None
     service = service or HealthService(None)
     try:
-        return ENGINES[engine](project, scenario, job_env(project, service))
+        return ENGINES[engine](project, scenario, {**job_env(project, service), **scenario.env})
     finally:
         project.runs += 1
         if own:
@@ -314,6 +358,8 @@ def _table(outcomes: dict[str, dict[str, dict[str, Any]]]) -> str:
             row = by_scenario[scenario.name]
             cells = "".join(row[s].ljust(11) for s in STAGES)
             lines.append(f"  {engine.ljust(9)}{cells}{'changed' if row['_champion_changed'] else 'unchanged'}")
+        if scenario.held_elsewhere:
+            lines.append(f"  n/a: held by {scenario.held_elsewhere}")
         lines.append("  " + "expected".ljust(9) + "".join(scenario.expected[s].ljust(11) for s in STAGES)
                      + ("changed" if scenario.champion_changes else "unchanged"))
         for engine in scenario.engine_expected:  # platform rules that make one target differ
@@ -338,7 +384,10 @@ def test_engines_agree_on_every_scenario(outcomes: dict[str, dict[str, dict[str,
 
 def test_deployments_follow_the_canary(outcomes: dict[str, dict[str, dict[str, Any]]]) -> None:
     expected = {"1 default branch, all good": ["weight=10", "weight=50", "weight=100"],
-                "4 canary check fails at 50%": ["weight=10", "weight=50", "rollback"]}
+                "4 canary check fails at 50%": ["weight=10", "weight=50", "rollback"],
+                "9 approval slower than a step's timeout": ["weight=10", "weight=50", "weight=100"],
+                "10 canary step aborted mid-bake": ["weight=10", "rollback"]}
     for engine, by_scenario in outcomes.items():
         for name, row in by_scenario.items():  # the scenarios that ran ($MLGEN_E2E_SCENARIOS)
-            assert row["_deployments"] == expected.get(name, []), (engine, name)
+            if row["_deployments"] is not None:  # None: the engine cannot play it (n/a)
+                assert row["_deployments"] == expected.get(name, []), (engine, name)

@@ -153,3 +153,42 @@ def test_generated_rollout_commands_all_read_the_registered_version() -> None:
         for argv in commands:
             if argv[0] == "canary":
                 assert argv[argv.index("--version-from") + 1] == ".mlgen/registered-m.json", (job_id, argv)
+
+
+@pytest.mark.parametrize(("printed", "seen"), [("", "v"), ("build-7", "vbuild-7"), ("42", "v42")])
+def test_a_command_registry_pins_whatever_version_its_register_command_printed(runtime: Run, tmp_path: Path,
+                                                                             printed: str, seen: str) -> None:
+    (tmp_path / "model").mkdir()
+    (tmp_path / "model" / "w.bin").write_text("w")
+    register = ["registry", "register", "--registry", "command", "--model", "m", "--path", "model",
+                "--register-command", f"echo {shlex.quote(printed)}" if printed else "true"]
+    assert runtime(*register).code == 0
+    log = tmp_path / "deployed"
+    step = runtime("canary", "step", "--weight", "10", "--deploy", f'echo "v$MLGEN_MODEL_VERSION" >> {log}',
+                   "--bake", "100ms", "--interval", "50ms", "--check", "true", "--model", "m",
+                   "--version-from", ".mlgen/registered-m.json")
+    assert step.code == 0, step.out + step.err
+    assert log.read_text().split() == [seen]  # no version printed: nothing pinned, the rollout still runs
+
+
+@pytest.mark.parametrize(("record", "message"), [
+    (None, "the record of the registered version is missing"),
+    ("{", "the record of the registered version is unreadable"),
+    ('{"model": "other", "version": "3"}', "the record is for model `other`, not `m`"),
+    ('{"model": "m", "version": "x1", "registry": "mlflow"}', "the recorded MLflow version `x1` is not a version number"),
+    ('[]', "this is not a record written by `mlgen registry register`"),
+])
+def test_a_bad_record_stops_the_step_before_any_traffic_moves(runtime: Run, tmp_path: Path, record: str | None,
+                                                              message: str) -> None:
+    if record is not None:
+        (tmp_path / ".mlgen").mkdir()
+        (tmp_path / ".mlgen" / "registered-m.json").write_text(record)
+    step = runtime("canary", "step", "--weight", "10", "--deploy", f"touch {tmp_path / 'routed'}", "--bake", "1s",
+                   "--check", "true", "--model", "m", "--version-from", ".mlgen/registered-m.json")
+    assert step.code == 1 and message in step.err
+    assert not (tmp_path / "routed").exists()
+    # the rollback still routes traffic back when the record is missing
+    if record is None:
+        back = runtime("canary", "rollback", "--rollback", f"touch {tmp_path / 'back'}", "--version-from",
+                       ".mlgen/registered-m.json")
+        assert back.code == 0 and (tmp_path / "back").exists()

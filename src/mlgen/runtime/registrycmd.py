@@ -157,11 +157,9 @@ def pinned_version(args: argparse.Namespace, model: str | None = None, *, missin
     `missing_ok`: a missing record gives None instead of an error (a rollback must still route traffic back).
     """
     value = getattr(args, "pin_version", None)
-    source = getattr(args, "version_from", None)
-    if value is None and source:
-        value = state.recorded_version(Path(source), model, missing_ok=missing_ok)
     if value is None:
-        return None
+        source = getattr(args, "version_from", None)
+        return state.recorded_version(Path(source), model, missing_ok=missing_ok) if source else None
     if not value.isdigit() or int(value) < 1:
         raise UserError(f"--version must be a version number such as 3, got `{value}`",
                         hint="`mlgen registry register` records it in .mlgen/registered-<model>.json")

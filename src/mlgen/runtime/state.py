@@ -70,9 +70,15 @@ def recorded_version(path: Path, model: str | None, *, missing_ok: bool = False)
         raise UserError("the record of the registered version is missing", where=str(path), hint=hint) from None
     except (OSError, ValueError) as exc:
         raise UserError(f"the record of the registered version is unreadable ({exc})", where=str(path), hint=hint) from None
-    if not isinstance(record, dict) or not record.get("version"):
+    if not isinstance(record, dict) or "version" not in record or not record.get("model"):
         raise UserError("this is not a record written by `mlgen registry register`", where=str(path), hint=hint)
-    if model is not None and record.get("model") != model:
-        raise UserError(f"the record is for model `{record.get('model')}`, not `{model}`", where=str(path),
+    if model is not None and record["model"] != model:
+        raise UserError(f"the record is for model `{record['model']}`, not `{model}`", where=str(path),
                         hint="pass the record of this model: .mlgen/registered-<model>.json")
-    return str(record["version"])
+    version = str(record["version"] or "")
+    if not version:  # a `command` registry whose register command printed no version: nothing to pin
+        print(f"mlgen: {path} names no version (the register command printed none): nothing is pinned", flush=True)
+        return None
+    if record.get("registry") == "mlflow" and not (version.isdigit() and int(version) > 0):
+        raise UserError(f"the recorded MLflow version `{version}` is not a version number", where=str(path), hint=hint)
+    return version
