@@ -126,3 +126,22 @@ def test_a_rollback_retries_its_set_up_and_never_its_command(steps: list[int], a
         retried = post[post.index(f"retry({ROLLBACK_SETUP_RETRIES + 1}) {{"):post.index("mlgen canary rollback")]
         assert f"pip install '{client}" in retried
         assert post.count("retry(") == 1, "the rollback command is outside the retry"
+
+
+@pytest.mark.parametrize("side_needs", [["train"], ["register"]])
+def test_jenkins_a_stage_between_register_and_canary_keeps_its_own_branches(side_needs: list[str]) -> None:
+    """A stage listed between register and canary joins the rollout's lock only if it waits for
+    register; otherwise it runs before the rollout, on every branch its own condition allows."""
+    data = spec([10, 100], approval=False)
+    side = {"name": "side", "kind": "validate", "run": "true", "needs": side_needs}
+    data["stages"].insert(2, side)
+    data["stages"][3]["needs"] = ["register"]  # the canary
+    text = compile_spec(data)["jenkins"]
+    from tests.condeval import jenkins_when
+
+    rollout = _stage(text, "canary")
+    inside = "stage('side')" in rollout
+    assert inside == (side_needs == ["register"])
+    runs_on_feature = jenkins_when(text, "side", branch="feature/x")
+    assert runs_on_feature == (side_needs == ["train"]), "only what waits for register is limited to its branches"
+    assert text.index("stage('side')") < text.index("stage('canary 10%')")

@@ -52,8 +52,7 @@ class Scenario:
     # Where a platform rule (not the local engine) makes one target differ; each entry says why.
     engine_expected: dict[str, dict[str, str]] = field(default_factory=dict)
     bake: str = "1s"
-    # Jenkins timeouts read as this many seconds per minute, so a timeout can fire in a test.
-    jenkins_seconds_per_minute: int | None = None
+    canary_timeout: str | None = None  # the canary stage's `timeout` (a fresh project), so it can fire in a test
     env: dict[str, str] = field(default_factory=dict)  # more job environment (harness knobs)
     # Engines that can play it; the others print n/a, and the named semantic test holds the rule.
     engines: tuple[str, ...] = ("github", "gitlab", "jenkins")
@@ -88,10 +87,10 @@ SCENARIOS = [
     # (GitHub, GitLab: a job) of its own, so the bake still gets its time. GitHub and GitLab have
     # no wait to model (act and gitlab-ci-local approve at once): they run it as a plain rollout.
     Scenario("9 approval slower than a step's timeout", expected=ALL_PASS, champion_changes=True,
-             jenkins_seconds_per_minute=2, env={"MLGEN_HARNESS_INPUT_WAIT_MS": "65000"}),
+             canary_timeout="1m", env={"MLGEN_HARNESS_INPUT_WAIT_MS": "65000"}),
     # A step stopped mid-bake is rolled back. Only the Jenkins harness can stop a running step
     # (its timeout ends the stage ABORTED, as an abort does); act and gitlab-ci-local cannot cancel.
-    Scenario("10 canary step aborted mid-bake", bake="300s", jenkins_seconds_per_minute=2,
+    Scenario("10 canary step aborted mid-bake", bake="300s", canary_timeout="1m",
              expected={**ALL_PASS, "canary-10": A, "canary-50": S, "canary-100": S, "rollback": P},
              engines=("jenkins",),
              held_elsewhere="tests/test_rollout_semantics.py: test_github_rolls_back_a_step_that_failed_or_was_cancelled, "
@@ -145,7 +144,7 @@ class HealthService:
 class Project:
     """A copy of examples/churn as its own repository, registry and deployment log."""
 
-    def __init__(self, root: Path, registry_template: Path, bake: str = "1s") -> None:
+    def __init__(self, root: Path, registry_template: Path, bake: str = "1s", canary_timeout: str | None = None) -> None:
         self.root = root
         self.repo = root / "repo"
         shutil.copytree(EXAMPLES / "churn", self.repo, ignore=shutil.ignore_patterns(".mlgen", "model", "metrics.json", "__pycache__"))
@@ -155,7 +154,8 @@ class Project:
         self.runs = 0  # pipelines run on this copy
         spec = self.repo / "mlgen.yaml"
         text = spec.read_text().replace("https://mlflow.example.com", self.uri)
-        text = text.replace("bake: 10m", f"bake: {bake}\n    interval: 1s")
+        timeout = f"\n    timeout: {canary_timeout}" if canary_timeout else ""
+        text = text.replace("bake: 10m", f"bake: {bake}\n    interval: 1s{timeout}")
         spec.write_text(text)
         subprocess.run([sys.executable, "-m", "mlgen", "compile"], cwd=self.repo, check=True, capture_output=True)
         shutil.copy(registry_template, self.db)
@@ -236,7 +236,7 @@ def run_jenkins(project: Project, scenario: Scenario, env: dict[str, str]) -> di
 
     # Each stage on an agent workspace of its own (kept per branch across builds): files move
     # between stages only by stash, and a pull request does not see the branch's workspace.
-    run = run_jenkinsfile(_jenkinsfile(project, scenario), project.repo, branch=scenario.branch, approve=scenario.approve,
+    run = run_jenkinsfile(project.repo / "Jenkinsfile", project.repo, branch=scenario.branch, approve=scenario.approve,
                           change_request=scenario.pull_request, agent_workspaces=project.root / "jenkins-agents",
                           credentials=SECRETS, env=env, stash_dir=project.root / "stash", timeout=900)
     statuses = run.statuses()
@@ -251,20 +251,6 @@ def run_jenkins(project: Project, scenario: Scenario, env: dict[str, str]) -> di
     posts = [s.get("post", {}).get("unsuccessful") for s in run.stages if s["stage"] in ("canary 10%", "canary 50%", "canary 100%")]
     out["rollback"] = _worst([{"passed": P, "failed": F}[p] for p in posts if p])
     return _norm(out, run.log)
-
-
-def _jenkinsfile(project: Project, scenario: Scenario) -> Path:
-    """The Jenkinsfile, with its minute timeouts read as seconds when the scenario says so."""
-    jenkinsfile = project.repo / "Jenkinsfile"
-    factor = scenario.jenkins_seconds_per_minute
-    if factor is None:
-        return jenkinsfile
-    text, count = re.subn(r"timeout\(time: (\d+), unit: 'MINUTES'\)",
-                          lambda m: f"timeout(time: {int(m.group(1)) * factor}, unit: 'SECONDS')", jenkinsfile.read_text())
-    assert count, "the Jenkinsfile has no timeout"
-    patched = project.root / "Jenkinsfile.seconds"
-    patched.write_text(text)
-    return patched
 
 
 def _worst(results: list[str]) -> str:
@@ -307,7 +293,7 @@ def run_engine(engine: str, root: Path, template: Path) -> dict[str, dict[str, A
                                       "_deployments": None, "_log": scenario.held_elsewhere}
             continue
         if scenario.name in FRESH_PROJECT:
-            project = Project(root / re.sub(r"\W+", "-", scenario.name), template, scenario.bake)
+            project = Project(root / re.sub(r"\W+", "-", scenario.name), template, scenario.bake, scenario.canary_timeout)
         if scenario.broken_data:
             project.break_data()
         if scenario.strong_champion:

@@ -169,6 +169,7 @@ def _stages(plan: Plan, views: dict[str, View]) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     by_id: dict[str, dict[str, Any]] = {}
     group: dict[str, Any] | None = None  # the rollout being laid out: one stage under one lock
+    after = _upstream(plan)
     for job in plan.jobs:
         if job.kind == "rollback":
             # A step's rollback is that step's `post { unsuccessful }`, on the step's own agent.
@@ -182,8 +183,18 @@ def _stages(plan: Plan, views: dict[str, View]) -> list[dict[str, Any]]:
             out.append(group)
         if group is None:
             out.append(stage)
-            continue
-        _add_to_rollout(group, job, stage, plan)
+        elif job.kind in ("register", "canary") or group["first"] in after[job.id]:
+            _add_to_rollout(group, job, stage, plan)
+        else:  # independent of the rollout: it runs before it, under its own condition
+            out.insert(out.index(group), stage)
+    return out
+
+
+def _upstream(plan: Plan) -> dict[str, set[str]]:
+    """job id -> every job it waits for, directly or not."""
+    out: dict[str, set[str]] = {}
+    for job in plan.jobs:  # in plan order: a job's needs come before it
+        out[job.id] = set(job.needs).union(*(out.get(n, set()) for n in job.needs))
     return out
 
 
@@ -194,7 +205,7 @@ def _rollout_group(first: Job, plan: Plan) -> dict[str, Any]:
     never wait for it; the register job's branches are the widest (the steps need it).
     """
     return {"name": lit(first.stage), "when": _when(first.when, plan), "lock": lit(first.lock or ""),
-            "children": [], "stepped": False}
+            "children": [], "stepped": False, "first": first.id}
 
 
 def _add_to_rollout(group: dict[str, Any], job: Job, stage: dict[str, Any], plan: Plan) -> None:
