@@ -255,7 +255,7 @@ def _when_block(text: str, start: int) -> str | None:
         depth += {"{": 1, "}": -1}.get(head[j], 0)
         if depth == 0:
             return head[i + 1:j]
-    raise ValueError(f"unbalanced when block in stage {stage}")
+    raise ValueError(f"unbalanced when block in the stage at {start}")
 
 
 def _groovy_quote(value: str) -> str:
