@@ -33,7 +33,9 @@ pytestmark = [pytest.mark.engine, pytest.mark.e2e]
 
 STAGES = ["validate", "train", "evaluate", "register", "canary-10", "canary-50", "canary-100", "rollback"]
 P, F, S, C = "passed", "failed", "skipped", "cached"
-A = "aborted"  # a step stopped mid-bake (timeout, abort, cancel); only a step that had started reports it
+# A step stopped mid-bake (timeout, abort, cancel) that then ran its rollback. Not "aborted", which
+# _norm reads as "did not run" (stages an abort skipped).
+A = "stopped"
 NA = "n/a"  # the local engine cannot play the scenario; a semantic test holds the rule instead
 
 
