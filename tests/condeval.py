@@ -212,20 +212,37 @@ _GROOVY = re.compile(r"\s*(?:(?P<str>'(?:[^'\\]|\\.)*')|(?P<brace>[{}])|(?P<sep>
 
 
 def jenkins_when(jenkinsfile: str, stage: str, *, branch: str, change_request: bool = False) -> bool:
-    """Does stage `stage` pass its `when` for this build? (True when it has none.)"""
-    block = _when_block(jenkinsfile, stage)
-    if block is None:
-        return True
-    tokens = _groovy_tokens(block)
+    """Does stage `stage` pass its `when`, and the `when` of every stage it is nested in, for this
+    build? (A nested stage runs only inside its parent.) True when none has one."""
     env = {"BRANCH_NAME": "PR-1" if change_request else branch, "CHANGE_ID": "1" if change_request else None}
-    conditions, rest = _jenkins_conditions(tokens, env)
-    if rest:
-        raise ValueError(f"unread tokens {rest} in when block of {stage}")
-    return all(conditions)
+    start = jenkinsfile.index(f"stage({_groovy_quote(stage)})")
+    for at in [*_enclosing_stages(jenkinsfile, start), start]:
+        block = _when_block(jenkinsfile, at)
+        if block is None:
+            continue
+        conditions, rest = _jenkins_conditions(_groovy_tokens(block), env)
+        if rest:
+            raise ValueError(f"unread tokens {rest} in when block of {stage}")
+        if not all(conditions):
+            return False
+    return True
 
 
-def _when_block(text: str, stage: str) -> str | None:
-    start = text.index(f"stage({_groovy_quote(stage)})")
+def _enclosing_stages(text: str, position: int) -> list[int]:
+    """Where the stages that hold the stage at `position` start (outermost first)."""
+    out = []
+    for match in re.finditer(r"stage\('(?:[^'\\]|\\.)*'\) \{", text[:position]):
+        depth = 0
+        for j in range(match.end() - 1, position):
+            depth += {"{": 1, "}": -1}.get(text[j], 0)
+            if depth == 0:
+                break
+        else:
+            out.append(match.start())
+    return out
+
+
+def _when_block(text: str, start: int) -> str | None:
     body = text[start:]
     # the stage's own when: before its steps/stages/matrix open
     end = min(i for i in (body.find("steps {"), body.find("stages {", 1), body.find("matrix {"), len(body)) if i >= 0)
@@ -238,7 +255,7 @@ def _when_block(text: str, stage: str) -> str | None:
         depth += {"{": 1, "}": -1}.get(head[j], 0)
         if depth == 0:
             return head[i + 1:j]
-    raise ValueError(f"unbalanced when block in stage {stage}")
+    raise ValueError(f"unbalanced when block in the stage at {start}")
 
 
 def _groovy_quote(value: str) -> str:

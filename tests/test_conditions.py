@@ -42,8 +42,8 @@ def spec(register: list[str] | None, canary: list[str] | None) -> dict[str, Any]
 
 
 def decisions(outputs: dict[str, str], job: str, jenkins_stage: str, branch: str, pull_request: bool) -> dict[str, bool]:
-    """Would each target run `job` (its own condition; every need succeeded)? On Jenkins the
-    canary steps are nested in one `canary` stage, whose `when` holds the condition."""
+    """Would each target run `job` (its own condition; every need succeeded)? On Jenkins register
+    and the canary steps are nested in one rollout stage: its `when` and the stage's own both count."""
     gh = yamlout.load(outputs["github"])
     gl = yamlout.load(outputs["gitlab"])
     ref = "refs/pull/1/merge" if pull_request else f"refs/heads/{branch}"
@@ -73,7 +73,7 @@ def test_branch_only_jobs_run_on_any_listed_branch(register: list[str] | None, c
             assert not runs_on["canary-50"], exc.render()  # refused only when the canary could never run
             assert "can never run" in exc.render()
             return
-    for job, stage in (("register", "register"), ("canary-50", "canary")):
+    for job, stage in (("register", "register"), ("canary-50", "canary 50%")):
         allowed = runs_on[job]
         for branch in [*BRANCHES, "other"]:
             expected = branch in allowed

@@ -67,10 +67,12 @@ def test_github_branches_and_pull_requests(gh: dict[str, Any]) -> None:
 
 
 def test_github_approval_environment_and_serialised_deploys(gh: dict[str, Any]) -> None:
+    locked = {"group": "deploy-production", "cancel-in-progress": False, "queue": "max"}
     for job in ("canary-10", "canary-50", "canary-100", "canary-50-rollback"):
         assert gh["jobs"][job]["environment"] == {"name": "production"}
-        assert gh["jobs"][job]["concurrency"] == {"group": "deploy-production", "cancel-in-progress": False}
+        assert gh["jobs"][job]["concurrency"] == locked
     assert "environment" not in gh["jobs"]["register"]
+    assert gh["jobs"]["register"]["concurrency"] == locked  # the rollout starts with register
 
 
 def test_github_asks_for_approval_once_and_never_for_a_rollback(gh: dict[str, Any]) -> None:
@@ -142,7 +144,9 @@ def test_gitlab_order_and_artifacts(gl: dict[str, Any]) -> None:
     assert gl["train"]["needs"] == [{"job": "validate", "artifacts": False}]
     assert gl["evaluate"]["needs"] == [{"job": "train", "artifacts": True}]
     assert gl["register"]["needs"] == [{"job": "evaluate", "artifacts": True}, {"job": "train", "artifacts": True}]
-    assert gl["canary-50-rollback"]["needs"] == [{"job": "canary-50", "artifacts": False}]
+    # every step and rollback reads the version register recorded (issue 14: version pinned end to end)
+    assert gl["canary-50-rollback"]["needs"] == [{"job": "canary-50", "artifacts": False},
+                                                 {"job": "register", "artifacts": True}]
     assert gl["evaluate"]["artifacts"]["reports"] == {"junit": ".mlgen/reports/evaluate-*.xml"}
     assert gl["evaluate"]["artifacts"]["when"] == "always"
 
@@ -183,14 +187,17 @@ def _stage_names(text: str) -> list[str]:
 
 
 def test_jenkins_order(jf: str) -> None:
-    assert _stage_names(jf) == ["validate", "train", "train", "evaluate", "register", "canary",
+    # register is the first stage of the rollout: inside the rollout's stage and its lock
+    assert _stage_names(jf) == ["validate", "train", "train", "evaluate", "canary", "register",
                                 "canary approval", "canary 10%", "canary 50%", "canary 100%"]
 
 
 def test_jenkins_approval_lock_and_rollback(jf: str) -> None:
     canary = jf[jf.index("stage('canary')"):]
-    assert canary.index("when {\n        branch 'main'") < canary.index("input {")
-    assert "lock('deploy-production')" in canary
+    # the branch is decided before the lock is taken (beforeOptions): other branches never wait for it
+    when = canary.index("when {\n        beforeOptions true\n        branch 'main'")
+    assert when < canary.index("lock('deploy-production')") < canary.index("stage('register')") < canary.index("input {")
+    assert "disableConcurrentBuilds()" in jf[:jf.index("stages {")]
     approval = canary[canary.index("stage('canary approval')"):canary.index("stage('canary 10%')")]
     assert "input {" in approval
     assert "input {" not in canary[canary.index("stage('canary 10%')"):]
@@ -213,8 +220,8 @@ def test_jenkins_gate_reports_and_stash(jf: str) -> None:
     assert "junit testResults: '.mlgen/reports/evaluate-*.xml'" in evaluate
     assert "unstash 'train~gb'" in evaluate and "unstash 'train~logreg'" in evaluate
     assert 'stash name: "train~${env.MODEL}"' in jf
-    register = jf[jf.index("stage('register')"):jf.index("stage('canary')")]
-    assert "branch 'main'" in register
+    rollout = jf[jf.index("stage('canary')"):jf.index("stage('register')")]
+    assert "branch 'main'" in rollout  # register runs inside the rollout's stage, on its branches
 
 
 def test_only_deployments_and_registry_writes_are_protected_from_cancellation(gh: dict[str, Any], gl: dict[str, Any]) -> None:
@@ -232,4 +239,7 @@ def test_canary_jobs_get_the_registry_where_they_use_it(gh: dict[str, Any], gl: 
         assert any(step.get("env", {}).get("MLFLOW_TRACKING_TOKEN") == "${{ secrets.MLFLOW_TRACKING_TOKEN }}"
                    for step in gh["jobs"][job]["steps"]), job
         installs = [line for line in gl[job]["before_script"] if "mlgen-ci" in line]
+        if job.endswith("-rollback"):  # a rollback's install is retried: `'` is quoted for `bash -c` there
+            assert len(installs) == 1 and "seq 1 3" in installs[0] and "mlgen-ci[mlflow]==0.1.0" in installs[0], job
+            continue
         assert installs == [f"python -m pip install 'mlgen-ci{'[mlflow]' if mlflow else ''}==0.1.0'"], job

@@ -108,7 +108,20 @@ def register(stage: Any, evaluate_stage: str | None) -> str:
     return _cmd("registry", "register", flags=flags)
 
 
-def canary_step(stage: Any, weight: int) -> str:
+def registered_record(registry: Registry | None) -> str | None:
+    """The file the register job writes its new version to, when a register stage feeds this one.
+
+    Every canary step, promote and rollback reads its version from there (`--version-from`), so
+    they act on the version this pipeline registered, never on whatever holds the alias now.
+    """
+    if registry is None or registry.register is None or not registry.model:
+        return None
+    from mlgen.runtime.state import registered_path
+
+    return registered_path(registry.model).as_posix()
+
+
+def canary_step(stage: Any, weight: int, registry: Registry | None = None) -> str:
     flags: list[tuple[str, str | None]] = [("--weight", str(weight)), ("--deploy", stage.deploy), ("--bake", stage.bake),
                                            ("--interval", stage.interval), ("--check", stage.check), ("--check-url", stage.check_url)]
     for metric, t in stage.thresholds.items():
@@ -116,6 +129,7 @@ def canary_step(stage: Any, weight: int) -> str:
         flags.append(("--threshold", f"{metric}:{rules}"))
     if stage.failure_limit != 1:  # the default is left out: configs written before it existed stay the same
         flags.append(("--failure-limit", str(stage.failure_limit)))
+    flags.append(("--version-from", registered_record(registry)))
     return _cmd("canary", "step", flags=flags)
 
 
@@ -123,6 +137,7 @@ def promote(registry: Registry) -> str:
     flags = _registry_flags(registry, "promote")
     if registry.register is not None:
         flags.append(("--from-alias", registry.register.alias))
+    flags.append(("--version-from", registered_record(registry)))
     return _cmd("canary", "promote", flags=flags)
 
 
@@ -130,4 +145,5 @@ def rollback(stage: Any, registry: Registry) -> str:
     flags: list[tuple[str, str | None]] = [("--rollback", stage.rollback)]
     if registry.model:
         flags += _registry_flags(registry, "rollback")
+        flags.append(("--version-from", registered_record(registry)))
     return _cmd("canary", "rollback", flags=flags)

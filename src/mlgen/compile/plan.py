@@ -34,6 +34,9 @@ DISTRIBUTION = "mlgen-ci"
 # contain it, so leg names cannot collide with each other or with another stage's artifact, and
 # `<stage>~*` matches only that stage's legs. GitHub artifact names and Jenkins stash names allow it.
 LEG_SEPARATOR = "~"
+# A rollback must not fail on a flaky package index: its install and set-up are tried this many
+# more times (the rollback command itself is mlgen's and never repeats).
+ROLLBACK_SETUP_RETRIES = 2
 ProjectSetup = Literal["never", "always", "on cache miss"]
 
 
@@ -189,6 +192,9 @@ def build(pipeline: Pipeline, version: str, source: Source | None = None) -> Pla
             jobs[job.id] = job
     if problems:
         raise SpecError(problems)
+    for job in list(jobs.values()):
+        if job.kind == "register" and job.stage in builder.rollout_lock:
+            jobs[job.id] = dataclasses.replace(job, lock=builder.rollout_lock[job.stage])
     t = pipeline.triggers
     the_plan = Plan(
         name=pipeline.name, version=version, default_branch=pipeline.defaults.branch,
@@ -239,6 +245,8 @@ def upload_paths(stage: Any) -> tuple[str, ...]:
     if stage.kind == "canary":
         return ()
     extra = (stage.metrics, calls.gate_results(stage.name), *filter(None, [stage.predictions])) if stage.kind == "evaluate" else ()
+    if stage.kind == "register":  # the version it created, which the rollout acts on
+        extra = (layout.registered(stage.model),)
     return tuple(dict.fromkeys([*stage.outputs, *extra]))
 
 
@@ -254,6 +262,7 @@ class _Builder:
         self.needs = the_graph.needs
         self.artifacts: dict[str, Artifact] = {}  # stage -> what it hands on
         self.last_job: dict[str, str] = {}  # stage -> the job id later stages wait for
+        self.rollout_lock: dict[str, str] = {}  # register stage -> the lock of the rollout it starts
         self.defaults = pipeline.defaults
 
     def jobs_for(self, stage: AnyStage) -> list[Job]:
@@ -364,8 +373,12 @@ class _Builder:
         jobs = []
         previous = common["needs"]
         rollback = Command("rollback", calls.rollback(stage, registry), secrets)
+        if registry.register is not None:  # the rollout starts at register: one lock holds both
+            self.rollout_lock.setdefault(registry.register.name, base["lock"])
+        # Every step and rollback reads the version the register job recorded (its artifact).
+        records = tuple(a for a in common["downloads"] if registry.register is not None and a.producer == registry.register.name)
         for i, weight in enumerate(stage.steps):
-            commands = [Command(f"canary {weight}%", calls.canary_step(stage, weight), secrets)]
+            commands = [Command(f"canary {weight}%", calls.canary_step(stage, weight, registry), secrets)]
             install = base["install"]
             if weight == 100 and model:
                 commands.append(Command("promote", calls.promote(registry), secrets,
@@ -375,12 +388,13 @@ class _Builder:
             approval = f"Start the canary of {model or self.pipeline.name} in {stage.environment}?" if i == 0 and stage.approval else None
             jobs.append(Job(**{**base, "id": job_id, "title": f"{stage.name} {weight}%", "needs": previous,
                                "commands": tuple(commands), "approval": approval, "install": install,
-                               "downloads": common["downloads"] if i == 0 else ()}))
+                               "downloads": common["downloads"] if i == 0 else records}))
             # Each step has its own rollback, which runs only when that step failed: the failing
             # step is the last one that touched traffic, and no engine has to reason about steps
             # that never started.
             jobs.append(Job(**{**base, "id": f"{job_id}-rollback", "kind": "rollback", "title": f"{stage.name} {weight}% rollback",
-                               "needs": (job_id,), "commands": (rollback,), "downloads": (), "install": with_registry,
+                               "needs": (job_id,), "commands": (rollback,), "downloads": records, "install": with_registry,
+                               "retries": ROLLBACK_SETUP_RETRIES,
                                "when": When(when.branches, when.default_branch, on_failure_of=(job_id,))}))
             previous = (job_id,)
         return jobs

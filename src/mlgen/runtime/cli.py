@@ -70,6 +70,13 @@ def _version_flag(parser: argparse.ArgumentParser, action: str) -> None:
     parser.add_argument("--version", dest="pin_version", metavar="N",
                         help=f"{action} exactly this version (the one `register` recorded in "
                              ".mlgen/registered-<model>.json); refuse if the alias moved to another one")
+    _version_from_flag(parser)
+
+
+def _version_from_flag(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--version-from", metavar="FILE",
+                        help="read --version from the record `mlgen registry register` wrote "
+                             "(.mlgen/registered-<model>.json); generated jobs pass it")
 
 
 def _gate_parser(sub: argparse._SubParsersAction[_Parser]) -> None:
@@ -152,6 +159,7 @@ def _registry_parser(sub: argparse._SubParsersAction[_Parser]) -> None:
     _spec_flags(p, "register")
     p.add_argument("--version", dest="pin_version", metavar="N",
                    help="roll back only if this version is the champion")
+    _version_from_flag(p)
     _registry_flags(p)
     p = _command(reg_sub, "baseline", "write an alias's metrics as a JSON baseline file", BASELINE_HELP, handler)
     _spec_flags(p, "register")
@@ -196,6 +204,7 @@ def _canary_parser(sub: argparse._SubParsersAction[_Parser]) -> None:
     p.add_argument("--rollback", metavar="CMD", help="shell command that routes all traffic back to the old model")
     p.add_argument("--version", dest="pin_version", metavar="N",
                    help="the version this run rolled out: it is marked failed and its promotion undone")
+    _version_from_flag(p)
     _registry_flags(p, model_help="registered model whose champion to check (omit to leave the registry alone)")
 
 

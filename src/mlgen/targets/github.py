@@ -148,7 +148,9 @@ def _job(job: Job, plan: Plan, settings: Settings) -> dict[str, Any]:
             env["url"] = job.environment_url
         out["environment"] = env
     if job.lock:
-        out["concurrency"] = {"group": job.lock, "cancel-in-progress": False}
+        # `queue: max`: later jobs of the group wait in order; without it a newly queued job
+        # cancels the pending one, which may be another run's rollback.
+        out["concurrency"] = {"group": job.lock, "cancel-in-progress": False, "queue": "max"}
     if job.matrix:
         out["strategy"] = {"fail-fast": False, "matrix": {k.lower(): list(v) for k, v in job.matrix}}
     env_vars = {k: f"${{{{ matrix.{k.lower()} }}}}" for k, _ in job.matrix}

@@ -104,6 +104,7 @@ def _job(job: Job, plan: Plan, settings: Settings, rollback: Job | None = None) 
         if job.environment_url:
             env["url"] = job.environment_url
         out["environment"] = env
+    if job.lock:  # the deploy steps, their rollbacks and the register job that starts the rollout
         out["resource_group"] = job.lock
     if job.cache:
         key = "-".join([job.cache.prefix, *(f"${k}" for k, _ in job.matrix)])
@@ -151,7 +152,7 @@ def _rollback_on_cancel(rollback: Job) -> str:
     runs the rollback once, never twice.
     """
     # Not indented: a quoted value in the command may span lines and must stay byte-exact.
-    lines = [f"python -m pip install '{rollback.install}'"] if rollback.install else []
+    lines = [retry.wrap_inline(f"python -m pip install '{rollback.install}'", rollback.retries).rstrip("\n")] if rollback.install else []
     body = "\n".join([*lines, *(c.script for c in rollback.commands)])
     return f'if [ "$CI_JOB_STATUS" = canceled ]; then\n{body}\nfi'
 
@@ -208,4 +209,10 @@ def notes(plan: Plan) -> list[str]:
     if plan.triggers.schedule:
         out.append(f"schedule: create a pipeline schedule with cron `{plan.triggers.schedule}` in the project settings; "
                    "the workflow rules admit scheduled pipelines.")
+    locks = sorted({j.lock for j in plan.jobs if j.lock})
+    if locks:
+        # The order of a resource group's waiting jobs is set through the API only, never in the YAML.
+        out.append(f"rollout: set the process mode of resource group `{'`, `'.join(locks)}` to `oldest_first` (API: "
+                   "PUT /projects/:id/resource_groups/:key); the default, `unordered`, lets another pipeline's "
+                   "register or step run between two steps of a rollout.")
     return out

@@ -106,7 +106,8 @@ def _pipeline(plan: Plan, views: dict[str, View]) -> Block:
     cron = [Line(call("cron", lit(values.numeric_cron(plan.triggers.schedule))))] if plan.triggers.schedule else []
     return Block(Groovy("pipeline")).add(
         Line(Groovy("agent none")),
-        Block(Groovy("options"), [Line(Groovy("buildDiscarder(logRotator(numToKeepStr: '30'))"))]),
+        Block(Groovy("options"), [Line(Groovy("buildDiscarder(logRotator(numToKeepStr: '30'))")),
+                                  Line(Groovy("disableConcurrentBuilds()"))]),
         nonempty("triggers", cron),
         _environment([*cache, *plan.env]),
         Block(Groovy("stages"), _stages(plan, views)),
@@ -115,28 +116,61 @@ def _pipeline(plan: Plan, views: dict[str, View]) -> Block:
 
 def _stages(plan: Plan, views: dict[str, View]) -> list[Node]:
     rollbacks = {job.needs[0]: job for job in plan.jobs if job.kind == "rollback"}
-    out: list[Node] = []
-    groups: dict[str, Block] = {}
+    out: list[Node | _Rollout] = []
+    rollout: _Rollout | None = None  # the rollout being laid out: one stage under one lock
+    after = _upstream(plan)
     for job in plan.jobs:
         if job.kind == "rollback":
             continue  # the `post { unsuccessful }` of its step (see `_post`)
-        stage = _stage(job, plan, views[job.id], rollbacks.get(job.id))
-        if job.kind != "canary":
-            out.append(stage)
+        if rollout is not None and rollout.stepped and job.kind != "canary":
+            rollout = None  # the rollout is over
+        if rollout is None and job.lock and job.kind in ("register", "canary"):
+            rollout = _Rollout(job, _when(job.when, plan))
+            out.append(rollout)
+        own = _when(job.when, plan)
+        inside = rollout is not None and (job.kind in ("register", "canary") or rollout.first in after[job.id])
+        stage = _stage(job, plan, views[job.id], rollbacks.get(job.id), [] if inside and rollout and own == rollout.when else own)
+        if rollout is None or not inside:
+            # independent of the rollout: it runs before it, under its own condition
+            out.insert(out.index(rollout), stage) if rollout is not None else out.append(stage)
             continue
-        # Canary steps nest in one stage: its `when` gates them all before any input, and its
-        # lock serialises the whole rollout.
-        group = groups.get(job.stage)
-        if group is None:
-            group = groups[job.stage] = Block(Groovy("stages"))
-            out.append(Block(call("stage", lit(job.stage))).add(
-                _when_block(_when(job.when, plan)),
-                Block(Groovy("options"), [Line(call("lock", lit(job.lock or "")))]),
-                group))
-        if job.approval:
-            group.add(_approval(job, plan))
-        group.add(stage)
+        rollout.add(job, stage, plan)
+    return [node.block() if isinstance(node, _Rollout) else node for node in out]
+
+
+def _upstream(plan: Plan) -> dict[str, set[str]]:
+    """job id -> every job it waits for, directly or not."""
+    out: dict[str, set[str]] = {}
+    for job in plan.jobs:  # in plan order: a job's needs come before it
+        out[job.id] = set(job.needs).union(*(out.get(n, set()) for n in job.needs))
     return out
+
+
+class _Rollout:
+    """The stage that holds a whole rollout, register to the last step, under the rollout's lock.
+
+    `when { beforeOptions true }` decides before the lock is taken, so builds of other branches
+    never wait for it; the register job's branches are the widest (the steps need it).
+    """
+
+    def __init__(self, first: Job, when: list[Groovy]) -> None:
+        self.first, self.when, self.lock = first.id, when, first.lock or ""
+        self.name, self.stepped = first.stage, False
+        self.children: list[Node] = []
+
+    def add(self, job: Job, stage: Block, plan: Plan) -> None:
+        if job.kind == "canary" and not self.stepped:
+            self.stepped = True
+            self.name = job.stage  # named after the canary, as before register joined it
+        if job.approval:
+            self.children.append(_approval(job, plan))
+        self.children.append(stage)
+
+    def block(self) -> Block:
+        return Block(call("stage", lit(self.name))).add(
+            _when_block(self.when, before_options=True),
+            Block(Groovy("options"), [Line(call("lock", lit(self.lock)))]),
+            Block(Groovy("stages"), self.children))
 
 
 # How long a rollout waits for its approval (24 h), then the build ends ABORTED and the lock is freed.
@@ -159,25 +193,25 @@ def _approval(job: Job, plan: Plan) -> Block:
     )
 
 
-def _stage(job: Job, plan: Plan, view: View, rollback: Job | None) -> Block:
+def _stage(job: Job, plan: Plan, view: View, rollback: Job | None, when: list[Groovy]) -> Block:
     steps = _steps(job, plan, view)
     stage = Block(call("stage", lit(job.title)))
     if job.matrix:
         inner = Block(Groovy("stages"), [Block(call("stage", lit(job.title)), [Block(Groovy("steps"), steps)])])
-        stage.add(Block(Groovy("matrix")).add(_axes(job), *_directives(job, plan, view), inner))
+        stage.add(Block(Groovy("matrix")).add(_axes(job), *_directives(job, view, when), inner))
     else:
-        stage.add(*_directives(job, plan, view), Block(Groovy("steps"), _within_step_timeout(job, view, steps)))
+        stage.add(*_directives(job, view, when), Block(Groovy("steps"), _within_step_timeout(job, view, steps)))
     return stage.add(_post(job, plan, view, rollback))
 
 
-def _directives(job: Job, plan: Plan, view: View) -> list[Node | None]:
+def _directives(job: Job, view: View, when: list[Groovy]) -> list[Node | None]:
     """The stage's agent, when, options, environment and input, in that order."""
-    # A canary step's `when` and approval are its group's and its approval stage's (`_stages`).
-    canary = job.kind == "canary"
-    approval = None if canary else job.approval
+    # A canary step's approval is its approval stage's (`_Rollout.add`); `when` is what the
+    # rollout stage around it does not already decide.
+    approval = None if job.kind == "canary" else job.approval
     return [
         _agent(view.agent),
-        _when_block([] if canary else _when(job.when, plan), before_input=bool(approval)),
+        _when_block(when, before_input=bool(approval)),
         nonempty("options", _options(job, view)),
         _environment(list((view.environment or {}).items())),
         _input(approval) if approval else None,
@@ -230,7 +264,8 @@ def _post(job: Job, plan: Plan, view: View, rollback: Job | None) -> Block | Non
 
 def _rollback(job: Job, plan: Plan) -> list[Node]:
     prepare = _prepare(job, plan)
-    steps: list[Node] = [_line("sh", sh(prepare))] if prepare else []
+    # retried: a flaky package index must not stop a rollback (the command never repeats)
+    steps: list[Node] = [_retry(job.retries + 1 if job.retries else None, _line("sh", sh(prepare)))] if prepare else []
     return steps + [_with_secrets(c.secrets, _line("sh", sh(c.script))) for c in job.commands]
 
 
@@ -299,9 +334,12 @@ def _when(when: When, plan: Plan) -> list[Groovy]:
     return [Groovy("anyOf { " + "; ".join(conditions) + " }")]
 
 
-def _when_block(conditions: list[Groovy], before_input: bool = False) -> Block | None:
-    # `beforeInput true` decides the condition before the stage's input asks anyone anything.
+def _when_block(conditions: list[Groovy], before_input: bool = False, before_options: bool = False) -> Block | None:
+    # `beforeInput true` decides the condition before the stage's input asks anyone anything;
+    # `beforeOptions true` before its options take a lock.
     lines: list[Node] = [Line(c) for c in conditions]
+    if lines and before_options:
+        lines.insert(0, Line(Groovy("beforeOptions true")))
     return nonempty("when", [Line(Groovy("beforeInput true")), *lines] if before_input and lines else lines)
 
 

@@ -107,10 +107,11 @@ def run_workflow(repo_dir: Path, workflow: Path, *, event: str = "push", ref: st
             _write_dotenv(aux / flag.strip("-"), values)
         payload = _event_payload(event, ref, repo_dir, default_branch)
         (aux / "event.json").write_text(json.dumps(payload), encoding="utf-8")
-        if rejected_environments:
+        for_act = _without_queue(_reject(spec, rejected_environments))
+        if for_act != spec:
             workflow = aux / "workflows" / workflow.name
             workflow.parent.mkdir()
-            workflow.write_text(json.dumps(_reject(spec, rejected_environments)), encoding="utf-8")
+            workflow.write_text(json.dumps(for_act), encoding="utf-8")
         command = [act, event, "-W", str(workflow), "--json", "-e", str(aux / "event.json"),
                    *_flags(spec, aux, default_branch), *(a for f in files for a in (f, str(aux / f.strip("-"))))]
         returncode, out = _run(command, cwd=repo_dir, timeout=timeout)
@@ -121,6 +122,21 @@ def run_workflow(repo_dir: Path, workflow: Path, *, event: str = "push", ref: st
 def _load(path: Path) -> dict[str, Any]:
     data: dict[str, Any] = YAML(typ="safe").load(path.read_text(encoding="utf-8"))
     return data
+
+
+def _without_queue(spec: dict[str, Any]) -> dict[str, Any]:
+    """The workflow without `concurrency.queue`, which act's schema (0.2.89) predates and refuses.
+
+    act models no concurrency at all (each run is alone), so leaving the key out changes nothing
+    it runs; the key itself is checked by actionlint and the SchemaStore schema.
+    """
+    jobs = {}
+    for job_id, job in spec["jobs"].items():
+        group = job.get("concurrency")
+        if isinstance(group, dict) and "queue" in group:
+            job = {**job, "concurrency": {k: v for k, v in group.items() if k != "queue"}}
+        jobs[job_id] = job
+    return {**spec, "jobs": jobs}
 
 
 def _reject(spec: dict[str, Any], environments: tuple[str, ...]) -> dict[str, Any]:

@@ -1441,6 +1441,7 @@ class JhConfig {
     String buildNumber = '1'
     File stashDir
     File agentWorkspaces     // set: every agent allocation gets its own workspace under it (see agentWorkspace)
+    File lockDir             // set: `lock` resources are shared with every build run with the same DIR
     boolean parseOnly
     String previousResult
     String jobName = 'mlgen'
@@ -1464,6 +1465,8 @@ usage: groovy harness.groovy --jenkinsfile PATH --workdir DIR [options]
   --stash-dir DIR          where stashes and archived artifacts go (default: a new temp dir)
   --agent-workspaces DIR   each agent allocation gets its own workspace, DIR/<branch>/<stage>, as on
                            another agent: files travel between stages only by stash/unstash
+  --lock-dir DIR           `lock` resources live in DIR, shared by every build given the same DIR (as
+                           Lockable Resources shares them across builds): a build waits for the lock
   --parse-only             only parse and check the Jenkinsfile(s)
 exit: 0 SUCCESS, 1 FAILURE, 2 UNSTABLE, 3 ABORTED, 4 harness error'''
 
@@ -1515,6 +1518,7 @@ exit: 0 SUCCESS, 1 FAILURE, 2 UNSTABLE, 3 ABORTED, 4 harness error'''
                 case '--job-name': c.jobName = value(a); break
                 case '--stash-dir': c.stashDir = new File(value(a)); break
                 case '--agent-workspaces': c.agentWorkspaces = new File(value(a)); break
+                case '--lock-dir': c.lockDir = new File(value(a)); break
                 case '--parse-only': c.parseOnly = true; break
                 case '--help': case '-h': println USAGE; System.exit(0); break
                 default: throw new JhHarnessError("unknown option '${a}'\n${USAGE}")
@@ -2438,6 +2442,7 @@ class JhRunner {
             if (locksHeld.contains(r)) throw new JhHarnessError("lock: '${r}' is already held by this build (a nested lock on it deadlocks)")
         }
         log("Trying to acquire lock on [${res.join(', ')}]")
+        List<java.nio.channels.FileLock> shared = acquireShared(res)
         locksHeld.addAll(res)
         log("Lock acquired on [${res.join(', ')}]")
         Map<String, String> ov = [:]
@@ -2449,7 +2454,22 @@ class JhRunner {
             return withOverlay(ov) { runBody(body, stepsBody) }
         } finally {
             locksHeld.removeAll(res)
+            shared.each { it.release(); it.channel().close() }
             log("Lock released on resource [${res.join(', ')}]")
+        }
+    }
+
+    /**
+     * With --lock-dir, each resource is an OS file lock in that folder, so concurrently running
+     * builds (separate processes) wait for each other as Lockable Resources makes builds wait.
+     * Resources are taken in sorted order, so two builds locking the same set never deadlock.
+     */
+    List<java.nio.channels.FileLock> acquireShared(List<String> res) {
+        if (cfg.lockDir == null) return []
+        cfg.lockDir.mkdirs()
+        return res.sort(false).collect { String r ->
+            String file = r.replaceAll(/[^A-Za-z0-9_.-]/, '_') + '.' + Integer.toHexString(r.hashCode()) + '.lock'
+            new RandomAccessFile(new File(cfg.lockDir, file), 'rw').channel.lock()
         }
     }
 

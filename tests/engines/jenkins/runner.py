@@ -175,6 +175,7 @@ def run_jenkinsfile(
     cause: str = "push",
     stash_dir: Path | None = None,
     agent_workspaces: Path | None = None,
+    lock_dir: Path | None = None,
     timeout: float = 300,
     params: dict | None = None,
     build_number: int | None = None,
@@ -187,7 +188,10 @@ def run_jenkinsfile(
 
     `agent_workspaces`: every stage agent runs in a workspace of its own under this folder (per
     branch and stage, kept across builds), with the commit's tracked files checked out: files
-    reach another stage only through stash/unstash, as between real agents."""
+    reach another stage only through stash/unstash, as between real agents.
+
+    `lock_dir`: `lock` resources are shared with every other run given the same folder, so runs
+    started at the same time (threads) wait for each other's locks as builds do on Jenkins."""
     args = ["--jenkinsfile", str(jenkinsfile), "--workdir", str(workdir), "--branch", branch, "--cause", cause]
     args.append("--approve" if approve else "--reject")
     if change_request:
@@ -202,6 +206,8 @@ def run_jenkinsfile(
         args += ["--stash-dir", str(stash_dir)]
     if agent_workspaces is not None:
         args += ["--agent-workspaces", str(agent_workspaces)]
+    if lock_dir is not None:
+        args += ["--lock-dir", str(lock_dir)]
     if build_number is not None:
         args += ["--build-number", str(build_number)]
     if previous_result is not None:

@@ -52,14 +52,18 @@ class _StepPlan:
 
 
 def step(args: argparse.Namespace) -> int:
+    from mlgen.runtime.registry.command import pinned_version
+
     spec, settings = _load(args)
-    plan = _plan(args, spec)
+    version = pinned_version(args, settings.model)  # checked before any traffic moves
+    plan = _plan(args, spec, version)
     if args.promote:  # the promotion after the bake needs a model: know that before deploying
         from mlgen.runtime.registry import require_model
 
         require_model(settings.model, command="mlgen canary step --promote")
-    env = {"MLGEN_CANARY_WEIGHT": str(plan.weight)}
-    print(f"canary: deploying {plan.weight}% of traffic to the new model", flush=True)
+    env = _version_env(version, MLGEN_CANARY_WEIGHT=str(plan.weight))
+    shown = f"version {version} of the model" if version else "the new model"
+    print(f"canary: deploying {plan.weight}% of traffic to {shown}", flush=True)
     deployed = shell.run(plan.deploy, env=env)
     if deployed.code != 0:
         return _finish(plan.weight, health.BakeResult(0, 0.0, f"the deploy command failed with exit code {deployed.code}"))
@@ -76,7 +80,12 @@ def step(args: argparse.Namespace) -> int:
     return code
 
 
-def _plan(args: argparse.Namespace, spec: CanarySettings | None) -> _StepPlan:
+def _version_env(version: str | None, **env: str) -> dict[str, str]:
+    """The user's deploy, check and rollback commands learn which version they act on."""
+    return {**env, "MLGEN_MODEL_VERSION": version} if version else env
+
+
+def _plan(args: argparse.Namespace, spec: CanarySettings | None, version: str | None = None) -> _StepPlan:
     if not 0 <= args.weight <= 100:
         raise UserError(f"--weight must be a percentage from 0 to 100, got {args.weight}", hint="e.g. --weight 10")
     deploy = _need(args.deploy or (spec.deploy if spec else None), flag="--deploy", key="deploy")
@@ -88,10 +97,10 @@ def _plan(args: argparse.Namespace, spec: CanarySettings | None) -> _StepPlan:
     if limit < 1:
         raise UserError(f"--failure-limit must be 1 or more, got {limit}",
                         hint="the number of failed checks that fails the step; 1 fails it at the first")
-    return _StepPlan(args.weight, deploy, bake_s, interval, _probes(args, spec), limit)
+    return _StepPlan(args.weight, deploy, bake_s, interval, _probes(args, spec, version), limit)
 
 
-def _probes(args: argparse.Namespace, spec: CanarySettings | None) -> list[health.Probe]:
+def _probes(args: argparse.Namespace, spec: CanarySettings | None, version: str | None) -> list[health.Probe]:
     check = args.check or (spec.check if spec else None)
     url = args.check_url or (spec.check_url if spec else None)
     if args.threshold:
@@ -109,7 +118,7 @@ def _probes(args: argparse.Namespace, spec: CanarySettings | None) -> list[healt
         raise UserError("--check-timeout must be longer than 0", hint="e.g. --check-timeout 30s")
     probes: list[health.Probe] = []
     if check:
-        probes.append(health.CommandProbe(check, timeout, {"MLGEN_CANARY_WEIGHT": str(args.weight)}))
+        probes.append(health.CommandProbe(check, timeout, _version_env(version, MLGEN_CANARY_WEIGHT=str(args.weight))))
     if url:
         probes.append(health.HttpProbe(health.check_url(url), bounds, timeout))
     return probes
@@ -143,9 +152,10 @@ def rollback(args: argparse.Namespace) -> int:
 
     spec, settings = _load(args)
     command = _need(args.rollback or (spec.rollback if spec else None), flag="--rollback", key="rollback")
-    pinned = pinned_version(args)  # checked before any traffic moves
+    # Checked before any traffic moves; a missing record must not stop traffic from going back.
+    pinned = pinned_version(args, settings.model, missing_ok=True)
     print("canary: rolling back: all traffic to the current model", flush=True)
-    done = shell.run(command, env={"MLGEN_CANARY_WEIGHT": "0"})
+    done = shell.run(command, env=_version_env(pinned, MLGEN_CANARY_WEIGHT="0"))
     if done.code != 0:
         print(f"canary: the rollback command FAILED with exit code {done.code}", flush=True)
     # The registry is checked even when the command failed: a bad champion must not stay promoted.

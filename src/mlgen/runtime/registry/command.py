@@ -123,7 +123,7 @@ def promote_with(args: argparse.Namespace, settings: RegistrySettings, command: 
     registry, model = open_for(args, settings, command)
     from_alias = args.from_alias or settings.alias or CHALLENGER
     run_id = cienv.run_id(os.environ)
-    pinned = pinned_version(args)
+    pinned = pinned_version(args, model)
     # Recorded before the registry is touched: if this job dies half-way, the rollback job still knows.
     state.save(Promotion(model, pinned or state.registered_version(model) or None, None, run_id, settings.kind,
                          complete=False))
@@ -146,16 +146,20 @@ def promote(args: argparse.Namespace) -> int:
 def rollback(args: argparse.Namespace) -> int:
     _, settings = _settings(args)
     registry, model = open_for(args, settings, "mlgen registry rollback")
-    print(registry.rollback(model, pinned_version(args)).summary)
+    print(registry.rollback(model, pinned_version(args, model)).summary)
     state.clear()
     return 0
 
 
-def pinned_version(args: argparse.Namespace) -> str | None:
-    """`--version N`, checked: MLflow versions are positive integers."""
+def pinned_version(args: argparse.Namespace, model: str | None = None, *, missing_ok: bool = False) -> str | None:
+    """`--version N`, or the version `--version-from FILE` recorded, checked: versions are positive integers.
+
+    `missing_ok`: a missing record gives None instead of an error (a rollback must still route traffic back).
+    """
     value = getattr(args, "pin_version", None)
     if value is None:
-        return None
+        source = getattr(args, "version_from", None)
+        return state.recorded_version(Path(source), model, missing_ok=missing_ok) if source else None
     if not value.isdigit() or int(value) < 1:
         raise UserError(f"--version must be a version number such as 3, got `{value}`",
                         hint="`mlgen registry register` records it in .mlgen/registered-<model>.json")

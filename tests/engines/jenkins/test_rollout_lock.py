@@ -1,0 +1,94 @@
+"""One lock holds a whole rollout on Jenkins: register and every canary step of one build run
+before another build's, and builds of other branches never take the lock.
+
+Two builds run at the same time on the harness, sharing their `lock` resources (`--lock-dir`, as
+Lockable Resources shares them across builds). Each build's register and deploy commands log to
+one file; the rollouts must not interleave.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import run_mlgen
+from tests.engines.jenkins.runner import JenkinsRun, run_jenkinsfile
+
+pytestmark = [pytest.mark.engine]
+
+PYTHON = f"{sys.version_info[0]}.{sys.version_info[1]}"
+SPEC = f"""\
+version: 1
+name: roll
+defaults: {{python: "{PYTHON}"}}
+stages:
+  - {{name: train, kind: train, run: "mkdir -p model && echo \\"$BUILD_NUMBER\\" > model/w", outputs: [model/]}}
+  - name: register
+    kind: register
+    registry: command
+    model: m
+    path: model/
+    command: {{register: ./registry.sh, promote: "true", rollback: "true", baseline: "true"}}
+  - name: canary
+    kind: canary
+    deploy: ./deploy.sh "$MLGEN_CANARY_WEIGHT"
+    steps: [50, 100]
+    bake: 2s
+    interval: 1s
+    check: "true"
+    rollback: ./deploy.sh rollback
+targets:
+  jenkins: {{path: Jenkinsfile}}
+"""
+# register prints the new version last (the `command` registry's contract): the build number.
+REGISTRY = '#!/bin/sh\necho "$BUILD_NUMBER register" >> "$DEPLOY_LOG"\necho "$BUILD_NUMBER"\n'
+DEPLOY = '#!/bin/sh\necho "$BUILD_NUMBER $1 v$MLGEN_MODEL_VERSION" >> "$DEPLOY_LOG"\n'
+
+
+def _project(folder: Path) -> Path:
+    folder.mkdir(parents=True)
+    (folder / "mlgen.yaml").write_text(SPEC)
+    for name, text in (("registry.sh", REGISTRY), ("deploy.sh", DEPLOY)):
+        (folder / name).write_text(text)
+        (folder / name).chmod(0o755)
+    compiled = run_mlgen("compile", cwd=folder)
+    assert compiled.code == 0, compiled.err
+    return folder / "Jenkinsfile"
+
+
+def _build(template: Path, tmp_path: Path, number: int, log: Path, **kw: object) -> JenkinsRun:
+    workspace = tmp_path / f"build-{number}"
+    shutil.copytree(template.parent, workspace)
+    return run_jenkinsfile(workspace / "Jenkinsfile", workspace, env={"PIP_NO_INDEX": "1", "DEPLOY_LOG": str(log)},
+                           stash_dir=tmp_path / f"stash-{number}", lock_dir=tmp_path / "locks", build_number=number,
+                           timeout=300, **kw)  # type: ignore[arg-type]
+
+
+def test_two_builds_in_flight_roll_out_one_after_the_other(tmp_path: Path) -> None:
+    template = _project(tmp_path / "project")
+    log = tmp_path / "deploy.log"
+    with concurrent.futures.ThreadPoolExecutor(2) as pool:
+        runs = list(pool.map(lambda n: _build(template, tmp_path, n, log), (1, 2)))
+    for run in runs:
+        assert run.result == "SUCCESS", run.log
+        assert "Lock acquired on [deploy-production]" in run.log
+    events = [line.split() for line in log.read_text().splitlines()]
+    builds = [build for build, *_ in events]
+    first = builds[0]
+    # one build's register and steps, then the other's: never a register or a step in between
+    assert builds == [first] * 3 + [next(b for b in builds if b != first)] * 3, events
+    for build, what, *version in events:
+        assert what == "register" or version == [f"v{build}"], f"build {build} deployed another version: {events}"
+
+
+def test_a_build_of_another_branch_never_takes_the_lock(tmp_path: Path) -> None:
+    template = _project(tmp_path / "project")
+    run = _build(template, tmp_path, 1, tmp_path / "deploy.log", change_request=True)
+    assert run.result == "SUCCESS", run.log
+    # `beforeOptions`: the branch condition is decided before `lock`, so a pull request never waits
+    assert "Trying to acquire lock" not in run.log
+    assert not (tmp_path / "deploy.log").exists()

@@ -1,0 +1,147 @@
+"""One rollout, one lock, one version (issue 14 section 1), on the generated text of every target.
+
+Table-driven over step lists, approval on or off, and the registry kind: register, every canary
+step and every rollback share the rollout's lock; each step and rollback reads the version the
+register job recorded; a rollback's set-up is retried, its command never.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+from typing import Any
+
+import pytest
+
+from mlgen.targets import yamlout
+from mlgen.compile.plan import ROLLBACK_SETUP_RETRIES
+from tests.test_rollout_semantics import STEP_LISTS, _stage, compile_spec, spec
+
+CASES = [(steps, approval, registry) for steps in STEP_LISTS for approval in (True, False)
+         for registry in ("mlflow", "command")]
+IDS = [f"{'-'.join(map(str, s))}-{'approval' if a else 'direct'}-{r}" for s, a, r in CASES]
+COMMANDS = {"register": "reg {model}", "promote": "pro {model} {version}", "rollback": "rb {model}", "baseline": "base {model}"}
+RECORD = ".mlgen/registered-roll.json"
+
+
+def _spec(steps: list[int], approval: bool, registry: str) -> dict[str, Any]:
+    data = spec(steps, approval=approval, registry=registry)
+    if registry == "command":
+        data["stages"][1]["command"] = COMMANDS
+    return data
+
+
+def _rollout_jobs(steps: list[int]) -> list[str]:
+    return ["register", *(f"canary-{w}{end}" for w in steps for end in ("", "-rollback"))]
+
+
+@pytest.mark.parametrize(("steps", "approval", "registry"), CASES, ids=IDS)
+def test_github_every_rollout_job_queues_in_one_group(steps: list[int], approval: bool, registry: str) -> None:
+    jobs = yamlout.load(compile_spec(_spec(steps, approval, registry))["github"])["jobs"]
+    for job_id in _rollout_jobs(steps):
+        # queue: a newly queued job never cancels a pending one (a waiting rollback included)
+        assert jobs[job_id]["concurrency"] == {"group": "deploy-production", "cancel-in-progress": False, "queue": "max"}, job_id
+    others = [j for j in jobs if j not in _rollout_jobs(steps)]
+    assert all("concurrency" not in jobs[j] for j in others), "only the rollout holds the deploy lock"
+
+
+@pytest.mark.parametrize(("steps", "approval", "registry"), CASES, ids=IDS)
+def test_gitlab_register_steps_and_rollbacks_share_one_resource_group(steps: list[int], approval: bool,
+                                                                      registry: str) -> None:
+    doc = yamlout.load(compile_spec(_spec(steps, approval, registry))["gitlab"])
+    for job_id in _rollout_jobs(steps):
+        assert doc[job_id]["resource_group"] == "deploy-production", job_id
+    assert "resource_group" not in doc["train"]
+
+
+@pytest.mark.parametrize(("steps", "approval", "registry"), CASES, ids=IDS)
+def test_jenkins_one_lock_holds_register_and_every_step(steps: list[int], approval: bool, registry: str) -> None:
+    text = compile_spec(_spec(steps, approval, registry))["jenkins"]
+    assert text.count("lock(") == 1, "one lock per rollout, never one per step"
+    rollout = _stage(text, "canary")
+    head = rollout[:rollout.index("stages {")]
+    # the branch test comes before the lock: builds of other branches never wait for it
+    assert re.search(r"when \{\n\s+beforeOptions true\n\s+branch 'main'\n\s+\}\n\s+options \{\n\s+lock\('deploy-production'\)", head), head
+    names = re.findall(r"^\s*stage\('([^']*)'\)", rollout, re.MULTILINE)
+    assert names == ["canary", "register", *(["canary approval"] if approval else []), *(f"canary {w}%" for w in steps)]
+    assert "stage('register')" not in text.replace(rollout, ""), "register runs only inside the lock"
+    options = text[text.index("options {"):text.index("}", text.index("options {"))]
+    assert "disableConcurrentBuilds()" in options
+
+
+def _runtime_calls(text: str, verb: str) -> list[list[str]]:
+    calls = []
+    for line in text.splitlines():
+        line = line.strip().removeprefix("- ").removeprefix("run: ").removesuffix("'''")  # a Jenkins sh body ends
+        if line.startswith(f"mlgen canary {verb}"):
+            calls.append(shlex.split(line))
+    return calls
+
+
+@pytest.mark.parametrize(("steps", "approval", "registry"), CASES, ids=IDS)
+def test_every_step_and_rollback_gets_the_registered_version(steps: list[int], approval: bool, registry: str) -> None:
+    outputs = compile_spec(_spec(steps, approval, registry))
+    for target, text in outputs.items():
+        for verb, count in (("step", len(steps)), ("promote", 1), ("rollback", len(steps))):
+            calls = _runtime_calls(text, verb)
+            assert len(calls) >= count, (target, verb)
+            for call in calls:
+                assert call[call.index("--version-from") + 1] == RECORD, (target, call)
+        if target == "github":
+            jobs = yamlout.load(text)["jobs"]
+            for job_id in _rollout_jobs(steps)[1:]:
+                downloads = [s["with"] for s in jobs[job_id]["steps"] if "download-artifact" in s.get("uses", "")]
+                assert {"name": "register", "path": ".mlgen"} in downloads, job_id  # upload-artifact strips .mlgen/
+            register = jobs["register"]["steps"]
+            assert any(s.get("with", {}).get("path") == RECORD for s in register if "upload-artifact" in s.get("uses", ""))
+        if target == "gitlab":
+            doc = yamlout.load(text)
+            assert doc["register"]["artifacts"]["paths"] == [RECORD]
+            for job_id in _rollout_jobs(steps)[1:]:
+                assert {"job": "register", "artifacts": True} in doc[job_id]["needs"], job_id
+        if target == "jenkins":
+            assert f"stash name: 'register', includes: '{RECORD}'" in text
+            for weight in steps:
+                assert "unstash 'register'" in _stage(text, f"canary {weight}%")
+
+
+@pytest.mark.parametrize(("steps", "approval", "registry"), CASES[:4], ids=IDS[:4])
+def test_a_rollback_retries_its_set_up_and_never_its_command(steps: list[int], approval: bool, registry: str) -> None:
+    outputs = compile_spec(_spec(steps, approval, registry))
+    attempts = f"seq 1 {ROLLBACK_SETUP_RETRIES + 1}"
+    client = "mlgen-ci[mlflow]" if registry == "mlflow" else "mlgen-ci=="  # the registry client: mlflow-skinny
+    jobs = yamlout.load(outputs["github"])["jobs"]
+    gl = yamlout.load(outputs["gitlab"])
+    for weight in steps:
+        run = {s["name"]: s["run"] for s in jobs[f"canary-{weight}-rollback"]["steps"] if "run" in s}
+        assert attempts in run["Install mlgen"] and client in run["Install mlgen"]
+        assert run["rollback"].startswith("mlgen canary rollback"), "the rollback command runs once"
+        before = gl[f"canary-{weight}-rollback"]["before_script"]
+        assert all(attempts in line for line in before)
+        assert gl[f"canary-{weight}-rollback"]["script"][0].startswith("mlgen canary rollback")
+        assert "retry" not in gl[f"canary-{weight}-rollback"], "no job-level retry around a deploy"
+        assert attempts in gl[f"canary-{weight}"]["after_script"][0], "the cancel path retries its install too"
+        post = _stage(outputs["jenkins"], f"canary {weight}%")
+        post = post[post.index("unsuccessful {"):]
+        retried = post[post.index(f"retry({ROLLBACK_SETUP_RETRIES + 1}) {{"):post.index("mlgen canary rollback")]
+        assert f"pip install '{client}" in retried
+        assert post.count("retry(") == 1, "the rollback command is outside the retry"
+
+
+@pytest.mark.parametrize("side_needs", [["train"], ["register"]])
+def test_jenkins_a_stage_between_register_and_canary_keeps_its_own_branches(side_needs: list[str]) -> None:
+    """A stage listed between register and canary joins the rollout's lock only if it waits for
+    register; otherwise it runs before the rollout, on every branch its own condition allows."""
+    data = spec([10, 100], approval=False)
+    side = {"name": "side", "kind": "validate", "run": "true", "needs": side_needs}
+    data["stages"].insert(2, side)
+    data["stages"][3]["needs"] = ["register"]  # the canary
+    text = compile_spec(data)["jenkins"]
+    from tests.condeval import jenkins_when
+
+    rollout = _stage(text, "canary")
+    inside = "stage('side')" in rollout
+    assert inside == (side_needs == ["register"])
+    runs_on_feature = jenkins_when(text, "side", branch="feature/x")
+    assert runs_on_feature == (side_needs == ["train"]), "only what waits for register is limited to its branches"
+    assert text.index("stage('side')") < text.index("stage('canary 10%')")
