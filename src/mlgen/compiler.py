@@ -51,6 +51,18 @@ def compile_pipeline(pipeline: Pipeline, *, spec_name: str, spec_bytes: bytes,
     return outputs
 
 
+PLAN_FORMATS = ("text", "mermaid", "dot", "json")
+
+
+def render_plan(pipeline: Pipeline, spec_name: str, fmt: str, source: Source | None = None) -> str:
+    """`mlgen plan --format`: the text description, or the job graph as Mermaid, DOT or JSON."""
+    from mlgen.compile import graphviews
+
+    if fmt == "text":
+        return describe(pipeline, spec_name, source)
+    return graphviews.RENDERERS[fmt](plan.build(pipeline, __version__, source))
+
+
 def describe(pipeline: Pipeline, spec_name: str, source: Source | None = None) -> str:
     """`mlgen plan`: the job graph and, per target, how non-native features are emulated."""
     the_plan = plan.build(pipeline, __version__, source)
@@ -65,6 +77,10 @@ def describe(pipeline: Pipeline, spec_name: str, source: Source | None = None) -
             facts.append("only on " + ", ".join(branches) + inherited + ", never on pull requests")
         if job.when.on_failure_of:
             facts.append("only when " + " or ".join(job.when.on_failure_of) + " failed")
+        if job.when.despite_failure:
+            facts.append("also when " + ", ".join(job.needs) + " failed or did not run")
+        if job.report:
+            facts.append("comments on the pull/merge request")
         if job.approval:
             facts.append(f"waits for approval ({job.environment})")
         if job.lock:

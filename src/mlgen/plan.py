@@ -18,6 +18,7 @@ from mlgen.source import locate
 from mlgen.spec import duration_minutes
 
 if TYPE_CHECKING:
+    from mlgen.compile.reportjob import ReportSettings
     from mlgen.source import Source
     from mlgen.spec import AnyStage, Pipeline
 
@@ -108,6 +109,8 @@ class Job:
     environment_url: str | None = None
     lock: str | None = None  # serialises deployments across pipelines
     deploys: bool = False
+    report_inputs: Artifact | None = None  # files the report reads, handed on even when the job failed
+    report: ReportSettings | None = None  # set on report jobs only
 
     @property
     def secrets(self) -> tuple[str, ...]:
@@ -221,7 +224,7 @@ def _check_unique_id(job: Job, taken: dict[str, str], pipeline: Pipeline, source
             problems.append(locate(source, ("stages", index, "name"),
                                    f"job id `{job_id}` (from stage `{job.stage}`) clashes with one from stage `{taken[job_id]}`",
                                    "canary stages make jobs named <stage>-<weight>, <stage>-<weight>-rollback and "
-                                   "<stage>-<first weight>-approval; rename one of the stages"))
+                                   "<stage>-<first weight>-approval, evaluate stages <stage>-report; rename one of the stages"))
         else:
             taken[job_id] = job.stage
 
@@ -246,6 +249,7 @@ class _Builder:
         self.needs = the_graph.needs
         self.artifacts: dict[str, Artifact] = {}  # stage -> what it hands on
         self.last_job: dict[str, str] = {}  # stage -> the job id later stages wait for
+        self.report_inputs: dict[str, Artifact] = {}  # stage -> the files it writes for the report
         self.defaults = pipeline.defaults
 
     def jobs_for(self, stage: AnyStage) -> list[Job]:
@@ -255,7 +259,21 @@ class _Builder:
         upload = jobs[0].upload if stage.kind != "canary" else None
         if upload is not None:
             self.artifacts[stage.name] = upload
-        return jobs
+        return self._with_report(stage, jobs)
+
+    def _with_report(self, stage: AnyStage, jobs: list[Job]) -> list[Job]:
+        """Hand on what the report reads; after an evaluate stage, add its report job."""
+        from mlgen.compile import reportjob
+        if not reportjob.wanted(self.pipeline):
+            return jobs
+        inputs = reportjob.inputs_artifact(stage, jobs[0])
+        if inputs is not None:
+            jobs[0] = dataclasses.replace(jobs[0], report_inputs=inputs)
+            self.report_inputs[stage.name] = inputs
+        if stage.kind != "evaluate":
+            return jobs
+        reads = tuple(a for n, a in self.report_inputs.items() if n == stage.name or self.graph.is_ancestor(n, stage.name))
+        return [*jobs, reportjob.job(stage, jobs[0], reads, self.pipeline, self._mlgen())]
 
     # -- shared parts ----------------------------------------------------------------------
     def _common(self, stage: AnyStage) -> dict[str, Any]:

@@ -174,6 +174,10 @@ def _stages(plan: Plan, views: dict[str, View]) -> list[dict[str, Any]]:
             # A step's rollback is that step's `post { unsuccessful }`, on the step's own agent.
             by_id[job.needs[0]]["rollback"] = _rollback(job, plan)
             continue
+        if job.report is not None:
+            # The report is the evaluate stage's `post { always }`: a failed gate stops the stages.
+            by_id[job.needs[0]]["report"] = _report(job, plan)
+            continue
         stage = by_id[job.id] = _stage(job, plan, views[job.id])
         if job.kind != "canary":
             out.append(stage)
@@ -245,7 +249,23 @@ def _stage(job: Job, plan: Plan, view: View) -> dict[str, Any]:
         "steps": steps,
         "junit": lit(job.junit) if job.junit else None,
         "rollback": None,
+        "report": None,
     }
+
+
+def _report(job: Job, plan: Plan) -> dict[str, Any]:
+    """Post on change requests with the spec's credential, if it names one; always archive the
+    report and make its one-line summary the build's description."""
+    from mlgen.compile import reportjob
+
+    assert job.report is not None, job.id
+    prepare = _prepare(job, plan)
+    credential = job.report.jenkins_credential
+    with_token = reportjob.script(plan, job, token_env=reportjob.TOKEN_ENV) if credential else None
+    return {"sh": sh(prepare + "\n" + reportjob.script(plan, job, post="none")),
+            "sh_token": sh(prepare + "\n" + with_token) if with_token else None,
+            "credential": lit(credential) if credential else None, "variable": lit(reportjob.TOKEN_ENV),
+            "archive": lit(reportjob.REPORT_DIR + "/**"), "description": lit(reportjob.DESCRIPTION_FILE)}
 
 
 def _minutes(timeout: int | str | None) -> int | None:
@@ -361,4 +381,11 @@ def notes(plan: Plan) -> list[str]:
     if plan.secrets:
         out.append("secrets: create Secret text credentials with the same IDs; `withCredentials` binds them only around "
                    "the `sh` steps that need them.")
+    reports = [j.report for j in plan.jobs if j.report]
+    if reports:
+        credential = reports[0].jenkins_credential
+        post = (f"comments on change requests with credential `{credential}`" if credential else
+                "is archived and becomes the build description (set `report.jenkins_credential` to comment on change requests)")
+        out.append(f"report: the evaluate stage's `post {{ always }}` {post}; a build stopped before evaluate has no report, "
+                   "and the data check's results appear when validate ran in the same workspace.")
     return out
