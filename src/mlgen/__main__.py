@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-RUNTIME_COMMANDS = ("gate", "data", "registry", "canary", "cache")
+RUNTIME_COMMANDS = ("gate", "data", "registry", "canary", "cache", "report")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -79,10 +79,27 @@ def run(args: argparse.Namespace) -> int:
     missing = [p for p in args.path if not Path(p).exists()]
     if saved == digest and not missing:
         print(f"mlgen cache: hit for `{args.stage}` (key {digest[:12]})")
+        _record(args.stage, legs, "hit", "")
         return 0
     reason = "no saved key" if saved is None else ("missing " + ", ".join(missing) if missing else "key files changed")
     print(f"mlgen cache: miss for `{args.stage}` ({reason})")
+    _record(args.stage, legs, "miss", reason)
     return MISS
+
+
+TRAINING_RECORDS = Path(".mlgen/train")
+
+
+def _record(stage: str, legs: list[tuple[str, str]], outcome: str, reason: str) -> None:
+    """Leave the hit or miss for `mlgen report` ("retrained or reused"), one file per stage and leg."""
+    from mlgen.runtime import reports
+
+    name = "~".join([stage, *(v for _, v in legs)])  # the artifact naming of a matrix leg
+    try:
+        reports.write_json(TRAINING_RECORDS / f"{name}.json",
+                           {"stage": stage, "leg": dict(legs), "cache": outcome, "reason": reason})
+    except UserError as exc:  # the guard's exit code decides training: a missing record must not change it
+        print(f"mlgen cache: warning: {exc}", file=sys.stderr)
 
 
 def key_digest(root: Path, patterns: list[str], extra: list[str]) -> str:

@@ -28,6 +28,7 @@ RUNTIME_HELP = {
     "registry": "Register, promote and roll back models in the model registry (runs inside CI jobs).",
     "canary": "Walk a canary step, promote or roll back a deployment (runs inside CI jobs).",
     "cache": "Skip training when the cache key files are unchanged: `mlgen cache hit|save` (GitLab and Jenkins jobs).",
+    "report": "Write the run's review report and post it once on the pull/merge request (runs inside CI jobs).",
 }
 
 

@@ -34,3 +34,14 @@ def run_id(env: Mapping[str, str]) -> str | None:
     if env.get("BUILD_TAG"):
         return f"jenkins:{env['BUILD_TAG']}"
     return env.get("MLGEN_RUN_ID") or None
+
+
+def artifacts_url(env: Mapping[str, str]) -> str | None:
+    """Where people find this run's (or job's) artifacts, or None locally."""
+    if env.get("GITHUB_RUN_ID") and (url := run_url(env)):
+        return f"{url}#artifacts"
+    if env.get("CI_JOB_URL"):
+        return f"{env['CI_JOB_URL'].rstrip('/')}/artifacts/browse"
+    if env.get("BUILD_URL"):
+        return f"{env['BUILD_URL'].rstrip('/')}/artifact/"
+    return None

@@ -215,6 +215,15 @@ def _cache_parser(sub: argparse._SubParsersAction[_Parser]) -> None:
                        help="environment variable naming this matrix leg (repeatable)")
 
 
+def _report_parser(sub: argparse._SubParsersAction[_Parser]) -> None:
+    from mlgen.runtime.report import flags  # its flags are defined once, there, beside the command
+
+    p = _command(sub, "report", "write the review report; post it once on the pull/merge request", flags.HELP,
+                 "mlgen.runtime.report.command")
+    _spec_flags(p, "evaluate")
+    flags.add_arguments(p)
+
+
 def build_parser() -> _Parser:
     parser = _Parser(prog="mlgen", description="mlgen runtime commands (run inside CI jobs).", formatter_class=_formatter)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True, parser_class=_Parser)
@@ -223,6 +232,7 @@ def build_parser() -> _Parser:
     _registry_parser(sub)
     _canary_parser(sub)
     _cache_parser(sub)
+    _report_parser(sub)
     return parser
 
 

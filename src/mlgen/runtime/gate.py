@@ -446,6 +446,8 @@ def to_json(report: GateReport) -> dict[str, Any]:
         "on_missing_baseline": report.on_missing,
         "baseline": {"source": b.source, "ref": b.ref, "found": b.metrics is not None, "note": b.note},
         "metrics": dict(report.metrics),
+        # the champion's value of every metric, gated or not, for `mlgen report`
+        "baseline_metrics": dict(b.metrics) if b.metrics is not None else None,
         "gates": {o.metric: {"status": o.status, "value": o.value, "baseline": o.baseline, "problem": o.problem,
                              "interval": _interval_json(o.interval),
                              "rules": [{"rule": r.rule, "limit": r.limit, "status": r.status, "detail": r.detail,
