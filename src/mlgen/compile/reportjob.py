@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from mlgen import runtime_calls as runtime
+from mlgen.cachecmd import TRAINING_RECORDS
 from mlgen.conditions import When
 from mlgen.plan import LEG_SEPARATOR, REPORTS_DIR, Artifact, Command, Job
 from mlgen.spec import duration_minutes
@@ -45,7 +46,7 @@ def inputs_of(stage: Any) -> tuple[str, ...]:
     if stage.kind == "validate" and stage.contract:
         return (runtime.data_results(stage.name), f"{REPORTS_DIR}/{stage.name}-data.xml")
     if stage.kind == "train" and stage.cache is not None:
-        return (TRAINING_RECORDS + "/",)  # `mlgen cache hit` records a hit or a miss per leg there
+        return (f"{TRAINING_RECORDS}/",)  # `mlgen cache hit` records a hit or a miss per leg there
     return ()
 
 
