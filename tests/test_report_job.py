@@ -245,3 +245,10 @@ def test_examples_have_a_report_job_per_evaluate_stage() -> None:
         assert "evaluate-report" in yamlout.load(texts["gitlab"]), spec
         assert "mlgen report --stage evaluate" in texts["jenkins"], spec
         assert Path(spec).exists()
+
+
+def test_the_job_reads_where_the_runtime_writes() -> None:
+    from mlgen.runtime.report import command
+
+    assert reportjob.REPORT_DIR == command.DEFAULT_OUT_DIR.as_posix()
+    assert reportjob.DESCRIPTION_FILE == (command.DEFAULT_OUT_DIR / "description.txt").as_posix()

@@ -249,7 +249,8 @@ class _Builder:
         self.needs = the_graph.needs
         self.artifacts: dict[str, Artifact] = {}  # stage -> what it hands on
         self.last_job: dict[str, str] = {}  # stage -> the job id later stages wait for
-        self.report_inputs: dict[str, Artifact] = {}  # stage -> the files it writes for the report
+        from mlgen.compile.reportjob import Inputs
+        self.report_inputs = Inputs(the_graph)  # false when the pipeline has no report
         self.defaults = pipeline.defaults
 
     def jobs_for(self, stage: AnyStage) -> list[Job]:
@@ -264,16 +265,13 @@ class _Builder:
     def _with_report(self, stage: AnyStage, jobs: list[Job]) -> list[Job]:
         """Hand on what the report reads; after an evaluate stage, add its report job."""
         from mlgen.compile import reportjob
-        if not reportjob.wanted(self.pipeline):
-            return jobs
-        inputs = reportjob.inputs_artifact(stage, jobs[0])
+        inputs = reportjob.inputs_artifact(stage, jobs[0]) if self.report_inputs else None
         if inputs is not None:
             jobs[0] = dataclasses.replace(jobs[0], report_inputs=inputs)
-            self.report_inputs[stage.name] = inputs
-        if stage.kind != "evaluate":
+            self.report_inputs.add(stage.name, inputs)
+        if stage.kind != "evaluate" or not self.report_inputs:
             return jobs
-        reads = tuple(a for n, a in self.report_inputs.items() if n == stage.name or self.graph.is_ancestor(n, stage.name))
-        return [*jobs, reportjob.job(stage, jobs[0], reads, self.pipeline, self._mlgen())]
+        return [*jobs, reportjob.job(stage, jobs[0], self.report_inputs.read_by(stage.name), self.pipeline, self._mlgen())]
 
     # -- shared parts ----------------------------------------------------------------------
     def _common(self, stage: AnyStage) -> dict[str, Any]:

@@ -18,6 +18,7 @@ from mlgen.plan import LEG_SEPARATOR, REPORTS_DIR, Artifact, Command, Job
 from mlgen.spec import duration_minutes
 
 if TYPE_CHECKING:
+    from mlgen.graph import Graph
     from mlgen.plan import Plan
     from mlgen.spec import Pipeline
 
@@ -26,8 +27,7 @@ GRAPH_FILE = f"{REPORT_DIR}/pipeline.mmd"
 DESCRIPTION_FILE = f"{REPORT_DIR}/description.txt"
 # Jenkins binds the spec's credential to this variable; GitLab's token keeps the spec's own name.
 TOKEN_ENV = "MLGEN_REPORT_TOKEN"
-GRAPH_END = "MLGEN_GRAPH"
-TRAINING_RECORDS = ".mlgen/train"  # heredoc delimiter: no line of a Mermaid graph from `graphviews` can equal it
+GRAPH_END = "MLGEN_GRAPH"  # heredoc delimiter: no line of a Mermaid graph from `graphviews` can equal it
 
 
 @dataclass(frozen=True)
@@ -56,8 +56,31 @@ def inputs_artifact(stage: Any, job: Job) -> Artifact | None:
     return Artifact(f"{stage.name}{LEG_SEPARATOR}report-inputs", files, job.id, job.matrix) if files else None
 
 
-def wanted(pipeline: Pipeline) -> bool:
-    return pipeline.report.enabled and any(s.kind == "evaluate" for s in pipeline.stages)
+class Inputs:
+    """What stages hand on for the report, kept as a bitset over spec positions so that finding
+    what one evaluate stage reads (its own and its ancestors') costs what it reads, not all stages."""
+
+    def __init__(self, graph: Graph) -> None:
+        pipeline = graph.pipeline
+        self.graph, self.by_position, self.mask = graph, dict[int, Artifact](), 0
+        self.wanted = pipeline.report.enabled and any(s.kind == "evaluate" for s in pipeline.stages)
+
+    def __bool__(self) -> bool:
+        return self.wanted
+
+    def add(self, stage: str, artifact: Artifact) -> None:
+        position = self.graph.position[stage]
+        self.by_position[position] = artifact
+        self.mask |= 1 << position
+
+    def read_by(self, stage: str) -> tuple[Artifact, ...]:
+        mask = (self.graph.ancestor_mask(stage) | 1 << self.graph.position[stage]) & self.mask
+        out = []
+        while mask:
+            low = mask & -mask
+            out.append(self.by_position[low.bit_length() - 1])
+            mask ^= low
+        return tuple(out)
 
 
 def job(stage: Any, evaluate: Job, inputs: tuple[Artifact, ...], pipeline: Pipeline, install: str) -> Job:
