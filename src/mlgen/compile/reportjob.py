@@ -71,10 +71,13 @@ class Inputs:
     def add(self, stage: str, artifact: Artifact) -> None:
         position = self.graph.position[stage]
         self.by_position[position] = artifact
-        self.mask |= 1 << position
+        # Another evaluate stage's results belong in that stage's own report.
+        if self.graph.stages[stage].kind != "evaluate":
+            self.mask |= 1 << position
 
     def read_by(self, stage: str) -> tuple[Artifact, ...]:
-        mask = (self.graph.ancestor_mask(stage) | 1 << self.graph.position[stage]) & self.mask
+        """The data checks and training records above evaluate stage `stage`, and its own results."""
+        mask = self.graph.ancestor_mask(stage) & self.mask | 1 << self.graph.position[stage]
         out = []
         while mask:
             low = mask & -mask
