@@ -252,3 +252,28 @@ def test_the_job_reads_where_the_runtime_writes() -> None:
 
     assert reportjob.REPORT_DIR == command.DEFAULT_OUT_DIR.as_posix()
     assert reportjob.DESCRIPTION_FILE == (command.DEFAULT_OUT_DIR / "description.txt").as_posix()
+
+
+@pytest.mark.parametrize("shape", list(SHAPES))
+def test_a_report_reads_the_checks_and_training_above_it_and_its_own_gate_only(shape: str) -> None:
+    pipeline = Pipeline.model_validate(_spec(SHAPES[shape]))
+    the_plan = plan.build(pipeline, __version__)
+    stages = {s.name: s for s in pipeline.stages}
+    for job in (j for j in the_plan.jobs if j.report):
+        ancestors = _ancestors(pipeline, job.stage)
+        expected = [s for s in pipeline.stages if reportjob.inputs_of(s) and
+                    (s.name == job.stage or (s.name in ancestors and s.kind != "evaluate"))]
+        assert [a.producer for a in job.downloads] == [s.name for s in expected], job.id
+        assert all(stages[a.producer].kind != "evaluate" or a.producer == job.stage for a in job.downloads)
+
+
+def _ancestors(pipeline: Pipeline, name: str) -> set[str]:
+    from mlgen.graph import needs_map
+
+    needs, seen, todo = needs_map(pipeline), set(), [name]
+    while todo:
+        for parent in needs[todo.pop()]:
+            if parent not in seen:
+                seen.add(parent)
+                todo.append(parent)
+    return seen
