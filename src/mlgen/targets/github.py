@@ -315,5 +315,6 @@ def notes(plan: Plan) -> list[str]:
         out.append("secrets: `secrets.NAME` reaches only the steps that need it, through step `env:`.")
     if any(j.report for j in plan.jobs):
         out.append("report: only the report job may write (`pull-requests: write`, with the run's GITHUB_TOKEN); a pull "
-                   "request from a fork gets a read-only token, so the report goes to the run's summary and artifact only.")
+                   "request from a fork gets a read-only token, so the report goes to the run's summary and artifact only. "
+                   "actions/cache decides cache hits here, so the report cannot say whether training was reused.")
     return out

@@ -385,7 +385,8 @@ def notes(plan: Plan) -> list[str]:
     if reports:
         credential = reports[0].jenkins_credential
         post = (f"comments on change requests with credential `{credential}`" if credential else
-                "is archived and becomes the build description (set `report.jenkins_credential` to comment on change requests)")
-        out.append(f"report: the evaluate stage's `post {{ always }}` {post}; a build stopped before evaluate has no report, "
-                   "and the data check's results appear when validate ran in the same workspace.")
+                "set `report.jenkins_credential` to comment on change requests")
+        out.append(f"report: written in the evaluate stage's `post {{ always }}`, archived and made the build description; "
+                   f"{post}. A build stopped before evaluate has no report, and the data check's results appear when "
+                   "validate ran in the same workspace.")
     return out
