@@ -162,7 +162,8 @@ def test_jenkins_report_is_the_evaluate_stage_post_always(case: Any) -> None:
         assert "currentBuild.description = readFile('.mlgen/report/description.txt').trim()" in post
         assert f"mlgen report --stage {name} --pipeline p --graph .mlgen/report/pipeline.mmd --post none" in post
         if credential:
-            assert "if (env.CHANGE_ID) {" in post
+            assert "if (env.CHANGE_ID) {" in post and "} catch (err) {" in post
+            assert f"echo 'mlgen: no comment posted with credential {credential}; the report is archived'" in post
             assert f"withCredentials([string(credentialsId: '{credential}', variable: 'MLGEN_REPORT_TOKEN')])" in post
             assert f"mlgen report --stage {name} --pipeline p --graph .mlgen/report/pipeline.mmd --token-env MLGEN_REPORT_TOKEN" in post
         else:

@@ -6,7 +6,8 @@ pull/merge request pipeline three times against a loopback stand-in of the GitHu
 
 1. the gate passes: the report job posts exactly one comment;
 2. a new commit makes the gate fail: the report job still runs, and edits that comment;
-3. a fork-like run (no token): nothing is posted, and the report job itself does not fail.
+3. a fork-like run (no token; on Jenkins, no such credential): nothing is posted, and the report
+   job itself does not fail.
 
 No request leaves loopback: every API address the runtime could use points at the stand-in.
 """
@@ -94,7 +95,7 @@ def run_jenkins(repo: Path, api: FakeApi, token: str | None, root: Path) -> Outc
     # A multibranch build of a GitHub pull request: CHANGE_URL names it, the API is the stand-in.
     env = {**BASE_ENV, "CHANGE_URL": "https://github.com/mlgen-tests/repo/pull/1", "GITHUB_API_URL": api.api}
     run = run_jenkinsfile(repo / "Jenkinsfile", repo, branch="feature/model", change_request=True,
-                          credentials={"report-token": token or ""}, env=env, stash_dir=root / "stash", timeout=600)
+                          credentials={"report-token": token} if token else {}, env=env, stash_dir=root / "stash", timeout=600)
     evaluate = run.statuses().get("evaluate", "skipped")
     # The report is the evaluate stage's post: it ran when it printed, and failed if the stage's post did.
     report = "passed" if "mlgen report: wrote" in run.stdout else "skipped"

@@ -265,6 +265,8 @@ def _report(job: Job, plan: Plan) -> dict[str, Any]:
     return {"sh": sh(prepare + "\n" + reportjob.script(plan, job, post="none")),
             "sh_token": sh(prepare + "\n" + with_token) if with_token else None,
             "credential": lit(credential) if credential else None, "variable": lit(reportjob.TOKEN_ENV),
+            # A comment that cannot be posted (no such credential) never fails the build.
+            "fallback": lit(f"mlgen: no comment posted with credential {credential}; the report is archived"),
             "archive": lit(reportjob.REPORT_DIR + "/**"), "description": lit(reportjob.DESCRIPTION_FILE)}
 
 
