@@ -164,6 +164,9 @@ def _github_function(name: str, args: list[Any], results: list[str]) -> Any:
         return all(r == "success" for r in results)
     if name == "failure":
         return any(r == "failure" for r in results)
+    if name == "cancelled":
+        # True when the run was cancelled; a test says so by giving a need the result `cancelled`.
+        return any(r == "cancelled" for r in results)
     if name == "contains":
         haystack, needle = args
         if isinstance(haystack, list):

@@ -64,7 +64,9 @@ CASES: dict[str, tuple[str, dict[str, Any], str, list[str], list[str]]] = {
     "environment null": ("evaluate", {"environment": None}, "evaluate", [], ["environment {"]),
     # mlgen's own post steps stay, and come first.
     "post.always after junit": ("evaluate", {"post.always": ["echo 'done'", "echo two"]}, "evaluate",
-                                ["allowEmptyResults: true\n          " + _sh("echo 'done'") + "\n          " + _sh("echo two")], []),
+                                # after JUnit and the review report (whose last step is a `script` block), last in `always`
+                                ["allowEmptyResults: true\n", "          }\n          " + _sh("echo 'done'") + "\n          " + _sh("echo two")
+                                 + "\n        }\n"], []),
     "post.unsuccessful after the rollback": ("canary-10", {"post.unsuccessful": ["./page-oncall.sh"]}, "canary 10%",
                                              ["unsuccessful {\n"], []),
     "post null": ("evaluate", {"post": None}, "evaluate", ["always {\n          junit"], []),

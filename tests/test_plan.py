@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from mlgen.spec.conditions import When
 from mlgen.errors import SpecError
-from mlgen.compile.plan import LEG_SEPARATOR, Plan
+from mlgen.compile.plan import LEG_SEPARATOR, ROLLBACK_SETUP_RETRIES, Plan
 from tests.support import plan_of
 
 VERSION = "0.0.0"
@@ -72,7 +72,8 @@ def test_canary_makes_a_job_and_a_rollback_per_step(steps: list[int]) -> None:
 ])
 def test_every_other_kind_is_one_job_named_after_its_stage(stages: list[dict[str, Any]], kinds: list[str]) -> None:
     the_plan = pipeline(*stages)
-    assert [(j.id, j.stage, j.kind, j.title) for j in the_plan.jobs] == [(k, k, k, k) for k in kinds]
+    own = [j for j in the_plan.jobs if j.report is None]  # an evaluate stage's report job: tests/test_report_job.py
+    assert [(j.id, j.stage, j.kind, j.title) for j in own] == [(k, k, k, k) for k in kinds]
 
 
 # -- needs and ordering ----------------------------------------------------------------------------
@@ -163,8 +164,9 @@ def test_canary_jobs_hand_nothing_on_and_only_the_first_step_downloads() -> None
     the_plan = pipeline(train(), evaluate(), register(), canary(steps=[10, 100], outputs=["deployed.txt"], inputs=["train"]))
     canaries = [j for j in the_plan.jobs if j.stage == "canary"]
     assert all(j.upload is None for j in canaries)
-    assert [a.producer for a in the_plan.job("canary-10").downloads] == ["train"]
-    assert all(j.downloads == () for j in canaries if j.id != "canary-10")
+    assert sorted(a.producer for a in the_plan.job("canary-10").downloads) == ["register", "train"]
+    # every later step and every rollback reads only the version register recorded
+    assert all([a.producer for a in j.downloads] == ["register"] for j in canaries if j.id != "canary-10")
 
 
 REGISTER_PATH_CASES: dict[str, tuple[Stages, list[str]]] = {
@@ -330,13 +332,15 @@ def test_only_the_first_step_waits_for_approval(approval: bool, steps: list[int]
     the_plan = pipeline(train(), register(), canary(steps=steps, approval=approval, environment="staging"))
     first = f"canary-{steps[0]}"
     for job in the_plan.jobs:
-        if job.stage != "canary":
-            assert job.approval is None and not job.deploys and job.lock is None
+        if job.stage != "canary":  # register starts the rollout: it holds the same lock
+            assert job.approval is None and not job.deploys
+            assert job.lock == ("deploy-staging" if job.kind == "register" else None)
             continue
         wants = approval and job.id == first
         assert job.approval == ("Start the canary of m in staging?" if wants else None), job.id
         assert job.approval_id == (f"{first}-approval" if wants else None)
-        assert (job.environment, job.lock, job.deploys, job.retries) == ("staging", "deploy-staging", True, 0)
+        retries = ROLLBACK_SETUP_RETRIES if job.kind == "rollback" else 0  # a rollback retries its set-up only
+        assert (job.environment, job.lock, job.deploys, job.retries) == ("staging", "deploy-staging", True, retries)
 
 
 def test_the_approval_names_the_pipeline_when_no_model_is_registered() -> None:
@@ -356,7 +360,7 @@ def test_each_step_has_its_own_rollback(steps: list[int]) -> None:
         assert [c.name for c in rollback.commands] == ["rollback"]
         assert rollback.commands[0].script.startswith("mlgen canary rollback --rollback ./rollback.sh")
         assert rollback.install == f"mlgen-ci[mlflow]=={VERSION}"  # it resets the registry alias
-        assert rollback.approval is None and rollback.downloads == ()
+        assert rollback.approval is None and [a.producer for a in rollback.downloads] == ["register"]
 
 
 @pytest.mark.parametrize(("registry", "install"), [("mlflow", "mlgen-ci[mlflow]"), ("command", "mlgen-ci")])
@@ -426,7 +430,8 @@ def test_reports_and_summaries_come_from_the_runtime_jobs() -> None:
     the_plan = pipeline(validate(contract="c.yaml", data=["d.csv"]), validate("plain", needs=[]), train(), evaluate())
     assert {j.id: (j.junit, j.summary) for j in the_plan.jobs} == {
         "validate": (".mlgen/reports/validate-*.xml", True), "plain": (None, False),
-        "train": (None, False), "evaluate": (".mlgen/reports/evaluate-*.xml", True)}
+        "train": (None, False), "evaluate": (".mlgen/reports/evaluate-*.xml", True),
+        "evaluate-report": (None, True)}  # the review report writes the run's summary too
 
 
 # -- timeouts, retries, runners, env ------------------------------------------------------------------
@@ -444,8 +449,9 @@ def test_retries_runners_and_env() -> None:
     the_plan = pipeline(train(retries=2, runner=["gpu", "linux"], env={"B": "2", "A": "1"}), evaluate(),
                         register(), canary(steps=[100]), defaults={"retries": 1, "runner": "cpu"})
     assert [(j.id, j.retries, j.runner) for j in the_plan.jobs] == [
-        ("train", 2, ("gpu", "linux")), ("evaluate", 1, ("cpu",)), ("register", 1, ("cpu",)),
-        ("canary-100", 0, ("cpu",)), ("canary-100-rollback", 0, ("cpu",))]  # a deployment is never repeated
+        ("train", 2, ("gpu", "linux")), ("evaluate", 1, ("cpu",)), ("evaluate-report", 1, ("cpu",)), ("register", 1, ("cpu",)),
+        # a deployment is never repeated; a rollback retries only its set-up (ROLLBACK_SETUP_RETRIES)
+        ("canary-100", 0, ("cpu",)), ("canary-100-rollback", ROLLBACK_SETUP_RETRIES, ("cpu",))]
     assert the_plan.job("train").env == (("A", "1"), ("B", "2"))
     assert the_plan.env == tuple(TRACKING.items())
 

@@ -83,6 +83,8 @@ def assert_matches_spec(pipeline: Pipeline, stage: Any, words: list[str]) -> Non
         assert args.model == graph.Graph(pipeline).registry(stage).model
         if command[1] == "rollback":
             assert args.rollback == stage.rollback
+    elif command == ("report", None):
+        assert (args.stage, args.pipeline, args.graph) == (stage.name, pipeline.name, ".mlgen/report/pipeline.mmd")
     else:
         pytest.fail(f"no contract check for `mlgen {' '.join(c for c in command if c)}`: add one")
 
@@ -104,7 +106,7 @@ def test_example_command_lines_parse_back_to_the_spec(spec: Path) -> None:
         assert_matches_spec(pipeline, stage, words)
         assert _code(script) in workflow, "the committed workflow runs another command line"
         seen.add(words[0])
-    assert {"gate", "registry", "canary"} <= seen
+    assert {"gate", "registry", "canary", "report"} <= seen
 
 
 # --- generated specs whose values look like options -----------------------------------------
@@ -145,7 +147,7 @@ def option_like_specs(draw: st.DrawFn) -> Pipeline:
 @given(option_like_specs())
 def test_option_like_values_reach_the_runtime_as_values(pipeline: Pipeline) -> None:
     calls = list(runtime_calls(pipeline))
-    assert {words[0] for _, _, words in calls} == {"data", "gate", "registry", "canary"}
+    assert {words[0] for _, _, words in calls} == {"data", "gate", "registry", "canary", "report"}
     for stage, _, words in calls:
         assert_matches_spec(pipeline, stage, words)
 

@@ -97,7 +97,9 @@ def test_github_security_posture(gh: dict[str, Any]) -> None:
     assert gh["permissions"] == {}
     pinned = {p.uses for p in ACTIONS.values()}
     for job_id, job in gh["jobs"].items():
-        assert job["permissions"] == ({} if job_id.endswith("-approval") else {"contents": "read"})
+        # the report job alone may write, to comment on the pull request (tests/test_report_job.py)
+        report = {"contents": "read", "pull-requests": "write"}
+        assert job["permissions"] == ({} if job_id.endswith("-approval") else report if job_id.endswith("-report") else {"contents": "read"})
         for step in job["steps"]:
             if "uses" in step:
                 assert step["uses"] in pinned

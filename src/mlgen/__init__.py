@@ -14,7 +14,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "Baseline", "Cache", "CanaryStage", "Defaults", "EvaluateStage", "Gate", "Pipeline", "RegisterStage",
-    "RegistryCommands", "Target", "Targets", "Threshold", "TrainStage", "Triggers", "ValidateStage",
+    "RegistryCommands", "Report", "Target", "Targets", "Threshold", "TrainStage", "Triggers", "ValidateStage",
     "compile_pipeline", "load_pipeline", "__version__",
 ]
 

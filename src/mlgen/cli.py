@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from enum import Enum
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -177,14 +178,27 @@ def validate(spec: SpecArg = Path("mlgen.yaml"), python_timeout: PyTimeoutOpt = 
     return 0
 
 
+class PlanFormat(str, Enum):
+    text = "text"
+    mermaid = "mermaid"
+    dot = "dot"
+    json = "json"
+
+
 @app.command()
-def plan(spec: SpecArg = Path("mlgen.yaml"), python_timeout: PyTimeoutOpt = None) -> int:
+def plan(
+    spec: SpecArg = Path("mlgen.yaml"),
+    python_timeout: PyTimeoutOpt = None,
+    format_: Annotated[PlanFormat, typer.Option(
+        "--format", "-f", help="text: the job graph and how each target maps every feature; mermaid, dot: the job "
+                               "graph as a drawing; json: the plan for other tools.")] = PlanFormat.text,
+) -> int:
     """Show the job graph and how each target maps (or emulates) every feature."""
-    from mlgen.compile.compiler import describe
+    from mlgen.compile.compiler import render_plan
 
     source, pipeline = _load(spec, python_timeout)
     _compile_loaded(spec, source, pipeline, None)  # a spec that does not compile has no plan to show
-    sys.stdout.write(describe(pipeline, spec.name, source))
+    sys.stdout.write(render_plan(pipeline, _default_spec(spec).name, format_.value, source))
     return 0
 
 

@@ -147,3 +147,17 @@ def rollback(stage: Any, registry: Registry) -> str:
         flags += _registry_flags(registry, "rollback")
         flags.append(("--version-from", registered_record(registry)))
     return _cmd("canary", "rollback", flags=flags)
+
+
+def data_results(stage_name: str) -> str:
+    return f".mlgen/data-{stage_name}.json"
+
+
+def report(stage_name: str, graph: str, pipeline: str, *, token_env: str | None = None, post: str | None = None) -> str:
+    """`mlgen report` for one evaluate stage; `post` None lets the runtime pick from the CI's variables.
+
+    The pipeline's name goes in the comment's hidden marker: passed here, the marker does not depend
+    on the runtime finding and reading the spec."""
+    flags: list[tuple[str, str | None]] = [("--stage", stage_name), ("--pipeline", pipeline), ("--graph", graph),
+                                           ("--post", post), ("--token-env", token_env)]
+    return _cmd("report", flags=flags)

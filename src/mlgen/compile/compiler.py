@@ -64,6 +64,16 @@ def _emit(target: targets.Target, the_plan: plan.Plan, settings: TargetSettings,
         return target.emit_checked(the_plan, settings, jobs)
     except overrides.Refused as refused:
         raise SpecError(overrides.located(target.NAME, refused.misfits, source)) from None
+PLAN_FORMATS = ("text", "mermaid", "dot", "json")
+
+
+def render_plan(pipeline: Pipeline, spec_name: str, fmt: str, source: Source | None = None) -> str:
+    """`mlgen plan --format`: the text description, or the job graph as Mermaid, DOT or JSON."""
+    from mlgen.compile import graphviews
+
+    if fmt == "text":
+        return describe(pipeline, spec_name, source)
+    return graphviews.RENDERERS[fmt](plan.build(pipeline, __version__, source))
 
 
 def describe(pipeline: Pipeline, spec_name: str, source: Source | None = None) -> str:
@@ -80,6 +90,10 @@ def describe(pipeline: Pipeline, spec_name: str, source: Source | None = None) -
             facts.append("only on " + ", ".join(branches) + inherited + ", never on pull requests")
         if job.when.on_failure_of:
             facts.append("only when " + " or ".join(job.when.on_failure_of) + " failed")
+        if job.when.despite_failure:
+            facts.append("also when " + ", ".join(job.needs) + " failed or did not run")
+        if job.report:
+            facts.append("comments on the pull/merge request")
         if job.approval:
             facts.append(f"waits for approval ({job.environment})")
         if job.lock:

@@ -22,8 +22,9 @@ from mlgen.spec.source import locate
 from mlgen.spec.models import duration_minutes
 
 if TYPE_CHECKING:
-    from mlgen.spec.source import Source
+    from mlgen.compile.reportjob import ReportSettings
     from mlgen.spec.models import AnyStage, Pipeline
+    from mlgen.spec.source import Source
 
 __all__ = ["Artifact", "Cache", "Command", "Job", "Plan", "ProjectSetup", "Triggers", "When", "build"]
 
@@ -116,6 +117,8 @@ class Job:
     environment_url: str | None = None
     lock: str | None = None  # serialises deployments across pipelines
     deploys: bool = False
+    report_inputs: Artifact | None = None  # files the report reads, handed on even when the job failed
+    report: ReportSettings | None = None  # set on report jobs only
 
     @property
     def secrets(self) -> tuple[str, ...]:
@@ -235,7 +238,7 @@ def _check_unique_id(job: Job, taken: dict[str, str], pipeline: Pipeline, source
             problems.append(locate(source, ("stages", index, "name"),
                                    f"job id `{job_id}` (from stage `{job.stage}`) clashes with one from stage `{taken[job_id]}`",
                                    "canary stages make jobs named <stage>-<weight>, <stage>-<weight>-rollback and "
-                                   "<stage>-<first weight>-approval; rename one of the stages"))
+                                   "<stage>-<first weight>-approval, evaluate stages <stage>-report; rename one of the stages"))
         else:
             taken[job_id] = job.stage
 
@@ -263,6 +266,8 @@ class _Builder:
         self.artifacts: dict[str, Artifact] = {}  # stage -> what it hands on
         self.last_job: dict[str, str] = {}  # stage -> the job id later stages wait for
         self.rollout_lock: dict[str, str] = {}  # register stage -> the lock of the rollout it starts
+        from mlgen.compile.reportjob import Inputs
+        self.report_inputs = Inputs(the_graph)  # false when the pipeline has no report
         self.defaults = pipeline.defaults
 
     def jobs_for(self, stage: AnyStage) -> list[Job]:
@@ -271,7 +276,18 @@ class _Builder:
         upload = jobs[0].upload if stage.kind != "canary" else None
         if upload is not None:
             self.artifacts[stage.name] = upload
-        return jobs
+        return self._with_report(stage, jobs)
+
+    def _with_report(self, stage: AnyStage, jobs: list[Job]) -> list[Job]:
+        """Hand on what the report reads; after an evaluate stage, add its report job."""
+        from mlgen.compile import reportjob
+        inputs = reportjob.inputs_artifact(stage, jobs[0]) if self.report_inputs else None
+        if inputs is not None:
+            jobs[0] = dataclasses.replace(jobs[0], report_inputs=inputs)
+            self.report_inputs.add(stage.name, inputs)
+        if stage.kind != "evaluate" or not self.report_inputs:
+            return jobs
+        return [*jobs, reportjob.job(stage, jobs[0], self.report_inputs.read_by(stage.name), self.pipeline, self._mlgen())]
 
     # -- shared parts ----------------------------------------------------------------------
     def _common(self, stage: AnyStage) -> dict[str, Any]:

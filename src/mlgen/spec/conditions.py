@@ -19,6 +19,9 @@ class When:
     default_branch: bool = False  # also (or only) the default branch, resolved natively by each target
     on_failure_of: tuple[str, ...] = ()  # rollback: only when one of these jobs failed
     inherited_from: tuple[str, ...] = ()  # jobs whose condition narrowed this one (for `mlgen plan`)
+    # The report: also after its needs failed or were skipped (a failed gate is what reviewers
+    # must see), never after a cancellation.
+    despite_failure: bool = False
 
     @property
     def branch_only(self) -> bool:
@@ -43,7 +46,7 @@ def narrow(own: When, need: When, need_id: str, default: str) -> When:
     if not need.branch_only:
         return own
     if not own.branch_only:
-        return When(need.branches, need.default_branch, own.on_failure_of, (*own.inherited_from, need_id))
+        return When(need.branches, need.default_branch, own.on_failure_of, (*own.inherited_from, need_id), own.despite_failure)
     common = _refs(own, default) & _refs(need, default)
     if not common:
         raise NeverRuns(need_id)
@@ -53,4 +56,4 @@ def narrow(own: When, need: When, need_id: str, default: str) -> When:
                                    if b in common and not (keep_marker and b == default)))
     if _refs(own, default) == common and own.default_branch == keep_marker:
         return own
-    return When(explicit, keep_marker, own.on_failure_of, (*own.inherited_from, need_id))
+    return When(explicit, keep_marker, own.on_failure_of, (*own.inherited_from, need_id), own.despite_failure)

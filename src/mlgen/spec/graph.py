@@ -118,6 +118,10 @@ class Graph:
             bits[name] = mask
         return bits
 
+    def ancestor_mask(self, of: str) -> int:
+        """The ancestors of `of` as a bitset over spec positions (`position`)."""
+        return self._bits[of]
+
     def is_ancestor(self, ancestor: str, of: str) -> bool:
         return bool(self._bits[of] >> self.position[ancestor] & 1)
 

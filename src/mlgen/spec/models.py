@@ -335,6 +335,21 @@ class Targets(Model):
     jenkins: Target | None = None
 
 
+CREDENTIAL_PATTERN = r"^[A-Za-z0-9_.-]{1,100}$"
+
+
+class Report(Model):
+    """The review report: a job after each evaluate stage that comments on the pull/merge request."""
+
+    enabled: bool = Field(True, description="Generate a report job after each evaluate stage (also when the gate failed).")
+    gitlab_token: SecretName = Field(
+        "MLGEN_REPORT_TOKEN", description="GitLab: the masked CI/CD variable holding a token that may write merge request "
+                                          "notes (the job token may not). GitHub uses the run's GITHUB_TOKEN.")
+    jenkins_credential: Annotated[str, StringConstraints(pattern=CREDENTIAL_PATTERN)] | None = Field(
+        None, description="Jenkins: the ID of a Secret text credential used to comment on change requests "
+                          "(default: none; the report is archived and set as the build description).")
+
+
 DEFAULT_PATHS = {"github": ".github/workflows/mlgen.yml", "gitlab": ".gitlab-ci.yml", "jenkins": "Jenkinsfile"}
 
 
@@ -349,6 +364,7 @@ class Pipeline(Model):
     secrets: list[SecretName] = Field(default_factory=list)
     stages: list[Stage] = Field(min_length=1, max_length=5000)
     targets: Targets = Field(default_factory=lambda: Targets(**{k: Target(path=v) for k, v in DEFAULT_PATHS.items()}))
+    report: Report = Field(default_factory=Report)
 
     @field_validator("env")
     @classmethod

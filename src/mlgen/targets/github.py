@@ -141,6 +141,10 @@ def _head(title: str, needs: list[str], job: Job, plan: Plan, settings: Settings
 def _job(job: Job, plan: Plan, settings: Settings) -> dict[str, Any]:
     out = _head(job.title, [*job.needs, *filter(None, [job.approval_id])], job, plan, settings)
     out["permissions"] = {"contents": "read"}
+    if job.report is not None:
+        # Commenting on the pull request: this job only. A fork's pull request still gets a
+        # read-only token (`pull_request`, never `pull_request_target`); the report then falls back.
+        out["permissions"]["pull-requests"] = "write"
     out["timeout-minutes"] = job.timeout_minutes
     if job.environment:
         env: dict[str, Any] = {"name": job.environment}
@@ -177,6 +181,9 @@ def _condition(when: When, plan: Plan) -> str | None:
         branches = list(when.branches) + ([plan.default_branch] if when.default_branch else [])
         refs = " || ".join(f"github.ref == {gha_string('refs/heads/' + b)}" for b in dict.fromkeys(branches))
         parts.append(f"github.event_name != 'pull_request' && ({refs})")
+    if when.despite_failure:
+        # Also after a failed or skipped need (a failed gate, a data check that stopped the run).
+        parts.insert(0, "!cancelled()")
     if when.on_failure_of:
         # always() lets the job start after a failed or cancelled need (and keeps it from being
         # cancelled with the run); the test keeps it to the step ending badly: a failure, a
@@ -194,17 +201,42 @@ def _steps(job: Job, plan: Plan) -> list[dict[str, Any]]:
         key = "-".join([job.cache.prefix, "${{ runner.os }}", *(f"${{{{ matrix.{k.lower()} }}}}" for k, _ in job.matrix),
                         "${{ hashFiles(" + ", ".join(gha_string(f) for f in job.cache.key_files) + ") }}"])
         steps.append({"id": "cache", **_uses("Restore training outputs", "cache", {"path": _lines(job.cache.paths), "key": key})})
-    steps.extend(_download(a) for a in job.downloads)
+    # The report reads what earlier jobs handed on; a job that never ran handed on nothing.
+    steps.extend(_report_download(a) if job.report else _download(a) for a in job.downloads if _handed_on(a, plan))
     if job.install:
         steps.append({"name": "Install mlgen", "run": retry.wrap(f"python -m pip install '{job.install}'", job.retries)})
     if plan.setup and job.needs_project_setup:
         # actions/cache keys on file contents itself (no `mlgen cache`); a hit needs no set-up.
         miss = {"if": MISS} if job.project_setup == "on cache miss" else {}
         steps.append({"name": "Set up the project", **miss, "run": retry.wrap(plan.setup, job.retries)})
-    steps.extend(_command(c, job) for c in job.commands)
+    steps.extend(_report_step(job, plan) if job.report else _command(c, job) for c in job.commands)
     if job.upload:
-        steps.append(_upload(job.upload, job))
+        steps.append({**_upload(job.upload, job), **({"name": "Upload the report"} if job.report else {})})
+    if job.report_inputs and _handed_on(job.report_inputs, plan):
+        # Also when the job failed: a failed gate is what the report must show.
+        upload = _upload(job.report_inputs, job)
+        upload["with"]["if-no-files-found"] = "ignore"  # a failed job may not have written them all
+        steps.append({"name": "Upload report inputs", "if": "${{ !cancelled() }}", **{k: v for k, v in upload.items() if k != "name"}})
     return steps
+
+
+def _handed_on(artifact: Artifact, plan: Plan) -> bool:
+    """Training records come from `mlgen cache hit`, which GitHub does not run (actions/cache keys on
+    file contents itself): a cached train job has no report inputs here."""
+    producer = plan.job(artifact.producer)
+    return not (producer.report_inputs == artifact and producer.cache is not None)
+
+
+def _report_download(artifact: Artifact) -> dict[str, Any]:
+    # A job that never ran (a data check stopped the run) handed on nothing: report without it.
+    return {**_download(artifact), "name": f"Download {artifact.producer} report inputs", "continue-on-error": True}
+
+
+def _report_step(job: Job, plan: Plan) -> dict[str, Any]:
+    from mlgen.compile import reportjob
+
+    # The run's own token, granted `pull-requests: write` on this job only.
+    return {"name": "report", "run": reportjob.script(plan, job), "env": {"GITHUB_TOKEN": "${{ github.token }}"}}
 
 
 def _setup_python(job: Job, plan: Plan) -> dict[str, Any]:
@@ -281,4 +313,8 @@ def notes(plan: Plan) -> list[str]:
                    "environment, or every canary step and rollback would wait for review.")
     if plan.secrets:
         out.append("secrets: `secrets.NAME` reaches only the steps that need it, through step `env:`.")
+    if any(j.report for j in plan.jobs):
+        out.append("report: only the report job may write (`pull-requests: write`, with the run's GITHUB_TOKEN); a pull "
+                   "request from a fork gets a read-only token, so the report goes to the run's summary and artifact only. "
+                   "actions/cache decides cache hits here, so the report cannot say whether training was reused.")
     return out

@@ -118,12 +118,23 @@ def _job(job: Job, plan: Plan, settings: Settings, rollback: Job | None = None) 
         out["before_script"] = before
     out["script"] = [_script(retry.wrap_inline(c.script, job.retries) if c.retryable else c.script, c.skip_on_cache_hit, job, plan)
                      for c in job.commands]
+    if job.report is not None:
+        from mlgen.compile import reportjob
+
+        # The job token may not write merge request notes: the spec names a masked variable that may.
+        out["script"] = [reportjob.script(plan, job, token_env=job.report.gitlab_token)]
     if rollback is not None:
         out["after_script"] = [_rollback_on_cancel(rollback)]
     artifacts: dict[str, Any] = {}
     if job.upload:
         artifacts["paths"] = list(job.upload.paths)
         artifacts["expire_in"] = "1 week"
+    if job.report_inputs or job.report:
+        # What the report reads, and the report itself, also when the job failed.
+        extra = job.report_inputs.paths if job.report_inputs else ()
+        artifacts["paths"] = list(dict.fromkeys([*artifacts.get("paths", []), *extra]))
+        artifacts.setdefault("expire_in", "1 week")
+        artifacts["when"] = "always"
     if job.junit:
         artifacts["reports"] = {"junit": job.junit}
         artifacts["when"] = "always"  # gate reports matter most when the gate fails
@@ -168,6 +179,9 @@ def _rules(job: Job, plan: Plan) -> list[dict[str, Any]]:
     condition = _condition(job.when)
     if job.when.on_failure_of:
         return [{"if": condition, "when": "on_failure"}] if condition else [{"when": "on_failure"}]
+    if job.when.despite_failure:
+        # `when: always` runs the job once its needs ended, failed or skipped ones included.
+        return [{"if": condition, "when": "always"}] if condition else [{"when": "always"}]
     if job.approval:
         # In `rules:`, a manual job blocks the pipeline only with allow_failure: false stated.
         rule: dict[str, Any] = {"when": "manual", "allow_failure": False}
@@ -215,4 +229,8 @@ def notes(plan: Plan) -> list[str]:
         out.append(f"rollout: set the process mode of resource group `{'`, `'.join(locks)}` to `oldest_first` (API: "
                    "PUT /projects/:id/resource_groups/:key); the default, `unordered`, lets another pipeline's "
                    "register or step run between two steps of a rollout.")
+    tokens = sorted({j.report.gitlab_token for j in plan.jobs if j.report})
+    if tokens:
+        out.append(f"report: the job token may not write merge request notes; define `{tokens[0]}` as a masked CI/CD variable "
+                   "holding a token with the `api` scope (without it, the report is the job's artifact only).")
     return out

@@ -116,12 +116,14 @@ def _pipeline(plan: Plan, views: dict[str, View]) -> Block:
 
 def _stages(plan: Plan, views: dict[str, View]) -> list[Node]:
     rollbacks = {job.needs[0]: job for job in plan.jobs if job.kind == "rollback"}
+    # The report is the evaluate stage's `post { always }`: a failed gate stops the stages.
+    reports = {job.needs[0]: job for job in plan.jobs if job.report is not None}
     out: list[Node | _Rollout] = []
     rollout: _Rollout | None = None  # the rollout being laid out: one stage under one lock
     after = _upstream(plan)
     for job in plan.jobs:
-        if job.kind == "rollback":
-            continue  # the `post { unsuccessful }` of its step (see `_post`)
+        if job.kind == "rollback" or job.report is not None:
+            continue  # the `post { unsuccessful }` of its step, or the `post { always }` of its evaluate stage
         if rollout is not None and rollout.stepped and job.kind != "canary":
             rollout = None  # the rollout is over
         if rollout is None and job.lock and job.kind in ("register", "canary"):
@@ -129,7 +131,8 @@ def _stages(plan: Plan, views: dict[str, View]) -> list[Node]:
             out.append(rollout)
         own = _when(job.when, plan)
         inside = rollout is not None and (job.kind in ("register", "canary") or rollout.first in after[job.id])
-        stage = _stage(job, plan, views[job.id], rollbacks.get(job.id), [] if inside and rollout and own == rollout.when else own)
+        stage = _stage(job, plan, views[job.id], (rollbacks.get(job.id), reports.get(job.id)),
+                       [] if inside and rollout and own == rollout.when else own)
         if rollout is None or not inside:
             # independent of the rollout: it runs before it, under its own condition
             out.insert(out.index(rollout), stage) if rollout is not None else out.append(stage)
@@ -193,7 +196,7 @@ def _approval(job: Job, plan: Plan) -> Block:
     )
 
 
-def _stage(job: Job, plan: Plan, view: View, rollback: Job | None, when: list[Groovy]) -> Block:
+def _stage(job: Job, plan: Plan, view: View, after: tuple[Job | None, Job | None], when: list[Groovy]) -> Block:
     steps = _steps(job, plan, view)
     stage = Block(call("stage", lit(job.title)))
     if job.matrix:
@@ -201,7 +204,7 @@ def _stage(job: Job, plan: Plan, view: View, rollback: Job | None, when: list[Gr
         stage.add(Block(Groovy("matrix")).add(_axes(job), *_directives(job, view, when), inner))
     else:
         stage.add(*_directives(job, view, when), Block(Groovy("steps"), _within_step_timeout(job, view, steps)))
-    return stage.add(_post(job, plan, view, rollback))
+    return stage.add(_post(job, plan, view, *after))
 
 
 def _directives(job: Job, view: View, when: list[Groovy]) -> list[Node | None]:
@@ -250,16 +253,43 @@ def _steps(job: Job, plan: Plan, view: View) -> list[Node]:
     return steps
 
 
-def _post(job: Job, plan: Plan, view: View, rollback: Job | None) -> Block | None:
+def _post(job: Job, plan: Plan, view: View, rollback: Job | None, report: Job | None) -> Block | None:
     own: dict[PostCondition, list[Node]] = {}
     if job.junit:
         own["always"] = [Line(Groovy(f"junit testResults: {lit(job.junit)}, allowEmptyResults: true"))]
+    if report is not None:
+        own.setdefault("always", []).extend(_report(report, plan))
     if rollback is not None:
         # A step's rollback is that step's `post { unsuccessful }`, on the step's own agent.
         own["unsuccessful"] = _rollback(rollback, plan)
     conditions = [nonempty(c, [*own.get(c, []), *(_line("sh", sh(s)) for s in view.post_steps(c))])
                   for c in POST_CONDITIONS]
     return nonempty("post", [c for c in conditions if c is not None])
+
+
+def _report(job: Job, plan: Plan) -> list[Node]:
+    """Post on change requests with the spec's credential, if it names one; always archive the
+    report and make its one-line summary the build's description."""
+    from mlgen.compile import reportjob
+
+    assert job.report is not None, job.id
+    prepare = _prepare(job, plan)
+    plain = _line("sh", sh(prepare + "\n" + reportjob.script(plan, job, post="none")))
+    credential = job.report.jenkins_credential
+    steps: list[Node] = [plain]
+    if credential:
+        token = reportjob.script(plan, job, token_env=reportjob.TOKEN_ENV)
+        bound = Block(Groovy(f"withCredentials([string(credentialsId: {lit(credential)}, variable: {lit(reportjob.TOKEN_ENV)})])"),
+                      [_line("sh", sh(prepare + "\n" + token))])
+        # A comment that cannot be posted (no such credential) never fails the build.
+        fallback = [_line("echo", lit(f"mlgen: no comment posted with credential {credential}; the report is archived")), plain]
+        attempt = Block(Groovy("try"), [bound], then=Block(Groovy("catch (err)"), fallback))
+        steps = [Block(Groovy("script"), [Block(Groovy("if (env.CHANGE_ID)"), [attempt], then=Block(Groovy("else"), [plain]))])]
+    description = lit(reportjob.DESCRIPTION_FILE)
+    return [*steps,
+            Line(Groovy(f"archiveArtifacts artifacts: {lit(reportjob.REPORT_DIR + '/**')}, allowEmptyArchive: true")),
+            Block(Groovy("script"), [Block(Groovy(f"if (fileExists({description}))"),
+                                           [Line(Groovy(f"currentBuild.description = readFile({description}).trim()"))])])]
 
 
 def _rollback(job: Job, plan: Plan) -> list[Node]:
@@ -364,4 +394,12 @@ def notes(plan: Plan) -> list[str]:
     if plan.secrets:
         out.append("secrets: create Secret text credentials with the same IDs; `withCredentials` binds them only around "
                    "the `sh` steps that need them.")
+    reports = [j.report for j in plan.jobs if j.report]
+    if reports:
+        credential = reports[0].jenkins_credential
+        post = (f"comments on change requests with credential `{credential}`" if credential else
+                "set `report.jenkins_credential` to comment on change requests")
+        out.append(f"report: written in the evaluate stage's `post {{ always }}`, archived and made the build description; "
+                   f"{post}. A build stopped before evaluate has no report, and the data check's results appear when "
+                   "validate ran in the same workspace.")
     return out

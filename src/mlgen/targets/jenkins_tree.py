@@ -62,6 +62,7 @@ class Line:
 class Block:
     head: Groovy
     children: list[Node] = field(default_factory=list)
+    then: Block | None = None  # the block that continues this one after its brace: `} else {`, `} catch (err) {`
 
     def add(self, *nodes: Node | None) -> Block:
         """Append the nodes that are not None; returns self, so blocks nest in one expression."""

@@ -180,7 +180,8 @@ def _event_payload(event: str, ref: str, repo_dir: Path, default_branch: str) ->
         number = int(ref.split("/")[2]) if ref.startswith("refs/pull/") else 1
         head = git(repo_dir, "rev-parse", "--abbrev-ref", "HEAD")
         return {"number": number, "repository": repository,
-                "pull_request": {"number": number, "head": {"ref": head, "sha": sha}, "base": {"ref": default_branch}}}
+                "pull_request": {"number": number, "head": {"ref": head, "sha": sha, "repo": repository},
+                                 "base": {"ref": default_branch, "repo": repository}}}
     return {"ref": ref, "after": sha, "before": "0" * 40, "repository": repository, "inputs": {}}
 
 
