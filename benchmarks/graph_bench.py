@@ -29,9 +29,10 @@ def spec(blocks: int) -> dict[str, object]:
 
 
 def seconds(stages: int) -> float:
+    from pathlib import Path
+
     from mlgen.spec.load import check_pipeline
     from mlgen.spec.source import Source
-    from pathlib import Path
 
     pipeline = Pipeline.model_validate(spec(stages // 4))
     start = time.perf_counter()

@@ -48,8 +48,8 @@ def checked_pipeline(spec: dict[str, Any]) -> Pipeline:
     """`spec` validated and checked as `mlgen compile` checks it (a SpecError propagates)."""
     from mlgen.errors import SpecError
     from mlgen.spec.load import check_pipeline
-    from mlgen.spec.source import Source
     from mlgen.spec.models import Pipeline
+    from mlgen.spec.source import Source
 
     pipeline = Pipeline.model_validate(spec)
     problems = check_pipeline(pipeline, Source(path=Path("mlgen.yaml"), display="mlgen.yaml", raw=b""))
@@ -78,8 +78,8 @@ def load_plan(spec: Path, version: str | None = None) -> tuple[Pipeline, Plan]:
 def compile_model(spec: dict[str, Any] | Pipeline, *, bodies: bool = False) -> dict[str, str]:
     """target -> text, compiled in memory from a spec dict or model (no file, no positions).
     `bodies` drops the header, whose hash changes with every spec."""
-    from mlgen.drift import header
     from mlgen.compile.compiler import compile_pipeline
+    from mlgen.drift import header
     from mlgen.spec.models import Pipeline
 
     pipeline = spec if isinstance(spec, Pipeline) else Pipeline.model_validate(spec)

@@ -25,7 +25,6 @@ from tests import validators
 from tests.support import compile_dict
 
 
-
 def spec(data_key: str = "data/*.csv") -> dict[str, Any]:
     return {"version": 1, "name": "cached",
             "stages": [{"name": "train", "kind": "train", "outputs": ["model/"], "cache": {"key": [data_key, "params.yaml"]},

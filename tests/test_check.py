@@ -95,8 +95,8 @@ def test_fast_path_declines_python_specs() -> None:
 
 @pytest.mark.parametrize("spec", [s for s in example_specs() if s.suffix == ".yaml"], ids=lambda s: s.parent.name)
 def test_fast_path_agrees_with_full_check(spec: Path) -> None:
-    from mlgen.drift.compare import compare
     from mlgen.compile.compiler import compile_pipeline
+    from mlgen.drift.compare import compare
     from mlgen.spec.load import load
 
     source, pipeline = load(spec)

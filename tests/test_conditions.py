@@ -16,8 +16,8 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 
 from mlgen.drift import header
-from mlgen.targets import yamlout
 from mlgen.errors import SpecError
+from mlgen.targets import yamlout
 from tests import condeval
 from tests.support import compile_dict
 

@@ -21,17 +21,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import Phase, example, given, settings
+from hypothesis import Phase, given, settings
 from hypothesis import strategies as st
 
-from mlgen.spec import values
-from mlgen.targets import yamlout
 from mlgen.__main__ import main as mlgen_main
 from mlgen.compile.names import GITLAB_RESERVED
+from mlgen.spec import values
+from mlgen.targets import yamlout
 from tests import validators
-from tests.support import Result, require_tool
 from tests.engines.gitlab.batch import plan_many
 from tests.engines.jenkins.runner import parse_many
+from tests.support import Result, require_tool
 
 # Names GitLab reserves and `-approval` environments are refused by design (tests/test_reserved_names.py).
 NAME = st.from_regex(r"\A[a-z][a-z0-9_-]{0,12}\Z").filter(lambda n: n not in GITLAB_RESERVED and not n.endswith("-approval"))

@@ -13,12 +13,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mlgen.compile import compiler
-from mlgen.compile import plan
-from mlgen.targets import yamlout
+from mlgen.compile import compiler, plan
 from mlgen.errors import SpecError
 from mlgen.runtime.cli import build_parser
 from mlgen.spec.models import Pipeline
+from mlgen.targets import yamlout
 from tests.support import checked_pipeline, compile_model
 
 # (event, branch): the pipelines a job may or may not be part of.

@@ -19,8 +19,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mlgen import __version__
-from mlgen.compile import plan
-from mlgen.compile import graphviews
+from mlgen.compile import graphviews, plan
 from mlgen.spec.load import load
 from mlgen.spec.models import NAME_PATTERN, Pipeline
 from tests.conftest import ROOT, example_specs

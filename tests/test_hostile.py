@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import functools
 import re
-import shlex
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -21,11 +20,11 @@ from typing import Any
 import pytest
 import yaml as pyyaml
 
-from mlgen.drift import header
-from mlgen.targets import yamlout
 from mlgen.compile.compiler import compile_pipeline
+from mlgen.drift import header
 from mlgen.errors import SpecError
 from mlgen.spec.load import load
+from mlgen.targets import yamlout
 from mlgen.targets.jenkins import SHELL_PREAMBLE
 from tests import hostile
 from tests.support import require_tool

@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from mlgen.targets import yamlout
 from mlgen.spec.models import Pipeline
+from mlgen.targets import yamlout
 from tests.support import compile_model
 
 REQUIREMENTS = [[], ["requirements.txt"], ["requirements.txt", "requirements-ml.txt"], ["a.txt", "b.txt", "c.txt"]]

@@ -13,9 +13,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from mlgen.spec.conditions import When
-from mlgen.errors import SpecError
 from mlgen.compile.plan import LEG_SEPARATOR, ROLLBACK_SETUP_RETRIES, Plan
+from mlgen.errors import SpecError
+from mlgen.spec.conditions import When
 from tests.support import plan_of
 
 VERSION = "0.0.0"

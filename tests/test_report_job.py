@@ -12,12 +12,11 @@ from typing import Any
 import pytest
 
 from mlgen import __version__
-from mlgen.compile import plan
-from mlgen.targets import yamlout
-from mlgen.compile import graphviews, reportjob
+from mlgen.compile import graphviews, plan, reportjob
 from mlgen.compile.compiler import compile_pipeline
 from mlgen.errors import SpecError
 from mlgen.spec.models import Pipeline
+from mlgen.targets import yamlout
 from tests import condeval
 
 VALIDATE = {"name": "validate", "kind": "validate", "contract": "c.yaml", "data": ["d.csv"]}

@@ -15,10 +15,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from mlgen.compile import names
-from mlgen.compile import plan
-from mlgen.targets import yamlout
+from mlgen.compile import names, plan
 from mlgen.spec.models import ENV_NAME_PATTERN, NAME_PATTERN, Pipeline
+from mlgen.targets import yamlout
 
 STAGE_NAMES = sorted(n for n in names.GITLAB_RESERVED if re.fullmatch(NAME_PATTERN, n))
 GROOVY_ENV = sorted(n for n in names.GROOVY_RESERVED | names.JENKINS_BINDINGS if re.fullmatch(ENV_NAME_PATTERN, n))

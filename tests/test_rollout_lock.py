@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
-from mlgen.targets import yamlout
 from mlgen.compile.plan import ROLLBACK_SETUP_RETRIES
+from mlgen.targets import yamlout
 from tests.test_rollout_semantics import STEP_LISTS, _stage, compile_spec, spec
 
 CASES = [(steps, approval, registry) for steps in STEP_LISTS for approval in (True, False)

@@ -16,10 +16,10 @@ from typing import Any
 import pytest
 
 from mlgen.compile import compiler
-from mlgen.drift import header
-from mlgen.targets import yamlout
 from mlgen.compile.plan import ROLLBACK_SETUP_RETRIES
+from mlgen.drift import header
 from mlgen.spec.models import Pipeline
+from mlgen.targets import yamlout
 
 STEP_LISTS = [[100], [50, 100], [10, 50, 100], [1, 2, 5, 25, 99, 100]]
 

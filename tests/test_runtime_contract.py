@@ -18,15 +18,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mlgen.spec import graph
 from mlgen.compile import plan
-from mlgen.targets import yamlout
-from mlgen.spec.load import load
-from mlgen.runtime.gate import rules as gates
+from mlgen.duration import parse_duration
 from mlgen.runtime.canary import prometheus
 from mlgen.runtime.cli import build_parser
-from mlgen.duration import parse_duration
+from mlgen.runtime.gate import rules as gates
+from mlgen.spec import graph
+from mlgen.spec.load import load
 from mlgen.spec.models import Pipeline, duration_seconds
+from mlgen.targets import yamlout
 from tests.support import example_specs
 
 

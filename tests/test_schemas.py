@@ -9,10 +9,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from mlgen.targets import schemas
-from mlgen.spec.load import load
 from mlgen.compile.plan import build
-from mlgen.targets import github, gitlab
+from mlgen.spec.load import load
+from mlgen.targets import github, gitlab, schemas
 from tests.support import EXAMPLES
 
 SCHEMA = {"github": "github-workflows", "gitlab": "gitlab-ci"}

@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from mlgen.spec import source
 from mlgen.errors import SpecError
+from mlgen.spec import source
 
 GOOD = "version: 1\nname: x\nstages:\n  - {name: train, kind: train, run: 'true'}\n"
 

@@ -11,6 +11,7 @@ import pytest
 from mlgen.spec.models import Pipeline
 from tests.test_rollout_semantics import spec
 
+
 def _mlflow_spec() -> dict[str, Any]:
     data = spec([50, 100])
     data.pop("env")

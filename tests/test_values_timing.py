@@ -13,7 +13,6 @@ from hypothesis import strategies as st
 from mlgen import duration
 from tests.test_values import compile_spec, position, refused, spec_with
 
-
 # --- durations: one grammar for the spec and the runtime --------------------------------------
 
 @settings(max_examples=500)

@@ -10,9 +10,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from benchmarks.genspec import spec as scale_spec
-from mlgen.targets import yamlout
 from mlgen.compile.compiler import compile_pipeline
 from mlgen.spec.load import load
+from mlgen.targets import yamlout
 from tests import hostile
 from tests.support import example_specs
 

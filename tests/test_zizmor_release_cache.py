@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 
 from mlgen.compile import compiler
-from mlgen.targets import yamlout
 from mlgen.spec.models import Pipeline
+from mlgen.targets import yamlout
 from tests import validators
 
 BRANCHES = ["main", "release/v1", "releases/x", "my-release", "Release-2", "v1.0", "prod"]

@@ -26,7 +26,7 @@ def shell_bodies(target: str, text: str) -> list[str]:
     if target == "github":
         return [s["run"] for job in doc["jobs"].values() for s in job["steps"] if "run" in s]
     scripts = []
-    for name, job in doc.items():
+    for job in doc.values():
         if isinstance(job, dict) and "script" in job:
             scripts += job.get("before_script", []) + job["script"]
     return scripts

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -18,10 +18,10 @@ app = typer.Typer(
 )
 
 SpecArg = Annotated[Path, typer.Argument(help="The spec: mlgen.yaml, or a Python file that builds a Pipeline.")]
-PyTimeoutOpt = Annotated[Optional[float], typer.Option(
+PyTimeoutOpt = Annotated[float | None, typer.Option(
     "--python-timeout", min=0.001, metavar="SECONDS",
     help="Stop a Python spec that runs longer than this (default 60, or $MLGEN_PYTHON_TIMEOUT).")]
-TargetOpt = Annotated[Optional[list[str]], typer.Option("--target", "-t", help="Only this target (github, gitlab, jenkins); repeatable.")]
+TargetOpt = Annotated[list[str] | None, typer.Option("--target", "-t", help="Only this target (github, gitlab, jenkins); repeatable.")]
 RUNTIME_HELP = {
     "gate": "Check metrics against the evaluate stage's gates and baseline (runs inside CI jobs).",
     "data": "Validate datasets against a data contract: `mlgen data check` (runs inside CI jobs).",
@@ -98,9 +98,9 @@ def init(
     force: Annotated[bool, typer.Option(help="Overwrite an existing spec.")] = False,
 ) -> int:
     """Write a commented starter spec: mlgen.yaml (with the JSON Schema editors use), or a Python pipeline.py."""
-    from mlgen.spec import schema
     from mlgen.errors import MlgenError
     from mlgen.resources import resource_dir
+    from mlgen.spec import schema
     from mlgen.writer import write_all
 
     # `.py` exactly: that is how every command tells a Python spec from a YAML one
@@ -143,8 +143,8 @@ def compile_(
 
 def _note_orphans(base: Path, spec_name: str, current: list[str]) -> None:
     """compile never deletes, but says what `check` will report: files this spec no longer writes."""
-    from mlgen.targets.escape import sh_quote
     from mlgen.drift.fast import orphans
+    from mlgen.targets.escape import sh_quote
 
     for rel in orphans(str(base), spec_name, current):
         print(f"note: {base / rel} was generated from {spec_name}, which no longer writes it, and still runs; "

@@ -19,13 +19,14 @@ from __future__ import annotations
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
+
 import pytest
 
-from tests.support import EXAMPLES, init_and_commit, run_mlgen
 from tests.engines.github.runner import EngineMissing as ActMissing
 from tests.engines.github.runner import WorkflowRun, run_workflow
 from tests.engines.gitlab.runner import EngineMissing as GitlabCiLocalMissing
 from tests.engines.gitlab.runner import PipelineRun, plan_pipeline, run_pipeline
+from tests.support import EXAMPLES, init_and_commit, run_mlgen
 
 pytestmark = pytest.mark.engine
 

@@ -16,8 +16,8 @@ import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 
 from mlgen.targets import yamlout
-from tests.support import init_and_commit, run_mlgen
 from tests.engines.gitlab import runner
+from tests.support import init_and_commit, run_mlgen
 from tests.test_graph_semantics import graphs
 
 pytestmark = pytest.mark.engine

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.support import init_and_commit, run_mlgen
 from tests.engines.github.runner import run_workflow
 from tests.engines.gitlab.runner import run_pipeline
+from tests.support import init_and_commit, run_mlgen
 
 pytestmark = [pytest.mark.engine, pytest.mark.slow]
 

@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.support import init_and_commit, run_mlgen
 from tests.engines.github.runner import run_workflow
 from tests.engines.gitlab.runner import run_pipeline
 from tests.engines.jenkins.runner import run_jenkinsfile
+from tests.support import init_and_commit, run_mlgen
 
 pytestmark = pytest.mark.engine
 

@@ -12,9 +12,9 @@ from typing import Any
 
 from mlgen.runtime import reports
 from mlgen.runtime.data import report as datacmd
-from mlgen.runtime.gate import rules as gate
 from mlgen.runtime.data.check import FileResult, Finding
 from mlgen.runtime.data.drift import DriftResult
+from mlgen.runtime.gate import rules as gate
 from mlgen.runtime.gate.metrics import flatten
 
 

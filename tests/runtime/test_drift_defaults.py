@@ -14,8 +14,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mlgen.runtime.data.contract import Contract
 from mlgen.runtime.data.command import main
+from mlgen.runtime.data.contract import Contract
 from mlgen.runtime.data.drift import DriftResult, check_drift
 
 N = 2000

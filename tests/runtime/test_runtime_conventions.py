@@ -15,10 +15,10 @@ import pytest
 
 from mlgen import errhandler
 from mlgen.__main__ import RUNTIME_COMMANDS
-from mlgen.runtime.cache.command import MISS
-from mlgen.targets.cacheguard import guard
 from mlgen.compile.plan import Cache, Command, Job
+from mlgen.runtime.cache.command import MISS
 from mlgen.runtime.cli import build_parser
+from mlgen.targets.cacheguard import guard
 from tests.runtime.conftest import subprocess_env
 
 

@@ -9,16 +9,15 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from mlgen import __version__, targets
+from mlgen.compile import overrides, plan
 from mlgen.drift import header
-from mlgen.compile import overrides
-from mlgen.compile import plan
 from mlgen.errors import MlgenError, OutputInvalid, SpecError
 from mlgen.targets.escape import sh_quote
 
 if TYPE_CHECKING:
-    from mlgen.spec.source import Source
     from mlgen.spec.models import Pipeline
     from mlgen.spec.models import Target as TargetSettings
+    from mlgen.spec.source import Source
 
 
 @dataclass(frozen=True)

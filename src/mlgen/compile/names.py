@@ -16,8 +16,8 @@ from mlgen.spec.source import KEY, Loc, locate
 
 if TYPE_CHECKING:
     from mlgen.compile.plan import Plan
-    from mlgen.spec.source import Source
     from mlgen.spec.models import Pipeline
+    from mlgen.spec.source import Source
 
 # Top-level keys of .gitlab-ci.yml that are not jobs: the global keywords, the deprecated global
 # defaults, and names GitLab refuses or treats specially as job names (`pages` publishes a site).
@@ -153,7 +153,7 @@ def _environments(pipeline: Pipeline, source: Source | None) -> Iterator[Problem
     canaries = [(i, s) for i, s in enumerate(pipeline.stages) if s.kind == "canary"]
     approvals = {approval_environment(s.environment): s.name for _, s in canaries if getattr(s, "approval", False)}
     for i, stage in canaries:
-        env = str(getattr(stage, "environment"))
+        env = str(stage.environment)
         if env in approvals:
             yield locate(source, ("stages", i, "environment"), f"environment `{env}` of stage `{stage.name}` is the approval "
                          f"environment of stage `{approvals[env]}`, so its deployments would wait for that approval's reviewers",

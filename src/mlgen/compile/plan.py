@@ -13,13 +13,12 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 from mlgen import layout
-from mlgen.spec import graph
-from mlgen.compile import names
-from mlgen.compile import calls
-from mlgen.spec.conditions import NeverRuns, When, narrow
+from mlgen.compile import calls, names
 from mlgen.errors import Problem, SpecError
-from mlgen.spec.source import locate
+from mlgen.spec import graph
+from mlgen.spec.conditions import NeverRuns, When, narrow
 from mlgen.spec.models import duration_minutes
+from mlgen.spec.source import locate
 
 if TYPE_CHECKING:
     from mlgen.compile.reportjob import ReportSettings

@@ -6,8 +6,8 @@ resolved against it here; paths given as flags stay relative to the working dire
 
 from __future__ import annotations
 
-import os
 import argparse
+import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any

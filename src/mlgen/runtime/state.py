@@ -12,8 +12,8 @@ from dataclasses import asdict
 from pathlib import Path
 
 from mlgen import layout
-from mlgen.runtime import reports
 from mlgen.errors import UserError
+from mlgen.runtime import reports
 from mlgen.runtime.registry import Promotion
 
 STATE = Path(layout.CANARY_STATE)

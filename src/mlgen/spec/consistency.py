@@ -9,13 +9,13 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from mlgen import layout
-from mlgen.spec import graph
 from mlgen.errors import Problem
+from mlgen.spec import graph
 from mlgen.spec.fieldtypes import duration_seconds
 
 if TYPE_CHECKING:
-    from mlgen.spec.source import Source
     from mlgen.spec.models import Pipeline
+    from mlgen.spec.source import Source
 
 
 def check(pipeline: Pipeline, source: Source) -> list[Problem]:

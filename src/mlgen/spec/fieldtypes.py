@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import math
 import re
-from typing import Annotated, Any, Union
+from typing import Annotated, Any
 
 from pydantic import AfterValidator, BeforeValidator, WithJsonSchema
 from pydantic_core import PydanticCustomError
 
-from mlgen.spec import values
 from mlgen import duration
+from mlgen.spec import values
 
 BRANCH_PATTERN = r"^[A-Za-z0-9_][A-Za-z0-9_./-]{0,199}$"
 DURATION_PATTERN = duration.PATTERN
@@ -103,7 +103,7 @@ Duration = Annotated[str, AfterValidator(_positive_duration), _DURATION_SCHEMA]
 Timeout = Annotated[str, AfterValidator(_timeout), _DURATION_SCHEMA]
 Cron = Annotated[str, _checked(values.check_cron), WithJsonSchema({"type": "string", "pattern": CRON_PATTERN})]
 Number = Annotated[float, BeforeValidator(_number)]
-Change = Annotated[Union[float, str], BeforeValidator(_change),
+Change = Annotated[float | str, BeforeValidator(_change),
                    WithJsonSchema({"anyOf": [{"type": "number", "minimum": 0}, {"type": "string", "pattern": PERCENT_PATTERN}]})]
 
 

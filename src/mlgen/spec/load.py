@@ -45,9 +45,7 @@ def from_data(source: Source) -> Pipeline:
 
 
 def check_pipeline(pipeline: Pipeline, source: Source) -> list[Problem]:
-    from mlgen.spec import consistency
-    from mlgen.spec import graph
-    from mlgen.spec import tracking
+    from mlgen.spec import consistency, graph, tracking
 
     problems: list[Problem] = []
     index: dict[str, int] = {}

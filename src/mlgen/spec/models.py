@@ -317,7 +317,7 @@ class CanaryStage(StageBase):
 
 
 Stage = Annotated[
-    Union[ValidateStage, TrainStage, EvaluateStage, RegisterStage, CanaryStage],
+    ValidateStage | TrainStage | EvaluateStage | RegisterStage | CanaryStage,
     Field(discriminator="kind"),
 ]
 

@@ -22,8 +22,8 @@ from typing import TYPE_CHECKING, Any
 from mlgen.errors import MlgenError, Problem, SpecError
 
 if TYPE_CHECKING:
-    from mlgen.spec.source import Loc, Source
     from mlgen.spec.models import Pipeline
+    from mlgen.spec.source import Loc, Source
 
 TIMEOUT_ENV = "MLGEN_PYTHON_TIMEOUT"
 DEFAULT_TIMEOUT = 60.0  # seconds; building a pipeline takes well under one
@@ -68,8 +68,8 @@ def timeout() -> float:
 def run_python_spec(source: Source) -> Pipeline:
     from pydantic import ValidationError
 
-    from mlgen.spec.problems import problems_from_validation
     from mlgen.spec.models import Pipeline
+    from mlgen.spec.problems import problems_from_validation
 
     limit = timeout()
     result = _run_child(source, limit)

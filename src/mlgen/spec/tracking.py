@@ -12,8 +12,8 @@ from mlgen.spec import graph
 
 if TYPE_CHECKING:
     from mlgen.errors import Problem
-    from mlgen.spec.source import Source
     from mlgen.spec.models import Pipeline
+    from mlgen.spec.source import Source
 
 URI_VARIABLE = "MLFLOW_TRACKING_URI"
 

@@ -6,12 +6,11 @@ import dataclasses
 import re
 from typing import TYPE_CHECKING, Any
 
-from mlgen.targets import retry
-from mlgen.targets import yamlout
-from mlgen.targets.escape import gha_string, sh_quote
-from mlgen.targets.pins import ACTIONS
 from mlgen.compile.names import approval_environment
 from mlgen.compile.plan import LEG_SEPARATOR
+from mlgen.targets import retry, yamlout
+from mlgen.targets.escape import gha_string, sh_quote
+from mlgen.targets.pins import ACTIONS
 
 if TYPE_CHECKING:
     from mlgen.compile.plan import Artifact, Command, Job, Plan, When

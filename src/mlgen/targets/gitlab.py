@@ -5,11 +5,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from mlgen import layout
-from mlgen.targets import cacheguard
-from mlgen.targets import retry
-from mlgen.targets import yamlout
-from mlgen.targets.escape import gitlab_literal
+from mlgen.targets import cacheguard, retry, yamlout
 from mlgen.targets._common import installs_with_cache_guard
+from mlgen.targets.escape import gitlab_literal
 
 if TYPE_CHECKING:
     from mlgen.compile.plan import Job, Plan, When

@@ -22,12 +22,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from mlgen.targets import cacheguard
-from mlgen.spec import values
-from mlgen.targets.escape import groovy_single
 from mlgen.compile.overrides import Refused
 from mlgen.compile.plan import LEG_SEPARATOR
+from mlgen.spec import values
+from mlgen.targets import cacheguard
 from mlgen.targets._common import installs_with_cache_guard
+from mlgen.targets.escape import groovy_single
 from mlgen.targets.jenkins_overrides import POST_CONDITIONS, PostCondition, View, check, face
 from mlgen.targets.jenkins_tree import Block, Groovy, Line, Node, block, call, ident, lit, nonempty, render
 

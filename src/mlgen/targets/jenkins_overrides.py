@@ -20,8 +20,8 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, ValidationError, field_validator
 
-from mlgen.spec.fieldtypes import Duration, duration_minutes
 from mlgen.compile.overrides import Misfit
+from mlgen.spec.fieldtypes import Duration, duration_minutes
 from mlgen.spec.models import EnvName
 
 if TYPE_CHECKING:

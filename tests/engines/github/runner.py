@@ -23,7 +23,6 @@ from typing import Any
 from ruamel.yaml import YAML
 
 from mlgen.targets.pins import ACTIONS
-
 from tests.support import checkout_branch, git
 
 ACTIONS_DIR = Path(__file__).resolve().parent / "actions"

@@ -28,7 +28,7 @@ from typing import Any
 
 from ruamel.yaml import YAML
 
-from tests.support import checkout_branch, git
+from tests.support import checkout_branch
 
 ROOT = Path(__file__).resolve().parents[3]
 STATE_DIR = ".gitlab-ci-local"

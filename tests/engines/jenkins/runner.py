@@ -20,9 +20,9 @@ import os
 import shutil
 import subprocess
 import tempfile
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable
 
 HERE = Path(__file__).resolve().parent
 HARNESS = HERE / "harness.groovy"

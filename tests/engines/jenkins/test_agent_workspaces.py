@@ -10,8 +10,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from mlgen.drift import header
-from tests.support import compile_dict, init_and_commit
 from tests.engines.jenkins.runner import run_jenkinsfile
+from tests.support import compile_dict, init_and_commit
 
 SPEC = {
     "version": 1, "name": "agents",

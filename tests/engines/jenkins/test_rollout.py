@@ -8,14 +8,13 @@ The Jenkinsfile is compiled from a small spec; its minute timeouts are then read
 from __future__ import annotations
 
 import re
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from tests.support import run_mlgen
 from tests.engines.jenkins.runner import run_jenkinsfile
+from tests.support import run_mlgen
 
 pytestmark = [pytest.mark.engine]
 

@@ -14,8 +14,8 @@ import sys
 from pathlib import Path
 
 from mlgen import layout
-from mlgen.runtime.cache import keyglob
 from mlgen.errors import UserError
+from mlgen.runtime.cache import keyglob
 
 STAMP_DIR = layout.CACHE_STAMPS
 

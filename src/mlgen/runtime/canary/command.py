@@ -10,13 +10,11 @@ import argparse
 import os
 from dataclasses import dataclass
 
-from mlgen.runtime import cienv, reports, shell, state
-from mlgen.runtime.canary import health
-from mlgen.runtime.canary import prometheus
-from mlgen.runtime.settings import CanarySettings, RegistrySettings, apply_env, load_stage
 from mlgen.duration import parse_duration
 from mlgen.errors import UserError
-from mlgen.runtime.settings import registry_settings
+from mlgen.runtime import cienv, reports, shell, state
+from mlgen.runtime.canary import health, prometheus
+from mlgen.runtime.settings import CanarySettings, RegistrySettings, apply_env, load_stage, registry_settings
 
 
 def run(args: argparse.Namespace) -> int:

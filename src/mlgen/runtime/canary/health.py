@@ -10,9 +10,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from mlgen.errors import UserError
 from mlgen.runtime import shell
 from mlgen.runtime.canary import prometheus
-from mlgen.errors import UserError
 
 
 class Probe(Protocol):

@@ -11,10 +11,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mlgen.runtime.data.contract import ColumnRule, Contract
-from mlgen.runtime.data.read import EXAMPLES, TEXT, Dataset, Unconverted, read_dataset
-from mlgen.runtime.data.drift import DriftResult, check_drift
 from mlgen.errors import UserError
+from mlgen.runtime.data.contract import ColumnRule, Contract
+from mlgen.runtime.data.drift import DriftResult, check_drift
+from mlgen.runtime.data.read import EXAMPLES, TEXT, Dataset, Unconverted, read_dataset
 from mlgen.runtime.reports import fmt
 
 # CSV columns arrive converted by `dataread`; other formats (Parquet) are coerced by pandera, and

@@ -19,11 +19,11 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from mlgen.errors import UserError
 from mlgen.runtime.data.check import check_file
 from mlgen.runtime.data.contract import Contract, load_contract
 from mlgen.runtime.data.read import read_dataset
 from mlgen.runtime.data.report import render_text, write_reports
-from mlgen.errors import UserError
 from mlgen.runtime.settings import apply_env, load_stage, required_path
 
 

@@ -13,9 +13,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from mlgen.errors import Problem
+from mlgen.errors import ContractError, Problem, UserError, did_you_mean
 from mlgen.spec.source import KEY
-from mlgen.errors import ContractError, UserError, did_you_mean
 
 DType = Literal["int", "float", "str", "bool", "datetime", "category"]
 NUMERIC: tuple[str, ...] = ("int", "float")

@@ -22,8 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mlgen.runtime.data.contract import Contract
 from mlgen.errors import UserError
+from mlgen.runtime.data.contract import Contract
 
 TEXT = ("str", "category")
 # pandas' default missing-value markers, spelled out so the README can list them and text columns can opt out.

@@ -7,12 +7,11 @@ from pathlib import Path
 from typing import Any
 
 from mlgen import layout
+from mlgen.errors import UserError
 from mlgen.runtime import reports
 from mlgen.runtime.gate import rules as gate
-from mlgen.runtime.settings import GateSettings, apply_env, load_stage
-from mlgen.errors import UserError
 from mlgen.runtime.gate.metrics import load_metrics
-from mlgen.runtime.settings import registry_settings, required_path
+from mlgen.runtime.settings import GateSettings, apply_env, load_stage, registry_settings, required_path
 
 
 def run(args: argparse.Namespace) -> int:
@@ -103,8 +102,7 @@ def _intervals(args: argparse.Namespace, spec: GateSettings | None, rules: list[
     import os
 
     from mlgen.runtime import cienv
-    from mlgen.runtime.gate import predictions
-    from mlgen.runtime.gate import stats
+    from mlgen.runtime.gate import predictions, stats
 
     challenger = predictions.load(path)
     champion, pairing, note = _champion(args, spec, challenger)
@@ -135,8 +133,7 @@ def _intervals(args: argparse.Namespace, spec: GateSettings | None, rules: list[
 
 def _champion(args: argparse.Namespace, spec: GateSettings | None, challenger: object) -> tuple[object | None, str, str]:
     """The champion's predictions, how they pair with the challenger's, and a note for the report."""
-    from mlgen.runtime.gate import predictions
-    from mlgen.runtime.gate import stats
+    from mlgen.runtime.gate import predictions, stats
 
     path, why_none = _champion_file(args, spec)
     if path is None:

@@ -17,14 +17,13 @@ precision. There is no Python loop per resample.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import math
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
-
-import functools
 
 Array = Any  # numpy arrays; the stubs' generics add nothing here
 

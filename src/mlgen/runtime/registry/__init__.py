@@ -12,9 +12,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
-from mlgen.runtime.settings import RegistrySettings
 from mlgen.errors import UserError, did_you_mean
 from mlgen.runtime.gate.rules import Baseline
+from mlgen.runtime.settings import RegistrySettings
 
 CHAMPION = "champion"
 PREVIOUS = "previous-champion"

@@ -9,12 +9,11 @@ import re
 from pathlib import Path
 from typing import Any
 
-from mlgen.runtime import cienv, reports, state
-from mlgen.runtime.settings import RegistrySettings, StageView, apply_env, load_stage
 from mlgen.errors import UserError
+from mlgen.runtime import cienv, reports, state
 from mlgen.runtime.gate.metrics import load_json, load_metrics, numeric_only
-from mlgen.runtime.settings import registry_settings, required_path
-from mlgen.runtime.registry import CHALLENGER, Promotion, Registry, RegisterRequest, open_registry, require_model
+from mlgen.runtime.registry import CHALLENGER, Promotion, RegisterRequest, Registry, open_registry, require_model
+from mlgen.runtime.settings import RegistrySettings, StageView, apply_env, load_stage, registry_settings, required_path
 
 _MODEL_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
 _TAG_VALUE_LIMIT = 500  # keep tags readable in the registry UI; the full result stays in the run's artifacts

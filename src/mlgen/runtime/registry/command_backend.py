@@ -13,12 +13,12 @@ import json
 from collections.abc import Mapping
 from pathlib import Path
 
-from mlgen.runtime import shell
-from mlgen.runtime.settings import RegistrySettings
 from mlgen.errors import UserError
-from mlgen.runtime.gate.rules import Baseline
+from mlgen.runtime import shell
 from mlgen.runtime.gate.metrics import flatten
+from mlgen.runtime.gate.rules import Baseline
 from mlgen.runtime.registry import CHALLENGER, CHAMPION, Outcome, Promotion, RegisterRequest
+from mlgen.runtime.settings import RegistrySettings
 from mlgen.runtime.state import registered_version
 
 FLAG = {"register": "--register-command", "promote": "--promote-command", "rollback": "--rollback-command",

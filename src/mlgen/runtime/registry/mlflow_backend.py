@@ -17,13 +17,13 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from mlgen.runtime import cienv
-from mlgen.runtime.settings import RegistrySettings
 from mlgen.errors import UserError
+from mlgen.runtime import cienv
 from mlgen.runtime.gate.rules import Baseline
 from mlgen.runtime.registry import CHALLENGER, CHAMPION, Outcome, Promotion, RegisterRequest
 from mlgen.runtime.registry.mlflow_transitions import TAG_CANARY, TAG_REGISTERED_BY, Transitions, is_failed
 from mlgen.runtime.reports import text_table
+from mlgen.runtime.settings import RegistrySettings
 from mlgen.runtime.state import registered_version
 
 ARTIFACT_DIR = "model"

@@ -15,10 +15,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from mlgen import layout
-from mlgen.runtime import cienv, reports, state
-from mlgen.runtime.settings import apply_env, load_stage
 from mlgen.errors import UserError
+from mlgen.runtime import cienv, reports, state
 from mlgen.runtime.report import build, inputs, markdown, post
+from mlgen.runtime.settings import apply_env, load_stage
 
 DEFAULT_OUT_DIR = Path(layout.REPORT_DIR)
 DEFAULT_PIPELINE = "pipeline"  # the marker's name without a spec or --pipeline

@@ -5,8 +5,8 @@ GitHub and GitLab both render GitHub-flavoured tables, `<details>` and ```` ```m
 
 from __future__ import annotations
 
+from mlgen.runtime.report.build import NOT_GATED, DataResult, MetricRow, Missing, Report, TrainingRow
 from mlgen.runtime.reports import fmt, markdown_table
-from mlgen.runtime.report.build import NOT_GATED, DataResult, Missing, MetricRow, Report, TrainingRow
 
 # GitHub refuses a comment body over "65536 characters" (its validation message; measured, the bound
 # is in UTF-8 bytes, 262,144). 65,000 characters fit either reading, even at 4 bytes each.
