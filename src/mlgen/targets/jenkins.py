@@ -282,7 +282,7 @@ def _report(job: Job, plan: Plan) -> list[Node]:
         bound = Block(Groovy(f"withCredentials([string(credentialsId: {lit(credential)}, variable: {lit(reportjob.TOKEN_ENV)})])"),
                       [_line("sh", sh(prepare + "\n" + token))])
         # A comment that cannot be posted (no such credential) never fails the build.
-        fallback = [_line("echo", lit(f"mlgen: no comment posted with credential {credential}; the report is archived")), plain]
+        fallback: list[Node] = [_line("echo", lit(f"mlgen: no comment posted with credential {credential}; the report is archived")), plain]
         attempt = Block(Groovy("try"), [bound], then=Block(Groovy("catch (err)"), fallback))
         steps = [Block(Groovy("script"), [Block(Groovy("if (env.CHANGE_ID)"), [attempt], then=Block(Groovy("else"), [plain]))])]
     description = lit(reportjob.DESCRIPTION_FILE)
