@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mlgen.compile import compiler, plan
+from mlgen.compile import describe, plan
 from mlgen.errors import SpecError
 from mlgen.runtime.cli import build_parser
 from mlgen.spec.models import Pipeline
@@ -139,7 +139,7 @@ def test_a_stage_after_register_runs_only_where_register_runs() -> None:
     jenkins = out["jenkins"]
     notify = jenkins[jenkins.index("stage('notify')"):]
     assert "when {\n        branch 'main'\n      }" in notify
-    described = compiler.describe(Pipeline.model_validate(spec), "mlgen.yaml")
+    described = describe.describe(Pipeline.model_validate(spec), "mlgen.yaml")
     assert "notify: validate; after register; only on <default branch> (as it waits for register), never on pull requests" in described
 
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from mlgen.compile import compiler
+from mlgen.compile import compiler, describe
 from mlgen.spec.models import Pipeline
 from mlgen.targets import yamlout
 from tests import validators
@@ -33,5 +33,5 @@ def test_no_zizmor_findings(branch: str) -> None:
     steps = yamlout.load(github)["jobs"]["train"]["steps"]
     cached = any("actions/cache" in str(s.get("uses", "")) for s in steps)
     assert cached == ("release" not in branch.lower()), "the cache is left out only where it could be poisoned"
-    described = compiler.describe(pipeline, "mlgen.yaml")
+    described = describe.describe(pipeline, "mlgen.yaml")
     assert ("training always runs on GitHub" in described) == (not cached)

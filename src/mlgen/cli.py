@@ -194,7 +194,7 @@ def plan(
                                "graph as a drawing; json: the plan for other tools.")] = PlanFormat.text,
 ) -> int:
     """Show the job graph and how each target maps (or emulates) every feature."""
-    from mlgen.compile.compiler import render_plan
+    from mlgen.compile.describe import render_plan
 
     source, pipeline = _load(spec, python_timeout)
     _compile_loaded(spec, source, pipeline, None)  # a spec that does not compile has no plan to show

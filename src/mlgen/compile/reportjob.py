@@ -12,13 +12,13 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from mlgen.compile import calls as runtime
-from mlgen.compile.plan import LEG_SEPARATOR, REPORTS_DIR, Artifact, Command, Job
-from mlgen.runtime.cache.command import TRAINING_RECORDS
+from mlgen.compile.ir import LEG_SEPARATOR, REPORTS_DIR, Artifact, Command, Job
+from mlgen.layout import TRAINING_RECORDS
 from mlgen.spec.conditions import When
 from mlgen.spec.models import duration_minutes
 
 if TYPE_CHECKING:
-    from mlgen.compile.plan import Plan
+    from mlgen.compile.ir import Plan
     from mlgen.spec.graph import Graph
     from mlgen.spec.models import Pipeline
 

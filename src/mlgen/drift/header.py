@@ -11,6 +11,8 @@ included) breaks it: that is how `check` tells a hand edit from a stale file.
 
 from __future__ import annotations
 
+from mlgen import layout
+
 try:
     from _sha2 import sha256  # type: ignore[import-not-found,unused-ignore]  # Python 3.12+
 except ImportError:
@@ -20,9 +22,8 @@ except ImportError:
         from hashlib import sha256  # type: ignore[assignment,unused-ignore]
 
 COMMENT = {"github": "#", "gitlab": "#", "jenkins": "//"}
-# Where each target's config lives unless the spec says otherwise (mlgen.spec.models.DEFAULT_PATHS repeats
-# this for the models; a test keeps them equal). `check` also looks here for files a spec no longer writes.
-DEFAULT_PATHS = {"github": ".github/workflows/mlgen.yml", "gitlab": ".gitlab-ci.yml", "jenkins": "Jenkinsfile"}
+# `check` also looks at the default paths for files a spec no longer writes.
+DEFAULT_PATHS = layout.DEFAULT_PATHS
 HEADER_CHARS = 4096  # the header always sits in the first 4 KiB
 _SEAL = " seal="
 _SAFE = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-~/")

@@ -12,6 +12,7 @@ from typing import Annotated, Any, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
+from mlgen import layout
 from mlgen.spec.fieldtypes import Branch, Change, Cron, Duration, Number, Timeout, refuse
 from mlgen.spec.fieldtypes import duration_minutes as duration_minutes  # re-exported: the plan reads timeouts through it
 from mlgen.spec.fieldtypes import duration_seconds as duration_seconds
@@ -350,7 +351,7 @@ class Report(Model):
                           "(default: none; the report is archived and set as the build description).")
 
 
-DEFAULT_PATHS = {"github": ".github/workflows/mlgen.yml", "gitlab": ".gitlab-ci.yml", "jenkins": "Jenkinsfile"}
+DEFAULT_PATHS = layout.DEFAULT_PATHS
 
 
 class Pipeline(Model):

@@ -12,8 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from mlgen import layout
+from mlgen.layout import TRAINING_RECORDS  # `mlgen cache hit` writes one per stage and matrix leg
 from mlgen.runtime import state
-from mlgen.runtime.cache.command import TRAINING_RECORDS  # `mlgen cache hit` writes one per stage and matrix leg
 from mlgen.runtime.gate.metrics import flatten
 from mlgen.runtime.report.build import Missing
 
