@@ -210,11 +210,11 @@ def job_env(project: Project, service: HealthService) -> dict[str, str]:
 SECRETS = {"MLFLOW_TRACKING_TOKEN": "not-a-real-token"}
 
 
-def run_scenario(engine: str, project: Project, scenario: Scenario, env: dict[str, str]) -> dict[str, str]:
+def run_scenario(engine: str, project: Project, scenario: Scenario, env: dict[str, str]) -> dict[str, Any]:
     """Run the pipeline on `engine` and return the per-stage outcome (the same words on every engine)."""
     run = engines.run(engine, project.repo, branch=scenario.branch, pull_request=scenario.pull_request,
                       approve=scenario.approve, variables=env, secrets=SECRETS, state=project.root, timeout=900)
-    out = {stage: run.job_status(stage) for stage in STAGES[:-1]}
+    out: dict[str, Any] = {stage: run.job_status(stage) for stage in STAGES[:-1]}
     if run.cached("train"):
         out["train"] = C
     out["rollback"] = _worst([run.job_status(f"{s}-rollback") for s in STAGES[4:7]])
