@@ -33,6 +33,9 @@ pytestmark = [pytest.mark.engine, pytest.mark.e2e]
 
 STAGES = ["validate", "train", "evaluate", "register", "canary-10", "canary-50", "canary-100", "rollback"]
 P, F, S, C = "passed", "failed", "skipped", "cached"
+A = engines.ABORTED  # stopped mid-bake (a timeout or an abort), after which its rollback ran
+NA = "n/a"  # the local engine cannot play the scenario; a semantic test holds the rule instead
+ENGINES = tuple(engines.ENGINES)
 
 
 @dataclass(frozen=True)
@@ -49,8 +52,18 @@ class Scenario:
     append_row: bool = False  # one more row in data/train.csv (committed) after a run that filled the cache
     # Where a platform rule (not the local engine) makes one target differ; each entry says why.
     engine_expected: dict[str, dict[str, str]] = field(default_factory=dict)
+    bake: str = "1s"
+    canary_timeout: str | None = None  # the canary stage's `timeout` (a fresh project), so it can fire in a test
+    env: dict[str, str] = field(default_factory=dict)  # more job environment (harness knobs)
+    # Engines that can play it; the others show n/a, and the semantic tests named here hold the rule.
+    engines: tuple[str, ...] = ENGINES
+    held_elsewhere: str = ""
+    # engine -> what its log must show, so a knob the engine ignored cannot pass as the scenario played
+    evidence: dict[str, str] = field(default_factory=dict)
 
     def expected_for(self, engine: str) -> dict[str, str]:
+        if engine not in self.engines:
+            return dict.fromkeys(STAGES, NA)
         return {**self.expected, **self.engine_expected.get(engine, {})}
 
 
@@ -75,9 +88,24 @@ SCENARIOS = [
              expected={**NOTHING, "validate": P, "train": P, "evaluate": F}),
     Scenario("canary unhealthy at 50%: rollback, champion kept", fail_canary_at=50,
              expected={**ALL_PASS, "canary-50": F, "canary-100": S, "rollback": P}),
+    # The person answers after the step's whole timeout (65 s against 1m): the approval is a stage
+    # (GitHub, GitLab: a job) of its own, so the bake still gets its time. act and gitlab-ci-local
+    # approve at once, with no wait to model: there it runs as a plain rollout.
+    Scenario("approval slower than a step's timeout: the bake still completes", expected=ALL_PASS, champion_changes=True,
+             canary_timeout="1m", env={"MLGEN_HARNESS_INPUT_WAIT_MS": "65000"},
+             evidence={"jenkins": "Waiting 65000 ms for a person to answer"}),
+    # The step's timeout fires mid-bake and ends the stage ABORTED, as a manual abort does. Only the
+    # Jenkins harness can stop a running step; act and gitlab-ci-local cannot cancel a job.
+    Scenario("canary step aborted mid-bake: rolled back, champion kept", bake="300s", canary_timeout="1m",
+             expected={**ALL_PASS, "canary-10": A, "canary-50": S, "canary-100": S, "rollback": P},
+             engines=("jenkins",),
+             held_elsewhere="tests/test_rollout_semantics.py: test_github_rolls_back_a_step_that_failed_or_was_cancelled, "
+                            "test_gitlab_rolls_back_a_step_once_whether_it_failed_or_was_cancelled"),
 ]
 FRESH_PROJECT = {"broken data: validate fails, nothing after it runs", "regression against the champion: evaluate fails",
-                 "canary unhealthy at 50%: rollback, champion kept"}
+                 "canary unhealthy at 50%: rollback, champion kept",
+                 "approval slower than a step's timeout: the bake still completes",
+                 "canary step aborted mid-bake: rolled back, champion kept"}
 
 
 def selected() -> list[Scenario]:
@@ -124,7 +152,7 @@ class HealthService:
 class Project:
     """A copy of examples/churn as its own repository, registry and deployment log."""
 
-    def __init__(self, root: Path, registry_template: Path) -> None:
+    def __init__(self, root: Path, registry_template: Path, bake: str = "1s", canary_timeout: str | None = None) -> None:
         self.root = root
         self.repo = root / "repo"
         shutil.copytree(EXAMPLES / "churn", self.repo, ignore=shutil.ignore_patterns(".mlgen", "model", "metrics.json", "__pycache__"))
@@ -134,7 +162,8 @@ class Project:
         self.runs = 0  # pipelines run on this copy
         spec = self.repo / "mlgen.yaml"
         text = spec.read_text().replace("https://mlflow.example.com", self.uri)
-        text = text.replace("bake: 10m", "bake: 1s\n    interval: 1s")
+        timeout = f"\n    timeout: {canary_timeout}" if canary_timeout else ""
+        text = text.replace("bake: 10m", f"bake: {bake}\n    interval: 1s{timeout}")
         spec.write_text(text)
         subprocess.run([sys.executable, "-m", "mlgen", "compile"], cwd=self.repo, check=True, capture_output=True)
         shutil.copy(registry_template, self.db)
@@ -181,15 +210,16 @@ def job_env(project: Project, service: HealthService) -> dict[str, str]:
 SECRETS = {"MLFLOW_TRACKING_TOKEN": "not-a-real-token"}
 
 
-def run_scenario(engine: str, project: Project, scenario: Scenario, env: dict[str, str]) -> dict[str, str]:
+def run_scenario(engine: str, project: Project, scenario: Scenario, env: dict[str, str]) -> dict[str, Any]:
     """Run the pipeline on `engine` and return the per-stage outcome (the same words on every engine)."""
     run = engines.run(engine, project.repo, branch=scenario.branch, pull_request=scenario.pull_request,
                       approve=scenario.approve, variables=env, secrets=SECRETS, state=project.root, timeout=900)
-    out = {stage: run.job_status(stage) for stage in STAGES[:-1]}
+    out: dict[str, Any] = {stage: run.job_status(stage) for stage in STAGES[:-1]}
     if run.cached("train"):
         out["train"] = C
     out["rollback"] = _worst([run.job_status(f"{s}-rollback") for s in STAGES[4:7]])
     out["_log"] = run.log()[-6000:]
+    out["_evidence_missing"] = [e for e in [scenario.evidence.get(engine)] if e and e not in run.log()]
     return out
 
 
@@ -199,8 +229,6 @@ def _worst(results: list[str]) -> str:
             return status
     return S
 
-
-ENGINES = tuple(engines.ENGINES)
 
 
 def registry_template(folder: Path) -> Path:
@@ -219,8 +247,12 @@ def run_engine(engine: str, root: Path, template: Path) -> dict[str, dict[str, A
     results: dict[str, dict[str, Any]] = {}
     project = Project(root / "shared", template)
     for scenario in selected():
+        if engine not in scenario.engines:
+            results[scenario.name] = {**dict.fromkeys(STAGES, NA), "_champion_changed": scenario.champion_changes,
+                                      "_deployments": None, "_log": scenario.held_elsewhere, "_evidence_missing": []}
+            continue
         if scenario.name in FRESH_PROJECT:
-            project = Project(root / re.sub(r"\W+", "-", scenario.name), template)
+            project = Project(root / re.sub(r"\W+", "-", scenario.name), template, scenario.bake, scenario.canary_timeout)
         if scenario.broken_data:
             project.break_data()
         if scenario.strong_champion:
@@ -246,7 +278,7 @@ def _run_once(engine: str, project: Project, scenario: Scenario, service: Health
     own = service is None
     service = service or HealthService(None, project.deploy_log)
     try:
-        return run_scenario(engine, project, scenario, job_env(project, service))
+        return run_scenario(engine, project, scenario, {**job_env(project, service), **scenario.env})
     finally:
         project.runs += 1
         if own:
@@ -271,6 +303,8 @@ def _table(outcomes: dict[str, dict[str, dict[str, Any]]]) -> str:
             row = by_scenario[scenario.name]
             cells = "".join(row[s].ljust(11) for s in STAGES)
             lines.append(f"  {engine.ljust(9)}{cells}{'changed' if row['_champion_changed'] else 'unchanged'}")
+        if scenario.held_elsewhere:
+            lines.append(f"  n/a: held by {scenario.held_elsewhere}")
         lines.append("  " + "expected".ljust(9) + "".join(scenario.expected[s].ljust(11) for s in STAGES)
                      + ("changed" if scenario.champion_changes else "unchanged"))
         for engine in scenario.engine_expected:  # platform rules that make one target differ
@@ -290,12 +324,17 @@ def test_engines_agree_on_every_scenario(outcomes: dict[str, dict[str, dict[str,
             got = {s: row[s] for s in STAGES}
             if got != scenario.expected_for(engine) or row["_champion_changed"] != scenario.champion_changes:
                 problems.append(f"{engine} / {scenario.name}: {got}, champion changed={row['_champion_changed']}\n{row['_log']}")
+            if row["_evidence_missing"]:  # the outcome is right, but the engine did not play the scenario
+                problems.append(f"{engine} / {scenario.name}: the log never shows {row['_evidence_missing']}\n{row['_log']}")
     assert not problems, table + "\n\n" + "\n\n".join(problems)
 
 
 def test_deployments_follow_the_canary(outcomes: dict[str, dict[str, dict[str, Any]]]) -> None:
     expected = {"push to main: every stage passes and the champion changes": ["weight=10", "weight=50", "weight=100"],
-                "canary unhealthy at 50%: rollback, champion kept": ["weight=10", "weight=50", "rollback"]}
+                "canary unhealthy at 50%: rollback, champion kept": ["weight=10", "weight=50", "rollback"],
+                "approval slower than a step's timeout: the bake still completes": ["weight=10", "weight=50", "weight=100"],
+                "canary step aborted mid-bake: rolled back, champion kept": ["weight=10", "rollback"]}
     for engine, by_scenario in outcomes.items():
         for name, row in by_scenario.items():  # the scenarios that ran ($MLGEN_E2E_SCENARIOS)
-            assert row["_deployments"] == expected.get(name, []), (engine, name)
+            if row["_deployments"] is not None:  # None: the engine cannot play it (n/a)
+                assert row["_deployments"] == expected.get(name, []), (engine, name)

@@ -4,7 +4,8 @@ Each engine has its own runner (github/runner.py, gitlab/runner.py, jenkins/runn
 engine's own vocabulary: matrix legs named `train (gb)` or `train: [gb]`, Jenkins stages named by
 title with rollbacks as `post` blocks, statuses like `manual`, `blocked`, `UNSTABLE`, and three ways
 of showing that training was skipped on a cache hit. `run()` translates all of it into the plan's
-job ids and three statuses, so a test states an outcome once for every engine:
+job ids and a few statuses (passed, failed, skipped, and aborted: a job stopped while it ran), so a
+test states an outcome once for every engine:
 
     result = run("gitlab", repo, branch="feature/x", pull_request=True, variables=env, state=tmp)
     assert result.job_status("canary-10-rollback") == "skipped" and result.cached("train")
@@ -25,7 +26,12 @@ if TYPE_CHECKING:
     from mlgen.compile.plan import Job, Plan
 
 PASSED, FAILED, SKIPPED = "passed", "failed", "skipped"
-# Every engine's words for "did not run" and "ran and failed", in one place.
+# A job stopped while it ran (timeout, abort, cancel) after which its own clean-up ran. Only the Jenkins
+# harness can stop a running job: act and gitlab-ci-local cannot cancel, so their `cancelled` and
+# `canceled` mean "never started" and read as skipped.
+ABORTED = "aborted"
+# Every engine's words for "did not run" and "ran and failed", in one place. Jenkins' ABORTED is here
+# too: it also marks stages an abort skipped, and _jenkins_status tells those from a stopped one.
 _NORMAL = {"manual": SKIPPED, "blocked": SKIPPED, "excluded": SKIPPED, "aborted": SKIPPED, "cancelled": SKIPPED,
            "failed-allowed": FAILED, "unstable": FAILED}
 _CACHE_HIT, _CACHE_MISS = "mlgen cache: hit", "mlgen cache: miss"  # what `mlgen cache hit` prints
@@ -50,7 +56,7 @@ class EngineRun:
 
     engine: str
     raw: Any  # the engine runner's own result (WorkflowRun, PipelineRun, JenkinsRun)
-    statuses: dict[str, str]  # plan job id -> passed | failed | skipped
+    statuses: dict[str, str]  # plan job id -> passed | failed | skipped | aborted
     cache_hits: dict[str, bool]  # plan job id of a cached job -> training was skipped
     logs: dict[str, str] = field(repr=False)  # plan job id -> what it printed
     full_log: str = field(repr=False, default="")
@@ -145,7 +151,7 @@ def _jenkins(repo: Path, jenkinsfile: Path, the_plan: Plan, o: Options) -> Engin
     raw = run_jenkinsfile(repo / jenkinsfile, repo, branch=o.branch, approve=o.approve, change_request=o.pull_request,
                           agent_workspaces=state / "jenkins-agents", credentials=o.secrets, env=o.variables,
                           stash_dir=state / "stash", timeout=o.timeout)
-    by_stage = raw.statuses()  # raises PipelineRefused when nothing ran
+    raw.statuses()  # raises PipelineRefused when nothing ran: never read a refusal as "every stage skipped"
     titles = {j.id: j.title for j in the_plan.jobs}
     statuses, logs = {}, {}
     for job in the_plan.jobs:
@@ -156,11 +162,29 @@ def _jenkins(repo: Path, jenkinsfile: Path, the_plan: Plan, o: Options) -> Engin
             statuses[job.id] = _normal(posts[-1]) if posts and posts[-1] else SKIPPED
             logs[job.id] = _stage_log(raw.stdout, stage)
         else:
-            statuses[job.id] = _normal(by_stage.get(job.title, SKIPPED).lower())
+            statuses[job.id] = _jenkins_status(raw.stages, job.title)
             logs[job.id] = _stage_log(raw.stdout, job.title)
     hits = {j.id: statuses[j.id] == PASSED and _CACHE_HIT in logs[j.id] and _CACHE_MISS not in logs[j.id]
             for j in the_plan.jobs if j.cache}
     return EngineRun("jenkins", raw, statuses, hits, logs, raw.log)
+
+
+def _jenkins_status(records: list[dict[str, Any]], stage: str) -> str:
+    """The status of stage `stage` (outside matrix cells; the last report wins).
+
+    A stage ends ABORTED when a timeout or an abort stopped its steps, but also when one fired before
+    its body began (an `input` that waited past the stage's timeout).
+    Only a stage whose body ran reaches its own `post`, and an abort meets the `unsuccessful` and
+    `aborted` conditions: one of them having run is what marks a stage stopped while it ran.
+    """
+    found = [r for r in records if r["stage"] == stage and "matrix" not in r]
+    if not found:
+        return SKIPPED
+    record = found[-1]
+    status = str(record["status"]).lower()
+    if status == "aborted" and {"unsuccessful", "aborted"} & set(record.get("post", {})):
+        return ABORTED
+    return _normal(status)
 
 
 def _stage_log(stdout: str, stage: str) -> str:
