@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from mlgen import layout
 from mlgen.errors import UserError
@@ -120,10 +120,10 @@ def _intervals(args: argparse.Namespace, spec: GateSettings | None, rules: list[
         seed = stats.seed_for(commit, stage, rule.metric)
         try:
             if champion is not None and pairing == "unpaired":
-                result = stats.compare_unpaired(rule.metric, challenger, champion, confidence=confidence,
+                result = stats.compare_unpaired(rule.metric, challenger, cast("stats.Predictions", champion), confidence=confidence,
                                                 resamples=args.resamples, seed=seed)
             else:
-                result = stats.compare(rule.metric, challenger, champion, confidence=confidence,
+                result = stats.compare(rule.metric, challenger, cast("stats.Predictions | None", champion), confidence=confidence,
                                        resamples=args.resamples, seed=seed)
         except ValueError as exc:
             raise UserError(f"gate `{rule.metric}`: {exc}", where=str(path), hint=predictions.FORMAT_HINT) from None

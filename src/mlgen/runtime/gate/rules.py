@@ -182,9 +182,8 @@ def gate_from_values(metric: str, values: Mapping[str, Any], *, where: str) -> G
     bounds = {k: _parse_number(str(present[k]), where=f"{where} {k}", rule=k) for k in ("min", "max") if k in present}
     if "min" in bounds and "max" in bounds and bounds["min"] > bounds["max"]:
         raise UserError(f"gate `{metric}`: min {bounds['min']} is above max {bounds['max']}", where=where)
-    return GateRule(metric, bounds.get("min"), bounds.get("max"),
-                    *(parse_limit(present[k], where=f"{where} {k}", rule=k) if k in present else None
-                      for k in ("max_drop", "max_rise")),
+    limits = {k: parse_limit(present[k], where=f"{where} {k}", rule=k) if k in present else None for k in ("max_drop", "max_rise")}
+    return GateRule(metric, bounds.get("min"), bounds.get("max"), limits["max_drop"], limits["max_rise"],
                     confidence=confidence, point_only=point_only)
 
 
@@ -460,7 +459,9 @@ def to_json(report: GateReport) -> dict[str, Any]:
 def _interval_json(interval: Interval | None) -> dict[str, Any] | None:
     if interval is None:
         return None
-    bound = (lambda b: None if b is None else {"estimate": b.estimate, "lower": b.lower, "upper": b.upper})
+    def bound(b: Any) -> dict[str, Any] | None:
+        return None if b is None else {"estimate": b.estimate, "lower": b.lower, "upper": b.upper}
+
     return {"challenger": bound(interval.challenger), "difference": bound(interval.difference),
             "confidence": interval.confidence, "resamples": interval.resamples, "seed": interval.seed,
             "pairing": interval.pairing, "note": interval.note}

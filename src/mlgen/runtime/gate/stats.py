@@ -123,7 +123,9 @@ def align(champion: Predictions, challenger: Predictions) -> Predictions:
 
 
 def _take(p: Predictions, order: Array) -> Predictions:
-    pick = (lambda a: None if a is None else np.asarray(a)[order])
+    def pick(a: Any) -> Any:
+        return None if a is None else np.asarray(a)[order]
+
     return Predictions(pick(p.y_true), pick(p.y_score), pick(p.y_pred), pick(p.weight), pick(p.ids),
                        {k: np.asarray(v)[order] for k, v in p.columns.items()})
 
