@@ -26,6 +26,7 @@ class Commands:
     baseline: str | None = None
     store_predictions: str | None = None
     baseline_predictions: str | None = None
+    fetch_model: str | None = None
 
 
 @dataclass(frozen=True)
@@ -123,7 +124,7 @@ class StageView:
             return RegistrySettings(kind=kind or "mlflow", model=model)
         cmd = register.command
         commands = Commands() if cmd is None else Commands(cmd.register_cmd, cmd.promote, cmd.rollback, cmd.baseline,
-                                                           cmd.store_predictions, cmd.baseline_predictions)
+                                                           cmd.store_predictions, cmd.baseline_predictions, cmd.fetch_model)
         return RegistrySettings(kind=kind or register.registry, model=model or register.model, alias=register.alias,
                                 commands=commands)
 

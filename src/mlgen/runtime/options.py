@@ -13,7 +13,8 @@ from mlgen.runtime.errors import UserError
 def registry_settings(args: argparse.Namespace, from_spec: RegistrySettings | None) -> RegistrySettings:
     base = from_spec or RegistrySettings()
     commands = base.commands
-    for op in ("register", "promote", "rollback", "baseline", "store_predictions", "baseline_predictions"):
+    for op in ("register", "promote", "rollback", "baseline", "store_predictions", "baseline_predictions",
+               "fetch_model"):
         value = getattr(args, f"{op}_command", None)
         if value is not None:
             commands = replace(commands, **{op: value})
