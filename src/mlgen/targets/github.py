@@ -10,6 +10,7 @@ from mlgen import overrides, retry, yamlout
 from mlgen.escape import gha_string, sh_quote
 from mlgen.pins import ACTIONS
 from mlgen.plan import LEG_SEPARATOR
+from mlgen.targets.install import install_line, project_setup
 
 if TYPE_CHECKING:
     from mlgen.plan import Artifact, Command, Job, Plan, When
@@ -190,17 +191,20 @@ def _steps(job: Job, plan: Plan) -> list[dict[str, Any]]:
         _uses("Check out", "checkout", {"persist-credentials": False}),
         _setup_python(job, plan),
     ]
+    if plan.installer == "uv" and (job.install or (plan.setup and job.needs_project_setup)):
+        steps.append(_uv_cache(plan))
     if job.cache:
         key = "-".join([job.cache.prefix, "${{ runner.os }}", *(f"${{{{ matrix.{k.lower()} }}}}" for k, _ in job.matrix),
                         "${{ hashFiles(" + ", ".join(gha_string(f) for f in job.cache.key_files) + ") }}"])
         steps.append({"id": "cache", **_uses("Restore training outputs", "cache", {"path": _lines(job.cache.paths), "key": key})})
     steps.extend(_download(a) for a in job.downloads)
     if job.install:
-        steps.append({"name": "Install mlgen", "run": retry.wrap(f"python -m pip install '{job.install}'", job.retries)})
+        steps.append({"name": "Install mlgen", "run": retry.wrap(install_line(job.install, plan.installer), job.retries)})
     if plan.setup and job.needs_project_setup:
         # actions/cache keys on file contents itself (no `mlgen cache`); a hit needs no set-up.
         miss = {"if": MISS} if job.setup_on_miss_only else {}
-        steps.append({"name": "Set up the project", **miss, "run": retry.wrap(plan.setup, job.retries)})
+        setup = project_setup(plan.setup, plan.installer)
+        steps.append({"name": "Set up the project", **miss, "run": retry.wrap(setup or "", job.retries)})
     steps.extend(_command(c, job) for c in job.commands)
     if job.upload:
         steps.append(_upload(job.upload, job))
@@ -209,11 +213,19 @@ def _steps(job: Job, plan: Plan) -> list[dict[str, Any]]:
 
 def _setup_python(job: Job, plan: Plan) -> dict[str, Any]:
     with_: dict[str, Any] = {"python-version": plan.python}
-    if plan.requirements and (job.install or (plan.setup and job.needs_project_setup)):
+    if plan.installer == "pip" and plan.requirements and (job.install or (plan.setup and job.needs_project_setup)):
         # pip's download cache, keyed on the requirement files (setup-python fails if none exists).
         with_["cache"] = "pip"
         with_["cache-dependency-path"] = _lines(plan.requirements)
     return _uses("Set up Python", "setup-python", with_)
+
+
+def _uv_cache(plan: Plan) -> dict[str, Any]:
+    """uv's download cache (setup-python caches pip's only), keyed like it: Python and requirement files."""
+    prefix = f"uv-${{{{ runner.os }}}}-{plan.python}-"
+    files = ", ".join(gha_string(f) for f in plan.requirements)
+    key = prefix + ("${{ hashFiles(" + files + ") }}" if plan.requirements else "none")
+    return _uses("Cache uv downloads", "cache", {"path": "~/.cache/uv", "key": key, "restore-keys": prefix})
 
 
 def _uses(name: str, action: str, with_: dict[str, Any]) -> dict[str, Any]:

@@ -19,6 +19,7 @@ from mlgen.escape import groovy_block, groovy_single
 from mlgen.plan import LEG_SEPARATOR
 from mlgen.source import locate
 from mlgen.spec import Duration, EnvName, duration_minutes
+from mlgen.targets.install import UV_CACHE_JENKINS, install_line, project_setup
 
 if TYPE_CHECKING:
     from mlgen.plan import Artifact, Job, Plan, When
@@ -220,7 +221,7 @@ def _stage(job: Job, plan: Plan, view: View) -> dict[str, Any]:
     for command in job.commands:
         script = command.script
         if command.skip_on_cache_hit and job.cache is not None:
-            script = cachecmd.guard(script, job, plan.setup)
+            script = cachecmd.guard(script, job, project_setup(plan.setup, plan.installer, "python3"))
         steps.append({"sh": sh(script), "secrets": [lit(s) for s in command.secrets],
                       "retry": attempts if command.retryable else None})
     if job.upload:
@@ -265,13 +266,15 @@ def _rollback(job: Job, plan: Plan) -> list[dict[str, Any]]:
 def _prepare(job: Job, plan: Plan) -> str:
     lines = []
     installs = job.installs_with_cache_guard
-    setup = cachecmd.setup_outside_guard(job, plan.setup) if job.needs_project_setup else None
+    setup = cachecmd.setup_outside_guard(job, project_setup(plan.setup, plan.installer, "python3")) if job.needs_project_setup else None
     if installs or setup:
         # No core Jenkins construct installs Python: assert the agent's version instead of guessing.
         major, minor = plan.python.split(".")
         lines.append(f"python3 -c 'import sys; sys.exit(sys.version_info[:2] != ({major}, {minor}) "
                      f"and \"mlgen: this stage needs Python {plan.python} on the agent\")'")
-    lines.extend(f"python3 -m pip install '{i}'" for i in installs)
+    if (installs or setup) and plan.installer == "uv":
+        lines.append(f'export UV_CACHE_DIR="${{UV_CACHE_DIR:-{UV_CACHE_JENKINS}}}" UV_LINK_MODE="${{UV_LINK_MODE:-copy}}"')
+    lines.extend(install_line(i, plan.installer, "python3") for i in installs)
     if setup:
         lines.append(setup)
     return "\n".join(lines)
