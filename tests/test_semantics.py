@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from mlgen.targets.install import install_line
 from mlgen import header, yamlout
 from tests.compiled import compile_spec
 
@@ -168,7 +169,7 @@ def test_gitlab_cache_and_matrix(gl: dict[str, Any]) -> None:
     assert gl["train"]["cache"][0]["key"].endswith("-$MODEL")
     assert "mlgen cache hit" in gl["train"]["script"][0]
     # the project is set up only on a miss, inside the guard, right before training
-    assert gl["train"]["before_script"] == ["python -m pip install 'mlgen-ci==0.1.0'"]
+    assert gl["train"]["before_script"] == [install_line("mlgen-ci==0.1.0", "pip")]
     miss = gl["train"]["script"][0].split("\nelse\n")[1]
     assert miss.startswith("python -m pip install -r requirements.txt\npython -m churn.train")
     assert gl["train"]["tags"] == ["gpu"]
@@ -231,4 +232,4 @@ def test_canary_jobs_get_the_registry_where_they_use_it(gh: dict[str, Any], gl: 
         assert any(step.get("env", {}).get("MLFLOW_TRACKING_TOKEN") == "${{ secrets.MLFLOW_TRACKING_TOKEN }}"
                    for step in gh["jobs"][job]["steps"]), job
         installs = [line for line in gl[job]["before_script"] if "mlgen-ci" in line]
-        assert installs == [f"python -m pip install 'mlgen-ci{'[mlflow]' if mlflow else ''}==0.1.0'"], job
+        assert installs == [install_line(f"mlgen-ci{'[mlflow]' if mlflow else ''}==0.1.0", "pip")], job

@@ -4,17 +4,20 @@ and uv's download cache is kept where each target keeps caches."""
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from mlgen.targets.install import install_line
 from tests.compiled import compile_dict
 from tests.conftest import example_specs
 
-PIP = re.compile(r"python3? -m pip install '(mlgen-ci[^']*)'")
-UV = re.compile(r"(python3?) -m uv pip install --python \"\$\(\1 -c 'import sys; print\(sys.executable\)'\)\" '(mlgen-ci[^']*)'")
+PIP = re.compile(r"python3? -m pip install '(mlgen-ci[^'\\]*)\\?'")  # Jenkins may escape a closing quote
+UV = re.compile(r"(python3?) -m uv pip install --python \"\$\(\1 -c 'import sys; print\(sys.executable\)'\)\" '(mlgen-ci[^'\\]*)'")
 
 
 def with_installer(spec: Path, installer: str) -> dict[str, Any]:
@@ -73,3 +76,28 @@ def test_uv_is_there_before_a_set_up_that_calls_it(tmp_path: Path) -> None:
     for target, text in compile_dict(spec, tmp_path).items():
         bootstrap = text.find("-m uv --version")
         assert -1 < bootstrap < text.find("uv pip install --system -r requirements.txt"), target
+
+
+GUARDED = re.compile(r"python3? -m mlgen\.runtime\.current '(mlgen-ci[^']*)' 2>/dev/null")
+
+
+@pytest.mark.parametrize("installer", ["pip", "uv"])
+@pytest.mark.parametrize("spec", YAML_SPECS, ids=lambda p: p.parent.name)
+def test_every_install_is_skipped_when_already_current(spec: Path, tmp_path: Path, installer: str) -> None:
+    """A warm runner skips the installer: every mlgen install asks `mlgen.runtime.current` first, about
+    exactly the requirement it installs."""
+    for target, text in compiled(spec, installer, tmp_path).items():
+        installs = PIP.findall(text) if installer == "pip" else [r for _, r in UV.findall(text)]
+        assert installs and sorted(GUARDED.findall(text)) == sorted(installs), target
+
+
+def test_the_uv_line_installs_into_the_jobs_own_interpreter(tmp_path: Path) -> None:
+    """The generated uv line, run: offline, on a package that is installed, uv only checks it, in the
+    environment of the `python` the job runs (not one of uv's own)."""
+    env = {**os.environ, "UV_OFFLINE": "1", "UV_CACHE_DIR": str(tmp_path / "uv")}
+    prefix = subprocess.run(["python", "-c", "import sys; print(sys.prefix)"], capture_output=True, text=True,
+                            env=env, check=True).stdout.strip()
+    done = subprocess.run(["bash", "-eo", "pipefail", "-c", install_line("six", "uv")], capture_output=True, text=True,
+                          env=env, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert f"environment at: {prefix}" in done.stderr

@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from mlgen.targets.install import install_line
 from mlgen import header, yamlout
 from tests.compiled import compile_dict
 
@@ -240,7 +241,7 @@ def test_canary_installs_the_mlflow_extra_only_for_mlflow(registry: str, extra: 
         {"name": "canary", "kind": "canary", "deploy": "true", "check": "true", "rollback": "true", "steps": [50, 100]}]}
     gl = yamlout.load(compile_dict(spec, tmp_path)["gitlab"])
     for job in ("canary-100", "canary-50-rollback"):
-        assert [line for line in gl[job]["before_script"] if "mlgen-ci" in line] == [f"python -m pip install 'mlgen-ci{extra}==0.1.0'"]
+        assert [line for line in gl[job]["before_script"] if "mlgen-ci" in line] == [install_line(f"mlgen-ci{extra}==0.1.0", "pip")]
 
 
 def test_only_the_first_canary_step_receives_the_outputs_before_it(tmp_path: Path) -> None:

@@ -17,13 +17,16 @@ UV_CACHE_JENKINS = "$HOME/.cache/mlgen-uv"  # per agent, outside the workspaces;
 
 
 def install_line(requirement: str, installer: str, python: str = "python") -> str:
-    """Shell lines installing one pip requirement (quoted here) with `python`."""
+    """Shell lines installing one pip requirement (quoted here) with `python`, unless it is installed
+    already (a warm runner): `mlgen.runtime.current` answers that in milliseconds, the installer in seconds."""
+    current = f"{python} -m mlgen.runtime.current '{requirement}' 2>/dev/null"
     if installer == "uv":
         # The exact interpreter: a bare name would make uv look for a virtual environment (or, with
         # --system, skip one), where pip installs into whatever `python` is.
         here = f"\"$({python} -c 'import sys; print(sys.executable)')\""
-        return f"{_uv_bootstrap(python)}\n{python} -m uv pip install --python {here} '{requirement}'"
-    return f"{python} -m pip install '{requirement}'"
+        return (f"if ! {current}; then\n  {_uv_bootstrap(python)}\n"
+                f"  {python} -m uv pip install --python {here} '{requirement}'\nfi")
+    return f"{current} || {python} -m pip install '{requirement}'"
 
 
 def project_setup(setup: str | None, installer: str, python: str = "python") -> str | None:
