@@ -224,7 +224,7 @@ def _total(x: Array) -> Array:
 _PREFIX_BLOCK = 16  # rows per block of the AUC's prefix sums: a 16 x 16 product beats wider blocks here
 
 
-def _rows(weights: Array, rows: Array | slice) -> Array:
+def _widened(weights: Array, rows: Array | slice) -> Array:
     """Rows of the weights as floats: a gather copies bytes (4x fewer than floats), then widens them."""
     picked = weights[rows] if isinstance(rows, slice) else np.take(weights, rows, axis=0)
     return picked.astype(np.float32) if picked.dtype == np.uint8 else picked
@@ -256,7 +256,7 @@ class _RocAuc(Prepared):
 
     def values(self, weights: Array) -> Array:
         exact = np.float32 if weights.dtype == np.uint8 else np.float64  # where float32 sums stay exact
-        few, many = _rows(weights, self.few), _rows(weights, self.many)
+        few, many = _widened(weights, self.few), _widened(weights, self.many)
         r = weights.shape[1]
         within = np.matmul(_lower(_PREFIX_BLOCK), many.reshape(-1, _PREFIX_BLOCK, r)).reshape(-1, r)
         totals = within[_PREFIX_BLOCK - 1::_PREFIX_BLOCK]
@@ -267,7 +267,7 @@ class _RocAuc(Prepared):
         total_many = (before[-1] + totals[-1]).astype(np.float64) if len(totals) else np.zeros(r)
         if self.ties is not None:
             members, mask, starts = self.ties
-            tied = _rows(weights, members)
+            tied = _widened(weights, members)
             tied_few = tied * mask
             few_g = np.add.reduceat(tied_few, starts, axis=0, dtype=np.float64)
             many_g = np.add.reduceat(tied - tied_few, starts, axis=0, dtype=np.float64)
