@@ -42,7 +42,7 @@ np: Any = _Numpy()
 
 DEFAULT_RESAMPLES = 2000
 DEFAULT_CONFIDENCE = 0.95
-_CHUNK_ELEMENTS = 4_000_000  # counts per chunk (4 MB of bytes, under 40 MB with the floats made from them)
+_CHUNK_ELEMENTS = 1_600_000  # counts per chunk: 1.6 MB of bytes, and the floats made from them stay near the caches
 _EPS = 1e-15
 
 
