@@ -70,3 +70,17 @@ def test_paired_bootstrap_auc_is_the_same_whichever_class_is_smaller(rate: float
     assert one.challenger.estimate == pytest.approx(other.challenger.estimate, rel=1e-12)
     assert one.difference is not None and one.difference.estimate == pytest.approx(
         other.difference.estimate if other.difference else 0.0, abs=1e-12)
+
+
+def test_chunks_and_threads_do_not_change_the_draws(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Many small chunks, one or two workers: the same seed gives the same draws (each chunk has its
+    own seed from one SeedSequence, whatever runs it)."""
+    rng = np.random.default_rng(9)
+    n = 500
+    y = (rng.random(n) < 0.3).astype(float)
+    a = stats.Predictions(y, rng.random(n) + 0.3 * y, ids=np.arange(n))
+    b = stats.Predictions(y, np.round(rng.random(n) + 0.2 * y, 1), ids=np.arange(n))
+    monkeypatch.setattr(stats, "_CHUNK_ELEMENTS", n * 7)  # 7 resamples a chunk: 43 chunks, the last one short
+    one = stats.compare("roc_auc", a, b, resamples=300, seed=5, workers=1)
+    two = stats.compare("roc_auc", a, b, resamples=300, seed=5, workers=2)
+    assert one == two
