@@ -106,3 +106,13 @@ def test_rescore_needs_a_registry_baseline() -> None:
     data["stages"][1]["baseline"] = {"file": "baseline.json", "rescore": True}
     with pytest.raises(ValueError, match="`rescore` re-scores a registry version"):
         Pipeline.model_validate(data)
+
+
+def test_rescore_outputs_pass_the_linters(tmp_path: Path) -> None:
+    from tests import validators
+
+    out = compile_dict(spec(), tmp_path)
+    for target, text in out.items():
+        assert validators.shellcheck(target, text) == [], target
+    assert validators.actionlint(out["github"], validators.runner_labels(out["github"])) == ""
+    assert validators.zizmor(out["github"]) == ""

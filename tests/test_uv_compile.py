@@ -101,3 +101,15 @@ def test_the_uv_line_installs_into_the_jobs_own_interpreter(tmp_path: Path) -> N
                           env=env, timeout=300)
     assert done.returncode == 0, done.stderr
     assert f"environment at: {prefix}" in done.stderr
+
+
+@pytest.mark.parametrize("spec", YAML_SPECS, ids=lambda p: p.parent.name)
+def test_uv_outputs_pass_the_linters(spec: Path, tmp_path: Path) -> None:
+    """The same linters as the committed examples: shellcheck on every script, actionlint and zizmor."""
+    from tests import validators
+
+    out = compiled(spec, "uv", tmp_path)
+    for target, text in out.items():
+        assert validators.shellcheck(target, text) == [], target
+    assert validators.actionlint(out["github"], validators.runner_labels(out["github"])) == ""
+    assert validators.zizmor(out["github"]) == ""
