@@ -24,6 +24,7 @@ COMMAND_TEMPLATES = {
     "baseline": "template printing the metrics JSON of {model}@{alias} (nothing: no such version)",
     "store-predictions": "template storing a new version's predictions; {model} {version} {predictions} {fingerprint}",
     "baseline-predictions": "template writing the predictions of {model}@{alias} to {out} (nothing: none stored)",
+    "fetch-model": "template copying the model files of {model}@{alias} into the folder {out} (nothing: no such version)",
 }
 REGISTRIES = ("mlflow", "command")
 
@@ -97,6 +98,9 @@ def _gate_parser(sub: argparse._SubParsersAction[_Parser]) -> None:
     bounds.add_argument("--predictions", metavar="FILE", help="the challenger's predictions (CSV or Parquet: y_true, "
                                                                "y_score and/or y_pred, optional id and weight)")
     bounds.add_argument("--baseline-predictions", metavar="FILE", help="the champion's predictions on the same examples")
+    bounds.add_argument("--rescored-predictions", metavar="FILE",
+                        help="the champion's predictions from `mlgen registry rescore`, used when the file exists "
+                             "(else the ones stored with the registry's baseline version)")
     bounds.add_argument("--confidence", type=_confidence, default=0.95, metavar="P",
                         help="confidence of each one-sided bound for gates without confidence= (default: 0.95)")
     bounds.add_argument("--resamples", type=_resamples, default=2000, metavar="N", help="bootstrap resamples (default: 2000)")
@@ -166,6 +170,19 @@ def _registry_parser(sub: argparse._SubParsersAction[_Parser]) -> None:
     p.add_argument("--baseline-alias", "--alias", dest="baseline_alias", metavar="ALIAS", default="champion",
                    help="whose metrics (default: champion)")
     p.add_argument("--out", metavar="FILE", required=True, help="where to write the metrics JSON")
+    _registry_flags(p)
+    p = _command(reg_sub, "rescore", "score the champion on this evaluation set with the evaluate command",
+                 RESCORE_HELP, handler)
+    _spec_flags(p, "register")
+    p.add_argument("--baseline-alias", "--alias", dest="baseline_alias", metavar="ALIAS", default="champion",
+                   help="whose model (default: champion)")
+    p.add_argument("--run", metavar="CMD", required=True, help="the evaluate command, run with MLGEN_MODEL_DIR, "
+                                                               "MLGEN_PREDICTIONS and MLGEN_METRICS set")
+    p.add_argument("--predictions", metavar="FILE", required=True, help="the challenger's predictions on this evaluation set")
+    p.add_argument("--metrics", metavar="FILE", help="the challenger's metrics (the second run must not change them)")
+    p.add_argument("--out", metavar="FILE", required=True, help="where the champion's predictions go (MLGEN_PREDICTIONS)")
+    p.add_argument("--model-dir", metavar="DIR", help="the challenger's model files: identical predictions from other "
+                                                      "files mean the command ignored MLGEN_MODEL_DIR")
     _registry_flags(p)
     p = _command(reg_sub, "show", "list aliases and versions", "List a registered model's aliases and versions.", handler)
     _spec_flags(p, "register")
@@ -347,6 +364,14 @@ BASELINE_HELP = """\
 Write the metrics of the version holding an alias (default: champion) as JSON, for
 `mlgen gate --baseline-file`. With no such version yet, nothing is written (and an old file at
 --out is removed), which the gate reports as "no baseline".
+"""
+
+RESCORE_HELP = """\
+Score the champion on this run's evaluation set, for a paired gate. When the champion's stored
+predictions were made on the same examples, nothing runs. Otherwise its model files are fetched
+and the evaluate command (--run) runs again with MLGEN_MODEL_DIR (the champion's files),
+MLGEN_PREDICTIONS (--out) and MLGEN_METRICS set; it fails when the command changed the
+challenger's files, wrote nothing, or read other examples. With no champion yet, nothing runs.
 """
 
 CANARY_HELP = """\

@@ -141,7 +141,8 @@ def _champion(args: argparse.Namespace, spec: GateSettings | None, challenger: o
     champion = predictions.load(path, what="baseline predictions file")
     ours, theirs = stats.fingerprint(challenger), stats.fingerprint(champion)  # type: ignore[arg-type]
     if ours == theirs:
-        return champion, "paired", ""
+        rescored = args.rescored_predictions is not None and path == Path(args.rescored_predictions)
+        return champion, "paired", "the champion was re-scored on this evaluation set" if rescored else ""
     on_different = args.on_different_eval_set or (spec.on_different_eval_set if spec else "unpaired")
     if on_different == "fail":
         raise UserError(f"the champion was scored on another evaluation set (fingerprint {theirs[:12]}, this one "
@@ -156,6 +157,8 @@ def _champion_file(args: argparse.Namespace, spec: GateSettings | None) -> tuple
     if args.baseline_predictions:
         path = Path(args.baseline_predictions)
         return (path, "") if path.exists() else (None, f"{path} does not exist")
+    if args.rescored_predictions and Path(args.rescored_predictions).is_file():
+        return Path(args.rescored_predictions), ""  # `mlgen registry rescore` made them; else the stored ones serve
     alias = args.baseline_registry or (spec.baseline_registry if spec and not args.baseline_file else None)
     if alias is None:
         return None, "no champion predictions"

@@ -11,8 +11,8 @@ do not depend on the others, so resamples are generated in independent chunks, i
 reproducibly from one seed. Each count comes from one random byte (probabilities rounded to 1/256).
 
 Every metric is a weighted statistic evaluated for a whole chunk of resamples at once: matrix
-products for the averages, one cumulative sum over score-sorted weights for ROC AUC and average
-precision. There is no Python loop per resample.
+products for the averages, one prefix sum over the larger class for ROC AUC, one over score-sorted
+weights for average precision. There is no Python loop per resample.
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ np: Any = _Numpy()
 
 DEFAULT_RESAMPLES = 2000
 DEFAULT_CONFIDENCE = 0.95
-_CHUNK_ELEMENTS = 4_000_000  # weights per chunk (16 MB of float32): bounded memory whatever n is
+_CHUNK_ELEMENTS = 1_600_000  # counts per chunk: 1.6 MB of bytes, and the floats made from them stay near the caches
 _EPS = 1e-15
 
 
@@ -152,6 +152,8 @@ class _Linear(Prepared):
         self.single = self.columns.astype(np.float32)
 
     def values(self, weights: Array) -> Array:
+        if weights.dtype == np.uint8:
+            weights = weights.astype(np.float32)
         columns = self.single if weights.dtype == np.float32 else self.columns
         return self.combine((columns @ weights).T.astype(np.float64))
 
@@ -160,13 +162,13 @@ _BLOCK = 32
 
 
 @functools.cache
-def _lower() -> Array:
-    return np.tril(np.ones((_BLOCK, _BLOCK), dtype=np.float32))
+def _lower(size: int = _BLOCK) -> Array:
+    return np.tril(np.ones((size, size), dtype=np.float32))
 
 
 def padded_rows(n: int) -> int:
-    """Rows of a weight matrix for n examples: at least one zero row, rounded up to whole blocks."""
-    return -(-(n + 1) // _BLOCK) * _BLOCK
+    """Rows of a weight matrix for n examples: at least 16 zero rows (the AUC's last block), rounded up to whole blocks."""
+    return -(-(n + 16) // _BLOCK) * _BLOCK
 
 
 @dataclass
@@ -194,8 +196,10 @@ class _Sorted:
 
     def blocks(self, weights: Array) -> Array:
         if self.index is None:
-            return weights.reshape(-1, _BLOCK, weights.shape[1])
-        return weights[self.index]
+            blocks = weights.reshape(-1, _BLOCK, weights.shape[1])
+        else:
+            blocks = np.take(weights, self.index, axis=0)
+        return blocks.astype(np.float32) if blocks.dtype == np.uint8 else blocks
 
     @staticmethod
     def position(sorted_positions: Array) -> tuple[Array, Array]:
@@ -216,35 +220,61 @@ def _total(x: Array) -> Array:
     return (np.ones(flat.shape[0], dtype=x.dtype) @ flat).astype(np.float64)
 
 
+_PREFIX_BLOCK = 16  # rows per block of the AUC's prefix sums: a 16 x 16 product beats wider blocks here
+
+
+def _widened(weights: Array, rows: Array | slice) -> Array:
+    """Rows of the weights as floats: a gather copies bytes (4x fewer than floats), then widens them."""
+    picked = weights[rows] if isinstance(rows, slice) else np.take(weights, rows, axis=0)
+    return picked.astype(np.float32) if picked.dtype == np.uint8 else picked
+
+
 @dataclass
 class _RocAuc(Prepared):
-    """Weighted Mann-Whitney AUC: in ascending score order, a positive's share is the weight of the
-    negatives before it, plus half of those tied with it. Within a tie group negatives come first
-    (so each positive counts all of them), and half of each group's positive x negative weight is
-    taken back.
+    """Weighted Mann-Whitney AUC from one prefix sum over the larger class only.
+
+    The examples split into the smaller class ("few") and the larger ("many"), each in ascending
+    score order. Every pair counts 1 when the few-class example scores above the many-class one and
+    1/2 on a tie, so X = Σ_f w_f · (weight of the many-class examples scored at or below f), minus
+    half of each tie group's few x many weight. A few-class example's "at or below" is a fixed
+    position in the many class, so one prefix sum over the many class (16-row blocks: a product with
+    a lower-triangular matrix, then a cumulative sum of the block totals) read at those positions
+    gives X. When the positives are the few, X is the numerator; otherwise it counts the opposite
+    pairs and the numerator is P·N - X.
+
+    Bootstrap counts (uint8) keep every float32 sum and product here exact (below 2**24, for n up
+    to 600,000); the final sum over examples, and everything for real-valued weights, is in float64.
     """
 
-    sorted: _Sorted
-    ties: tuple[Array, Array, Array] | None  # members (example indices), their positive mask, group starts
+    few: Array | slice  # rows of the few-class examples, ascending score
+    many: Array | slice  # rows of the many-class examples, ascending score, padded to whole blocks with zero rows
+    at: Array  # per few-class example from `skip` on: the last many-class position at or below it
+    skip: int  # few-class examples with no many-class example at or below them (a prefix of `few`)
+    positives_are_few: bool
+    ties: tuple[Array, Array, Array] | None  # members (rows), their few-class mask, group starts
 
     def values(self, weights: Array) -> Array:
+        exact = np.float32 if weights.dtype == np.uint8 else np.float64  # where float32 sums stay exact
+        few, many = _widened(weights, self.few), _widened(weights, self.many)
         r = weights.shape[1]
-        w = self.sorted.blocks(weights)
-        before = _Sorted.prefix(w * self.sorted.negative)
-        total_neg = before[-1, -1, :].astype(np.float64)  # the last prefix holds every negative (padding weighs 0)
-        before *= w
-        flags = self.sorted.positive.reshape(-1).astype(weights.dtype)
-        numerator = (flags @ before.reshape(-1, r)).astype(np.float64)
-        total_pos = (flags @ w.reshape(-1, r)).astype(np.float64)
+        within = np.matmul(_lower(_PREFIX_BLOCK), many.reshape(-1, _PREFIX_BLOCK, r)).reshape(-1, r)
+        totals = within[_PREFIX_BLOCK - 1::_PREFIX_BLOCK]
+        before = np.cumsum(totals, axis=0, dtype=exact) - totals  # many-class weight of earlier blocks
+        at_or_below = np.take(within, self.at, axis=0) + np.take(before, self.at // _PREFIX_BLOCK, axis=0)
+        counted = (few[self.skip:] * at_or_below).astype(np.float64).sum(axis=0)
+        total_few = few.sum(axis=0, dtype=exact).astype(np.float64)
+        total_many = (before[-1] + totals[-1]).astype(np.float64) if len(totals) else np.zeros(r)
         if self.ties is not None:
             members, mask, starts = self.ties
-            tied = weights[members]
-            tied_pos = tied * mask
-            pos_g = np.add.reduceat(tied_pos, starts, axis=0, dtype=np.float64)
-            neg_g = np.add.reduceat(tied - tied_pos, starts, axis=0, dtype=np.float64)
-            numerator -= 0.5 * (pos_g * neg_g).sum(axis=0)
+            tied = _widened(weights, members)
+            tied_few = tied * mask
+            few_g = np.add.reduceat(tied_few, starts, axis=0, dtype=np.float64)
+            many_g = np.add.reduceat(tied - tied_few, starts, axis=0, dtype=np.float64)
+            counted -= 0.5 * (few_g * many_g).sum(axis=0)
+        pairs = total_few * total_many
+        numerator = counted if self.positives_are_few else pairs - counted
         with np.errstate(invalid="ignore", divide="ignore"):
-            return np.asarray(numerator / (total_pos * total_neg))
+            return np.asarray(numerator / pairs)
 
 
 @dataclass
@@ -340,31 +370,62 @@ def _r2(p: Predictions) -> Prepared:
     return _linear([err, y, y * y, np.ones_like(y)], combine)
 
 
-def _rank_order(name: str, p: Predictions) -> Array:
-    """The order a rank metric walks the examples in (stable, so a sorted set keeps its order)."""
-    score = np.asarray(p.score(), dtype=np.float64)
-    if name == "roc_auc":  # ascending score; negatives first within ties
-        return np.lexsort((np.asarray(p.y_true, dtype=np.float64) == 1.0, score))
-    return np.argsort(-score, kind="stable")
-
-
-def _roc_auc(p: Predictions) -> Prepared:
+def _auc_classes(p: Predictions) -> tuple[Array, Array, bool]:
+    """Rows of the few and the many class of an AUC, each in ascending score order, and whether the few are the positives."""
     y, _ = _binary(p)
     score = np.asarray(p.score(), dtype=np.float64)
     positive = y == 1.0
-    order = _rank_order("roc_auc", p)
-    s, pos = score[order], positive[order]
+    positives_are_few = bool(2 * positive.sum() <= len(y))
+    few = np.flatnonzero(positive == positives_are_few)
+    many = np.flatnonzero(positive != positives_are_few)
+    return (few[np.argsort(score[few], kind="stable")], many[np.argsort(score[many], kind="stable")],
+            positives_are_few)
+
+
+def _rank_order(name: str, p: Predictions) -> Array:
+    """The order a rank metric reads the examples in; in that order its weights need no copy."""
+    if name == "roc_auc":
+        few, many, _ = _auc_classes(p)
+        return np.r_[few, many]
+    return np.argsort(-np.asarray(p.score(), dtype=np.float64), kind="stable")
+
+
+def _rows_of(index: Array) -> Array | slice:
+    """A slice when the rows are consecutive (a view of the weights), else the index (a copy)."""
+    if len(index) and bool((np.diff(index) == 1).all()):
+        return slice(int(index[0]), int(index[0]) + len(index))
+    return index
+
+
+def _tie_groups(score: Array, few_mask: Array) -> tuple[Array, Array, Array] | None:
+    """Groups of equal scores that hold both classes: their rows, few-class mask and group starts."""
+    order = np.argsort(score, kind="stable")
+    s = score[order]
     starts = np.flatnonzero(np.r_[True, s[1:] != s[:-1]])
     sizes = np.diff(np.r_[starts, len(s)])
+    few_in = np.add.reduceat(few_mask[order].astype(np.int64), starts) if len(s) else np.zeros(0, np.int64)
+    mixed = (few_in > 0) & (few_in < sizes)
+    if not mixed.any():
+        return None
+    members = order[np.concatenate([np.arange(a, a + k) for a, k in zip(starts[mixed], sizes[mixed])])]
+    group_starts = np.r_[0, np.cumsum(sizes[mixed])[:-1]]
+    return members, few_mask[members].astype(np.float32)[:, None], group_starts
+
+
+def _roc_auc(p: Predictions) -> Prepared:
+    few, many, positives_are_few = _auc_classes(p)
+    score = np.asarray(p.score(), dtype=np.float64)
+    n = len(score)
+    # Many-class examples at or below each few-class one (ties count here; half is taken back below).
+    count = np.searchsorted(score[many], score[few], side="right")
+    skip = int(np.searchsorted(count, 0, side="right"))
+    pad = n + np.arange(-len(many) % _PREFIX_BLOCK)  # zero rows (padded_rows leaves at least 16)
     ties = None
-    pos_in = np.add.reduceat(pos.astype(np.int64), starts)
-    mixed = (pos_in > 0) & (pos_in < sizes)
-    if mixed.any():
-        # Only groups holding both classes need the correction: keep their members once.
-        members = order[np.concatenate([np.arange(a, a + k) for a, k in zip(starts[mixed], sizes[mixed])])]
-        group_starts = np.r_[0, np.cumsum(sizes[mixed])[:-1]]
-        ties = (members, positive[members].astype(np.float32)[:, None], group_starts)
-    return _RocAuc(_Sorted.of(order, pos, len(y)), ties)
+    if (np.searchsorted(score[many], score[few], side="left") != count).any():  # some score is in both classes
+        few_mask = np.zeros(n, dtype=bool)
+        few_mask[few] = True
+        ties = _tie_groups(score, few_mask)
+    return _RocAuc(_rows_of(few), _rows_of(np.r_[many, pad]), count[skip:] - 1, skip, positives_are_few, ties)
 
 
 def _average_precision(p: Predictions) -> Prepared:
@@ -432,19 +493,27 @@ def value(metric: str, predictions: Predictions) -> float:
 _COUNTS = (95, 93, 47, 16, 4, 1)
 
 
-def poisson_weights(rng: Any, n: int, resamples: int) -> Array:
-    """padded_rows(n) x resamples bootstrap weights as float32; the padding rows are zero.
+def poisson_counts(rng: Any, n: int, resamples: int) -> Array:
+    """padded_rows(n) x resamples bootstrap counts as uint8 (the padding rows are zero).
 
-    One random byte per weight, turned into a count by comparisons with the cumulative counts:
-    byte comparisons run at memory speed where a table lookup would first widen every index.
+    One random byte per count, turned into a count by comparisons with the cumulative counts, each
+    written in place: byte comparisons run at memory speed where a table lookup widens every index.
+    Metrics read the counts as bytes and widen only the rows they use, after any gather.
     """
     bits = np.frombuffer(rng.bytes(n * resamples), dtype=np.uint8).reshape(n, resamples)
-    counts = np.zeros((n, resamples), dtype=np.uint8)
-    for threshold in np.cumsum(_COUNTS)[:-1]:
-        counts += bits >= threshold
-    weights = np.zeros((padded_rows(n), resamples), dtype=np.float32)
-    weights[:n] = counts
-    return weights
+    counts = np.zeros((padded_rows(n), resamples), dtype=np.uint8)
+    thresholds = np.cumsum(_COUNTS)[:-1].astype(np.uint8)
+    np.greater_equal(bits, thresholds[0], out=counts[:n].view(bool))
+    step = np.empty((n, resamples), dtype=bool)
+    for threshold in thresholds[1:]:
+        np.greater_equal(bits, threshold, out=step)
+        counts[:n] += step.view(np.uint8)
+    return counts
+
+
+def poisson_weights(rng: Any, n: int, resamples: int) -> Array:
+    """The same counts as float32 weights."""
+    return poisson_counts(rng, n, resamples).astype(np.float32)
 
 
 def seed_for(*parts: str) -> int:
@@ -470,9 +539,9 @@ def bootstrap(prepared: Sequence[Prepared], n: int, *, resamples: int, seed: int
 
     def run(i: int) -> None:
         start, count = chunks[i]
-        weights = poisson_weights(np.random.default_rng(seeds[i]), n, count)
+        weights = poisson_counts(np.random.default_rng(seeds[i]), n, count)
         if base is not None:
-            weights *= base.astype(np.float32)
+            weights = weights * base.astype(np.float32)
         for k, metric in enumerate(prepared):
             out[k, start:start + count] = metric.values(weights)
 
@@ -538,7 +607,9 @@ def _draws(metric: str, predictions: Sequence[Predictions], *, resamples: int, s
         predictions = [_take(p, order) for p in predictions]
     base = _base_weights(predictions[0])
     models = [prepare(metric, p) for p in predictions]
-    draws = bootstrap(models, len(predictions[0]), resamples=resamples, seed=seed, base=base, workers=workers)
+    unweighted = predictions[0].weight is None  # the counts alone are the weights: no float copy
+    draws = bootstrap(models, len(predictions[0]), resamples=resamples, seed=seed,
+                      base=None if unweighted else base, workers=workers)
     return [float(m.values(base)[0]) for m in models], draws
 
 
