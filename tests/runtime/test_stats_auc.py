@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mlgen.runtime.gate import stats
+from mlgen.runtime.gate import estimators, evalset, stats
 
 
 def _pairwise_auc(y: np.ndarray, s: np.ndarray, w: np.ndarray) -> float:
@@ -37,7 +37,7 @@ def _cases(draw: st.DrawFn) -> tuple[stats.Predictions, np.ndarray, bool]:
         score = np.round(score * levels) / levels
     p = stats.Predictions(y_true=y, y_score=score)
     if draw(st.booleans()):  # the metric's own order: every row set is a view
-        p = stats._take(p, stats._rank_order("roc_auc", p))
+        p = evalset.take(p, estimators.rank_order("roc_auc", p))
     counts = stats.poisson_counts(rng, n, 7)
     real = draw(st.booleans())
     weights = counts * rng.random((len(counts), 1)).astype(np.float32) if real else counts

@@ -22,8 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mlgen.runtime import shell
 from mlgen.errors import UserError
+from mlgen.runtime import shell
 from mlgen.runtime.registry import Registry
 
 ENV_MODEL, ENV_PREDICTIONS, ENV_METRICS = "MLGEN_MODEL_DIR", "MLGEN_PREDICTIONS", "MLGEN_METRICS"
@@ -51,8 +51,7 @@ def rescored_paths(out: Path) -> tuple[Path, Path]:
 def rescore(registry: Registry, request: Request) -> str:
     """Write the champion's predictions on this evaluation set to `request.out` when they are needed
     and can be made; the summary says what happened. Raises UserError when re-scoring went wrong."""
-    from mlgen.runtime.gate import predictions
-    from mlgen.runtime.gate import stats
+    from mlgen.runtime.gate import predictions, stats
 
     ours = stats.fingerprint(predictions.load(request.predictions))
     request.out.unlink(missing_ok=True)  # never leave an earlier run's champion predictions behind
@@ -77,7 +76,7 @@ def rescore(registry: Registry, request: Request) -> str:
             raise UserError(f"the re-scored champion's predictions equal the challenger's, but their model files "
                             f"differ ({fetched} vs {request.model_dir}): the evaluate command ignores ${ENV_MODEL}",
                             hint=ENV_HINT)
-        print(f"note: the re-scored champion's predictions equal the challenger's"
+        print("note: the re-scored champion's predictions equal the challenger's"
               + ("" if request.model_dir is not None else f"; if the models differ, the evaluate command ignores ${ENV_MODEL}"))
     return (f"re-scored {request.model}@{request.alias} on this evaluation set ({ours[:12]}): {request.out}"
             + ("" if stored is None else " (its stored predictions were made on another evaluation set)"))
@@ -102,16 +101,14 @@ def _run(request: Request, model_dir: Path, metrics: Path) -> None:
 
 
 def _fingerprint(path: Path, what: str) -> str:
-    from mlgen.runtime.gate import predictions
-    from mlgen.runtime.gate import stats
+    from mlgen.runtime.gate import predictions, stats
 
     loaded: Any = predictions.load(path, what=what)
     return stats.fingerprint(loaded)
 
 
 def _same_scores(ours: Path, theirs: Path) -> bool:
-    from mlgen.runtime.gate import predictions
-    from mlgen.runtime.gate import stats
+    from mlgen.runtime.gate import predictions, stats
 
     a: Any = stats.align(predictions.load(theirs), predictions.load(ours))
     b: Any = predictions.load(ours)
