@@ -69,6 +69,8 @@ def assert_matches_spec(pipeline: Pipeline, stage: Any, words: list[str]) -> Non
         assert args.baseline_file == (baseline.file if baseline else None)
         assert args.baseline_registry == (baseline.registry if baseline else None)
         assert args.on_missing_baseline == stage.on_missing_baseline
+        rescored = baseline is not None and baseline.rescore
+        assert (args.rescored_predictions is not None) == rescored
     elif command == ("registry", "register"):
         assert (args.model, args.path, args.alias, args.registry) == (stage.model, stage.path, stage.alias, stage.registry)
         assert_commands(args, stage)
@@ -79,6 +81,10 @@ def assert_matches_spec(pipeline: Pipeline, stage: Any, words: list[str]) -> Non
         assert parse_duration(args.interval, flag="--interval") == duration_seconds(stage.interval)
         bounds = [prometheus.parse_bound(text) for text in args.threshold or ()]
         assert bounds == [prometheus.Bound(m, t.min, t.max) for m, t in stage.thresholds.items()]
+    elif command == ("registry", "rescore"):
+        assert (args.run, args.predictions, args.metrics) == (stage.run, stage.predictions, stage.metrics)
+        registry = graph.Graph(pipeline).registry(stage)
+        assert (args.baseline_alias, args.model, args.model_dir) == (stage.baseline.registry, registry.model, registry.register.path)
     elif command in (("canary", "promote"), ("canary", "rollback")):
         assert args.model == graph.Graph(pipeline).registry(stage).model
         if command[1] == "rollback":
@@ -133,9 +139,11 @@ def option_like_specs(draw: st.DrawFn) -> Pipeline:
         {"name": "train", "kind": "train", "run": draw(COMMAND), "outputs": [model_dir]},
         {"name": "evaluate", "kind": "evaluate", "run": draw(COMMAND), "metrics": draw(PATH),
          "gates": {draw(st.from_regex(r"\A[a-z_][a-z0-9_.:/-]{0,10}\Z")): gate},
-         "baseline": draw(st.sampled_from([None, {"file": "-b.json"}, {"registry": "champion"}]))},
+         "baseline": draw(st.sampled_from([None, {"file": "-b.json"}, {"registry": "champion"},
+                                           {"registry": "champion", "rescore": True}])), "predictions": draw(PATH)},
         {"name": "register", "kind": "register", "model": "m", "path": model_dir, "registry": "command",
-         "command": {"register": draw(COMMAND), "promote": draw(COMMAND), "rollback": draw(COMMAND), "baseline": draw(COMMAND)}},
+         "command": {"register": draw(COMMAND), "promote": draw(COMMAND), "rollback": draw(COMMAND), "baseline": draw(COMMAND),
+                     "fetch_model": draw(COMMAND)}},
         {"name": "canary", "kind": "canary", "deploy": draw(COMMAND), "check": draw(COMMAND), "rollback": draw(COMMAND),
          "check_url": "http://127.0.0.1:9/metrics", "bake": bake, "interval": draw(st.sampled_from(["200ms", "0.5s", "1s"])),
          "thresholds": {"errors": threshold}},

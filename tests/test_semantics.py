@@ -15,6 +15,7 @@ import pytest
 
 from mlgen.drift import header
 from mlgen.targets import yamlout
+from mlgen.targets.install import install_line
 from tests.support import compile_spec
 
 CHURN = Path(__file__).parents[1] / "examples" / "churn"
@@ -175,7 +176,7 @@ def test_gitlab_cache_and_matrix(gl: dict[str, Any]) -> None:
     assert gl["train"]["cache"][0]["key"].endswith("-$MODEL")
     assert "mlgen cache hit" in gl["train"]["script"][0]
     # the project is set up only on a miss, inside the guard, right before training
-    assert gl["train"]["before_script"] == ["python -m pip install 'mlgen-ci==0.1.0'"]
+    assert gl["train"]["before_script"] == [install_line("mlgen-ci==0.1.0", "pip")]
     miss = gl["train"]["script"][0].split("\nelse\n")[1]
     assert miss.startswith("python -m pip install -r requirements.txt\npython -m churn.train")
     assert gl["train"]["tags"] == ["gpu"]
@@ -244,4 +245,4 @@ def test_canary_jobs_get_the_registry_where_they_use_it(gh: dict[str, Any], gl: 
         if job.endswith("-rollback"):  # a rollback's install is retried: `'` is quoted for `bash -c` there
             assert len(installs) == 1 and "seq 1 3" in installs[0] and "mlgen-ci[mlflow]==0.1.0" in installs[0], job
             continue
-        assert installs == [f"python -m pip install 'mlgen-ci{'[mlflow]' if mlflow else ''}==0.1.0'"], job
+        assert installs == [install_line(f"mlgen-ci{'[mlflow]' if mlflow else ''}==0.1.0", "pip")], job

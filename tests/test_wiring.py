@@ -16,6 +16,7 @@ import pytest
 
 from mlgen.drift import header
 from mlgen.targets import yamlout
+from mlgen.targets.install import install_line
 from tests.support import compile_dict
 
 
@@ -240,7 +241,7 @@ def test_canary_installs_the_mlflow_extra_only_for_mlflow(registry: str, extra: 
         {"name": "train", "kind": "train", "run": "true", "outputs": ["model/"]}, register,
         {"name": "canary", "kind": "canary", "deploy": "true", "check": "true", "rollback": "true", "steps": [50, 100]}]}
     gl = yamlout.load(compile_dict(spec, tmp_path)["gitlab"])
-    assert [line for line in gl["canary-100"]["before_script"] if "mlgen-ci" in line] == [f"python -m pip install 'mlgen-ci{extra}==0.1.0'"]
+    assert [line for line in gl["canary-100"]["before_script"] if "mlgen-ci" in line] == [install_line(f"mlgen-ci{extra}==0.1.0", "pip")]
     installs = [line for line in gl["canary-50-rollback"]["before_script"] if "mlgen-ci" in line]  # retried there
     assert len(installs) == 1 and f"mlgen-ci{extra}==0.1.0" in installs[0] and "[mlflow]" not in installs[0].replace(extra, "")
 

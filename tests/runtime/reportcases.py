@@ -1,6 +1,6 @@
 """Workspaces as the earlier jobs leave them, written by the runtime's own result writers.
 
-The gate and data check JSON come from `gate.evaluate`/`gate.to_json` and `datacmd.to_json`, not
+The gate and data check JSON come from `gate.evaluate`/`render.to_json` and `datacmd.to_json`, not
 hand-written dicts, so the report is tested against the files the real commands write.
 """
 
@@ -14,6 +14,7 @@ from mlgen.runtime import reports
 from mlgen.runtime.data import report as datacmd
 from mlgen.runtime.data.check import FileResult, Finding
 from mlgen.runtime.data.drift import DriftResult
+from mlgen.runtime.gate import render
 from mlgen.runtime.gate import rules as gate
 from mlgen.runtime.gate.metrics import flatten
 
@@ -27,7 +28,7 @@ def write_gate(stage: str, metrics: dict[str, Any], gates: list[str], champion: 
     flat = flatten(metrics)
     rules = [gate.parse_gate_flag(text) for text in gates]
     report = gate.evaluate(stage, "metrics.json", flat, rules, baseline, "absolute", intervals)
-    reports.write_json(root / f".mlgen/gate-{stage}.json", {**gate.to_json(report), "predictions": None})
+    reports.write_json(root / f".mlgen/gate-{stage}.json", {**render.to_json(report), "predictions": None})
 
 
 def write_data(stage: str, *, findings: list[Finding] | None = None, drift: list[DriftResult] | None = None,

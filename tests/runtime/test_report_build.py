@@ -16,6 +16,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from mlgen.runtime.gate import render
 from mlgen.runtime.gate import rules as gate
 from mlgen.runtime.report import build, markdown
 from tests.runtime.conftest import Result
@@ -280,7 +281,7 @@ def test_an_accepted_regression_is_shown_with_its_reason(runtime: Run) -> None:
     outcome = gate.GateOutcome("auc", 0.81, 0.84, (rule,))
     result = gate.GateReport("evaluate", "metrics.json", gate.Baseline("registry", "churn@champion", {"auc": 0.84}),
                              "absolute", (outcome,), {"auc": 0.81})
-    reports.write_json(Path(".mlgen/gate-evaluate.json"), gate.to_json(result))
+    reports.write_json(Path(".mlgen/gate-evaluate.json"), render.to_json(result))
     text, data = _report(runtime)
     assert data["verdict"] == "passed" and _metric(data, "auc")["verdict"] == "passed"
     assert "max_drop: change -0.03 < -0.01 (accepted: new label set (expires 2027-01-31, docs/accepted.yaml))" in text

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from sklearn import metrics as skm
 
-from mlgen.runtime.gate import stats
+from mlgen.runtime.gate import evalset, stats
 
 RNG = np.random.default_rng(7)
 
@@ -140,7 +140,7 @@ def test_pairing_narrows_the_interval_of_correlated_models() -> None:
 def test_champion_rows_are_aligned_by_id() -> None:
     a = _data(500, ties=False, weighted=False)
     shuffled_order = np.random.default_rng(9).permutation(len(a))
-    champion = stats._take(a, shuffled_order)
+    champion = evalset.take(a, shuffled_order)
     assert stats.fingerprint(champion) == stats.fingerprint(a)
     result = stats.compare("roc_auc", a, champion, resamples=200)
     assert result.difference == stats.Bounds(0.0, 0.0, 0.0)

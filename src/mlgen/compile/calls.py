@@ -68,9 +68,28 @@ def gate(stage: Any, registry: Registry | None) -> str:
         flags += [("--baseline-registry", stage.baseline.registry), *_registry_flags(registry, "baseline")]
         if stage.predictions:
             flags += _template_flag(registry, "baseline_predictions")
+        if stage.baseline.rescore:
+            flags.append(("--rescored-predictions", rescored_predictions(stage)))
     flags += [("--on-missing-baseline", stage.on_missing_baseline),
               ("--junit", layout.junit(stage.name, "gate")), ("--json", gate_results(stage.name))]
     return _cmd("gate", flags=flags)
+
+
+def rescored_predictions(stage: Any) -> str:
+    """Where `registry rescore` writes the champion's predictions and the gate reads them (same format)."""
+    name = stage.predictions.rsplit("/", 1)[-1]
+    suffix = name[name.rindex("."):] if "." in name else ""  # the reader tells CSV from Parquet by it
+    return f".mlgen/rescore-{stage.name}/predictions{suffix}"
+
+
+def rescore(stage: Any, registry: Registry) -> str:
+    """Re-scores the champion with the evaluate stage's own command when its stored predictions are on other examples."""
+    flags: list[tuple[str, str | None]] = [
+        ("--registry", registry.kind), ("--model", registry.model), *_template_flag(registry, "baseline_predictions"),
+        *_template_flag(registry, "fetch_model"), ("--baseline-alias", stage.baseline.registry), ("--run", stage.run),
+        ("--predictions", stage.predictions), ("--metrics", stage.metrics), ("--out", rescored_predictions(stage)),
+        ("--model-dir", registry.register.path if registry.register is not None else None)]
+    return _cmd("registry", "rescore", flags=flags)
 
 
 def _number(value: float | str) -> str:

@@ -154,6 +154,7 @@ class Plan:
     env: tuple[tuple[str, str], ...]
     secrets: tuple[str, ...]
     jobs: tuple[Job, ...]  # in an order where every job comes after its needs
+    installer: str = "pip"  # what jobs install mlgen with: pip or uv (targets/install.py)
 
     def job(self, job_id: str) -> Job:
         for job in self.jobs:

@@ -69,6 +69,7 @@ def build(pipeline: Pipeline, version: str, source: Source | None = None) -> Pla
         python=pipeline.defaults.python, setup=pipeline.defaults.setup, requirements=tuple(pipeline.defaults.requirements),
         triggers=Triggers(tuple(t.push or [pipeline.defaults.branch]), t.pull_request, t.schedule, t.manual),
         env=tuple(pipeline.env.items()), secrets=tuple(pipeline.secrets), jobs=tuple(jobs.values()),
+        installer=pipeline.defaults.installer,
     )
     problems = names.check(pipeline, the_plan, source)
     if problems:
@@ -229,6 +230,9 @@ class _Builder:
         commands = self._user_cmd(stage.name, stage.run, stage)
         # Only a registry baseline asks the registry; `load.check_pipeline` made sure it resolves.
         registry = self.graph.registry(stage) if registry_baseline else None
+        if registry is not None and stage.baseline.rescore:
+            # The evaluate command runs again, on the champion's files: project code, with the registry's secrets.
+            commands.append(Command("rescore champion", calls.rescore(stage, registry), self._secrets(stage, True)))
         commands.append(Command("gate", calls.gate(stage, registry), self._secrets(stage, registry_baseline),
                                 runs_project_code=registry is not None and registry.kind == "command"))
         client = "mlflow" if registry is not None and registry.kind == "mlflow" else ""

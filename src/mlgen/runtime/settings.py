@@ -28,6 +28,7 @@ class Commands:
     baseline: str | None = None
     store_predictions: str | None = None
     baseline_predictions: str | None = None
+    fetch_model: str | None = None
 
 
 @dataclass(frozen=True)
@@ -125,7 +126,7 @@ class StageView:
             return RegistrySettings(kind=kind or "mlflow", model=model)
         cmd = register.command
         commands = Commands() if cmd is None else Commands(cmd.register_cmd, cmd.promote, cmd.rollback, cmd.baseline,
-                                                           cmd.store_predictions, cmd.baseline_predictions)
+                                                           cmd.store_predictions, cmd.baseline_predictions, cmd.fetch_model)
         return RegistrySettings(kind=kind or register.registry, model=model or register.model, alias=register.alias,
                                 commands=commands)
 
@@ -182,7 +183,8 @@ def apply_env(view: StageView | None) -> None:
 def registry_settings(args: argparse.Namespace, from_spec: RegistrySettings | None) -> RegistrySettings:
     base = from_spec or RegistrySettings()
     commands = base.commands
-    for op in ("register", "promote", "rollback", "baseline", "store_predictions", "baseline_predictions"):
+    for op in ("register", "promote", "rollback", "baseline", "store_predictions", "baseline_predictions",
+               "fetch_model"):
         value = getattr(args, f"{op}_command", None)
         if value is not None:
             commands = replace(commands, **{op: value})

@@ -113,6 +113,10 @@ def _check_references(pipeline: Pipeline, source: Source, index: dict[str, int])
                                                "inputs come from ancestors; add it to `needs` (directly or through another stage)"))
         if _uses_registry(stage):
             problems += _check_registry(the_graph, stage, source, i)
+        if stage.kind == "evaluate" and stage.baseline is not None and stage.baseline.rescore and not stage.predictions:
+            problems.append(source.problem(("stages", i, "baseline", "rescore"), f"stage `{stage.name}`: `rescore` needs "
+                                           "`predictions` (the champion is re-scored to pair its predictions with the "
+                                           "challenger's)", "add `predictions: <file the run command writes>`, or drop `rescore`"))
     return problems
 
 
@@ -121,6 +125,10 @@ def _uses_registry(stage: Any) -> bool:
     if stage.kind == "canary":
         return True
     return stage.kind == "evaluate" and stage.baseline is not None and stage.baseline.registry is not None
+
+
+def _rescores(stage: Any) -> bool:
+    return stage.kind == "evaluate" and stage.baseline is not None and stage.baseline.rescore
 
 
 # The command templates each registry-using stage runs with `registry: command`.
@@ -144,7 +152,8 @@ def _check_registry(the_graph: Any, stage: Any, source: Source, i: int) -> list[
         return []
     register = registry.register
     commands = getattr(register, "command", None)
-    missing = [key for key, attr in _TEMPLATES[stage.kind] if commands is None or getattr(commands, attr) is None]
+    wanted = _TEMPLATES[stage.kind] + ((("fetch_model", "fetch_model"),) if _rescores(stage) else ())
+    missing = [key for key, attr in wanted if commands is None or getattr(commands, attr) is None]
     if not missing:
         return []
     keys = " and ".join(f"`command.{m}`" for m in missing)

@@ -74,6 +74,9 @@ class Defaults(Model):
     train_timeout: Timeout = Field("2h", description="Default timeout of train stages: a cost guardrail for GPU runners.")
     retries: int = Field(0, ge=0, le=2, description="Automatic retries of a failed job (infrastructure failures).")
     branch: Branch = Field("main", description="The default branch: register and canary run only there unless told otherwise.")
+    installer: Literal["pip", "uv"] = Field(
+        "pip", description="What jobs install mlgen with: pip, or uv (`uv pip install` into the job's Python, with "
+                           "uv's download cache kept on every target).")
 
     @field_validator("setup")
     @classmethod
@@ -204,11 +207,17 @@ class Baseline(Model):
     file: RelPath | None = Field(None, description="JSON file with the production model's metrics.")
     registry: Annotated[str, StringConstraints(pattern=MODEL_PATTERN)] | None = Field(
         None, description="Registry alias whose metrics are the baseline, e.g. champion.")
+    rescore: bool = Field(
+        False, description="With `registry` and `predictions`: when the champion was scored on other examples, score it "
+                           "again on this evaluation set with the stage's `run` (MLGEN_MODEL_DIR, MLGEN_PREDICTIONS and "
+                           "MLGEN_METRICS point it at the champion).")
 
     @model_validator(mode="after")
     def _one_source(self) -> Baseline:
         if (self.file is None) == (self.registry is None):
             raise ValueError("a baseline needs exactly one of `file` or `registry`")
+        if self.rescore and self.registry is None:
+            raise ValueError("`rescore` re-scores a registry version: it needs `registry` (e.g. registry: champion)")
         return self
 
 
@@ -245,6 +254,8 @@ class RegistryCommands(Model):
         None, description="Stores a version's predictions: {model} {version} {predictions} {fingerprint}.")
     baseline_predictions: Text | None = Field(
         None, description="Writes the predictions of {model}@{alias} to {out} (nothing written: none stored).")
+    fetch_model: Text | None = Field(
+        None, description="Copies the model files of {model}@{alias} into the folder {out}, for `baseline.rescore`.")
 
 
 class RegisterStage(StageBase):

@@ -10,6 +10,7 @@ from mlgen.compile.names import approval_environment
 from mlgen.compile.plan import LEG_SEPARATOR
 from mlgen.targets import retry, yamlout
 from mlgen.targets.escape import gha_string, sh_quote
+from mlgen.targets.install import install_line, project_setup
 from mlgen.targets.pins import ACTIONS
 
 if TYPE_CHECKING:
@@ -196,6 +197,8 @@ def _steps(job: Job, plan: Plan) -> list[dict[str, Any]]:
         _uses("Check out", "checkout", {"persist-credentials": False}),
         _setup_python(job, plan),
     ]
+    if plan.installer == "uv" and (job.install or (plan.setup and job.needs_project_setup)):
+        steps.append(_uv_cache(plan))
     if job.cache:
         key = "-".join([job.cache.prefix, "${{ runner.os }}", *(f"${{{{ matrix.{k.lower()} }}}}" for k, _ in job.matrix),
                         "${{ hashFiles(" + ", ".join(gha_string(f) for f in job.cache.key_files) + ") }}"])
@@ -203,11 +206,12 @@ def _steps(job: Job, plan: Plan) -> list[dict[str, Any]]:
     # The report reads what earlier jobs handed on; a job that never ran handed on nothing.
     steps.extend(_report_download(a) if job.report else _download(a) for a in job.downloads if _handed_on(a, plan))
     if job.install:
-        steps.append({"name": "Install mlgen", "run": retry.wrap(f"python -m pip install '{job.install}'", job.retries)})
+        steps.append({"name": "Install mlgen", "run": retry.wrap(install_line(job.install, plan.installer), job.retries)})
     if plan.setup and job.needs_project_setup:
         # actions/cache keys on file contents itself (no `mlgen cache`); a hit needs no set-up.
         miss = {"if": MISS} if job.project_setup == "on cache miss" else {}
-        steps.append({"name": "Set up the project", **miss, "run": retry.wrap(plan.setup, job.retries)})
+        setup = project_setup(plan.setup, plan.installer)
+        steps.append({"name": "Set up the project", **miss, "run": retry.wrap(setup or "", job.retries)})
     steps.extend(_report_step(job, plan) if job.report else _command(c, job) for c in job.commands)
     if job.upload:
         steps.append({**_upload(job.upload, job), **({"name": "Upload the report"} if job.report else {})})
@@ -240,11 +244,19 @@ def _report_step(job: Job, plan: Plan) -> dict[str, Any]:
 
 def _setup_python(job: Job, plan: Plan) -> dict[str, Any]:
     with_: dict[str, Any] = {"python-version": plan.python}
-    if plan.requirements and (job.install or (plan.setup and job.needs_project_setup)):
+    if plan.installer == "pip" and plan.requirements and (job.install or (plan.setup and job.needs_project_setup)):
         # pip's download cache, keyed on the requirement files (setup-python fails if none exists).
         with_["cache"] = "pip"
         with_["cache-dependency-path"] = _lines(plan.requirements)
     return _uses("Set up Python", "setup-python", with_)
+
+
+def _uv_cache(plan: Plan) -> dict[str, Any]:
+    """uv's download cache (setup-python caches pip's only), keyed like it: Python and requirement files."""
+    prefix = f"uv-${{{{ runner.os }}}}-{plan.python}-"
+    files = ", ".join(gha_string(f) for f in plan.requirements)
+    key = prefix + ("${{ hashFiles(" + files + ") }}" if plan.requirements else "none")
+    return _uses("Cache uv downloads", "cache", {"path": "~/.cache/uv", "key": key, "restore-keys": prefix})
 
 
 def _uses(name: str, action: str, with_: dict[str, Any]) -> dict[str, Any]:

@@ -8,6 +8,7 @@ from mlgen import layout
 from mlgen.targets import cacheguard, retry, yamlout
 from mlgen.targets._common import installs_with_cache_guard
 from mlgen.targets.escape import gitlab_literal
+from mlgen.targets.install import UV_CACHE_GITLAB, install_line, project_setup
 
 if TYPE_CHECKING:
     from mlgen.compile.plan import Job, Plan, When
@@ -44,8 +45,8 @@ def document(plan: Plan, settings: Settings, jobs_by_id: dict[str, dict[str, Any
     doc: dict[str, Any] = {"workflow": {"name": f"mlgen {plan.name}", "rules": _workflow_rules(plan)}}
     doc["stages"] = list(dict.fromkeys(_stage_of(job) for job in plan.jobs))
     doc["default"] = {"image": f"python:{plan.python}", "interruptible": True, "cache": _pip_cache(plan)}
-    # pip's download cache lives in the project dir, the only place GitLab caches from.
-    doc["variables"] = {"PIP_CACHE_DIR": f"$CI_PROJECT_DIR/{PIP_CACHE}", **{k: _variable(v) for k, v in plan.env}}
+    # pip's (or uv's) download cache lives in the project dir, the only place GitLab caches from.
+    doc["variables"] = {**_cache_variables(plan), **{k: _variable(v) for k, v in plan.env}}
     doc.update(jobs_by_id)
     return doc
 
@@ -108,8 +109,8 @@ def _job(job: Job, plan: Plan, settings: Settings, rollback: Job | None = None) 
         key = "-".join([job.cache.prefix, *(f"${k}" for k, _ in job.matrix)])
         # A job's own `cache:` replaces the default one, so pip's is listed again.
         out["cache"] = [{"key": key, "paths": [*job.cache.paths, layout.CACHE_STAMPS + "/"], "when": "on_success"}, _pip_cache(plan)]
-    before = [retry.wrap_inline(f"python -m pip install '{i}'", job.retries) for i in installs_with_cache_guard(job)]
-    setup = cacheguard.setup_outside_guard(job, plan.setup) if job.needs_project_setup else None
+    before = [retry.wrap_inline(install_line(i, plan.installer), job.retries) for i in installs_with_cache_guard(job)]
+    setup = cacheguard.setup_outside_guard(job, project_setup(plan.setup, plan.installer)) if job.needs_project_setup else None
     if setup:
         before.append(retry.wrap_inline(setup, job.retries))
     if before:
@@ -122,7 +123,7 @@ def _job(job: Job, plan: Plan, settings: Settings, rollback: Job | None = None) 
         # The job token may not write merge request notes: the spec names a masked variable that may.
         out["script"] = [reportjob.script(plan, job, token_env=job.report.gitlab_token)]
     if rollback is not None:
-        out["after_script"] = [_rollback_on_cancel(rollback)]
+        out["after_script"] = [_rollback_on_cancel(rollback, plan)]
     artifacts: dict[str, Any] = {}
     if job.upload:
         artifacts["paths"] = list(job.upload.paths)
@@ -147,12 +148,20 @@ def _pip_cache(plan: Plan) -> dict[str, Any]:
     `cache:key:files` takes at most two files; with more, the key is fixed per Python version
     (a stale download cache costs downloads, never correctness: pip still resolves each time).
     """
-    prefix = f"pip-{plan.python}"
+    prefix = f"{plan.installer}-{plan.python}"
     key: Any = {"files": list(plan.requirements), "prefix": prefix} if 0 < len(plan.requirements) <= 2 else prefix
-    return {"key": key, "paths": [PIP_CACHE + "/"], "when": "on_success"}
+    path = UV_CACHE_GITLAB if plan.installer == "uv" else PIP_CACHE
+    return {"key": key, "paths": [path + "/"], "when": "on_success"}
 
 
-def _rollback_on_cancel(rollback: Job) -> str:
+def _cache_variables(plan: Plan) -> dict[str, str]:
+    if plan.installer == "uv":
+        # The cache and the job's Python may sit on other file systems: copy, and say nothing about it.
+        return {"UV_CACHE_DIR": f"$CI_PROJECT_DIR/{UV_CACHE_GITLAB}", "UV_LINK_MODE": "copy"}
+    return {"PIP_CACHE_DIR": f"$CI_PROJECT_DIR/{PIP_CACHE}"}
+
+
+def _rollback_on_cancel(rollback: Job, plan: Plan) -> str:
     """The step's rollback when the step was cancelled, from its own `after_script`.
 
     A `when: on_failure` job never runs for a cancelled need, but since GitLab 17.0 `after_script`
@@ -161,7 +170,8 @@ def _rollback_on_cancel(rollback: Job) -> str:
     runs the rollback once, never twice.
     """
     # Not indented: a quoted value in the command may span lines and must stay byte-exact.
-    lines = [retry.wrap_inline(f"python -m pip install '{rollback.install}'", rollback.retries).rstrip("\n")] if rollback.install else []
+    install = install_line(rollback.install, plan.installer) if rollback.install else None
+    lines = [retry.wrap_inline(install, rollback.retries).rstrip("\n")] if install else []
     body = "\n".join([*lines, *(c.script for c in rollback.commands)])
     return f'if [ "$CI_JOB_STATUS" = canceled ]; then\n{body}\nfi'
 
@@ -169,7 +179,8 @@ def _rollback_on_cancel(rollback: Job) -> str:
 def _script(script: str, cached: bool, job: Job, plan: Plan) -> str:
     if not cached:
         return script
-    setup = retry.wrap_inline(plan.setup, job.retries) if plan.setup else None
+    setup = project_setup(plan.setup, plan.installer)
+    setup = retry.wrap_inline(setup, job.retries) if setup else None
     return cacheguard.guard(script, job, setup)
 
 

@@ -28,6 +28,8 @@ from mlgen.spec import values
 from mlgen.targets import cacheguard
 from mlgen.targets._common import installs_with_cache_guard
 from mlgen.targets.escape import groovy_single
+from mlgen.targets.install import UV_CACHE_JENKINS, install_line, project_setup
+from mlgen.targets.jenkins_notes import notes as notes  # the Target protocol reads it here
 from mlgen.targets.jenkins_overrides import POST_CONDITIONS, PostCondition, View, check, face
 from mlgen.targets.jenkins_tree import Block, Groovy, Line, Node, block, call, ident, lit, nonempty, render
 
@@ -243,7 +245,7 @@ def _steps(job: Job, plan: Plan, view: View) -> list[Node]:
     for command in job.commands:
         script = command.script
         if command.skip_on_cache_hit and job.cache is not None:
-            script = cacheguard.guard(script, job, plan.setup)
+            script = cacheguard.guard(script, job, project_setup(plan.setup, plan.installer, "python3"))
         node = _with_secrets(command.secrets, _line("sh", sh(script)))
         steps.append(_retry(attempts if command.retryable else None, node))
     if job.upload:
@@ -302,13 +304,15 @@ def _rollback(job: Job, plan: Plan) -> list[Node]:
 def _prepare(job: Job, plan: Plan) -> str:
     lines = []
     installs = installs_with_cache_guard(job)
-    setup = cacheguard.setup_outside_guard(job, plan.setup) if job.needs_project_setup else None
+    setup = cacheguard.setup_outside_guard(job, project_setup(plan.setup, plan.installer, "python3")) if job.needs_project_setup else None
     if installs or setup:
         # No core Jenkins construct installs Python: assert the agent's version instead of guessing.
         major, minor = plan.python.split(".")
         lines.append(f"python3 -c 'import sys; sys.exit(sys.version_info[:2] != ({major}, {minor}) "
                      f"and \"mlgen: this stage needs Python {plan.python} on the agent\")'")
-    lines.extend(f"python3 -m pip install '{i}'" for i in installs)
+    if (installs or setup) and plan.installer == "uv":
+        lines.append(f'export UV_CACHE_DIR="${{UV_CACHE_DIR:-{UV_CACHE_JENKINS}}}" UV_LINK_MODE="${{UV_LINK_MODE:-copy}}"')
+    lines.extend(install_line(i, plan.installer, "python3") for i in installs)
     if setup:
         lines.append(setup)
     return "\n".join(lines)
@@ -382,24 +386,3 @@ def _stash_expr(artifact: Artifact) -> Groovy:
 
 def _ant(path: str) -> str:
     return path.rstrip("/") + "/**" if path.endswith("/") else path
-
-
-def notes(plan: Plan) -> list[str]:
-    out = ["python: no core Jenkins construct installs Python; each stage asserts the agent's `python3` version."]
-    if any(j.cache for j in plan.jobs):
-        out.append("cache: core Jenkins has no cache; the agent workspace keeps outputs between builds and "
-                   "`mlgen cache hit` reuses them when the content hash of the key files is unchanged.")
-    out.append("triggers: pushes and pull requests reach Jenkins through the multibranch job's branch sources; "
-               f"build `{', '.join(plan.triggers.push)}` and, if wanted, pull requests there.")
-    if plan.secrets:
-        out.append("secrets: create Secret text credentials with the same IDs; `withCredentials` binds them only around "
-                   "the `sh` steps that need them.")
-    reports = [j.report for j in plan.jobs if j.report]
-    if reports:
-        credential = reports[0].jenkins_credential
-        post = (f"comments on change requests with credential `{credential}`" if credential else
-                "set `report.jenkins_credential` to comment on change requests")
-        out.append(f"report: written in the evaluate stage's `post {{ always }}`, archived and made the build description; "
-                   f"{post}. A build stopped before evaluate has no report, and the data check's results appear when "
-                   "validate ran in the same workspace.")
-    return out

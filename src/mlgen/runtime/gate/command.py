@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import Any, cast
+from typing import TYPE_CHECKING
 
 from mlgen import layout
 from mlgen.errors import UserError
 from mlgen.runtime import reports
+from mlgen.runtime.gate import render
 from mlgen.runtime.gate import rules as gate
 from mlgen.runtime.gate.metrics import load_metrics
 from mlgen.runtime.settings import GateSettings, apply_env, load_stage, registry_settings, required_path
+
+if TYPE_CHECKING:
+    from mlgen.runtime.gate.stats import Bounds, Comparison, Predictions
 
 
 def run(args: argparse.Namespace) -> int:
@@ -30,7 +34,7 @@ def run(args: argparse.Namespace) -> int:
     accepted = args.accepted or (str(spec.accepted) if spec and spec.accepted else None)
     if accepted:
         report = _accept(report, Path(accepted), args, spec)
-    print(gate.render_text(report), end="")
+    print(render.render_text(report), end="")
     _write_reports(report, args, stage, used)
     return 0 if report.passed else 1
 
@@ -120,10 +124,10 @@ def _intervals(args: argparse.Namespace, spec: GateSettings | None, rules: list[
         seed = stats.seed_for(commit, stage, rule.metric)
         try:
             if champion is not None and pairing == "unpaired":
-                result = stats.compare_unpaired(rule.metric, challenger, cast("stats.Predictions", champion), confidence=confidence,
+                result = stats.compare_unpaired(rule.metric, challenger, champion, confidence=confidence,
                                                 resamples=args.resamples, seed=seed)
             else:
-                result = stats.compare(rule.metric, challenger, cast("stats.Predictions | None", champion), confidence=confidence,
+                result = stats.compare(rule.metric, challenger, champion, confidence=confidence,
                                        resamples=args.resamples, seed=seed)
         except ValueError as exc:
             raise UserError(f"gate `{rule.metric}`: {exc}", where=str(path), hint=predictions.FORMAT_HINT) from None
@@ -131,17 +135,19 @@ def _intervals(args: argparse.Namespace, spec: GateSettings | None, rules: list[
     return out, {"file": str(path), "fingerprint": stats.fingerprint(challenger)}
 
 
-def _champion(args: argparse.Namespace, spec: GateSettings | None, challenger: object) -> tuple[object | None, str, str]:
+def _champion(args: argparse.Namespace, spec: GateSettings | None,
+              challenger: Predictions) -> tuple[Predictions | None, str, str]:
     """The champion's predictions, how they pair with the challenger's, and a note for the report."""
     from mlgen.runtime.gate import predictions, stats
 
     path, why_none = _champion_file(args, spec)
     if path is None:
         return None, "none", f"{why_none}: the champion's value is taken as exact"
-    champion = predictions.load(path, what="baseline predictions file")
-    ours, theirs = stats.fingerprint(challenger), stats.fingerprint(champion)  # type: ignore[arg-type]
+    champion: Predictions = predictions.load(path, what="baseline predictions file")
+    ours, theirs = stats.fingerprint(challenger), stats.fingerprint(champion)
     if ours == theirs:
-        return champion, "paired", ""
+        rescored = args.rescored_predictions is not None and path == Path(args.rescored_predictions)
+        return champion, "paired", "the champion was re-scored on this evaluation set" if rescored else ""
     on_different = args.on_different_eval_set or (spec.on_different_eval_set if spec else "unpaired")
     if on_different == "fail":
         raise UserError(f"the champion was scored on another evaluation set (fingerprint {theirs[:12]}, this one "
@@ -156,6 +162,8 @@ def _champion_file(args: argparse.Namespace, spec: GateSettings | None) -> tuple
     if args.baseline_predictions:
         path = Path(args.baseline_predictions)
         return (path, "") if path.exists() else (None, f"{path} does not exist")
+    if args.rescored_predictions and Path(args.rescored_predictions).is_file():
+        return Path(args.rescored_predictions), ""  # `mlgen registry rescore` made them; else the stored ones serve
     alias = args.baseline_registry or (spec.baseline_registry if spec and not args.baseline_file else None)
     if alias is None:
         return None, "no champion predictions"
@@ -167,15 +175,13 @@ def _champion_file(args: argparse.Namespace, spec: GateSettings | None) -> tuple
     return registry.baseline_predictions(model, alias, Path(layout.BASELINE_PREDICTIONS))
 
 
-def _interval(result: object, note: str) -> gate.Interval:
-    r: Any = result
+def _interval(result: Comparison, note: str) -> gate.Interval:
+    def bound(b: Bounds) -> gate.Bound:
+        return gate.Bound(b.estimate, b.lower, b.upper)
 
-    def bound(b: Any) -> gate.Bound | None:
-        return None if b is None else gate.Bound(b.estimate, b.lower, b.upper)
-
-    own = bound(r.challenger)
-    assert own is not None
-    return gate.Interval(own, bound(r.difference), r.confidence, r.resamples, r.seed, r.pairing, note)
+    difference = None if result.difference is None else bound(result.difference)
+    return gate.Interval(bound(result.challenger), difference, result.confidence, result.resamples, result.seed,
+                         result.pairing, note)
 
 
 def _accept(report: gate.GateReport, path: Path, args: argparse.Namespace, spec: GateSettings | None) -> gate.GateReport:
@@ -190,7 +196,7 @@ def _accept(report: gate.GateReport, path: Path, args: argparse.Namespace, spec:
 def _write_reports(report: gate.GateReport, args: argparse.Namespace, stage: str, used: dict[str, str] | None) -> None:
     junit = Path(args.junit or layout.junit(stage, "gate"))
     result = Path(args.json or layout.gate_result(stage))
-    reports.write_text(junit, reports.junit_xml(f"mlgen gate {stage}", gate.junit_cases(report)))
-    reports.write_json(result, {**gate.to_json(report), "predictions": used})
-    summary = reports.append_step_summary(gate.render_markdown(report), to=args.summary)
+    reports.write_text(junit, reports.junit_xml(f"mlgen gate {stage}", render.junit_cases(report)))
+    reports.write_json(result, {**render.to_json(report), "predictions": used})
+    summary = reports.append_step_summary(render.render_markdown(report), to=args.summary)
     print(f"wrote {junit} and {result}" + (" and the job summary" if summary else ""))

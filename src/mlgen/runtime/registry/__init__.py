@@ -87,6 +87,9 @@ class Registry(Protocol):
     def baseline_predictions(self, model: str, alias: str, folder: Path) -> tuple[Path | None, str]:
         """The stored predictions of the version holding `alias`, fetched into `folder`, or (None, why not)."""
 
+    def fetch_model(self, model: str, alias: str, folder: Path) -> tuple[Path | None, str]:
+        """The model files of the version holding `alias`, fetched into `folder`, or (None, why not)."""
+
     def show(self, model: str) -> Outcome:
         """Aliases and versions, for people."""
 

@@ -20,7 +20,8 @@ _TAG_VALUE_LIMIT = 500  # keep tags readable in the registry UI; the full result
 
 
 def run(args: argparse.Namespace) -> int:
-    handlers = {"register": register, "promote": promote, "rollback": rollback, "baseline": baseline, "show": show}
+    handlers = {"register": register, "promote": promote, "rollback": rollback, "baseline": baseline, "show": show,
+                "rescore": rescore}
     return handlers[args.registry_command](args)
 
 
@@ -179,6 +180,18 @@ def baseline(args: argparse.Namespace) -> int:
         return 0
     reports.write_json(out, dict(found.metrics))
     print(f"wrote the metrics of {found.ref} to {out} ({len(found.metrics)} metrics)")
+    return 0
+
+
+def rescore(args: argparse.Namespace) -> int:
+    from mlgen.runtime.registry import rescore as rescoring
+
+    _, settings = _settings(args)
+    registry, model = open_for(args, settings, "mlgen registry rescore")
+    request = rescoring.Request(model, args.baseline_alias, args.run, Path(args.predictions),
+                                Path(args.metrics) if args.metrics else None, Path(args.out),
+                                Path(args.model_dir) if args.model_dir else None)
+    print(rescoring.rescore(registry, request))
     return 0
 
 

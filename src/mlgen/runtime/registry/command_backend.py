@@ -10,6 +10,7 @@ promoted (rollback), as far as mlgen recorded it, and empty otherwise.
 from __future__ import annotations
 
 import json
+import shutil
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -23,7 +24,7 @@ from mlgen.runtime.state import registered_version
 
 FLAG = {"register": "--register-command", "promote": "--promote-command", "rollback": "--rollback-command",
         "baseline": "--baseline-command", "store_predictions": "--store-predictions-command",
-        "baseline_predictions": "--baseline-predictions-command"}
+        "baseline_predictions": "--baseline-predictions-command", "fetch_model": "--fetch-model-command"}
 
 
 class CommandRegistry:
@@ -103,6 +104,18 @@ class CommandRegistry:
         self._run("baseline_predictions", {"model": model, "alias": alias, "out": str(out)}, capture=False)
         if not out.is_file():
             return None, f"the baseline_predictions command wrote nothing: {model}@{alias} has no stored predictions"
+        return out, ""
+
+    def fetch_model(self, model: str, alias: str, folder: Path) -> tuple[Path | None, str]:
+        if not self.commands.fetch_model:
+            return None, "the command registry has no `fetch_model` command"
+        out = folder / "model"
+        if out.exists():
+            shutil.rmtree(out)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        self._run("fetch_model", {"model": model, "alias": alias, "out": str(out)}, capture=False)
+        if not out.is_dir() or not any(out.iterdir()):
+            return None, f"the fetch_model command wrote no files to {out}: no version holds `{alias}`"
         return out, ""
 
     def store_predictions(self, model: str, version: str | None, request: RegisterRequest) -> str:

@@ -219,6 +219,18 @@ class MlflowRegistry:
                                                         tracking_uri=self.uri)
         return Path(local), ""
 
+    def fetch_model(self, model: str, alias: str, folder: Path) -> tuple[Path | None, str]:
+        with self._errors():
+            version = (self.aliases(model) or {}).get(alias)
+            if version is None:
+                return None, f"no version of `{model}` holds the alias `{alias}`"
+            source = str(self.client.get_model_version(model, version).source)
+            import mlflow.artifacts
+
+            folder.mkdir(parents=True, exist_ok=True)
+            local = mlflow.artifacts.download_artifacts(artifact_uri=source, dst_path=str(folder), tracking_uri=self.uri)
+        return Path(local), ""
+
     def show(self, model: str) -> Outcome:
         with self._errors():
             aliases = self.aliases(model)
