@@ -8,8 +8,6 @@ compiler, the runtime and the tests all take it from here.
 
 from __future__ import annotations
 
-from pathlib import PurePosixPath
-
 ROOT = ".mlgen"
 # Where each target's config lives unless the spec says otherwise.
 DEFAULT_PATHS = {"github": ".github/workflows/mlgen.yml", "gitlab": ".gitlab-ci.yml", "jenkins": "Jenkinsfile"}
@@ -42,9 +40,3 @@ def junit(stage: str, what: str) -> str:
 def registered(model: str) -> str:
     """The version `mlgen registry register` created for a model, for the steps that act on it."""
     return f"{ROOT}/registered-{model}.json"
-
-
-def under_root(path: str) -> bool:
-    """Whether a workspace-relative path lies inside `.mlgen/`."""
-    parts = PurePosixPath(path).parts
-    return bool(parts) and parts[0] == ROOT
