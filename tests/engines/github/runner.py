@@ -110,7 +110,7 @@ def run_workflow(repo_dir: Path, workflow: Path, *, event: str = "push", ref: st
         if for_act != spec:
             workflow = aux / "workflows" / workflow.name
             workflow.parent.mkdir()
-            workflow.write_text(json.dumps(for_act), encoding="utf-8")
+            workflow.write_text(json.dumps(for_act, ensure_ascii=False), encoding="utf-8")  # YAML readers refuse JSON surrogate escapes
         command = [act, event, "-W", str(workflow), "--json", "-e", str(aux / "event.json"),
                    *_flags(spec, aux, default_branch), *(a for f in files for a in (f, str(aux / f.strip("-"))))]
         returncode, out = _run(command, cwd=repo_dir, timeout=timeout)
