@@ -75,6 +75,8 @@ class Command:
     name: str
     script: str
     secrets: tuple[str, ...] = ()
+    # A role credential (`credentials:`): (variable the command reads, secret that holds it).
+    credential: tuple[str, str] | None = None
     skip_on_cache_hit: bool = False
     runs_project_code: bool = True  # False for runtime commands that run no project code (the
     # project's set-up is then skipped); `registry: command` runs the user's own commands
@@ -104,14 +106,18 @@ class Job:
     summary: bool = False  # writes a Markdown summary
     when: When = field(default_factory=When)
     approval: str | None = None  # message shown by the native approval
+    submitter: str | None = None  # who may approve, where the target takes it from the config (Jenkins)
     environment: str | None = None
+    # False: the job references the environment only for its secrets and records no deployment.
+    deployment: bool = True
     environment_url: str | None = None
     lock: str | None = None  # serialises deployments across pipelines
     deploys: bool = False
 
     @property
     def secrets(self) -> tuple[str, ...]:
-        return tuple(dict.fromkeys(s for c in self.commands for s in c.secrets))
+        """Every secret the job reads: plain ones, and the secrets behind role credentials."""
+        return tuple(dict.fromkeys(s for c in self.commands for s in (*c.secrets, *(c.credential or ())[1:])))
 
     @property
     def installs_with_cache_guard(self) -> tuple[str, ...]:
@@ -188,7 +194,9 @@ def build(pipeline: Pipeline, version: str, source: Source | None = None) -> Pla
         triggers=Triggers(tuple(t.push or [pipeline.defaults.branch]), t.pull_request, t.schedule, t.manual),
         env=tuple(pipeline.env.items()), secrets=tuple(pipeline.secrets), jobs=tuple(jobs.values()),
     )
-    problems = names.check(pipeline, the_plan, source)
+    from mlgen.compile import trust
+
+    problems = names.check(pipeline, the_plan, source) + trust.check(pipeline, the_plan, source)
     if problems:
         raise SpecError(problems)
     return the_plan
@@ -224,6 +232,14 @@ def _check_unique_id(job: Job, taken: dict[str, str], pipeline: Pipeline, source
                                    "<stage>-<first weight>-approval; rename one of the stages"))
         else:
             taken[job_id] = job.stage
+
+
+def stage_secrets(stage: Any, pipeline: Pipeline, default_all: bool) -> tuple[str, ...]:
+    """The declared secrets a stage's mlgen commands receive: its own `secrets:` list, else all of
+    them for the stages that write (register, canary) and none for the others."""
+    if stage.secrets is not None:
+        return tuple(stage.secrets)
+    return tuple(pipeline.secrets) if default_all else ()
 
 
 def upload_paths(stage: Any) -> tuple[str, ...]:
@@ -285,9 +301,21 @@ class _Builder:
         return tuple(dict.fromkeys(self.artifacts[s] for s in sources if s in self.artifacts))
 
     def _secrets(self, stage: AnyStage, default_all: bool) -> tuple[str, ...]:
-        if stage.secrets is not None:
-            return tuple(stage.secrets)
-        return tuple(self.pipeline.secrets) if default_all else ()
+        return stage_secrets(stage, self.pipeline, default_all)
+
+    def _credential(self, role: str) -> tuple[str, str] | None:
+        """(variable, secret) of the `read` or `write` registry credential, if the spec has one."""
+        creds = self.pipeline.credentials
+        secret = getattr(creds, role) if creds is not None else None
+        return (creds.variable, secret) if creds is not None and secret is not None else None
+
+    def _with_credential(self, command: Command, role: str) -> Command:
+        """The command with the role's credential; a plain secret of the same variable name gives way."""
+        credential = self._credential(role)
+        if credential is None:
+            return command
+        plain = tuple(s for s in command.secrets if s != credential[0])
+        return dataclasses.replace(command, secrets=plain, credential=credential)
 
     def _mlgen(self, *extras: str) -> str:
         wanted = sorted({e for e in extras if e})
@@ -332,17 +360,22 @@ class _Builder:
         commands = self._user_cmd(stage.name, stage.run, stage)
         # Only a registry baseline asks the registry; `load.check_pipeline` made sure it resolves.
         registry = self.graph.registry(stage) if registry_baseline else None
-        commands.append(Command("gate", runtime.gate(stage, registry), self._secrets(stage, registry_baseline),
-                                runs_project_code=registry is not None and registry.kind == "command"))
+        # The gate gets no declared secret unless the stage lists it: it runs on pull/merge requests.
+        gate = Command("gate", runtime.gate(stage, registry), self._secrets(stage, False),
+                       runs_project_code=registry is not None and registry.kind == "command")
+        commands.append(self._with_credential(gate, "read") if registry_baseline else gate)
         client = "mlflow" if registry is not None and registry.kind == "mlflow" else ""
         # Bounds from per-example predictions need numpy and pandas (the `data` extra).
         return [Job(**common, commands=tuple(commands), install=self._mlgen(client, "data" if stage.predictions else ""),
                     upload=self._upload(stage), junit=f"{REPORTS_DIR}/{stage.name}-*.xml", summary=True)]
 
     def _register(self, stage: Any, common: dict[str, Any]) -> list[Job]:
-        commands = [Command("register", runtime.register(stage, self.graph.evaluate_above[stage.name]), self._secrets(stage, True),
-                            runs_project_code=stage.registry == "command")]
+        commands = [self._with_credential(Command("register", runtime.register(stage, self.graph.evaluate_above[stage.name]),
+                                                  self._secrets(stage, True), runs_project_code=stage.registry == "command"),
+                                          "write")]
+        # In the deployment environment, where the write secret lives, without recording a deployment.
         return [Job(**common, commands=tuple(commands), when=self._branches(stage.branches),
+                    environment=self.pipeline.credential_environment(), deployment=False,
                     install=self._mlgen("mlflow" if stage.registry == "mlflow" else ""), upload=self._upload(stage))]
 
     def _canary(self, stage: Any, common: dict[str, Any]) -> list[Job]:
@@ -356,18 +389,19 @@ class _Builder:
                     environment_url=stage.url, lock=f"deploy-{stage.environment}", deploys=True, retries=0)
         jobs = []
         previous = common["needs"]
-        rollback = Command("rollback", runtime.rollback(stage, registry), secrets)
+        rollback = self._with_credential(Command("rollback", runtime.rollback(stage, registry), secrets), "write")
         for i, weight in enumerate(stage.steps):
             commands = [Command(f"canary {weight}%", runtime.canary_step(stage, weight), secrets)]
             install = base["install"]
             if weight == 100 and model:
-                commands.append(Command("promote", runtime.promote(registry), secrets,
-                                        runs_project_code=registry.kind == "command"))
+                commands.append(self._with_credential(Command("promote", runtime.promote(registry), secrets,
+                                                              runs_project_code=registry.kind == "command"), "write"))
                 install = with_registry
             job_id = f"{stage.name}-{weight}"
             approval = f"Start the canary of {model or self.pipeline.name} in {stage.environment}?" if i == 0 and stage.approval else None
+            submitter = getattr(stage.approval, "submitter", None) if approval else None
             jobs.append(Job(**{**base, "id": job_id, "title": f"{stage.name} {weight}%", "needs": previous,
-                               "commands": tuple(commands), "approval": approval, "install": install,
+                               "commands": tuple(commands), "approval": approval, "submitter": submitter, "install": install,
                                "downloads": common["downloads"] if i == 0 else ()}))
             # Each step has its own rollback, which runs only when that step failed: the failing
             # step is the last one that touched traffic, and no engine has to reason about steps

@@ -10,6 +10,7 @@ from mlgen import overrides, retry, yamlout
 from mlgen.escape import gha_string, sh_quote
 from mlgen.pins import ACTIONS
 from mlgen.plan import LEG_SEPARATOR
+from mlgen.targets import github_reviewers
 
 if TYPE_CHECKING:
     from mlgen.plan import Artifact, Command, Job, Plan, When
@@ -121,10 +122,11 @@ def _approval(job: Job, plan: Plan, settings: Settings) -> dict[str, Any]:
     """
     assert job.approval and job.environment, job.id
     out = _head(f"approve {job.title}", list(job.needs), job, plan, settings)
-    out["permissions"] = {}
+    out["permissions"] = dict(github_reviewers.PERMISSIONS)  # to read the environment's protection rules
     out["timeout-minutes"] = 5
     out["environment"] = {"name": approval_environment(job.environment)}
-    out["steps"] = [{"name": "Approved", "run": f'printf \'Approved: %s\\n\' {sh_quote(job.approval)} >> "$GITHUB_STEP_SUMMARY"'}]
+    out["steps"] = [github_reviewers.check_step(approval_environment(job.environment)),
+                    {"name": "Approved", "run": f'printf \'Approved: %s\\n\' {sh_quote(job.approval)} >> "$GITHUB_STEP_SUMMARY"'}]
     return out
 
 
@@ -133,10 +135,11 @@ def _head(title: str, needs: list[str], job: Job, plan: Plan, settings: Settings
     out: dict[str, Any] = {"name": title}
     if needs:
         out["needs"] = needs
-    condition = _condition(job.when, plan)
+    labels = _labels(job.runner, settings)
+    condition = _condition(job.when, plan, self_hosted="self-hosted" in labels)
     if condition:
         out["if"] = condition
-    out["runs-on"] = _runner(job.runner, settings)
+    out["runs-on"] = labels[0] if len(labels) == 1 else labels
     return out
 
 
@@ -145,6 +148,7 @@ def _job(job: Job, plan: Plan, settings: Settings) -> dict[str, Any]:
     out["permissions"] = {"contents": "read"}
     out["timeout-minutes"] = job.timeout_minutes
     if job.environment:
+        # The job's secrets resolve to the environment's secrets (the write credential lives there).
         env: dict[str, Any] = {"name": job.environment}
         if job.environment_url:
             env["url"] = job.environment_url
@@ -161,18 +165,27 @@ def _job(job: Job, plan: Plan, settings: Settings) -> dict[str, Any]:
     return out
 
 
-def _runner(labels: tuple[str, ...], settings: Settings) -> Any:
+def _labels(labels: tuple[str, ...], settings: Settings) -> list[str]:
+    """`runs-on` labels; `self-hosted` comes first when any label is not a GitHub-hosted image."""
     mapped: list[str] = []
     for label in labels or (DEFAULT_RUNNER,):
         mapped.extend(settings.runners.get(label, [label]))
     mapped = list(dict.fromkeys(mapped))
     if any(not HOSTED.match(label) for label in mapped) and "self-hosted" not in mapped:
         mapped.insert(0, "self-hosted")  # custom labels exist only on self-hosted runners
-    return mapped[0] if len(mapped) == 1 else mapped
+    return mapped
 
 
-def _condition(when: When, plan: Plan) -> str | None:
+# A pull request from a fork runs the fork's code. GitHub advises against running it on
+# self-hosted runners (they keep state and sit inside your network): such jobs run only for
+# pull requests whose head branch lives in this repository.
+NOT_FROM_A_FORK = "(github.event_name != 'pull_request' || github.event.pull_request.head.repo.full_name == github.repository)"
+
+
+def _condition(when: When, plan: Plan, self_hosted: bool = False) -> str | None:
     parts = []
+    if self_hosted and not when.branch_only:
+        parts.append(NOT_FROM_A_FORK)
     if when.branch_only:
         branches = list(when.branches) + ([plan.default_branch] if when.default_branch else [])
         refs = " || ".join(f"github.ref == {gha_string('refs/heads/' + b)}" for b in dict.fromkeys(branches))
@@ -225,8 +238,12 @@ def _command(command: Command, job: Job) -> dict[str, Any]:
     if command.skip_on_cache_hit:
         step["if"] = MISS
     step["run"] = retry.wrap(command.script, job.retries) if command.retryable else command.script
-    if command.secrets:
-        step["env"] = {s: f"${{{{ secrets.{s} }}}}" for s in command.secrets}
+    env = {s: s for s in command.secrets}
+    if command.credential is not None:
+        variable, secret = command.credential
+        env[variable] = secret
+    if env:
+        step["env"] = {variable: f"${{{{ secrets.{secret} }}}}" for variable, secret in env.items()}
     return step
 
 

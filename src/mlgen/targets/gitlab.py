@@ -8,7 +8,7 @@ from mlgen import cachecmd, overrides, retry, yamlout
 from mlgen.escape import gitlab_literal
 
 if TYPE_CHECKING:
-    from mlgen.plan import Job, Plan, When
+    from mlgen.plan import Command, Job, Plan, When
     from mlgen.source import Source
     from mlgen.spec import Target as Settings
 
@@ -97,10 +97,14 @@ def _job(job: Job, plan: Plan, settings: Settings, rollback: Job | None = None) 
         out["rules"] = rules
     if job.environment:
         env: dict[str, Any] = {"name": job.environment, "deployment_tier": _tier(job.environment)}
+        if not job.deployment:
+            # Only for the environment-scoped variables (the write credential): not a deployment.
+            env["action"] = "prepare"
         if job.environment_url:
             env["url"] = job.environment_url
         out["environment"] = env
-        out["resource_group"] = job.lock
+        if job.lock:
+            out["resource_group"] = job.lock
     if job.cache:
         key = "-".join([job.cache.prefix, *(f"${k}" for k, _ in job.matrix)])
         # A job's own `cache:` replaces the default one, so pip's is listed again.
@@ -111,8 +115,8 @@ def _job(job: Job, plan: Plan, settings: Settings, rollback: Job | None = None) 
         before.append(retry.wrap_inline(setup, job.retries))
     if before:
         out["before_script"] = before
-    out["script"] = [_script(retry.wrap_inline(c.script, job.retries) if c.retryable else c.script, c.skip_on_cache_hit, job, plan)
-                     for c in job.commands]
+    out["script"] = [_script(_bound(c, retry.wrap_inline(c.script, job.retries) if c.retryable else c.script),
+                             c.skip_on_cache_hit, job, plan) for c in job.commands]
     if rollback is not None:
         out["after_script"] = [_rollback_on_cancel(rollback)]
     artifacts: dict[str, Any] = {}
@@ -148,8 +152,21 @@ def _rollback_on_cancel(rollback: Job) -> str:
     """
     # Not indented: a quoted value in the command may span lines and must stay byte-exact.
     lines = [f"python -m pip install '{rollback.install}'"] if rollback.install else []
-    body = "\n".join([*lines, *(c.script for c in rollback.commands)])
+    body = "\n".join([*lines, *(_bound(c, c.script) for c in rollback.commands)])
     return f'if [ "$CI_JOB_STATUS" = canceled ]; then\n{body}\nfi'
+
+
+def _bound(command: Command, script: str) -> str:
+    """A role credential reaches the command under the variable it reads.
+
+    GitLab hands every job the project variables its branch and environment may see (a protected
+    variable only on protected branches, an environment-scoped one only in jobs of that
+    environment); the secret's own name is one of them, the client reads another.
+    """
+    if command.credential is None or command.credential[0] == command.credential[1]:
+        return script
+    variable, secret = command.credential
+    return f'export {variable}="${{{secret}:-}}"\n{script}'
 
 
 def _script(script: str, cached: bool, job: Job, plan: Plan) -> str:

@@ -21,7 +21,7 @@ from mlgen.source import locate
 from mlgen.spec import Duration, EnvName, duration_minutes
 
 if TYPE_CHECKING:
-    from mlgen.plan import Artifact, Job, Plan, When
+    from mlgen.plan import Artifact, Command, Job, Plan, When
     from mlgen.source import Source
     from mlgen.spec import Target as Settings
 
@@ -70,9 +70,21 @@ def emit(plan: Plan, settings: Settings, source: Source | None = None) -> str:
     # pip's download cache per agent, outside the workspaces (cleaning one keeps it); pip expands `~`.
     cache = [] if "PIP_CACHE_DIR" in dict(plan.env) else [(ident("PIP_CACHE_DIR"), lit(PIP_CACHE))]
     env = [*cache, *((ident(k), lit(v)) for k, v in plan.env)]
-    text: str = _template().render(plan=plan, stages=stages, env=env,
-                              cron=lit(values.numeric_cron(plan.triggers.schedule)) if plan.triggers.schedule else None)
+    text: str = _template().render(plan=plan, stages=stages, env=env, cron=_cron(plan))
     return text
+
+
+def _cron(plan: Plan) -> Groovy | None:
+    """The schedule, on the default branch only and in UTC, as on GitHub (GitLab: its schedule's ref).
+
+    A multibranch job gives every branch and pull request its own job, each reading the same
+    Jenkinsfile: without the branch test each would retrain on schedule. An empty spec schedules
+    nothing. `TZ=` on the first line sets the time zone (otherwise the controller's).
+    """
+    if not plan.triggers.schedule:
+        return None
+    spec = lit("TZ=UTC\n" + values.numeric_cron(plan.triggers.schedule))
+    return Groovy(f"env.BRANCH_NAME == {groovy_single(plan.default_branch)} ? {spec} : ''")
 
 
 def emit_checked(plan: Plan, settings: Settings, source: Source | None = None) -> tuple[str, list[str]]:
@@ -206,6 +218,7 @@ def _approval(job: Job, plan: Plan) -> dict[str, Any]:
     assert job.approval, job.id
     return {"approval": True, "name": lit(f"{job.stage} approval"), "when": _when(job.when, plan),
             "timeout": APPROVAL_TIMEOUT_MINUTES, "message": lit(job.approval), "ok": lit("Deploy"),
+            "submitter": lit(job.submitter) if job.submitter else None,
             "echo": lit(f"Approved: {job.approval}")}
 
 
@@ -221,8 +234,7 @@ def _stage(job: Job, plan: Plan, view: View) -> dict[str, Any]:
         script = command.script
         if command.skip_on_cache_hit and job.cache is not None:
             script = cachecmd.guard(script, job, plan.setup)
-        steps.append({"sh": sh(script), "secrets": [lit(s) for s in command.secrets],
-                      "retry": attempts if command.retryable else None})
+        steps.append({"sh": sh(script), "secrets": _bindings(command), "retry": attempts if command.retryable else None})
     if job.upload:
         includes = lit(",".join(_ant(p) for p in job.upload.paths))
         steps.append({"stash": _stash_expr(job.upload), "includes": includes})
@@ -248,6 +260,13 @@ def _stage(job: Job, plan: Plan, view: View) -> dict[str, Any]:
     }
 
 
+def _bindings(command: Command) -> list[tuple[Groovy, Groovy]]:
+    """(credential ID, variable) pairs for `withCredentials`: a plain secret is bound under its own
+    name, a role credential under the variable its client reads."""
+    pairs = [(s, s) for s in command.secrets] + ([command.credential[::-1]] if command.credential else [])
+    return [(lit(secret), lit(variable)) for secret, variable in pairs]
+
+
 def _minutes(timeout: int | str | None) -> int | None:
     if timeout is None or isinstance(timeout, int):
         return timeout
@@ -255,7 +274,7 @@ def _minutes(timeout: int | str | None) -> int | None:
 
 
 def _rollback(job: Job, plan: Plan) -> list[dict[str, Any]]:
-    steps: list[dict[str, Any]] = [{"sh": sh(c.script), "secrets": [lit(s) for s in c.secrets]} for c in job.commands]
+    steps: list[dict[str, Any]] = [{"sh": sh(c.script), "secrets": _bindings(c)} for c in job.commands]
     prepare = _prepare(job, plan)
     if prepare:
         steps.insert(0, {"sh": sh(prepare), "secrets": []})

@@ -1,0 +1,63 @@
+"""Trust boundaries: code from pull/merge requests never gets the registry write credential.
+
+The plan hands the write credential (`credentials.write`) only to register, promote and
+rollback, which run on the default branch (or the branches the stage names) in the deployment
+environment. A stage's own `secrets:` list can still name it; this check refuses every job that
+would then hold it where pull/merge request code runs, or outside an environment (on GitHub an
+environment secret reaches only jobs that reference the environment).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Iterator
+
+from mlgen.source import locate
+
+if TYPE_CHECKING:
+    from mlgen.errors import Problem
+    from mlgen.plan import Job, Plan
+    from mlgen.source import Loc, Source
+    from mlgen.spec import Pipeline
+
+
+def check(pipeline: Pipeline, plan: Plan, source: Source | None) -> list[Problem]:
+    write = pipeline.credentials.write if pipeline.credentials is not None else None
+    if write is None:
+        return []
+    index = {stage.name: i for i, stage in enumerate(pipeline.stages)}
+    problems: list[Problem] = []
+    reported: set[str] = set()
+    for job in plan.jobs:
+        if job.stage in reported or write not in job.secrets:
+            continue
+        why = _exposed(job)
+        if why:
+            reported.add(job.stage)
+            problems.append(locate(source, _where(pipeline, index[job.stage], write), f"stage `{job.stage}` {why}, "
+                                   f"but it receives the registry write credential `{write}`", _hint(pipeline, write)))
+    return problems
+
+
+def _exposed(job: Job) -> str | None:
+    if not job.when.branch_only:
+        return "runs on pull/merge requests and on every pushed branch"
+    if job.environment is None:
+        return "runs outside the deployment environment"
+    return None
+
+
+def _where(pipeline: Pipeline, i: int, write: str) -> Loc:
+    stage = pipeline.stages[i]
+    listed = list(stage.secrets or ())
+    if write in listed:
+        return ("stages", i, "secrets", listed.index(write))
+    if getattr(stage, "branches", None) is not None:
+        return ("stages", i, "branches")
+    return ("stages", i, "name")
+
+
+def _hint(pipeline: Pipeline, write: str) -> str:
+    read = pipeline.credentials.read if pipeline.credentials is not None else None
+    reader = f"`{read}` (`credentials.read`)" if read else "a read-only token as `credentials.read`"
+    return (f"remove `{write}` from the stage's `secrets:`; to read the champion on pull/merge requests use {reader}; "
+            f"only register, promote and rollback on the default branch may write")
