@@ -295,7 +295,19 @@ def notes(plan: Plan) -> list[str]:
         envs = sorted({approval_environment(j.environment) for j in plan.jobs if j.approval and j.environment})
         out.append(f"approval: a job of its own references `{'`, `'.join(envs)}`; configure the required reviewers there "
                    "(enforced on public repositories, or private ones on Enterprise plans), not on the deployment "
-                   "environment, or every canary step and rollback would wait for review.")
-    if plan.secrets:
+                   "environment, or every canary step and rollback would wait for review. The approval job fails when "
+                   "that environment has no required reviewers.")
+    if plan.secrets or any(j.secrets for j in plan.jobs):
         out.append("secrets: `secrets.NAME` reaches only the steps that need it, through step `env:`.")
+    writers = sorted({f"`{j.environment}`" for j in plan.jobs if j.environment and j.secrets})
+    if writers:
+        out.append(f"environments: register, promote and rollback read their secrets in {', '.join(writers)}: store the "
+                   "registry write token there as an environment secret (never a repository secret) and limit the "
+                   "environments' deployment branches to the default branch.")
+    if any(_is_self_hosted_pr_job(j) for j in plan.jobs):
+        out.append("self-hosted runners: their jobs skip pull requests from forks (fork code never reaches them).")
     return out
+
+
+def _is_self_hosted_pr_job(job: Job) -> bool:
+    return not job.when.branch_only and any(not HOSTED.match(label) for label in job.runner)

@@ -218,6 +218,10 @@ def notes(plan: Plan) -> list[str]:
     if plan.secrets:
         out.append("secrets: define them as masked, protected CI/CD variables; GitLab cannot hide project variables from "
                    "individual jobs, so scope them to the environment where possible.")
+    envs = sorted({f"`{j.environment}`" for j in plan.jobs if j.environment and j.secrets})
+    if envs:
+        out.append(f"credentials: the registry write token is a masked, protected variable scoped to {', '.join(envs)} "
+                   "(its jobs run only on the default branch); a read token for merge request gates must not be protected.")
     if plan.triggers.schedule:
         out.append(f"schedule: create a pipeline schedule with cron `{plan.triggers.schedule}` in the project settings; "
                    "the workflow rules admit scheduled pipelines.")
