@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from mlgen import graph, names, runtime_calls as runtime
+from mlgen.compile import trust
 from mlgen.conditions import NeverRuns, When, narrow
 from mlgen.errors import Problem, SpecError
 from mlgen.source import locate
@@ -194,8 +195,6 @@ def build(pipeline: Pipeline, version: str, source: Source | None = None) -> Pla
         triggers=Triggers(tuple(t.push or [pipeline.defaults.branch]), t.pull_request, t.schedule, t.manual),
         env=tuple(pipeline.env.items()), secrets=tuple(pipeline.secrets), jobs=tuple(jobs.values()),
     )
-    from mlgen.compile import trust
-
     problems = names.check(pipeline, the_plan, source) + trust.check(pipeline, the_plan, source)
     if problems:
         raise SpecError(problems)
@@ -232,14 +231,6 @@ def _check_unique_id(job: Job, taken: dict[str, str], pipeline: Pipeline, source
                                    "<stage>-<first weight>-approval; rename one of the stages"))
         else:
             taken[job_id] = job.stage
-
-
-def stage_secrets(stage: Any, pipeline: Pipeline, default_all: bool) -> tuple[str, ...]:
-    """The declared secrets a stage's mlgen commands receive: its own `secrets:` list, else all of
-    them for the stages that write (register, canary) and none for the others."""
-    if stage.secrets is not None:
-        return tuple(stage.secrets)
-    return tuple(pipeline.secrets) if default_all else ()
 
 
 def upload_paths(stage: Any) -> tuple[str, ...]:
@@ -301,21 +292,10 @@ class _Builder:
         return tuple(dict.fromkeys(self.artifacts[s] for s in sources if s in self.artifacts))
 
     def _secrets(self, stage: AnyStage, default_all: bool) -> tuple[str, ...]:
-        return stage_secrets(stage, self.pipeline, default_all)
-
-    def _credential(self, role: str) -> tuple[str, str] | None:
-        """(variable, secret) of the `read` or `write` registry credential, if the spec has one."""
-        creds = self.pipeline.credentials
-        secret = getattr(creds, role) if creds is not None else None
-        return (creds.variable, secret) if creds is not None and secret is not None else None
+        return trust.stage_secrets(stage, self.pipeline, default_all)
 
     def _with_credential(self, command: Command, role: str) -> Command:
-        """The command with the role's credential; a plain secret of the same variable name gives way."""
-        credential = self._credential(role)
-        if credential is None:
-            return command
-        plain = tuple(s for s in command.secrets if s != credential[0])
-        return dataclasses.replace(command, secrets=plain, credential=credential)
+        return trust.with_credential(command, self.pipeline, role)
 
     def _mlgen(self, *extras: str) -> str:
         wanted = sorted({e for e in extras if e})
@@ -375,7 +355,7 @@ class _Builder:
                                           "write")]
         # In the deployment environment, where the write secret lives, without recording a deployment.
         return [Job(**common, commands=tuple(commands), when=self._branches(stage.branches),
-                    environment=self.pipeline.credential_environment(), deployment=False,
+                    environment=trust.write_environment(self.pipeline), deployment=False,
                     install=self._mlgen("mlflow" if stage.registry == "mlflow" else ""), upload=self._upload(stage))]
 
     def _canary(self, stage: Any, common: dict[str, Any]) -> list[Job]:

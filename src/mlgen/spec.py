@@ -402,13 +402,6 @@ class Pipeline(Model):
                 return stage
         raise KeyError(name)
 
-    def credential_environment(self) -> str:
-        """The deployment environment that holds the registry write secret."""
-        if self.credentials is not None and self.credentials.environment is not None:
-            return self.credentials.environment
-        canaries = [s for s in self.stages if isinstance(s, CanaryStage)]
-        return canaries[0].environment if canaries else "production"
-
     def declared_secrets(self) -> tuple[str, ...]:
         """`secrets:` and the credentials: every secret a stage may name in its own `secrets:`."""
         roles = [self.credentials.read, self.credentials.write] if self.credentials else []

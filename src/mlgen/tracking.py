@@ -52,7 +52,7 @@ def _uses_mlflow(stage: Any, the_graph: graph.Graph) -> str | None:
 def _uri_reaches(stage: Any, pipeline: Pipeline) -> bool:
     """Spec `env`, the stage's `env`, or a secret of that name the stage receives (its own
     `secrets:` list; without one, register and canary get every declared secret, evaluate none)."""
-    from mlgen.plan import stage_secrets
+    from mlgen.compile.trust import stage_secrets
 
     if URI_VARIABLE in pipeline.env or URI_VARIABLE in stage.env:
         return True

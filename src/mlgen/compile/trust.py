@@ -9,15 +9,49 @@ environment secret reaches only jobs that reference the environment).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Iterator
+import dataclasses
+from typing import TYPE_CHECKING, Any
 
 from mlgen.source import locate
 
 if TYPE_CHECKING:
     from mlgen.errors import Problem
-    from mlgen.plan import Job, Plan
+    from mlgen.plan import Command, Job, Plan
     from mlgen.source import Loc, Source
     from mlgen.spec import Pipeline
+
+
+# -- who gets which credential (the plan asks here) --------------------------------------------------
+
+def stage_secrets(stage: Any, pipeline: Pipeline, default_all: bool) -> tuple[str, ...]:
+    """The declared secrets a stage's mlgen commands receive: its own `secrets:` list, else all of
+    them for the stages that write (register, canary) and none for the others."""
+    if stage.secrets is not None:
+        return tuple(stage.secrets)
+    return tuple(pipeline.secrets) if default_all else ()
+
+
+def with_credential(command: Command, pipeline: Pipeline, role: str) -> Command:
+    """The command with the `read` or `write` registry credential, if the spec has one; a plain
+    secret named like the credential's variable gives way to it."""
+    creds = pipeline.credentials
+    secret = getattr(creds, role) if creds is not None else None
+    if creds is None or secret is None:
+        return command
+    plain = tuple(s for s in command.secrets if s != creds.variable)
+    return dataclasses.replace(command, secrets=plain, credential=(creds.variable, secret))
+
+
+def write_environment(pipeline: Pipeline) -> str:
+    """The deployment environment that holds the write credential: `credentials.environment`,
+    else the first canary's environment, else `production`."""
+    if pipeline.credentials is not None and pipeline.credentials.environment is not None:
+        return pipeline.credentials.environment
+    canaries = [s for s in pipeline.stages if s.kind == "canary"]
+    return str(getattr(canaries[0], "environment")) if canaries else "production"
+
+
+# -- the check ---------------------------------------------------------------------------------------
 
 
 def check(pipeline: Pipeline, plan: Plan, source: Source | None) -> list[Problem]:
