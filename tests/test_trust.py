@@ -290,3 +290,15 @@ def test_a_declared_secret_named_like_the_variable_gives_way_to_the_credential(t
     jobs = yamlout.load(compile_dict(spec, tmp_path)["github"])["jobs"]
     assert _step_secrets(jobs["register"]) == {"MLFLOW_TRACKING_TOKEN": "REG_WRITE"}
     assert _step_secrets(jobs["evaluate"]) == {"MLFLOW_TRACKING_TOKEN": "REG_READ"}
+
+
+@pytest.mark.parametrize("value", ["plain", "$HOME `id` $(id) \"q\" 'q' \\\\n", "line\nbreak", ""], ids=["plain", "hostile", "newline", "empty"])
+def test_gitlab_binds_the_read_credential_byte_exact(value: str, tmp_path: Path) -> None:
+    import subprocess
+
+    out = compile_dict(make_spec("own-variable", "default", "default", "approved-mlflow"), tmp_path)
+    gate = yamlout.load(out["gitlab"])["evaluate"]["script"][-1]
+    binding = gate.split("\n")[0]
+    done = subprocess.run(["bash", "-eo", "pipefail", "-c", f'{binding}\nprintf %s "$REG_TOKEN"'],
+                          env={"PATH": "/usr/bin:/bin", "REG_READ": value}, capture_output=True, text=True, check=True)
+    assert done.stdout == value
