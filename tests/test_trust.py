@@ -302,3 +302,14 @@ def test_gitlab_binds_the_read_credential_byte_exact(value: str, tmp_path: Path)
     done = subprocess.run(["bash", "-eo", "pipefail", "-c", f'{binding}\nprintf %s "$REG_TOKEN"'],
                           env={"PATH": "/usr/bin:/bin", "REG_READ": value}, capture_output=True, text=True, check=True)
     assert done.stdout == value
+
+
+def test_a_register_stage_that_runs_everywhere_cannot_write(tmp_path: Path) -> None:
+    spec = make_spec("read+write", "default", "default", "unapproved-command")
+    spec["stages"][3]["branches"] = []  # no branch condition: it would run on pull requests
+    with pytest.raises(SpecError) as caught:
+        compile_dict(spec, tmp_path)
+    messages = [p.message for p in caught.value.problems]
+    assert "stage `register` runs on pull/merge requests and on every pushed branch, but it receives the registry write " \
+           "credential `REG_WRITE`" in messages
+    assert all(p.hint.startswith("name the branches it runs on") for p in caught.value.problems if "`register`" in p.message)

@@ -67,8 +67,9 @@ def check(pipeline: Pipeline, plan: Plan, source: Source | None) -> list[Problem
         why = _exposed(job)
         if why:
             reported.add(job.stage)
-            problems.append(locate(source, _where(pipeline, index[job.stage], write), f"stage `{job.stage}` {why}, "
-                                   f"but it receives the registry write credential `{write}`", _hint(pipeline, write)))
+            loc, hint = _where(pipeline, index[job.stage], write)
+            problems.append(locate(source, loc, f"stage `{job.stage}` {why}, but it receives the registry write "
+                                               f"credential `{write}`", hint))
     return problems
 
 
@@ -80,18 +81,18 @@ def _exposed(job: Job) -> str | None:
     return None
 
 
-def _where(pipeline: Pipeline, i: int, write: str) -> Loc:
+def _where(pipeline: Pipeline, i: int, write: str) -> tuple[Loc, str]:
+    """Where to point, and the fix: the `secrets:` entry that names the credential, else the
+    stage's `branches:` (a register or canary stage that runs everywhere)."""
     stage = pipeline.stages[i]
     listed = list(stage.secrets or ())
     if write in listed:
-        return ("stages", i, "secrets", listed.index(write))
+        read = pipeline.credentials.read if pipeline.credentials is not None else None
+        reader = f"`{read}` (`credentials.read`)" if read else "a read-only token as `credentials.read`"
+        return ("stages", i, "secrets", listed.index(write)), (
+            f"remove `{write}` from the stage's `secrets:`; to read the champion on pull/merge requests use {reader}; "
+            "only register, promote and rollback on the default branch may write")
+    hint = "name the branches it runs on (e.g. `branches: [main]`), or leave `branches:` out for the default branch"
     if getattr(stage, "branches", None) is not None:
-        return ("stages", i, "branches")
-    return ("stages", i, "name")
-
-
-def _hint(pipeline: Pipeline, write: str) -> str:
-    read = pipeline.credentials.read if pipeline.credentials is not None else None
-    reader = f"`{read}` (`credentials.read`)" if read else "a read-only token as `credentials.read`"
-    return (f"remove `{write}` from the stage's `secrets:`; to read the champion on pull/merge requests use {reader}; "
-            f"only register, promote and rollback on the default branch may write")
+        return ("stages", i, "branches"), hint
+    return ("stages", i, "name"), hint
