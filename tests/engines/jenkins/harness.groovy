@@ -1435,7 +1435,7 @@ class JhConfig {
     String tag
     String cause = 'push'
     Boolean approve
-    String approver = 'mlgen-harness'   // the user who answers inputs (checked against `submitter`)
+    String approver   // the user who answers inputs, checked against `submitter`; unset: an allowed user
     Map<String, String> credentials = [:]
     Map<String, String> params = [:]
     Map<String, String> env = [:]
@@ -1456,8 +1456,8 @@ usage: groovy harness.groovy --jenkinsfile PATH --workdir DIR [options]
   --tag NAME               build a tag: TAG_NAME=<tag>, BRANCH_NAME=<tag>
   --cause timer|push|manual  what triggered the build (for `when { triggeredBy }`), default push
   --approve | --reject     answer to every input (an input without either is a harness error)
-  --approver USER          the user who answers (default mlgen-harness); an input whose `submitter`
-                           does not list USER cannot be approved by them: it ends ABORTED
+  --approver USER          the user who answers; an input whose `submitter` does not list USER cannot
+                           be approved by them: it ends ABORTED (unset: a user every input allows)
   --credential ID=VALUE    a credential; usernamePassword takes VALUE user:password
   --param K=V              build parameter value (must be declared in parameters {})
   --env K=V                extra environment variable of the build
@@ -2231,15 +2231,15 @@ class JhRunner {
             log('Rejected by mlgen-harness (--reject)')
             throw new JhInterrupted("input '${inp.message}' rejected", 'ABORTED', false, -1)
         }
-        log("Approved by ${cfg.approver} (--approve)")
+        log("Approved by ${cfg.approver ?: 'mlgen-harness'} (--approve)")
         inp.parameters.each { Map p -> values[p.name] = p.defaultValue }
-        if (inp.submitterParameter) values[inp.submitterParameter] = cfg.approver
+        if (inp.submitterParameter) values[inp.submitterParameter] = cfg.approver ?: 'mlgen-harness'
         return values
     }
 
     /** `submitter`: user IDs or group names separated by ',', spaces trimmed; none set: anyone may. */
     boolean mayApprove(JhInput inp) {
-        if (!inp.submitter) return true
+        if (!inp.submitter || cfg.approver == null) return true
         return inp.submitter.split(',')*.trim().contains(cfg.approver)
     }
 
