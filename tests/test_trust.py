@@ -313,3 +313,12 @@ def test_a_register_stage_that_runs_everywhere_cannot_write(tmp_path: Path) -> N
     assert "stage `register` runs on pull/merge requests and on every pushed branch, but it receives the registry write " \
            "credential `REG_WRITE`" in messages
     assert all(p.hint.startswith("name the branches it runs on") for p in caught.value.problems if "`register`" in p.message)
+
+
+@pytest.mark.parametrize(("key", "name"), [("variable", "PATH"), ("read", "GITHUB_TOKEN"), ("write", "CI_JOB_TOKEN")])
+def test_credentials_cannot_take_a_platform_name(key: str, name: str, tmp_path: Path) -> None:
+    spec = make_spec("read+write", "default", "default", "approved-mlflow")
+    spec["credentials"][key] = name
+    with pytest.raises(SpecError) as caught:
+        compile_dict(spec, tmp_path)
+    assert any(p.message.startswith(f"`credentials.{key}` `{name}`") for p in caught.value.problems)
