@@ -175,7 +175,8 @@ def job_env(project: Project, service: HealthService) -> dict[str, str]:
             "CHURN_DEPLOY_LOG": str(project.deploy_log), "MLFLOW_TRACKING_URI": project.uri}
 
 
-SECRETS = {"MLFLOW_TRACKING_TOKEN": "not-a-real-token"}
+# The churn spec's registry credentials: read for the gate, write for register/promote/rollback.
+SECRETS = {"MLFLOW_READ_TOKEN": "not-a-real-read-token", "MLFLOW_TRACKING_TOKEN": "not-a-real-token"}
 
 
 # -- one function per engine: run the pipeline, return the normalised per-stage outcome -------
