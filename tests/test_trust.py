@@ -20,8 +20,8 @@ from typing import Any
 
 import pytest
 
-from mlgen.targets import yamlout
 from mlgen.errors import SpecError
+from mlgen.targets import yamlout
 from tests.compiled import compile_dict
 from tests.condeval import github_if, gitlab_rules, gitlab_variables, jenkins_when
 

@@ -15,10 +15,10 @@ from typing import TYPE_CHECKING, Any
 from mlgen.spec.source import locate
 
 if TYPE_CHECKING:
-    from mlgen.errors import Problem
     from mlgen.compile.plan import Command, Job, Plan
-    from mlgen.spec.source import Loc, Source
+    from mlgen.errors import Problem
     from mlgen.spec.models import Pipeline
+    from mlgen.spec.source import Loc, Source
 
 
 # -- who gets which credential (the plan asks here) --------------------------------------------------
@@ -48,7 +48,7 @@ def write_environment(pipeline: Pipeline) -> str:
     if pipeline.credentials is not None and pipeline.credentials.environment is not None:
         return pipeline.credentials.environment
     canaries = [s for s in pipeline.stages if s.kind == "canary"]
-    return str(getattr(canaries[0], "environment")) if canaries else "production"
+    return str(canaries[0].environment) if canaries else "production"
 
 
 # -- the check ---------------------------------------------------------------------------------------
