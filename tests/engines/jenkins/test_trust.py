@@ -48,13 +48,27 @@ targets:
 """
 
 
-@pytest.fixture(scope="module")
-def jenkinsfile(tmp_path_factory: pytest.TempPathFactory) -> Path:
+# Without a canary, register is a stage of its own with an agent and a branch `when` (with a
+# canary it sits in the rollout stage, which takes no agent): where `beforeAgent` decides.
+REGISTER_ONLY = SPEC[:SPEC.index("  - name: canary")] + SPEC[SPEC.index("targets:"):]
+
+
+def _compiled(tmp_path_factory: pytest.TempPathFactory, spec: str) -> Path:
     folder = tmp_path_factory.mktemp("trust")
-    (folder / "mlgen.yaml").write_text(SPEC)
+    (folder / "mlgen.yaml").write_text(spec)
     compiled = run_mlgen("compile", cwd=folder)
     assert compiled.code == 0, compiled.err
     return folder / "Jenkinsfile"
+
+
+@pytest.fixture(scope="module")
+def jenkinsfile(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return _compiled(tmp_path_factory, SPEC)
+
+
+@pytest.fixture(scope="module")
+def register_only(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return _compiled(tmp_path_factory, REGISTER_ONLY)
 
 
 def _run(jenkinsfile: Path, tmp_path: Path, *, approver: str = "alice", credentials: dict[str, str] | None = None,
@@ -71,20 +85,23 @@ def _agents(run: JenkinsRun) -> list[str]:
     return [line.split("]")[0].lstrip("[") for line in run.stdout.splitlines() if "] Running on " in line]
 
 
-def test_a_pull_request_build_needs_no_write_credential_and_takes_no_agent_to_skip(jenkinsfile: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize("fixture", ["jenkinsfile", "register_only"])
+def test_a_pull_request_build_needs_no_write_credential_and_takes_no_agent_to_skip(
+        fixture: str, request: pytest.FixtureRequest, tmp_path: Path) -> None:
     # No credential exists at all: a stage binding one would fail (the harness refuses an unknown ID).
-    result, log = _run(jenkinsfile, tmp_path, branch="feature/x", change_request=True)
+    result, log = _run(request.getfixturevalue(fixture), tmp_path, branch="feature/x", change_request=True)
     assert result.result == "SUCCESS", result.log
     assert result.stage("register")["status"] == "skipped"
     assert _agents(result) == ["validate", "train"], "register is skipped before an agent is taken"
     assert log == []
 
 
-def test_without_before_agent_the_harness_takes_the_agent_first(jenkinsfile: Path, tmp_path: Path) -> None:
+def test_without_before_agent_the_harness_takes_the_agent_first(register_only: Path, tmp_path: Path) -> None:
     # The harness models the order Jenkins uses: a plain `when` is evaluated on the agent.
+    assert "beforeAgent true\n" in register_only.read_text()
     plain = tmp_path / "Jenkinsfile"
-    plain.write_text(jenkinsfile.read_text().replace("beforeAgent true\n", ""))
-    result = run_jenkinsfile(plain, jenkinsfile.parent, branch="feature/x", change_request=True,
+    plain.write_text(register_only.read_text().replace("beforeAgent true\n", ""))
+    result = run_jenkinsfile(plain, register_only.parent, branch="feature/x", change_request=True,
                              env={"PIP_NO_INDEX": "1"}, stash_dir=tmp_path / "stash", timeout=240)
     assert result.result == "SUCCESS", result.log
     assert _agents(result) == ["validate", "train", "register"]
