@@ -364,7 +364,8 @@ def _retry(attempts: int | None, node: Node) -> Node:
 def _bindings(command: Command) -> list[tuple[str, str]]:
     """(credential ID, variable) pairs for `withCredentials`: a plain secret is bound under its own
     name, a role credential under the variable its client reads."""
-    return [(s, s) for s in command.secrets] + ([command.credential[::-1]] if command.credential else [])
+    role = [(command.credential[1], command.credential[0])] if command.credential else []
+    return [(s, s) for s in command.secrets] + role
 
 
 def _with_secrets(bindings: list[tuple[str, str]], node: Node) -> Node:
