@@ -92,7 +92,8 @@ def run_workflow(repo_dir: Path, workflow: Path, *, event: str = "push", ref: st
     played by `rejected_environments`: as on GitHub, a job referencing one of them fails
     without running any of its steps. The REST API's environments endpoint is a loopback
     stand-in (`GITHUB_API_URL`): every environment has a required reviewer except those in
-    `unreviewed_environments`.
+    `unreviewed_environments`. A `GITHUB_API_URL` in `env` replaces the stand-in: that API then
+    answers the environments endpoint too.
 
     A pull request comes from a branch of this repository, or with `fork` from another one
     (`github.event.pull_request.head.repo.full_name`); the repository is `mlgen-tests/<folder>`.
@@ -112,7 +113,8 @@ def run_workflow(repo_dir: Path, workflow: Path, *, event: str = "push", ref: st
         aux = Path(scratch)
         job_env = {**(env or {}), "MLGEN_ACT_SOURCE_REPO": str(repo_dir.resolve()),  # the stand-ins' plumbing wins
                    "MLGEN_ACT_CACHE_DIR": str(cache_dir.resolve()), "MLGEN_ACT_ARTIFACT_DIR": str(run_artifacts.resolve()),
-                   "GITHUB_API_URL": api}
+                   # a caller that serves an API of its own (the report's comments) keeps it
+                   "GITHUB_API_URL": (env or {}).get("GITHUB_API_URL", api)}
         # Always given, even empty: act would otherwise read .env, .secrets, .vars, .input from the repository.
         files = {"--env-file": job_env, "--secret-file": secrets or {}, "--var-file": {}, "--input-file": {}}
         for flag, values in files.items():
