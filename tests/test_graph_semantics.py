@@ -138,7 +138,7 @@ def test_a_stage_after_register_runs_only_where_register_runs() -> None:
     assert yamlout.load(out["github"])["jobs"]["notify"]["if"] == yamlout.load(out["github"])["jobs"]["register"]["if"]
     jenkins = out["jenkins"]
     notify = jenkins[jenkins.index("stage('notify')"):]
-    assert "when {\n        branch 'main'\n      }" in notify
+    assert "when {\n        beforeAgent true\n        branch 'main'\n      }" in notify
     described = describe.describe(Pipeline.model_validate(spec), "mlgen.yaml")
     assert "notify: validate; after register; only on <default branch> (as it waits for register), never on pull requests" in described
 

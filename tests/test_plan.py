@@ -312,9 +312,17 @@ def test_secrets_per_job(case: str) -> None:
     assert the_plan.secrets == ("TOKEN", "OTHER")
 
 
-def test_a_registry_baseline_gives_the_gate_every_secret_but_not_the_users_command() -> None:
+def test_the_gate_gets_no_declared_secret_unless_its_stage_lists_one() -> None:
+    # The gate runs on pull/merge requests: the declared secrets (the write token among them)
+    # never reach it by default; it reads the champion with `credentials.read` (tests/test_trust.py).
     job = pipeline(train(), evaluate(baseline={"registry": "champion"}), register()).job("evaluate")
-    assert {c.name: c.secrets for c in job.commands} == {"evaluate": (), "gate": ("TOKEN", "OTHER")}
+    assert {c.name: (c.secrets, c.credential) for c in job.commands} == {"evaluate": ((), None), "gate": ((), None)}
+    listed = pipeline(train(), evaluate(baseline={"registry": "champion"}, secrets=["OTHER"]), register()).job("evaluate")
+    assert {c.name: c.secrets for c in listed.commands} == {"evaluate": ("OTHER",), "gate": ("OTHER",)}
+    reader = pipeline(train(), evaluate(baseline={"registry": "champion"}), register(),
+                      credentials={"read": "READ_TOKEN", "write": "WRITE_TOKEN"}).job("evaluate")
+    assert {c.name: (c.secrets, c.credential) for c in reader.commands} == {
+        "evaluate": ((), None), "gate": ((), ("MLFLOW_TRACKING_TOKEN", "READ_TOKEN"))}
     file_baseline = pipeline(train(), evaluate(baseline={"file": "base.json"})).job("evaluate")
     assert {c.name: c.secrets for c in file_baseline.commands} == {"evaluate": (), "gate": ()}
 

@@ -61,7 +61,8 @@ def test_jenkins_one_lock_holds_register_and_every_step(steps: list[int], approv
     rollout = _stage(text, "canary")
     head = rollout[:rollout.index("stages {")]
     # the branch test comes before the lock: builds of other branches never wait for it
-    assert re.search(r"when \{\n\s+beforeOptions true\n\s+branch 'main'\n\s+\}\n\s+options \{\n\s+lock\('deploy-production'\)", head), head
+    assert re.search(r"when \{\n\s+beforeAgent true\n\s+beforeOptions true\n\s+branch 'main'\n\s+\}\n\s+options \{\n\s+lock\('deploy-production'\)",
+                     head), head
     names = re.findall(r"^\s*stage\('([^']*)'\)", rollout, re.MULTILINE)
     assert names == ["canary", "register", *(["canary approval"] if approval else []), *(f"canary {w}%" for w in steps)]
     assert "stage('register')" not in text.replace(rollout, ""), "register runs only inside the lock"

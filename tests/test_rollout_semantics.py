@@ -175,12 +175,12 @@ def test_jenkins_approval_is_a_stage_of_its_own_so_it_never_eats_a_step_timeout(
     gate = _stage(text, "canary approval")
     # `when` before the input (pull requests and other branches are never asked), then the
     # approval's own timeout, which (entered before the input) bounds only the wait.
-    assert re.search(r"when \{\n\s+beforeInput true\n\s+branch 'main'\n\s+\}", gate), gate
+    assert re.search(r"when \{\n\s+beforeAgent true\n\s+beforeInput true\n\s+branch 'main'\n\s+\}", gate), gate
     assert gate.index("when {") < gate.index("options {") < gate.index("input {") < gate.index("steps {")
     minutes = int(re.search(r"timeout\(time: (\d+), unit: 'MINUTES'\)", gate).group(1))
     assert minutes >= 60
     assert "message 'Start the canary of roll in production?'" in gate
-    assert "agent" not in gate, "waiting for a person holds no executor"
+    assert not re.search(r"^\s*agent\b", gate, re.MULTILINE), "waiting for a person holds no executor"
 
 
 # -- retries repeat set-up and the user's commands, never a decision or a write -----------------

@@ -58,8 +58,11 @@ def test_github_order(gh: dict[str, Any]) -> None:
 
 def test_github_branches_and_pull_requests(gh: dict[str, Any]) -> None:
     jobs = gh["jobs"]
-    for job in ("validate", "train", "evaluate"):
+    for job in ("validate", "evaluate"):
         assert "if" not in jobs[job], "validate/train/evaluate run on pull requests too"
+    # train runs on the self-hosted `gpu` runner: on pull requests only from this repository, never a fork
+    assert jobs["train"]["if"] == ("(github.event_name != 'pull_request' || "
+                                   "github.event.pull_request.head.repo.full_name == github.repository)")
     for job in ("register", "canary-10", "canary-50", "canary-100"):
         assert jobs[job]["if"] == "github.event_name != 'pull_request' && (github.ref == 'refs/heads/main')"
     assert gh["on"]["push"] == {"branches": ["main"]}
@@ -72,7 +75,8 @@ def test_github_approval_environment_and_serialised_deploys(gh: dict[str, Any]) 
     for job in ("canary-10", "canary-50", "canary-100", "canary-50-rollback"):
         assert gh["jobs"][job]["environment"] == {"name": "production"}
         assert gh["jobs"][job]["concurrency"] == locked
-    assert "environment" not in gh["jobs"]["register"]
+    # register references the environment only for the write credential that lives there
+    assert gh["jobs"]["register"]["environment"] == {"name": "production"}
     assert gh["jobs"]["register"]["concurrency"] == locked  # the rollout starts with register
 
 
@@ -81,7 +85,8 @@ def test_github_asks_for_approval_once_and_never_for_a_rollback(gh: dict[str, An
     assert list(approvals) == ["canary-10-approval"], "only the approval job references the reviewers' environment"
     gate = approvals["canary-10-approval"]
     assert gate["needs"] == ["register"] and gate["if"] == gh["jobs"]["canary-10"]["if"]
-    assert gate["permissions"] == {} and all("uses" not in step for step in gate["steps"])
+    # it reads its environment's protection rules (actions: read) and runs no action
+    assert gate["permissions"] == {"actions": "read"} and all("uses" not in step for step in gate["steps"])
     assert gh["jobs"]["canary-10"]["needs"] == ["register", "canary-10-approval"]
 
 
@@ -98,9 +103,11 @@ def test_github_security_posture(gh: dict[str, Any]) -> None:
     assert gh["permissions"] == {}
     pinned = {p.uses for p in ACTIONS.values()}
     for job_id, job in gh["jobs"].items():
-        # the report job alone may write, to comment on the pull request (tests/test_report_job.py)
+        # the report job alone may write, to comment on the pull request (tests/test_report_job.py);
+        # the approval job reads its environment's protection rules
         report = {"contents": "read", "pull-requests": "write"}
-        assert job["permissions"] == ({} if job_id.endswith("-approval") else report if job_id.endswith("-report") else {"contents": "read"})
+        assert job["permissions"] == ({"actions": "read"} if job_id.endswith("-approval") else report if job_id.endswith("-report")
+                                      else {"contents": "read"})
         for step in job["steps"]:
             if "uses" in step:
                 assert step["uses"] in pinned
@@ -198,7 +205,7 @@ def test_jenkins_order(jf: str) -> None:
 def test_jenkins_approval_lock_and_rollback(jf: str) -> None:
     canary = jf[jf.index("stage('canary')"):]
     # the branch is decided before the lock is taken (beforeOptions): other branches never wait for it
-    when = canary.index("when {\n        beforeOptions true\n        branch 'main'")
+    when = canary.index("when {\n        beforeAgent true\n        beforeOptions true\n        branch 'main'")
     assert when < canary.index("lock('deploy-production')") < canary.index("stage('register')") < canary.index("input {")
     assert "disableConcurrentBuilds()" in jf[:jf.index("stages {")]
     approval = canary[canary.index("stage('canary approval')"):canary.index("stage('canary 10%')")]
@@ -236,11 +243,11 @@ def test_only_deployments_and_registry_writes_are_protected_from_cancellation(gh
 
 
 def test_canary_jobs_get_the_registry_where_they_use_it(gh: dict[str, Any], gl: dict[str, Any]) -> None:
-    # Every canary job gets the pipeline's secrets; only promoting (the last step) and rolling back
-    # touch the MLflow registry, so only those install mlgen's MLflow extra.
+    # Only promoting (the last step) and rolling back touch the MLflow registry: only those get the
+    # write credential and install mlgen's MLflow extra.
     for job, mlflow in (("canary-10", False), ("canary-50", False), ("canary-100", True), ("canary-50-rollback", True)):
         assert any(step.get("env", {}).get("MLFLOW_TRACKING_TOKEN") == "${{ secrets.MLFLOW_TRACKING_TOKEN }}"
-                   for step in gh["jobs"][job]["steps"]), job
+                   for step in gh["jobs"][job]["steps"]) == mlflow, job
         installs = [line for line in gl[job]["before_script"] if "mlgen-ci" in line]
         if job.endswith("-rollback"):  # a rollback's install is retried: `'` is quoted for `bash -c` there
             assert len(installs) == 1 and "seq 1 3" in installs[0] and "mlgen-ci[mlflow]==0.1.0" in installs[0], job

@@ -37,6 +37,8 @@ def _uri_in(where: str, data: dict[str, Any]) -> None:
             stage["env"] = {"MLFLOW_TRACKING_URI": uri}
     elif where == "declared secret":
         data["secrets"].append("MLFLOW_TRACKING_URI")
+        # register and canary get every declared secret; the gate (it runs on pull requests) must list it
+        data["stages"][1]["secrets"] = ["MLFLOW_TRACKING_URI"]
     elif where == "stage secrets":
         data["secrets"].append("MLFLOW_TRACKING_URI")
         for stage in data["stages"][1:]:
@@ -65,7 +67,8 @@ def test_a_declared_uri_secret_the_stage_does_not_receive_is_refused() -> None:
     data = _mlflow_spec()
     data["secrets"].append("MLFLOW_TRACKING_URI")
     data["stages"][2]["secrets"] = ["MLFLOW_TRACKING_TOKEN"]  # register lists its secrets and leaves the URI out
-    assert [m.split(" ")[1] for m in _problems(data)] == ["`register`"]
+    # evaluate lists none: its gate runs on pull requests and receives no declared secret by default
+    assert [m.split(" ")[1] for m in _problems(data)] == ["`evaluate`", "`register`"]
 
 
 def test_stages_that_never_ask_mlflow_need_no_uri() -> None:

@@ -5,7 +5,7 @@ examples/churn/mlgen.yaml: everything below the header is byte-identical.
 """
 
 from mlgen import (
-    Baseline, Cache, CanaryStage, Defaults, EvaluateStage, Gate, Pipeline, RegisterStage, Target, Targets,
+    Approval, Baseline, Cache, CanaryStage, Credentials, Defaults, EvaluateStage, Gate, Pipeline, RegisterStage, Target, Targets,
     TrainStage, Triggers, ValidateStage,
 )
 
@@ -15,7 +15,7 @@ pipeline = Pipeline(
     defaults=Defaults(python="3.11", setup="python -m pip install -r requirements.txt", requirements=["requirements.txt"],
                       timeout="30m"),
     env={"MLFLOW_TRACKING_URI": "https://mlflow.example.com"},
-    secrets=["MLFLOW_TRACKING_TOKEN"],
+    credentials=Credentials(read="MLFLOW_READ_TOKEN", write="MLFLOW_TRACKING_TOKEN"),
     stages=[
         ValidateStage(name="validate", kind="validate", contract="contracts/train.yaml",
                       data=["data/train.csv"], reference="data/reference.csv"),
@@ -28,7 +28,7 @@ pipeline = Pipeline(
                       baseline=Baseline(registry="champion")),
         RegisterStage(name="register", kind="register", registry="mlflow", model="churn", path="model/",
                       alias="challenger", branches=["main"]),
-        CanaryStage(name="canary", kind="canary", environment="production", approval=True,
+        CanaryStage(name="canary", kind="canary", environment="production", approval=Approval(submitter="ml-leads"),
                     deploy='./deploy.sh --weight "$MLGEN_CANARY_WEIGHT"', steps=[10, 50, 100], bake="10m",
                     check="./healthcheck.sh", rollback="./deploy.sh --rollback"),
     ],

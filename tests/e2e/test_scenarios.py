@@ -207,7 +207,8 @@ def job_env(project: Project, service: HealthService) -> dict[str, str]:
             "CHURN_DEPLOY_LOG": str(project.deploy_log), "MLFLOW_TRACKING_URI": project.uri}
 
 
-SECRETS = {"MLFLOW_TRACKING_TOKEN": "not-a-real-token"}
+# The churn spec's registry credentials: read for the gate, write for register/promote/rollback.
+SECRETS = {"MLFLOW_READ_TOKEN": "not-a-real-read-token", "MLFLOW_TRACKING_TOKEN": "not-a-real-token"}
 
 
 def run_scenario(engine: str, project: Project, scenario: Scenario, env: dict[str, str]) -> dict[str, Any]:

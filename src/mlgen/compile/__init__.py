@@ -1,1 +1,1 @@
-"""Spec -> plan: the target-neutral IR, the runtime command lines jobs run, overrides, the compiler front end."""
+"""Spec -> plan: the target-neutral IR, the runtime command lines jobs run, overrides, the compiler front end, the trust check."""

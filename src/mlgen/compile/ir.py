@@ -70,6 +70,8 @@ class Command:
     name: str
     script: str
     secrets: tuple[str, ...] = ()
+    # A role credential (`credentials:`): (variable the command reads, secret that holds it).
+    credential: tuple[str, str] | None = None
     skip_on_cache_hit: bool = False
     runs_project_code: bool = True  # False for runtime commands that run no project code (the
     # project's set-up is then skipped); `registry: command` runs the user's own commands
@@ -99,7 +101,10 @@ class Job:
     summary: bool = False  # writes a Markdown summary
     when: When = field(default_factory=When)
     approval: str | None = None  # message shown by the native approval
+    submitter: str | None = None  # who may approve, where the target takes it from the config (Jenkins)
     environment: str | None = None
+    # False: the job references the environment only for its secrets and records no deployment.
+    deployment: bool = True
     environment_url: str | None = None
     lock: str | None = None  # serialises deployments across pipelines
     deploys: bool = False
@@ -108,7 +113,8 @@ class Job:
 
     @property
     def secrets(self) -> tuple[str, ...]:
-        return tuple(dict.fromkeys(s for c in self.commands for s in c.secrets))
+        """Every secret the job reads: plain ones, and the secrets behind role credentials."""
+        return tuple(dict.fromkeys(s for c in self.commands for s in (*c.secrets, *(c.credential or ())[1:])))
 
     @property
     def project_setup(self) -> ProjectSetup:

@@ -76,6 +76,11 @@ def _env_names(pipeline: Pipeline, source: Source | None) -> Iterator[Problem]:
         reason = _reserved_env(secret, RESERVED_ENV_PREFIXES)
         if reason:
             yield locate(source, ("secrets", secret_at), f"secret `{secret}` {reason}", "rename the secret")
+    for key in ("read", "write", "variable"):  # credentials are secrets and variables too
+        name = getattr(pipeline.credentials, key, None)
+        reason = _reserved_env(name, RESERVED_ENV_PREFIXES) if name else None
+        if reason:
+            yield locate(source, ("credentials", key), f"`credentials.{key}` `{name}` {reason}", "rename it")
     matrix_names_of: dict[str, str] = {}
     for i, stage in enumerate(pipeline.stages):
         yield from _env_block(stage.env, ("stages", i, "env"), f"stage `{stage.name}`", source)

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from mlgen import layout
-from mlgen.compile import calls, names
+from mlgen.compile import calls, names, trust
 from mlgen.errors import Problem, SpecError
 from mlgen.spec import graph
 from mlgen.spec.conditions import NeverRuns, When, narrow
@@ -71,7 +71,7 @@ def build(pipeline: Pipeline, version: str, source: Source | None = None) -> Pla
         env=tuple(pipeline.env.items()), secrets=tuple(pipeline.secrets), jobs=tuple(jobs.values()),
         installer=pipeline.defaults.installer,
     )
-    problems = names.check(pipeline, the_plan, source)
+    problems = names.check(pipeline, the_plan, source) + trust.check(pipeline, the_plan, source)
     if problems:
         raise SpecError(problems)
     return the_plan
@@ -183,9 +183,10 @@ class _Builder:
         return tuple(dict.fromkeys(self.artifacts[s] for s in sources if s in self.artifacts))
 
     def _secrets(self, stage: AnyStage, default_all: bool) -> tuple[str, ...]:
-        if stage.secrets is not None:
-            return tuple(stage.secrets)
-        return tuple(self.pipeline.secrets) if default_all else ()
+        return trust.stage_secrets(stage, self.pipeline, default_all)
+
+    def _with_credential(self, command: Command, role: str) -> Command:
+        return trust.with_credential(command, self.pipeline, role)
 
     def _mlgen(self, *extras: str) -> str:
         wanted = sorted({e for e in extras if e})
@@ -231,19 +232,26 @@ class _Builder:
         # Only a registry baseline asks the registry; `load.check_pipeline` made sure it resolves.
         registry = self.graph.registry(stage) if registry_baseline else None
         if registry is not None and stage.baseline.rescore:
-            # The evaluate command runs again, on the champion's files: project code, with the registry's secrets.
-            commands.append(Command("rescore champion", calls.rescore(stage, registry), self._secrets(stage, True)))
-        commands.append(Command("gate", calls.gate(stage, registry), self._secrets(stage, registry_baseline),
-                                runs_project_code=registry is not None and registry.kind == "command"))
+            # The evaluate command runs again, on the champion's files: project code. It reads the
+            # registry, and runs on pull/merge requests too: the read credential, never the write one.
+            rescore = Command("rescore champion", calls.rescore(stage, registry), self._secrets(stage, False))
+            commands.append(self._with_credential(rescore, "read"))
+        # The gate gets no declared secret unless the stage lists it: it runs on pull/merge requests.
+        gate = Command("gate", calls.gate(stage, registry), self._secrets(stage, False),
+                       runs_project_code=registry is not None and registry.kind == "command")
+        commands.append(self._with_credential(gate, "read") if registry_baseline else gate)
         client = "mlflow" if registry is not None and registry.kind == "mlflow" else ""
         # Bounds from per-example predictions need numpy and pandas (the `data` extra).
         return [Job(**common, commands=tuple(commands), install=self._mlgen(client, "data" if stage.predictions else ""),
                     upload=self._upload(stage), junit=f"{REPORTS_DIR}/{stage.name}-*.xml", summary=True)]
 
     def _register(self, stage: Any, common: dict[str, Any]) -> list[Job]:
-        commands = [Command("register", calls.register(stage, self.graph.evaluate_above[stage.name]), self._secrets(stage, True),
-                            runs_project_code=stage.registry == "command")]
+        commands = [self._with_credential(Command("register", calls.register(stage, self.graph.evaluate_above[stage.name]),
+                                                  self._secrets(stage, True), runs_project_code=stage.registry == "command"),
+                                          "write")]
+        # In the deployment environment, where the write secret lives, without recording a deployment.
         return [Job(**common, commands=tuple(commands), when=self._branches(stage.branches),
+                    environment=trust.write_environment(self.pipeline), deployment=False,
                     install=self._mlgen("mlflow" if stage.registry == "mlflow" else ""), upload=self._upload(stage))]
 
     def _canary(self, stage: Any, common: dict[str, Any]) -> list[Job]:
@@ -257,7 +265,7 @@ class _Builder:
                     environment_url=stage.url, lock=f"deploy-{stage.environment}", deploys=True, retries=0)
         jobs = []
         previous = common["needs"]
-        rollback = Command("rollback", calls.rollback(stage, registry), secrets)
+        rollback = self._with_credential(Command("rollback", calls.rollback(stage, registry), secrets), "write")
         if registry.register is not None:  # the rollout starts at register: one lock holds both
             self.rollout_lock.setdefault(registry.register.name, base["lock"])
         # Every step and rollback reads the version the register job recorded (its artifact).
@@ -266,13 +274,14 @@ class _Builder:
             commands = [Command(f"canary {weight}%", calls.canary_step(stage, weight, registry), secrets)]
             install = base["install"]
             if weight == 100 and model:
-                commands.append(Command("promote", calls.promote(registry), secrets,
-                                        runs_project_code=registry.kind == "command"))
+                commands.append(self._with_credential(Command("promote", calls.promote(registry), secrets,
+                                                              runs_project_code=registry.kind == "command"), "write"))
                 install = with_registry
             job_id = f"{stage.name}-{weight}"
             approval = f"Start the canary of {model or self.pipeline.name} in {stage.environment}?" if i == 0 and stage.approval else None
+            submitter = getattr(stage.approval, "submitter", None) if approval else None
             jobs.append(Job(**{**base, "id": job_id, "title": f"{stage.name} {weight}%", "needs": previous,
-                               "commands": tuple(commands), "approval": approval, "install": install,
+                               "commands": tuple(commands), "approval": approval, "submitter": submitter, "install": install,
                                "downloads": common["downloads"] if i == 0 else records}))
             # Each step has its own rollback, which runs only when that step failed: the failing
             # step is the last one that touched traffic, and no engine has to reason about steps

@@ -55,7 +55,7 @@ def check_pipeline(pipeline: Pipeline, source: Source) -> list[Problem]:
                                            f"stage {index[stage.name] + 1} already uses it; stage names must be unique"))
         else:
             index[stage.name] = i
-    declared = set(pipeline.secrets)
+    declared = set(pipeline.declared_secrets())
     for i, stage in enumerate(pipeline.stages):
         for j, need in enumerate(stage.needs or ()):
             if need not in index:

@@ -94,7 +94,8 @@ class StageBase(Model):
     retries: int | None = Field(None, ge=0, le=2)
     env: dict[EnvName, str] = Field(default_factory=dict)
     secrets: list[SecretName] | None = Field(
-        None, description="Secrets this stage may read (default: none, except register/canary, which get all).")
+        None, description="Secrets this stage may read (default: none, except register/canary, which get all; "
+                          "`credentials` reach their roles on their own).")
     outputs: list[RelPath] = Field(default_factory=list, description="Files or directories later stages receive.")
     inputs: list[Name] = Field(default_factory=list, description="Ancestor stages whose outputs this stage also receives.")
 
@@ -289,13 +290,24 @@ class Threshold(Model):
         return self
 
 
+SUBMITTER_PATTERN = r"^[A-Za-z0-9_.@*/+-]+( ?, ?[A-Za-z0-9_.@*/+-]+){0,49}$"
+
+
+class Approval(Model):
+    """Who may start a rollout. `approval: true` is the same as `approval: {}`."""
+
+    submitter: Annotated[str, StringConstraints(pattern=SUBMITTER_PATTERN)] | None = Field(
+        None, description="Jenkins: user IDs and/or group names allowed to approve, comma-separated (\"team-a,alice\"); "
+                          "GitHub and GitLab take the approvers from the environment's settings.")
+
+
 class CanaryStage(StageBase):
     """Progressive delivery: one job per traffic step behind an approval; rollback on failure."""
 
     kind: Literal["canary"]
     environment: Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_-]{0,39}$")] = "production"
     url: Annotated[str, StringConstraints(pattern=r"^https?://[A-Za-z0-9._~:/?#@!&+,;=%-]+$")] | None = None
-    approval: bool = True
+    approval: bool | Approval = Field(True, description="Ask a person before the first step (`false`: never ask).")
     deploy: Text = Field(description="Shell command that routes $MLGEN_CANARY_WEIGHT percent of traffic to the new model.")
     steps: list[Annotated[int, Field(ge=1, le=100)]] = Field([10, 50, 100], min_length=1, max_length=20)
     bake: Duration = "10m"
@@ -332,6 +344,31 @@ Stage = Annotated[
     ValidateStage | TrainStage | EvaluateStage | RegisterStage | CanaryStage,
     Field(discriminator="kind"),
 ]
+
+
+class Credentials(Model):
+    """Registry credentials by role: PR/MR code may read the champion, only the rollout may write."""
+
+    read: SecretName | None = Field(
+        None, description="Secret holding a read-only registry token: the evaluate gate reads the champion's metrics with it, "
+                          "on pull/merge requests too.")
+    write: SecretName | None = Field(
+        None, description="Secret holding the registry write token: only register, promote and rollback receive it, on "
+                          "default-branch jobs in `environment`.")
+    variable: EnvName = Field(
+        "MLFLOW_TRACKING_TOKEN", description="The variable the registry client reads the token from.")
+    environment: Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_-]{0,39}$")] | None = Field(
+        None, description="Deployment environment that holds the write secret (default: the canary's environment, "
+                          "else production).")
+
+    @model_validator(mode="after")
+    def _roles(self) -> Credentials:
+        if self.read is None and self.write is None:
+            raise refuse("`credentials` needs `read` and/or `write`", "e.g. {read: MLFLOW_READ_TOKEN, write: MLFLOW_WRITE_TOKEN}")
+        if self.read is not None and self.read == self.write:
+            raise refuse(f"`read` and `write` are the same secret `{self.read}`: code on pull/merge requests would get the "
+                         "write credential", "give the read-only token a secret of its own")
+        return self
 
 
 class Target(Model):
@@ -374,6 +411,8 @@ class Pipeline(Model):
     defaults: Defaults = Field(default_factory=Defaults)
     env: dict[EnvName, str] = Field(default_factory=dict)
     secrets: list[SecretName] = Field(default_factory=list)
+    credentials: Credentials | None = Field(
+        None, description="Registry credentials by role (read for the gate, write for register/promote/rollback).")
     stages: list[Stage] = Field(min_length=1, max_length=5000)
     targets: Targets = Field(default_factory=lambda: Targets(**{k: Target(path=v) for k, v in DEFAULT_PATHS.items()}))
     report: Report = Field(default_factory=Report)
@@ -390,6 +429,11 @@ class Pipeline(Model):
             if stage.name == name:
                 return stage
         raise KeyError(name)
+
+    def declared_secrets(self) -> tuple[str, ...]:
+        """`secrets:` and the credentials: every secret a stage may name in its own `secrets:`."""
+        roles = [self.credentials.read, self.credentials.write] if self.credentials else []
+        return tuple(dict.fromkeys([*self.secrets, *filter(None, roles)]))
 
     def enabled_targets(self) -> dict[str, Target]:
         return {name: t for name in DEFAULT_PATHS if (t := getattr(self.targets, name)) is not None}

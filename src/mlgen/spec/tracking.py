@@ -51,8 +51,9 @@ def _uses_mlflow(stage: Any, the_graph: graph.Graph) -> str | None:
 
 def _uri_reaches(stage: Any, pipeline: Pipeline) -> bool:
     """Spec `env`, the stage's `env`, or a secret of that name the stage receives (its own
-    `secrets:` list, or every declared secret when it has none: the registry stages get them all)."""
+    `secrets:` list; without one, register and canary get every declared secret, evaluate none)."""
+    from mlgen.compile.trust import stage_secrets
+
     if URI_VARIABLE in pipeline.env or URI_VARIABLE in stage.env:
         return True
-    secrets = stage.secrets if stage.secrets is not None else pipeline.secrets
-    return URI_VARIABLE in secrets
+    return URI_VARIABLE in stage_secrets(stage, pipeline, default_all=stage.kind in ("register", "canary"))

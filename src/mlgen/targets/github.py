@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from mlgen.compile.names import approval_environment
 from mlgen.compile.plan import LEG_SEPARATOR
-from mlgen.targets import retry, yamlout
+from mlgen.targets import github_reviewers, retry, yamlout
 from mlgen.targets.escape import gha_string, sh_quote
 from mlgen.targets.install import install_line, project_setup
 from mlgen.targets.pins import ACTIONS
@@ -119,10 +119,11 @@ def _approval(job: Job, plan: Plan, settings: Settings) -> dict[str, Any]:
     """
     assert job.approval and job.environment, job.id
     out = _head(f"approve {job.title}", list(job.needs), job, plan, settings)
-    out["permissions"] = {}
+    out["permissions"] = dict(github_reviewers.PERMISSIONS)  # to read the environment's protection rules
     out["timeout-minutes"] = 5
     out["environment"] = {"name": approval_environment(job.environment)}
-    out["steps"] = [{"name": "Approved", "run": f'printf \'Approved: %s\\n\' {sh_quote(job.approval)} >> "$GITHUB_STEP_SUMMARY"'}]
+    out["steps"] = [github_reviewers.check_step(approval_environment(job.environment)),
+                    {"name": "Approved", "run": f'printf \'Approved: %s\\n\' {sh_quote(job.approval)} >> "$GITHUB_STEP_SUMMARY"'}]
     return out
 
 
@@ -131,10 +132,11 @@ def _head(title: str, needs: list[str], job: Job, plan: Plan, settings: Settings
     out: dict[str, Any] = {"name": title}
     if needs:
         out["needs"] = needs
-    condition = _condition(job.when, plan)
+    labels = _labels(job.runner, settings)
+    condition = _condition(job.when, plan, self_hosted="self-hosted" in labels)
     if condition:
         out["if"] = condition
-    out["runs-on"] = _runner(job.runner, settings)
+    out["runs-on"] = labels[0] if len(labels) == 1 else labels
     return out
 
 
@@ -147,6 +149,7 @@ def _job(job: Job, plan: Plan, settings: Settings) -> dict[str, Any]:
         out["permissions"]["pull-requests"] = "write"
     out["timeout-minutes"] = job.timeout_minutes
     if job.environment:
+        # The job's secrets resolve to the environment's secrets (the write credential lives there).
         env: dict[str, Any] = {"name": job.environment}
         if job.environment_url:
             env["url"] = job.environment_url
@@ -165,18 +168,27 @@ def _job(job: Job, plan: Plan, settings: Settings) -> dict[str, Any]:
     return out
 
 
-def _runner(labels: tuple[str, ...], settings: Settings) -> Any:
+def _labels(labels: tuple[str, ...], settings: Settings) -> list[str]:
+    """`runs-on` labels; `self-hosted` comes first when any label is not a GitHub-hosted image."""
     mapped: list[str] = []
     for label in labels or (DEFAULT_RUNNER,):
         mapped.extend(settings.runners.get(label, [label]))
     mapped = list(dict.fromkeys(mapped))
     if any(not HOSTED.match(label) for label in mapped) and "self-hosted" not in mapped:
         mapped.insert(0, "self-hosted")  # custom labels exist only on self-hosted runners
-    return mapped[0] if len(mapped) == 1 else mapped
+    return mapped
 
 
-def _condition(when: When, plan: Plan) -> str | None:
+# A pull request from a fork runs the fork's code. GitHub advises against running it on
+# self-hosted runners (they keep state and sit inside your network): such jobs run only for
+# pull requests whose head branch lives in this repository.
+NOT_FROM_A_FORK = "(github.event_name != 'pull_request' || github.event.pull_request.head.repo.full_name == github.repository)"
+
+
+def _condition(when: When, plan: Plan, self_hosted: bool = False) -> str | None:
     parts = []
+    if self_hosted and not when.branch_only:
+        parts.append(NOT_FROM_A_FORK)
     if when.branch_only:
         branches = list(when.branches) + ([plan.default_branch] if when.default_branch else [])
         refs = " || ".join(f"github.ref == {gha_string('refs/heads/' + b)}" for b in dict.fromkeys(branches))
@@ -268,8 +280,12 @@ def _command(command: Command, job: Job) -> dict[str, Any]:
     if command.skip_on_cache_hit:
         step["if"] = MISS
     step["run"] = retry.wrap(command.script, job.retries) if command.retryable else command.script
-    if command.secrets:
-        step["env"] = {s: f"${{{{ secrets.{s} }}}}" for s in command.secrets}
+    env = {s: s for s in command.secrets}
+    if command.credential is not None:
+        variable, secret = command.credential
+        env[variable] = secret
+    if env:
+        step["env"] = {variable: f"${{{{ secrets.{secret} }}}}" for variable, secret in env.items()}
     return step
 
 
@@ -321,11 +337,23 @@ def notes(plan: Plan) -> list[str]:
         envs = sorted({approval_environment(j.environment) for j in plan.jobs if j.approval and j.environment})
         out.append(f"approval: a job of its own references `{'`, `'.join(envs)}`; configure the required reviewers there "
                    "(enforced on public repositories, or private ones on Enterprise plans), not on the deployment "
-                   "environment, or every canary step and rollback would wait for review.")
-    if plan.secrets:
+                   "environment, or every canary step and rollback would wait for review. The approval job fails when "
+                   "that environment has no required reviewers.")
+    if plan.secrets or any(j.secrets for j in plan.jobs):
         out.append("secrets: `secrets.NAME` reaches only the steps that need it, through step `env:`.")
     if any(j.report for j in plan.jobs):
         out.append("report: only the report job may write (`pull-requests: write`, with the run's GITHUB_TOKEN); a pull "
                    "request from a fork gets a read-only token, so the report goes to the run's summary and artifact only. "
                    "actions/cache decides cache hits here, so the report cannot say whether training was reused.")
+    writers = sorted({f"`{j.environment}`" for j in plan.jobs if j.environment and j.secrets})
+    if writers:
+        out.append(f"environments: register, promote and rollback read their secrets in {', '.join(writers)}: store the "
+                   "registry write token there as an environment secret (never a repository secret) and limit the "
+                   "environments' deployment branches to the default branch.")
+    if any(_is_self_hosted_pr_job(j) for j in plan.jobs):
+        out.append("self-hosted runners: their jobs skip pull requests from forks (fork code never reaches them).")
     return out
+
+
+def _is_self_hosted_pr_job(job: Job) -> bool:
+    return not job.when.branch_only and any(not HOSTED.match(label) for label in job.runner)

@@ -11,7 +11,7 @@ from mlgen.targets.escape import gitlab_literal
 from mlgen.targets.install import UV_CACHE_GITLAB, install_line, project_setup
 
 if TYPE_CHECKING:
-    from mlgen.compile.plan import Job, Plan, When
+    from mlgen.compile.plan import Command, Job, Plan, When
     from mlgen.spec.models import Target as Settings
 
 NAME = "gitlab"
@@ -100,6 +100,9 @@ def _job(job: Job, plan: Plan, settings: Settings, rollback: Job | None = None) 
         out["rules"] = rules
     if job.environment:
         env: dict[str, Any] = {"name": job.environment, "deployment_tier": _tier(job.environment)}
+        if not job.deployment:
+            # Only for the environment-scoped variables (the write credential): not a deployment.
+            env["action"] = "prepare"
         if job.environment_url:
             env["url"] = job.environment_url
         out["environment"] = env
@@ -115,8 +118,8 @@ def _job(job: Job, plan: Plan, settings: Settings, rollback: Job | None = None) 
         before.append(retry.wrap_inline(setup, job.retries))
     if before:
         out["before_script"] = before
-    out["script"] = [_script(retry.wrap_inline(c.script, job.retries) if c.retryable else c.script, c.skip_on_cache_hit, job, plan)
-                     for c in job.commands]
+    out["script"] = [_script(_bound(c, retry.wrap_inline(c.script, job.retries) if c.retryable else c.script),
+                             c.skip_on_cache_hit, job, plan) for c in job.commands]
     if job.report is not None:
         from mlgen.compile import reportjob
 
@@ -172,8 +175,21 @@ def _rollback_on_cancel(rollback: Job, plan: Plan) -> str:
     # Not indented: a quoted value in the command may span lines and must stay byte-exact.
     install = install_line(rollback.install, plan.installer) if rollback.install else None
     lines = [retry.wrap_inline(install, rollback.retries).rstrip("\n")] if install else []
-    body = "\n".join([*lines, *(c.script for c in rollback.commands)])
+    body = "\n".join([*lines, *(_bound(c, c.script) for c in rollback.commands)])
     return f'if [ "$CI_JOB_STATUS" = canceled ]; then\n{body}\nfi'
+
+
+def _bound(command: Command, script: str) -> str:
+    """A role credential reaches the command under the variable it reads.
+
+    GitLab hands every job the project variables its branch and environment may see (a protected
+    variable only on protected branches, an environment-scoped one only in jobs of that
+    environment); the secret's own name is one of them, the client reads another.
+    """
+    if command.credential is None or command.credential[0] == command.credential[1]:
+        return script
+    variable, secret = command.credential
+    return f'export {variable}="${{{secret}:-}}"\n{script}'
 
 
 def _script(script: str, cached: bool, job: Job, plan: Plan) -> str:
@@ -229,6 +245,10 @@ def notes(plan: Plan) -> list[str]:
     if plan.secrets:
         out.append("secrets: define them as masked, protected CI/CD variables; GitLab cannot hide project variables from "
                    "individual jobs, so scope them to the environment where possible.")
+    envs = sorted({f"`{j.environment}`" for j in plan.jobs if j.environment and j.secrets})
+    if envs:
+        out.append(f"credentials: the registry write token is a masked, protected variable scoped to {', '.join(envs)} "
+                   "(its jobs run only on the default branch); a read token for merge request gates must not be protected.")
     if plan.triggers.schedule:
         out.append(f"schedule: create a pipeline schedule with cron `{plan.triggers.schedule}` in the project settings; "
                    "the workflow rules admit scheduled pipelines.")

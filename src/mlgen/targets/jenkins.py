@@ -34,7 +34,7 @@ from mlgen.targets.jenkins_overrides import POST_CONDITIONS, PostCondition, View
 from mlgen.targets.jenkins_tree import Block, Groovy, Line, Node, block, call, ident, lit, nonempty, render
 
 if TYPE_CHECKING:
-    from mlgen.compile.plan import Artifact, Job, Plan, When
+    from mlgen.compile.plan import Artifact, Command, Job, Plan, When
     from mlgen.spec.models import Target as Settings
 
 NAME = "jenkins"
@@ -105,15 +105,27 @@ def validate(text: str) -> list[str]:
 def _pipeline(plan: Plan, views: dict[str, View]) -> Block:
     # pip's download cache per agent, outside the workspaces (cleaning one keeps it); pip expands `~`.
     cache = [] if "PIP_CACHE_DIR" in dict(plan.env) else [("PIP_CACHE_DIR", PIP_CACHE)]
-    cron = [Line(call("cron", lit(values.numeric_cron(plan.triggers.schedule))))] if plan.triggers.schedule else []
     return Block(Groovy("pipeline")).add(
         Line(Groovy("agent none")),
         Block(Groovy("options"), [Line(Groovy("buildDiscarder(logRotator(numToKeepStr: '30'))")),
                                   Line(Groovy("disableConcurrentBuilds()"))]),
-        nonempty("triggers", cron),
+        nonempty("triggers", _cron(plan)),
         _environment([*cache, *plan.env]),
         Block(Groovy("stages"), _stages(plan, views)),
     )
+
+
+def _cron(plan: Plan) -> list[Node]:
+    """The schedule, on the default branch only and in UTC, as on GitHub (GitLab: its schedule's ref).
+
+    A multibranch job gives every branch and pull request its own job, each reading the same
+    Jenkinsfile: without the branch test each would retrain on schedule. An empty spec schedules
+    nothing. `TZ=` on the first line sets the time zone (otherwise the controller's).
+    """
+    if not plan.triggers.schedule:
+        return []
+    spec = lit("TZ=UTC\n" + values.numeric_cron(plan.triggers.schedule))
+    return [Line(call("cron", Groovy(f"env.BRANCH_NAME == {groovy_single(plan.default_branch)} ? {spec} : ''")))]
 
 
 def _stages(plan: Plan, views: dict[str, View]) -> list[Node]:
@@ -193,7 +205,7 @@ def _approval(job: Job, plan: Plan) -> Block:
     return Block(call("stage", lit(f"{job.stage} approval"))).add(
         _when_block(_when(job.when, plan), before_input=True),
         Block(Groovy("options"), [Line(_timeout(APPROVAL_TIMEOUT_MINUTES))]),
-        _input(job.approval),
+        _input(job.approval, job.submitter),
         Block(Groovy("steps"), [_line("echo", lit(f"Approved: {job.approval}"))]),
     )
 
@@ -219,7 +231,7 @@ def _directives(job: Job, view: View, when: list[Groovy]) -> list[Node | None]:
         _when_block(when, before_input=bool(approval)),
         nonempty("options", _options(job, view)),
         _environment(list((view.environment or {}).items())),
-        _input(approval) if approval else None,
+        _input(approval, job.submitter) if approval else None,
     ]
 
 
@@ -246,7 +258,7 @@ def _steps(job: Job, plan: Plan, view: View) -> list[Node]:
         script = command.script
         if command.skip_on_cache_hit and job.cache is not None:
             script = cacheguard.guard(script, job, project_setup(plan.setup, plan.installer, "python3"))
-        node = _with_secrets(command.secrets, _line("sh", sh(script)))
+        node = _with_secrets(_bindings(command), _line("sh", sh(script)))
         steps.append(_retry(attempts if command.retryable else None, node))
     if job.upload:
         includes = lit(",".join(_ant(p) for p in job.upload.paths))
@@ -298,7 +310,7 @@ def _rollback(job: Job, plan: Plan) -> list[Node]:
     prepare = _prepare(job, plan)
     # retried: a flaky package index must not stop a rollback (the command never repeats)
     steps: list[Node] = [_retry(job.retries + 1 if job.retries else None, _line("sh", sh(prepare)))] if prepare else []
-    return steps + [_with_secrets(c.secrets, _line("sh", sh(c.script))) for c in job.commands]
+    return steps + [_with_secrets(_bindings(c), _line("sh", sh(c.script))) for c in job.commands]
 
 
 def _prepare(job: Job, plan: Plan) -> str:
@@ -337,8 +349,10 @@ def _environment(variables: list[tuple[str, str]]) -> Block | None:
     return nonempty("environment", [Line(Groovy(f"{ident(k)} = {lit(v)}")) for k, v in variables])
 
 
-def _input(message: str) -> Block:
-    return Block(Groovy("input"), [_line("message", lit(message)), _line("ok", lit("Deploy"))])
+def _input(message: str, submitter: str | None) -> Block:
+    # `submitter`: the user IDs and group names Jenkins lets answer (anyone with Build otherwise).
+    return Block(Groovy("input"), [_line("message", lit(message)), _line("ok", lit("Deploy")),
+                                   *([_line("submitter", lit(submitter))] if submitter else [])])
 
 
 def _axes(job: Job) -> Block:
@@ -351,11 +365,18 @@ def _retry(attempts: int | None, node: Node) -> Node:
     return Block(call("retry", attempts), [node]) if attempts else node
 
 
-def _with_secrets(secrets: tuple[str, ...], node: Node) -> Node:
-    if not secrets:
+def _bindings(command: Command) -> list[tuple[str, str]]:
+    """(credential ID, variable) pairs for `withCredentials`: a plain secret is bound under its own
+    name, a role credential under the variable its client reads."""
+    role = [(command.credential[1], command.credential[0])] if command.credential else []
+    return [(s, s) for s in command.secrets] + role
+
+
+def _with_secrets(bindings: list[tuple[str, str]], node: Node) -> Node:
+    if not bindings:
         return node
-    bindings = ", ".join(f"string(credentialsId: {lit(s)}, variable: {lit(s)})" for s in secrets)
-    return Block(Groovy(f"withCredentials([{bindings}])"), [node])
+    text = ", ".join(f"string(credentialsId: {lit(secret)}, variable: {lit(variable)})" for secret, variable in bindings)
+    return Block(Groovy(f"withCredentials([{text}])"), [node])
 
 
 def _when(when: When, plan: Plan) -> list[Groovy]:
@@ -369,12 +390,14 @@ def _when(when: When, plan: Plan) -> list[Groovy]:
 
 
 def _when_block(conditions: list[Groovy], before_input: bool = False, before_options: bool = False) -> Block | None:
-    # `beforeInput true` decides the condition before the stage's input asks anyone anything;
-    # `beforeOptions true` before its options take a lock.
-    lines: list[Node] = [Line(c) for c in conditions]
-    if lines and before_options:
-        lines.insert(0, Line(Groovy("beforeOptions true")))
-    return nonempty("when", [Line(Groovy("beforeInput true")), *lines] if before_input and lines else lines)
+    # `beforeAgent true` decides the condition before the stage takes an agent, so a build that
+    # skips the stage (a pull request) never waits for an executor just to skip; `beforeOptions
+    # true` before its options take a lock; `beforeInput true` before its input asks anyone anything.
+    if not conditions:
+        return None
+    first = ["beforeAgent true", *(["beforeOptions true"] if before_options else []),
+             *(["beforeInput true"] if before_input else [])]
+    return Block(Groovy("when"), [*(Line(Groovy(f)) for f in first), *(Line(c) for c in conditions)])
 
 
 def _stash_expr(artifact: Artifact) -> Groovy:

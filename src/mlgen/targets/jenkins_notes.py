@@ -15,9 +15,11 @@ def notes(plan: Plan) -> list[str]:
                    "`mlgen cache hit` reuses them when the content hash of the key files is unchanged.")
     out.append("triggers: pushes and pull requests reach Jenkins through the multibranch job's branch sources; "
                f"build `{', '.join(plan.triggers.push)}` and, if wanted, pull requests there.")
-    if plan.secrets:
+    if plan.secrets or any(j.secrets for j in plan.jobs):
         out.append("secrets: create Secret text credentials with the same IDs; `withCredentials` binds them only around "
-                   "the `sh` steps that need them.")
+                   "the `sh` steps that need them, and the registry write credential only in default-branch stages.")
+    if plan.triggers.schedule:
+        out.append(f"schedule: only the `{plan.default_branch}` branch's job is scheduled, in UTC (`TZ=UTC`).")
     reports = [j.report for j in plan.jobs if j.report]
     if reports:
         credential = reports[0].jenkins_credential

@@ -9,6 +9,8 @@ exact SHAs of mlgen.targets.pins.ACTIONS; README.md beside this folder says what
 
 from __future__ import annotations
 
+import contextlib
+import http.server
 import json
 import os
 import re
@@ -16,6 +18,9 @@ import shutil
 import signal
 import subprocess
 import tempfile
+import threading
+import urllib.parse
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -75,7 +80,8 @@ class WorkflowRun:
 def run_workflow(repo_dir: Path, workflow: Path, *, event: str = "push", ref: str = "refs/heads/main",
                  secrets: dict[str, str] | None = None, env: dict[str, str] | None = None,
                  cache_dir: Path, artifact_dir: Path, default_branch: str = "main",
-                 rejected_environments: tuple[str, ...] = (), timeout: float = 600) -> WorkflowRun:
+                 rejected_environments: tuple[str, ...] = (), unreviewed_environments: tuple[str, ...] = (),
+                 fork: bool = False, timeout: float = 600) -> WorkflowRun:
     """Run `workflow` (a path inside `repo_dir`, a git repository with a commit) for one event.
 
     A `refs/heads/<branch>` ref is checked out in `repo_dir` first (created at HEAD if missing), so
@@ -84,7 +90,13 @@ def run_workflow(repo_dir: Path, workflow: Path, *, event: str = "push", ref: st
 
     act has no deployment reviews: every job runs as if approved. A reviewer who rejects is
     played by `rejected_environments`: as on GitHub, a job referencing one of them fails
-    without running any of its steps.
+    without running any of its steps. The REST API's environments endpoint is a loopback
+    stand-in (`GITHUB_API_URL`): every environment has a required reviewer except those in
+    `unreviewed_environments`. A `GITHUB_API_URL` in `env` replaces the stand-in: that API then
+    answers the environments endpoint too.
+
+    A pull request comes from a branch of this repository, or with `fork` from another one
+    (`github.event.pull_request.head.repo.full_name`); the repository is `mlgen-tests/<folder>`.
     """
     act = shutil.which("act")
     if act is None:
@@ -96,15 +108,18 @@ def run_workflow(repo_dir: Path, workflow: Path, *, event: str = "push", ref: st
     if not _triggered(spec, event, ref, default_branch):
         return WorkflowRun(0, f"`on:` does not match {event} on {ref}: GitHub starts no run\n", {}, run_artifacts, False)
     cache_dir.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix="mlgen-act-") as scratch:
+    _name_the_repository(repo_dir)
+    with tempfile.TemporaryDirectory(prefix="mlgen-act-") as scratch, _environments_api(unreviewed_environments) as api:
         aux = Path(scratch)
         job_env = {**(env or {}), "MLGEN_ACT_SOURCE_REPO": str(repo_dir.resolve()),  # the stand-ins' plumbing wins
-                   "MLGEN_ACT_CACHE_DIR": str(cache_dir.resolve()), "MLGEN_ACT_ARTIFACT_DIR": str(run_artifacts.resolve())}
+                   "MLGEN_ACT_CACHE_DIR": str(cache_dir.resolve()), "MLGEN_ACT_ARTIFACT_DIR": str(run_artifacts.resolve()),
+                   # a caller that serves an API of its own (the report's comments) keeps it
+                   "GITHUB_API_URL": (env or {}).get("GITHUB_API_URL", api)}
         # Always given, even empty: act would otherwise read .env, .secrets, .vars, .input from the repository.
         files = {"--env-file": job_env, "--secret-file": secrets or {}, "--var-file": {}, "--input-file": {}}
         for flag, values in files.items():
             _write_dotenv(aux / flag.strip("-"), values)
-        payload = _event_payload(event, ref, repo_dir, default_branch)
+        payload = _event_payload(event, ref, repo_dir, default_branch, fork)
         (aux / "event.json").write_text(json.dumps(payload), encoding="utf-8")
         for_act = _without_queue(_reject(spec, rejected_environments))
         if for_act != spec:
@@ -171,15 +186,54 @@ def _write_dotenv(path: Path, values: dict[str, str]) -> None:
     path.chmod(0o600)
 
 
-def _event_payload(event: str, ref: str, repo_dir: Path, default_branch: str) -> dict[str, Any]:
+def _name_the_repository(repo_dir: Path) -> None:
+    """act reads `github.repository` from the `origin` remote (`nektos/act` without one)."""
+    if "origin" not in git(repo_dir, "remote").split():
+        git(repo_dir, "remote", "add", "origin", f"https://github.com/mlgen-tests/{repo_dir.name}.git")
+
+
+@contextlib.contextmanager
+def _environments_api(unreviewed: tuple[str, ...]) -> Iterator[str]:
+    """A loopback stand-in for `GET /repos/{owner}/{repo}/environments/{name}`."""
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 (the http.server interface)
+            found = re.fullmatch(r"/repos/[^/]+/[^/]+/environments/([^/?]+)", self.path)
+            if found is None:
+                self.send_error(404)
+                return
+            name = urllib.parse.unquote(found.group(1))
+            rules = [] if name in unreviewed else [
+                {"id": 1, "type": "required_reviewers", "reviewers": [{"type": "User", "reviewer": {"login": "reviewer"}}]}]
+            body = json.dumps({"name": name, "protection_rules": rules}).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def _event_payload(event: str, ref: str, repo_dir: Path, default_branch: str, fork: bool = False) -> dict[str, Any]:
     """The webhook payload act exposes as github.event; act derives github.ref from it."""
     sha = git(repo_dir, "rev-parse", "HEAD")
     repository = {"default_branch": default_branch, "name": repo_dir.name, "full_name": f"mlgen-tests/{repo_dir.name}"}
     if event in ("pull_request", "pull_request_target"):
         number = int(ref.split("/")[2]) if ref.startswith("refs/pull/") else 1
         head = git(repo_dir, "rev-parse", "--abbrev-ref", "HEAD")
+        head_repo = {"full_name": f"someone/{repo_dir.name}" if fork else repository["full_name"], "fork": fork}
         return {"number": number, "repository": repository,
-                "pull_request": {"number": number, "head": {"ref": head, "sha": sha, "repo": repository},
+                "pull_request": {"number": number, "head": {"ref": head, "sha": sha, "repo": head_repo},
                                  "base": {"ref": default_branch, "repo": repository}}}
     return {"ref": ref, "after": sha, "before": "0" * 40, "repository": repository, "inputs": {}}
 

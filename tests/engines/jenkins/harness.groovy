@@ -1435,6 +1435,7 @@ class JhConfig {
     String tag
     String cause = 'push'
     Boolean approve
+    String approver   // the user who answers inputs, checked against `submitter`; unset: an allowed user
     Map<String, String> credentials = [:]
     Map<String, String> params = [:]
     Map<String, String> env = [:]
@@ -1456,6 +1457,8 @@ usage: groovy harness.groovy --jenkinsfile PATH --workdir DIR [options]
   --tag NAME               build a tag: TAG_NAME=<tag>, BRANCH_NAME=<tag>
   --cause timer|push|manual  what triggered the build (for `when { triggeredBy }`), default push
   --approve | --reject     answer to every input (an input without either is a harness error)
+  --approver USER          the user who answers; an input whose `submitter` does not list USER cannot
+                           be approved by them: it ends ABORTED (unset: a user every input allows)
   --credential ID=VALUE    a credential; usernamePassword takes VALUE user:password
   --param K=V              build parameter value (must be declared in parameters {})
   --env K=V                extra environment variable of the build
@@ -1506,6 +1509,7 @@ exit: 0 SUCCESS, 1 FAILURE, 2 UNSTABLE, 3 ABORTED, 4 harness error'''
                     if (!(c.cause in ['timer', 'push', 'manual'])) throw new JhHarnessError("--cause must be timer, push or manual")
                     break
                 case '--approve': c.approve = true; break
+                case '--approver': c.approver = value(a); break
                 case '--reject': c.approve = false; break
                 case '--credential': List<String> p = pair(a); c.credentials[p[0]] = p[1]; break
                 case '--param': List<String> p = pair(a); c.params[p[0]] = p[1]; break
@@ -2221,14 +2225,26 @@ class JhRunner {
             throw new JhHarnessError("an input asks '${inp.message}': run the harness with --approve or --reject")
         }
         waitForPerson()
+        if (cfg.approve && !mayApprove(inp)) {
+            // Jenkins offers Proceed only to the listed submitters (and administrators); nobody
+            // else can approve, so the input is never approved and the build ends ABORTED.
+            log("User '${cfg.approver}' may not approve: submitter is '${inp.submitter}'")
+            throw new JhInterrupted("input '${inp.message}' not approved: '${cfg.approver}' is not a submitter", 'ABORTED', false, -1)
+        }
         if (!cfg.approve) {
             log('Rejected by mlgen-harness (--reject)')
             throw new JhInterrupted("input '${inp.message}' rejected", 'ABORTED', false, -1)
         }
-        log("Approved by mlgen-harness (--approve)")
+        log("Approved by ${cfg.approver ?: 'mlgen-harness'} (--approve)")
         inp.parameters.each { Map p -> values[p.name] = p.defaultValue }
-        if (inp.submitterParameter) values[inp.submitterParameter] = 'mlgen-harness'
+        if (inp.submitterParameter) values[inp.submitterParameter] = cfg.approver ?: 'mlgen-harness'
         return values
+    }
+
+    /** `submitter`: user IDs or group names separated by ',', spaces trimmed; none set: anyone may. */
+    boolean mayApprove(JhInput inp) {
+        if (!inp.submitter || cfg.approver == null) return true
+        return inp.submitter.split(',')*.trim().contains(cfg.approver)
     }
 
     /**
