@@ -329,13 +329,50 @@ class Target(Model):
     runners: dict[Label, list[Label]] = Field(default_factory=dict, description="Map spec runner labels to this target's labels.")
 
 
+ActionPin = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{40}$")]
+
+
+class PinnedAction(Model):
+    """A newer commit of an action mlgen emits (e.g. the one Dependabot proposes)."""
+
+    sha: ActionPin = Field(description="The full 40-hex commit SHA the workflow runs.")
+    version: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,40}$")] | None = Field(
+        None, description="The release tag of that commit, written as a comment after `uses:` (e.g. v7.0.2).")
+
+
+class GithubTarget(Target):
+    actions: dict[Annotated[str, StringConstraints(pattern=r"^actions/[a-z-]+$")], ActionPin | PinnedAction] = Field(
+        default_factory=dict, description="Bump an emitted action: {actions/checkout: {sha: <40 hex>, version: v7.0.2}}.")
+
+
+class GitlabTarget(Target):
+    image: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._/:@-]{0,254}$")] | None = Field(
+        None, description="The jobs' image (default: python:<defaults.python>-slim-bookworm).")
+
+
+class JenkinsTarget(Target):
+    agent: Literal["venv", "docker"] = Field(
+        "venv", description="Where each stage's Python comes from: the agent's python3.X in a venv, or a docker image.")
+    image: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._/:@-]{0,254}$")] | None = Field(
+        None, description="The docker image when `agent: docker` (default: python:<defaults.python>-slim-bookworm).")
+
+
 class Targets(Model):
-    github: Target | None = None
-    gitlab: Target | None = None
-    jenkins: Target | None = None
+    github: GithubTarget | None = None
+    gitlab: GitlabTarget | None = None
+    jenkins: JenkinsTarget | None = None
+
+    @field_validator("github", "gitlab", "jenkins", mode="before")
+    @classmethod
+    def _plain_target(cls, value: Any) -> Any:
+        # A Python spec may pass the plain `Target(path=...)`: read it as the target's own kind.
+        if isinstance(value, Target) and type(value) is Target:
+            return value.model_dump(exclude_unset=True)
+        return value
 
 
 DEFAULT_PATHS = {"github": ".github/workflows/mlgen.yml", "gitlab": ".gitlab-ci.yml", "jenkins": "Jenkinsfile"}
+TARGET_MODELS: dict[str, type[Target]] = {"github": GithubTarget, "gitlab": GitlabTarget, "jenkins": JenkinsTarget}
 
 
 class Pipeline(Model):
@@ -348,7 +385,7 @@ class Pipeline(Model):
     env: dict[EnvName, str] = Field(default_factory=dict)
     secrets: list[SecretName] = Field(default_factory=list)
     stages: list[Stage] = Field(min_length=1, max_length=5000)
-    targets: Targets = Field(default_factory=lambda: Targets(**{k: Target(path=v) for k, v in DEFAULT_PATHS.items()}))
+    targets: Targets = Field(default_factory=lambda: Targets(**{k: TARGET_MODELS[k](path=v) for k, v in DEFAULT_PATHS.items()}))
 
     @field_validator("env")
     @classmethod

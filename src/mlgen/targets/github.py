@@ -8,7 +8,9 @@ from typing import TYPE_CHECKING, Any
 
 from mlgen import overrides, retry, yamlout
 from mlgen.escape import gha_string, sh_quote
-from mlgen.pins import ACTIONS
+from mlgen import pins as pinning
+from mlgen.errors import SpecError
+from mlgen.source import locate
 from mlgen.plan import LEG_SEPARATOR
 
 if TYPE_CHECKING:
@@ -35,7 +37,7 @@ def _without_cache(job: Job) -> Job:
 
 
 def emit(plan: Plan, settings: Settings, source: Source | None = None) -> str:
-    return _render(document(plan, settings, source))
+    return _render(document(plan, settings, source), settings)
 
 
 def emit_checked(plan: Plan, settings: Settings, source: Source | None = None) -> tuple[str, list[str]]:
@@ -43,22 +45,34 @@ def emit_checked(plan: Plan, settings: Settings, source: Source | None = None) -
     from mlgen import schemas
 
     workflow = document(plan, settings, source)
-    text = _render(workflow)
+    text = _render(workflow, settings)
     return text, schemas.validate("github-workflows", yamlout.as_read_back(workflow, text))
 
 
-def _render(workflow: dict[str, Any]) -> str:
-    return _version_comments(yamlout.dump(workflow))
+def _render(workflow: dict[str, Any], settings: Settings) -> str:
+    return _version_comments(yamlout.dump(workflow), _pins(settings, None))
+
+
+def _pins(settings: Settings, source: Source | None) -> dict[str, pinning.Pin]:
+    bumps = getattr(settings, "actions", {})
+    try:
+        return pinning.resolve(bumps)
+    except pinning.UnknownAction as unknown:
+        known = ", ".join(p.repo for p in pinning.ACTIONS.values())
+        raise SpecError([locate(source, ("targets", "github", "actions", str(unknown)),
+                                f"targets.github.actions: mlgen emits no `{unknown}` action",
+                                f"the actions mlgen emits: {known}")]) from None
 
 
 def document(plan: Plan, settings: Settings, source: Source | None = None) -> dict[str, Any]:
     jobs: dict[str, dict[str, Any]] = {}
+    pins = _pins(settings, source)
     for job in plan.jobs:
         if job.cache is not None and publishes(plan):
             job = _without_cache(job)  # train from scratch: see `publishes`
         if job.approval_id:
             jobs[job.approval_id] = _approval(job, plan, settings)
-        jobs[job.id] = _job(job, plan, settings)
+        jobs[job.id] = _job(job, plan, settings, pins)
     overrides.apply(NAME, jobs, settings.overrides, source)
     workflow: dict[str, Any] = {"name": f"mlgen {plan.name}", "on": _triggers(plan)}
     workflow["permissions"] = {}  # nothing by default; each job asks for what it needs
@@ -85,9 +99,9 @@ def _workflow_concurrency(plan: Plan) -> dict[str, Any]:
     }
 
 
-def _version_comments(text: str) -> str:
+def _version_comments(text: str, pins: dict[str, pinning.Pin]) -> str:
     """`uses: repo@sha  # v1.2.3`: the SHA is what runs, the comment is for humans and updaters."""
-    by_uses = {pin.uses: pin.version for pin in ACTIONS.values()}
+    by_uses = {pin.uses: pin.version for pin in pins.values()}
     lines = []
     for line in text.split("\n"):
         uses = line.partition("uses: ")[2]
@@ -140,7 +154,7 @@ def _head(title: str, needs: list[str], job: Job, plan: Plan, settings: Settings
     return out
 
 
-def _job(job: Job, plan: Plan, settings: Settings) -> dict[str, Any]:
+def _job(job: Job, plan: Plan, settings: Settings, pins: dict[str, pinning.Pin]) -> dict[str, Any]:
     out = _head(job.title, [*job.needs, *filter(None, [job.approval_id])], job, plan, settings)
     out["permissions"] = {"contents": "read"}
     out["timeout-minutes"] = job.timeout_minutes
@@ -157,7 +171,7 @@ def _job(job: Job, plan: Plan, settings: Settings) -> dict[str, Any]:
     env_vars.update(job.env)
     if env_vars:
         out["env"] = env_vars
-    out["steps"] = _steps(job, plan)
+    out["steps"] = _steps(job, plan, pins)
     return out
 
 
@@ -185,16 +199,16 @@ def _condition(when: When, plan: Plan) -> str | None:
     return " && ".join(parts) or None
 
 
-def _steps(job: Job, plan: Plan) -> list[dict[str, Any]]:
+def _steps(job: Job, plan: Plan, pins: dict[str, pinning.Pin]) -> list[dict[str, Any]]:
     steps: list[dict[str, Any]] = [
-        _uses("Check out", "checkout", {"persist-credentials": False}),
-        _setup_python(job, plan),
+        _uses("Check out", pins["checkout"], {"persist-credentials": False}),
+        _setup_python(job, plan, pins["setup-python"]),
     ]
     if job.cache:
         key = "-".join([job.cache.prefix, "${{ runner.os }}", *(f"${{{{ matrix.{k.lower()} }}}}" for k, _ in job.matrix),
                         "${{ hashFiles(" + ", ".join(gha_string(f) for f in job.cache.key_files) + ") }}"])
-        steps.append({"id": "cache", **_uses("Restore training outputs", "cache", {"path": _lines(job.cache.paths), "key": key})})
-    steps.extend(_download(a) for a in job.downloads)
+        steps.append({"id": "cache", **_uses("Restore training outputs", pins["cache"], {"path": _lines(job.cache.paths), "key": key})})
+    steps.extend(_download(a, pins["download-artifact"]) for a in job.downloads)
     if job.install:
         steps.append({"name": "Install mlgen", "run": retry.wrap(f"python -m pip install '{job.install}'", job.retries)})
     if plan.setup and job.needs_project_setup:
@@ -203,21 +217,21 @@ def _steps(job: Job, plan: Plan) -> list[dict[str, Any]]:
         steps.append({"name": "Set up the project", **miss, "run": retry.wrap(plan.setup, job.retries)})
     steps.extend(_command(c, job) for c in job.commands)
     if job.upload:
-        steps.append(_upload(job.upload, job))
+        steps.append(_upload(job.upload, job, pins["upload-artifact"]))
     return steps
 
 
-def _setup_python(job: Job, plan: Plan) -> dict[str, Any]:
+def _setup_python(job: Job, plan: Plan, pin: pinning.Pin) -> dict[str, Any]:
     with_: dict[str, Any] = {"python-version": plan.python}
     if plan.requirements and (job.install or (plan.setup and job.needs_project_setup)):
         # pip's download cache, keyed on the requirement files (setup-python fails if none exists).
         with_["cache"] = "pip"
         with_["cache-dependency-path"] = _lines(plan.requirements)
-    return _uses("Set up Python", "setup-python", with_)
+    return _uses("Set up Python", pin, with_)
 
 
-def _uses(name: str, action: str, with_: dict[str, Any]) -> dict[str, Any]:
-    return {"name": name, "uses": f"{ACTIONS[action].uses}", "with": with_}
+def _uses(name: str, pin: pinning.Pin, with_: dict[str, Any]) -> dict[str, Any]:
+    return {"name": name, "uses": pin.uses, "with": with_}
 
 
 def _command(command: Command, job: Job) -> dict[str, Any]:
@@ -230,12 +244,12 @@ def _command(command: Command, job: Job) -> dict[str, Any]:
     return step
 
 
-def _download(artifact: Artifact) -> dict[str, Any]:
+def _download(artifact: Artifact, pin: pinning.Pin) -> dict[str, Any]:
     with_: dict[str, Any] = {"pattern": artifact.leg_pattern, "merge-multiple": True} if artifact.matrix_keys else {"name": artifact.name}
     root = _upload_root(artifact.paths)
     if root:
         with_["path"] = root
-    return _uses(f"Download {artifact.name} outputs", "download-artifact", with_)
+    return _uses(f"Download {artifact.name} outputs", pin, with_)
 
 
 def _upload_root(paths: tuple[str, ...]) -> str:
@@ -250,9 +264,9 @@ def _upload_root(paths: tuple[str, ...]) -> str:
     return "/".join(common)
 
 
-def _upload(artifact: Artifact, job: Job) -> dict[str, Any]:
+def _upload(artifact: Artifact, job: Job, pin: pinning.Pin) -> dict[str, Any]:
     name = LEG_SEPARATOR.join([artifact.name, *(f"${{{{ matrix.{k.lower()} }}}}" for k in artifact.matrix_keys)])
-    return _uses(f"Upload {artifact.name} outputs", "upload-artifact",
+    return _uses(f"Upload {artifact.name} outputs", pin,
                  {"name": name, "path": _lines(artifact.paths), "if-no-files-found": "error", "include-hidden-files": True})
 
 

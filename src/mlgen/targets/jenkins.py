@@ -55,18 +55,25 @@ def block(text: str) -> Groovy:
 # and pipefail; the same shell and the same failure semantics here keep the targets in agreement.
 # A shebang passes at most one argument, so pipefail is set on the next line.
 SHELL_PREAMBLE = "#!/bin/bash -xe\nset -o pipefail\n"
+# Each stage's own Python environment, a venv in its workspace (created by `_venv`): stock Debian
+# and Ubuntu agents refuse `pip install` into the system Python (PEP 668) and have no `python`,
+# and a shared interpreter would carry one build's packages into the next. Every `sh` puts the
+# venv first on PATH, so `python`, `pip` and `mlgen` in the user's commands are the venv's.
+VENV = ".venv"
+VENV_ENV = f'export VIRTUAL_ENV="$WORKSPACE/{VENV}" PATH="$WORKSPACE/{VENV}/bin:$PATH"\n'
 
 
 def sh(script: str) -> Groovy:
-    """A script for the `sh` step, run by bash with errexit and pipefail like on the other targets."""
-    return block(SHELL_PREAMBLE + script)
+    """A script for the `sh` step, run by bash with errexit and pipefail like on the other targets,
+    with the stage's venv first on PATH."""
+    return block(SHELL_PREAMBLE + VENV_ENV + script)
 
 
 def emit(plan: Plan, settings: Settings, source: Source | None = None) -> str:
     raw = {job.id: _view(job, settings) for job in plan.jobs}
     overrides.apply(NAME, raw, settings.overrides, source)
     views = _check_views(raw, settings.overrides, source)
-    stages = _stages(plan, views)
+    stages = _stages(plan, views, _docker_image(plan, settings))
     # pip's download cache per agent, outside the workspaces (cleaning one keeps it); pip expands `~`.
     cache = [] if "PIP_CACHE_DIR" in dict(plan.env) else [(ident("PIP_CACHE_DIR"), lit(PIP_CACHE))]
     env = [*cache, *((ident(k), lit(v)) for k, v in plan.env)]
@@ -165,7 +172,17 @@ def _show(value: Any) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
-def _stages(plan: Plan, views: dict[str, View]) -> list[dict[str, Any]]:
+def _docker_image(plan: Plan, settings: Settings) -> Groovy | None:
+    """`agent: docker`: every stage runs in the spec's image (by default the same pinned official
+    Python image as on GitLab) on an agent with its labels; `venv` uses the agent's own Python."""
+    if getattr(settings, "agent", "venv") != "docker":
+        return None
+    from mlgen.targets.gitlab import default_image
+
+    return lit(getattr(settings, "image", None) or default_image(plan.python))
+
+
+def _stages(plan: Plan, views: dict[str, View], docker: Groovy | None = None) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     by_id: dict[str, dict[str, Any]] = {}
     groups: dict[str, dict[str, Any]] = {}
@@ -175,6 +192,7 @@ def _stages(plan: Plan, views: dict[str, View]) -> list[dict[str, Any]]:
             by_id[job.needs[0]]["rollback"] = _rollback(job, plan)
             continue
         stage = by_id[job.id] = _stage(job, plan, views[job.id])
+        stage["docker"] = docker
         if job.kind != "canary":
             out.append(stage)
             continue
@@ -263,18 +281,29 @@ def _rollback(job: Job, plan: Plan) -> list[dict[str, Any]]:
 
 
 def _prepare(job: Job, plan: Plan) -> str:
-    lines = []
+    """The stage's venv, then mlgen and the project's set-up installed into it."""
+    lines = venv(plan.python)
     installs = job.installs_with_cache_guard
     setup = cachecmd.setup_outside_guard(job, plan.setup) if job.needs_project_setup else None
-    if installs or setup:
-        # No core Jenkins construct installs Python: assert the agent's version instead of guessing.
-        major, minor = plan.python.split(".")
-        lines.append(f"python3 -c 'import sys; sys.exit(sys.version_info[:2] != ({major}, {minor}) "
-                     f"and \"mlgen: this stage needs Python {plan.python} on the agent\")'")
-    lines.extend(f"python3 -m pip install '{i}'" for i in installs)
+    lines.extend(f"python -m pip install '{i}'" for i in installs)
     if setup:
         lines.append(setup)
     return "\n".join(lines)
+
+
+def venv(python: str) -> list[str]:
+    """Create the workspace's venv with the spec's Python, once: a later build of the same workspace
+    reuses it (pip then only adds what changed), and one made by another Python is made anew.
+
+    No core Jenkins construct installs Python, so the agent (or the docker image) must have
+    `python3.X`; a missing one fails the stage with a message that names it.
+    """
+    exe = f"python{python}"
+    version = "import sys; print('%d.%d' % sys.version_info[:2])"
+    return [
+        f"command -v {exe} >/dev/null || {{ echo 'mlgen: this stage needs Python {python} ({exe}) on the agent' >&2; exit 1; }}",
+        f'[ "$("$VIRTUAL_ENV/bin/python" -c "{version}" 2>/dev/null)" = {python} ] || {exe} -m venv --clear "$VIRTUAL_ENV"',
+    ]
 
 
 def _when(when: When, plan: Plan) -> list[Groovy]:
@@ -352,7 +381,8 @@ def validate(text: str) -> list[str]:
 
 
 def notes(plan: Plan) -> list[str]:
-    out = ["python: no core Jenkins construct installs Python; each stage asserts the agent's `python3` version."]
+    out = [f"python: each stage makes its own venv ({VENV} in its workspace) with the agent's `python{plan.python}`; "
+           "nothing is installed into the agent's system Python."]
     if any(j.cache for j in plan.jobs):
         out.append("cache: core Jenkins has no cache; the agent workspace keeps outputs between builds and "
                    "`mlgen cache hit` reuses them when the content hash of the key files is unchanged.")
