@@ -13,8 +13,8 @@ if TYPE_CHECKING:
 __version__ = "0.1.0"
 
 __all__ = [
-    "Baseline", "Cache", "CanaryStage", "Defaults", "EvaluateStage", "Gate", "GithubTarget", "GitlabTarget",
-    "JenkinsTarget", "PinnedAction", "Pipeline", "RegisterStage", "RegistryCommands", "Target", "Targets", "Threshold", "TrainStage", "Triggers", "ValidateStage",
+    "Baseline", "Cache", "CanaryStage", "Defaults", "EvaluateStage", "Gate", "PinnedAction", "Pipeline", "RegisterStage",
+    "RegistryCommands", "Target", "Targets", "Threshold", "TrainStage", "Triggers", "ValidateStage",
     "compile_pipeline", "load_pipeline", "__version__",
 ]
 

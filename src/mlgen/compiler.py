@@ -6,7 +6,7 @@ Pure: it returns texts and paths; `writer` is the only place that touches the di
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from mlgen import __version__, header, overrides, plan, targets
 from mlgen.errors import MlgenError, OutputInvalid, SpecError
@@ -32,7 +32,8 @@ def compile_pipeline(pipeline: Pipeline, *, spec_name: str, spec_bytes: bytes,
         raise MlgenError(f"target `{unknown[0]}` is not enabled in the spec's `targets:` "
                          f"(enabled: {', '.join(enabled) or 'none'})")
     the_plan = plan.build(pipeline, __version__, source)
-    all_outputs = tuple((name, settings.path) for name, settings in enabled.items())
+    companions = _companions(the_plan, enabled, source)
+    all_outputs = tuple((name, settings.path) for name, settings in enabled.items()) + tuple((c, p) for c, p, _ in companions)
     command = f"mlgen compile {sh_quote(spec_name)}"
     outputs = []
     for name, settings in enabled.items():
@@ -48,7 +49,37 @@ def compile_pipeline(pipeline: Pipeline, *, spec_name: str, spec_bytes: bytes,
         text = header.render(name, body, version=__version__, spec=spec_name, spec_bytes=spec_bytes,
                              outputs=all_outputs, command=command)
         outputs.append(Output(name, settings.path, text))
+    for companion, path, settings in companions:
+        if only and settings.name not in only:
+            continue
+        body = targets.get(companion).emit(the_plan, settings.value, source)
+        outputs.append(Output(companion, path, header.render(companion, body, version=__version__, spec=spec_name,
+                                                             spec_bytes=spec_bytes, outputs=all_outputs, command=command)))
     return outputs
+
+
+@dataclass(frozen=True)
+class _Owner:
+    name: str  # the target whose settings the companion file follows
+    value: Any
+
+
+def output_paths(pipeline: Pipeline, source: Source | None = None) -> list[str]:
+    """Every file the spec writes, whichever targets one compile asks for."""
+    enabled = pipeline.enabled_targets()
+    the_plan = plan.build(pipeline, __version__, source)
+    return [t.path for t in enabled.values()] + [path for _, path, _ in _companions(the_plan, enabled, source)]
+
+
+def _companions(the_plan: plan.Plan, enabled: dict[str, Any], source: Source | None) -> list[tuple[str, str, _Owner]]:
+    """Files a target writes beside its config: GitHub's `.github/actionlint.yaml`, when the
+    workflow uses self-hosted runner labels for actionlint to learn."""
+    from mlgen.targets import actionlint
+
+    github = enabled.get("github")
+    if github is None or not actionlint.wanted(the_plan, github, source):
+        return []
+    return [(actionlint.NAME, actionlint.PATH, _Owner("github", github))]
 
 
 def describe(pipeline: Pipeline, spec_name: str, source: Source | None = None) -> str:

@@ -19,10 +19,12 @@ except ImportError:
     except ImportError:  # an interpreter built without the builtin hashes
         from hashlib import sha256  # type: ignore[assignment,unused-ignore]
 
-COMMENT = {"github": "#", "gitlab": "#", "jenkins": "//"}
+COMMENT = {"github": "#", "gitlab": "#", "jenkins": "//", "actionlint": "#"}
 # Where each target's config lives unless the spec says otherwise (mlgen.spec.DEFAULT_PATHS repeats
 # this for the models; a test keeps them equal). `check` also looks here for files a spec no longer writes.
 DEFAULT_PATHS = {"github": ".github/workflows/mlgen.yml", "gitlab": ".gitlab-ci.yml", "jenkins": "Jenkinsfile"}
+# Written beside a GitHub workflow (mlgen.targets.actionlint.PATH repeats it): where actionlint reads its config.
+ACTIONLINT_PATH = ".github/actionlint.yaml"
 HEADER_CHARS = 4096  # the header always sits in the first 4 KiB
 _SEAL = " seal="
 _SAFE = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-~/")

@@ -322,14 +322,8 @@ Stage = Annotated[
 ]
 
 
-class Target(Model):
-    path: RelPath
-    overrides: dict[str, dict[str, Any]] = Field(
-        default_factory=dict, description="Per-job patches: {job id: {dotted.key.path: value}}; null deletes a key.")
-    runners: dict[Label, list[Label]] = Field(default_factory=dict, description="Map spec runner labels to this target's labels.")
-
-
 ActionPin = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{40}$")]
+Image = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._/:@-]{0,254}$")]
 
 
 class PinnedAction(Model):
@@ -340,39 +334,38 @@ class PinnedAction(Model):
         None, description="The release tag of that commit, written as a comment after `uses:` (e.g. v7.0.2).")
 
 
-class GithubTarget(Target):
+class Target(Model):
+    path: RelPath
+    overrides: dict[str, dict[str, Any]] = Field(
+        default_factory=dict, description="Per-job patches: {job id: {dotted.key.path: value}}; null deletes a key.")
+    runners: dict[Label, list[Label]] = Field(default_factory=dict, description="Map spec runner labels to this target's labels.")
+    # One model for all targets (Python specs build each with `Target(...)`); `Targets` checks the owner.
     actions: dict[Annotated[str, StringConstraints(pattern=r"^actions/[a-z-]+$")], ActionPin | PinnedAction] = Field(
-        default_factory=dict, description="Bump an emitted action: {actions/checkout: {sha: <40 hex>, version: v7.0.2}}.")
+        default_factory=dict, description="github: bump an emitted action, e.g. {actions/checkout: {sha: <40 hex>, version: v7.0.2}}.")
+    actionlint: bool = Field(True, description="github: write .github/actionlint.yaml with the self-hosted labels used.")
+    agent: Literal["venv", "docker"] = Field("venv", description="jenkins: a venv of the agent's python3.X, or a docker image.")
+    image: Image | None = Field(None, description="gitlab, jenkins: the image (default: python:<python>-slim-bookworm).")
 
 
-class GitlabTarget(Target):
-    image: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._/:@-]{0,254}$")] | None = Field(
-        None, description="The jobs' image (default: python:<defaults.python>-slim-bookworm).")
-
-
-class JenkinsTarget(Target):
-    agent: Literal["venv", "docker"] = Field(
-        "venv", description="Where each stage's Python comes from: the agent's python3.X in a venv, or a docker image.")
-    image: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._/:@-]{0,254}$")] | None = Field(
-        None, description="The docker image when `agent: docker` (default: python:<defaults.python>-slim-bookworm).")
+TARGET_ONLY = {"actions": ("github",), "actionlint": ("github",), "agent": ("jenkins",), "image": ("gitlab", "jenkins")}
 
 
 class Targets(Model):
-    github: GithubTarget | None = None
-    gitlab: GitlabTarget | None = None
-    jenkins: JenkinsTarget | None = None
+    github: Target | None = None
+    gitlab: Target | None = None
+    jenkins: Target | None = None
 
-    @field_validator("github", "gitlab", "jenkins", mode="before")
-    @classmethod
-    def _plain_target(cls, value: Any) -> Any:
-        # A Python spec may pass the plain `Target(path=...)`: read it as the target's own kind.
-        if isinstance(value, Target) and type(value) is Target:
-            return value.model_dump(exclude_unset=True)
-        return value
+    @model_validator(mode="after")
+    def _settings_of_their_target(self) -> Targets:
+        for name, target in (("github", self.github), ("gitlab", self.gitlab), ("jenkins", self.jenkins)):
+            for field in sorted(target.model_fields_set if target is not None else ()):
+                if name not in TARGET_ONLY.get(field, (name,)):
+                    raise refuse(f"targets.{name}.{field}: `{field}` is a setting of {' and '.join(TARGET_ONLY[field])} only",
+                                 f"move it under targets.{TARGET_ONLY[field][0]}")
+        return self
 
 
 DEFAULT_PATHS = {"github": ".github/workflows/mlgen.yml", "gitlab": ".gitlab-ci.yml", "jenkins": "Jenkinsfile"}
-TARGET_MODELS: dict[str, type[Target]] = {"github": GithubTarget, "gitlab": GitlabTarget, "jenkins": JenkinsTarget}
 
 
 class Pipeline(Model):
@@ -385,7 +378,7 @@ class Pipeline(Model):
     env: dict[EnvName, str] = Field(default_factory=dict)
     secrets: list[SecretName] = Field(default_factory=list)
     stages: list[Stage] = Field(min_length=1, max_length=5000)
-    targets: Targets = Field(default_factory=lambda: Targets(**{k: TARGET_MODELS[k](path=v) for k, v in DEFAULT_PATHS.items()}))
+    targets: Targets = Field(default_factory=lambda: Targets(**{k: Target(path=v) for k, v in DEFAULT_PATHS.items()}))
 
     @field_validator("env")
     @classmethod

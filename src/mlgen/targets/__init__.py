@@ -28,7 +28,8 @@ class Target(Protocol):
     def notes(self, plan: Plan) -> list[str]: ...
 
 
-MODULES = {"github": "mlgen.targets.github", "gitlab": "mlgen.targets.gitlab", "jenkins": "mlgen.targets.jenkins"}
+MODULES = {"github": "mlgen.targets.github", "gitlab": "mlgen.targets.gitlab", "jenkins": "mlgen.targets.jenkins",
+           "actionlint": "mlgen.targets.actionlint"}  # the last: a file the GitHub target writes beside its workflow
 
 
 def get(name: str) -> Target:

@@ -82,3 +82,16 @@ def wheelhouse() -> Path:
     except OSError:  # another run built it meanwhile
         shutil.rmtree(staging, ignore_errors=True)
     return final
+
+
+def warm_venv(workspace: Path, python: str, requirement: str) -> None:
+    """What an earlier build leaves in a workspace: the stage venv with `requirement` installed.
+
+    For tests whose timeouts are seconds (minutes read as seconds): a first build's venv creation
+    and install would not fit in them, a later build's check that everything is there does.
+    """
+    venv = workspace / ".venv"
+    env = {**stock_env(), "PIP_NO_INDEX": "1"}
+    subprocess.run([f"python{python}", "-m", "venv", str(venv)], env=env, check=True, capture_output=True)
+    subprocess.run([str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet", requirement], env=env, check=True,
+                   capture_output=True)
