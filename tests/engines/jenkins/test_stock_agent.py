@@ -54,8 +54,8 @@ version: 1
 name: stock
 defaults: {{python: "{PYTHON}", setup: "python -m pip install --quiet -r requirements.txt", requirements: [requirements.txt]}}
 stages:
-  - {{name: validate, kind: validate, run: "python -c 'import mlgen_probe' && test \\"$(command -v python)\\" = \\"$WORKSPACE/.venv/bin/python\\""}}
-  - {{name: train, kind: train, run: "python -c 'import mlgen_probe' && mkdir -p model && echo m > model/m.txt", outputs: [model/],
+  - {{name: validate, kind: validate, run: "python -c 'import typing_extensions' && test \\"$(command -v python)\\" = \\"$WORKSPACE/.venv/bin/python\\""}}
+  - {{name: train, kind: train, run: "python -c 'import typing_extensions' && mkdir -p model && echo m > model/m.txt", outputs: [model/],
      cache: {{key: [requirements.txt]}}}}
   - {{name: evaluate, kind: evaluate, run: "echo '{{\\"auc\\": 0.9}}' > m.json", metrics: m.json, gates: {{auc: {{min: 0.5}}}}}}
 targets:
@@ -66,13 +66,8 @@ targets:
 def _project(folder: Path) -> Path:
     folder.mkdir(parents=True)
     (folder / "mlgen.yaml").write_text(SPEC, encoding="utf-8")
-    # the project's own dependency: a local package the set-up installs into the stage venv
-    probe = folder / "probe"
-    probe.mkdir()
-    (probe / "mlgen_probe.py").write_text("VALUE = 1\n", encoding="utf-8")
-    (probe / "pyproject.toml").write_text('[project]\nname = "mlgen-probe"\nversion = "1"\n[build-system]\n'
-                                          'requires = ["setuptools"]\nbuild-backend = "setuptools.build_meta"\n', encoding="utf-8")
-    (folder / "requirements.txt").write_text("./probe\n", encoding="utf-8")
+    # the project's own dependency, which the agent's system Python does not have: set-up puts it in the venv
+    (folder / "requirements.txt").write_text("typing_extensions\n", encoding="utf-8")
     compiled = run_mlgen("compile", cwd=folder)
     assert compiled.code == 0, compiled.err
     init_and_commit(folder)
@@ -81,7 +76,7 @@ def _project(folder: Path) -> Path:
 
 def test_a_generated_jenkinsfile_runs_on_a_stock_agent_and_an_old_one_does_not(tmp_path: Path) -> None:
     repo = _project(tmp_path / "repo")
-    env = {"PIP_NO_INDEX": "1", "PIP_NO_BUILD_ISOLATION": "0"}
+    env = {"PIP_NO_INDEX": "1"}
     run = run_jenkinsfile(repo / "Jenkinsfile", repo, env=env, agent_workspaces=tmp_path / "agents",
                           stash_dir=tmp_path / "stash", timeout=600)
     assert run.result == "SUCCESS", run.log[-6000:]
