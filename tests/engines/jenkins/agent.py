@@ -27,6 +27,8 @@ SYSTEM_PYTHON = Path("/usr/bin/python3")
 KEPT = ("HOME", "USER", "LOGNAME", "LANG", "LC_ALL", "TMPDIR", "TZ")
 ROOT = Path(__file__).resolve().parents[3]
 EXTRAS = "data,mlflow"  # every extra a generated job installs
+# What the projects the tests run install in their set-up (the example's own dependencies).
+PROJECT_REQUIREMENTS = (ROOT / "examples" / "churn" / "requirements.txt",)
 
 
 class AgentUnavailable(AssertionError):
@@ -57,7 +59,7 @@ def externally_managed_marker() -> Path | None:
 def _source_digest() -> str:
     """What the wheel of the mlgen under test is built from: a change rebuilds it."""
     digest = hashlib.sha256()
-    files = [ROOT / "pyproject.toml", *(p for d in ("src", "templates", "schemas") for p in sorted((ROOT / d).rglob("*"))
+    files = [ROOT / "pyproject.toml", *PROJECT_REQUIREMENTS, *(p for d in ("src", "templates", "schemas") for p in sorted((ROOT / d).rglob("*"))
                                         if p.is_file() and "__pycache__" not in p.parts)]
     for path in files:
         digest.update(str(path.relative_to(ROOT)).encode() + b"\0" + path.read_bytes())
@@ -66,13 +68,16 @@ def _source_digest() -> str:
 
 @functools.cache
 def wheelhouse() -> Path:
-    """Wheels of the mlgen under test and of everything it installs, built once per source tree."""
+    """Wheels of the mlgen under test, of everything it installs and of the test projects' own
+    dependencies, built once per source tree."""
     final = Path(tempfile.gettempdir()) / f"mlgen-agent-wheels-{_source_digest()}"
     if final.is_dir():
         return final
     staging = Path(tempfile.mkdtemp(prefix="mlgen-agent-wheels-", suffix=".tmp"))
     env = {k: v for k, v in os.environ.items() if k not in ("PIP_NO_INDEX", "PYTHONPATH")}
-    proc = subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--wheel-dir", str(staging), f"{ROOT}[{EXTRAS}]"],
+    requirements = [arg for path in PROJECT_REQUIREMENTS for arg in ("-r", str(path))]
+    proc = subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--wheel-dir", str(staging), f"{ROOT}[{EXTRAS}]",
+                           *requirements],
                           capture_output=True, text=True, env=env, timeout=900)
     if proc.returncode != 0:
         shutil.rmtree(staging, ignore_errors=True)
