@@ -49,10 +49,10 @@ def compile_pipeline(pipeline: Pipeline, *, spec_name: str, spec_bytes: bytes,
         text = header.render(name, body, version=__version__, spec=spec_name, spec_bytes=spec_bytes,
                              outputs=all_outputs, command=command)
         outputs.append(Output(name, settings.path, text))
-    for companion, path, settings in companions:
-        if only and settings.name not in only:
+    for companion, path, owner in companions:
+        if only and owner.name not in only:
             continue
-        body = targets.get(companion).emit(the_plan, settings.value, source)
+        body = targets.get(companion).emit(the_plan, owner.value, source)
         outputs.append(Output(companion, path, header.render(companion, body, version=__version__, spec=spec_name,
                                                              spec_bytes=spec_bytes, outputs=all_outputs, command=command)))
     return outputs

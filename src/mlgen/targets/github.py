@@ -7,11 +7,11 @@ import re
 from typing import TYPE_CHECKING, Any
 
 from mlgen import overrides, retry, yamlout
-from mlgen.escape import gha_string, sh_quote
 from mlgen import pins as pinning
 from mlgen.errors import SpecError
-from mlgen.source import locate
+from mlgen.escape import gha_string, sh_quote
 from mlgen.plan import LEG_SEPARATOR
+from mlgen.source import locate
 
 if TYPE_CHECKING:
     from mlgen.plan import Artifact, Command, Job, Plan, When

@@ -51,7 +51,7 @@ def externally_managed_marker() -> Path | None:
     if not SYSTEM_PYTHON.is_file():
         return None
     proc = subprocess.run([str(SYSTEM_PYTHON), "-c", "import sysconfig; print(sysconfig.get_path('stdlib'))"],
-                          capture_output=True, text=True, env={"PATH": STOCK_PATH})
+                          capture_output=True, text=True, env={"PATH": STOCK_PATH}, check=False)
     marker = Path(proc.stdout.strip()) / "EXTERNALLY-MANAGED"
     return marker if proc.returncode == 0 and marker.is_file() else None
 
@@ -78,7 +78,7 @@ def wheelhouse() -> Path:
     requirements = [arg for path in PROJECT_REQUIREMENTS for arg in ("-r", str(path))]
     proc = subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--wheel-dir", str(staging), f"{ROOT}[{EXTRAS}]",
                            *requirements],
-                          capture_output=True, text=True, env=env, timeout=900)
+                          capture_output=True, text=True, env=env, timeout=900, check=False)
     if proc.returncode != 0:
         shutil.rmtree(staging, ignore_errors=True)
         raise AgentUnavailable(f"cannot build the wheelhouse for the stock agent:\n{proc.stdout}\n{proc.stderr}")

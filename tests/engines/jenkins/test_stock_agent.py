@@ -24,10 +24,10 @@ STEPS = {
     # stage name: (script, must pass)
     "no bare python": ("python --version", False),
     "no pip into the system python": ("python3 -m pip install --no-index --quiet mlgen-ci", False),
-    "no test-process environment": ('test -z "${PYTHONPATH:-}${VIRTUAL_ENV:-}${PIP_FIND_LINKS_FROM_TESTS:-}"\n'
-                                    f'test "$PATH" = "{STOCK_PATH}"', True),
-    "a venv of the agent's python": (f"python{PYTHON} -m venv v\nv/bin/python -m pip install --quiet 'mlgen-ci'\n"
-                                     "v/bin/mlgen --help >/dev/null", True),
+    "no test-process environment": (('test -z "${PYTHONPATH:-}${VIRTUAL_ENV:-}"\n'
+                                     f'test "$PATH" = "{STOCK_PATH}"'), True),
+    "a venv of the agent's python": ((f"python{PYTHON} -m venv v\nv/bin/python -m pip install --quiet 'mlgen-ci'\n"
+                                      "v/bin/mlgen --help >/dev/null"), True),
 }
 
 
