@@ -13,7 +13,7 @@ if TYPE_CHECKING:
 __version__ = "0.1.0"
 
 __all__ = [
-    "Baseline", "Cache", "CanaryStage", "Defaults", "EvaluateStage", "Gate", "Pipeline", "RegisterStage",
+    "Baseline", "Cache", "CanaryStage", "Defaults", "EvaluateStage", "Gate", "PinnedAction", "Pipeline", "RegisterStage",
     "RegistryCommands", "Report", "Target", "Targets", "Threshold", "TrainStage", "Triggers", "ValidateStage",
     "compile_pipeline", "load_pipeline", "__version__",
 ]
