@@ -13,8 +13,8 @@ from mlgen.compile.compiler import compile_pipeline
 from mlgen.drift import header
 from mlgen.spec.models import Pipeline
 from mlgen.targets import yamlout
-from tests.support import example_specs, require_tool, run_mlgen
 from tests.gitrepo import init_and_commit
+from tests.support import example_specs, require_tool, run_mlgen
 
 
 @pytest.mark.parametrize("spec", example_specs(), ids=lambda p: p.parent.name)

@@ -10,27 +10,27 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
+from pydantic import ConfigDict, Field, StringConstraints, field_validator, model_validator
 
 from mlgen import layout
-from mlgen.spec.fieldtypes import Branch, Change, Cron, Duration, Number, Timeout, refuse
+from mlgen.spec.fieldtypes import Branch, Change, Cron, Duration, Label, Number, RelPath, Timeout, refuse
+from mlgen.spec.fieldtypes import Model as Model  # re-exported: every spec model's base
 from mlgen.spec.fieldtypes import duration_minutes as duration_minutes  # re-exported: the plan reads timeouts through it
 from mlgen.spec.fieldtypes import duration_seconds as duration_seconds
+from mlgen.spec.targetsettings import PinnedAction as PinnedAction  # re-exported: the public API names these here
+from mlgen.spec.targetsettings import Target as Target
+from mlgen.spec.targetsettings import Targets as Targets
 
 NAME_PATTERN = r"^[a-z][a-z0-9_-]{0,39}$"
 ENV_NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]{0,99}$"
 SECRET_PATTERN = r"^[A-Z_][A-Z0-9_]{0,99}$"
-PATH_PATTERN = r"^[A-Za-z0-9_.@+-][A-Za-z0-9_.@+/-]{0,299}$"
 GLOB_PATTERN = r"^[A-Za-z0-9_.@+*?\[\]-][A-Za-z0-9_.@+*?\[\]/-]{0,299}$"
-LABEL_PATTERN = r"^[A-Za-z0-9_.-]{1,100}$"
 MODEL_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$"
 
 Name = Annotated[str, StringConstraints(pattern=NAME_PATTERN)]
 EnvName = Annotated[str, StringConstraints(pattern=ENV_NAME_PATTERN)]
 SecretName = Annotated[str, StringConstraints(pattern=SECRET_PATTERN)]
-RelPath = Annotated[str, StringConstraints(pattern=PATH_PATTERN)]
 Glob = Annotated[str, StringConstraints(pattern=GLOB_PATTERN)]
-Label = Annotated[str, StringConstraints(pattern=LABEL_PATTERN)]
 ModelName = Annotated[str, StringConstraints(pattern=MODEL_PATTERN)]
 MatrixValue = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.-]{1,64}$")]
 Text = Annotated[str, StringConstraints(min_length=1, max_length=20000)]
@@ -46,10 +46,6 @@ def _portable_text(value: str) -> str:
     if "\x00" in value:
         raise ValueError("NUL characters cannot be passed to a shell")
     return value
-
-
-class Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=False)
 
 
 class Triggers(Model):
@@ -321,49 +317,6 @@ Stage = Annotated[
     ValidateStage | TrainStage | EvaluateStage | RegisterStage | CanaryStage,
     Field(discriminator="kind"),
 ]
-
-
-ActionPin = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{40}$")]
-Image = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._/:@-]{0,254}$")]
-
-
-class PinnedAction(Model):
-    """A newer commit of an action mlgen emits (e.g. the one Dependabot proposes)."""
-
-    sha: ActionPin = Field(description="The full 40-hex commit SHA the workflow runs.")
-    version: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,40}$")] | None = Field(
-        None, description="The release tag of that commit, written as a comment after `uses:` (e.g. v7.0.2).")
-
-
-class Target(Model):
-    path: RelPath
-    overrides: dict[str, dict[str, Any]] = Field(
-        default_factory=dict, description="Per-job patches: {job id: {dotted.key.path: value}}; null deletes a key.")
-    runners: dict[Label, list[Label]] = Field(default_factory=dict, description="Map spec runner labels to this target's labels.")
-    # One model for all targets (Python specs build each with `Target(...)`); `Targets` checks the owner.
-    actions: dict[Annotated[str, StringConstraints(pattern=r"^actions/[a-z-]+$")], ActionPin | PinnedAction] = Field(
-        default_factory=dict, description="github: bump an emitted action, e.g. {actions/checkout: {sha: <40 hex>, version: v7.0.2}}.")
-    actionlint: bool = Field(True, description="github: write .github/actionlint.yaml with the self-hosted labels used.")
-    agent: Literal["venv", "docker"] = Field("venv", description="jenkins: a venv of the agent's python3.X, or a docker image.")
-    image: Image | None = Field(None, description="gitlab, jenkins: the image (default: python:<python>-slim-bookworm).")
-
-
-TARGET_ONLY = {"actions": ("github",), "actionlint": ("github",), "agent": ("jenkins",), "image": ("gitlab", "jenkins")}
-
-
-class Targets(Model):
-    github: Target | None = None
-    gitlab: Target | None = None
-    jenkins: Target | None = None
-
-    @model_validator(mode="after")
-    def _settings_of_their_target(self) -> Targets:
-        for name, target in (("github", self.github), ("gitlab", self.gitlab), ("jenkins", self.jenkins)):
-            for field in sorted(target.model_fields_set if target is not None else ()):
-                if name not in TARGET_ONLY.get(field, (name,)):
-                    raise refuse(f"targets.{name}.{field}: `{field}` is a setting of {' and '.join(TARGET_ONLY[field])} only",
-                                 f"move it under targets.{TARGET_ONLY[field][0]}")
-        return self
 
 
 CREDENTIAL_PATTERN = r"^[A-Za-z0-9_.-]{1,100}$"

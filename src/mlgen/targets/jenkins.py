@@ -322,7 +322,7 @@ def _line(keyword: str, argument: Groovy) -> Line:
 
 def _agent(label: str | None, image: str | None) -> Node:
     """The stage's agent: by label, or any; with `agent: docker`, the image on an agent with that label."""
-    labels = [_line("label", lit(label))] if label else []
+    labels: list[Node] = [_line("label", lit(label))] if label else []
     if image is not None:
         return Block(Groovy("agent"), [Block(Groovy("docker"), [_line("image", lit(image)), *labels])])
     return Block(Groovy("agent"), labels) if labels else Line(Groovy("agent any"))

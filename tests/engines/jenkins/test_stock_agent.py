@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.support import run_mlgen
 from tests.engines.jenkins.agent import STOCK_PATH, externally_managed_marker
 from tests.engines.jenkins.runner import run_jenkinsfile
 from tests.gitrepo import init_and_commit
+from tests.support import run_mlgen
 
 pytestmark = pytest.mark.engine
 
