@@ -72,7 +72,8 @@ def output_paths(pipeline: Pipeline, source: Source | None = None) -> list[str]:
     return [t.path for t in enabled.values()] + [c.path for c, _ in _companions(the_plan, enabled, faces)]
 
 
-# The targets that write a file beside their config (its body unheaded), and whose settings it follows.
+# The targets that may write a file beside their config: their jobs are built even under `--target`,
+# since every header lists every file the spec writes.
 _COMPANION_OWNERS = ("github",)
 
 
