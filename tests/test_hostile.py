@@ -25,7 +25,7 @@ from mlgen.drift import header
 from mlgen.errors import SpecError
 from mlgen.spec.load import load
 from mlgen.targets import yamlout
-from mlgen.targets.jenkins import SHELL_PREAMBLE
+from mlgen.targets.jenkins import SHELL_PREAMBLE, VENV_ENV
 from tests import hostile
 from tests.support import require_tool
 
@@ -79,7 +79,7 @@ def _groovy_values(tmp: str) -> dict[tuple[str, str], set[str]]:
     values = proc.stdout.decode("utf-8").split("\0")[:-1]
     assert len(values) == len(literals)
     # every `sh` body starts with the bash preamble that gives it the other targets' shell semantics
-    value_of = {lit: v.removeprefix(SHELL_PREAMBLE) for lit, v in zip(literals, values)}
+    value_of = {lit: v.removeprefix(SHELL_PREAMBLE).removeprefix(VENV_ENV) for lit, v in zip(literals, values)}
     return {key: {value_of[lit] for lit in lits} for key, lits in cases.items()}
 
 

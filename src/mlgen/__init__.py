@@ -13,8 +13,9 @@ if TYPE_CHECKING:
 __version__ = "0.1.0"
 
 __all__ = [
-    "Approval", "Baseline", "Cache", "CanaryStage", "Credentials", "Defaults", "EvaluateStage", "Gate", "Pipeline",
-    "RegisterStage", "RegistryCommands", "Report", "Target", "Targets", "Threshold", "TrainStage", "Triggers", "ValidateStage",
+    "Approval", "Baseline", "Cache", "CanaryStage", "Credentials", "Defaults", "EvaluateStage", "Gate", "PinnedAction",
+    "Pipeline", "RegisterStage", "RegistryCommands", "Report", "Target", "Targets", "Threshold", "TrainStage", "Triggers",
+    "ValidateStage",
     "compile_pipeline", "load_pipeline", "__version__",
 ]
 

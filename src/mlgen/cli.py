@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from enum import Enum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -16,6 +16,9 @@ app = typer.Typer(
     help="Compile one ML pipeline spec (validate, train, evaluate, register, canary) into native "
          "GitHub Actions, GitLab CI and Jenkins configs.",
 )
+
+if TYPE_CHECKING:
+    from mlgen.spec.models import Pipeline
 
 SpecArg = Annotated[Path, typer.Argument(help="The spec: mlgen.yaml, or a Python file that builds a Pipeline.")]
 PyTimeoutOpt = Annotated[float | None, typer.Option(
@@ -137,8 +140,14 @@ def compile_(
     write_all([(base / o.path, o.text) for o in outputs], root=base, spec=spec)
     for o in outputs:
         print(f"wrote {base / o.path}")
-    _note_orphans(base, spec.name, [t.path for t in pipeline.enabled_targets().values()])
+    _note_orphans(base, spec.name, _output_paths(pipeline))
     return 0
+
+
+def _output_paths(pipeline: Pipeline) -> list[str]:
+    from mlgen.compile.compiler import output_paths
+
+    return output_paths(pipeline)
 
 
 def _note_orphans(base: Path, spec_name: str, current: list[str]) -> None:
@@ -161,7 +170,7 @@ def check(spec: SpecArg = Path("mlgen.yaml"), target: TargetOpt = None, python_t
     spec = _default_spec(spec)
     pipeline, outputs = _compile(spec, target, python_timeout)
     drifts = drift.compare(spec.parent, outputs)
-    drifts += drift.orphaned(spec.parent, spec.name, [t.path for t in pipeline.enabled_targets().values()])
+    drifts += drift.orphaned(spec.parent, spec.name, _output_paths(pipeline))
     if drifts:
         command = "mlgen compile" + ("" if str(spec) == "mlgen.yaml" else f" {sh_quote(str(spec))}")
         raise DriftFound(drift.report(drifts, command))

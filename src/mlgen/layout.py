@@ -11,6 +11,8 @@ from __future__ import annotations
 ROOT = ".mlgen"
 # Where each target's config lives unless the spec says otherwise.
 DEFAULT_PATHS = {"github": ".github/workflows/mlgen.yml", "gitlab": ".gitlab-ci.yml", "jenkins": "Jenkinsfile"}
+# Written beside a GitHub workflow when it runs on self-hosted labels: where actionlint reads its config.
+ACTIONLINT_PATH = ".github/actionlint.yaml"
 REPORTS_DIR = f"{ROOT}/reports"
 REPORT_DIR = f"{ROOT}/report"  # `mlgen report`: report.md, report.json, description.txt
 CACHE_STAMPS = f"{ROOT}/cache"

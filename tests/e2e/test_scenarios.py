@@ -149,26 +149,58 @@ class HealthService:
         self.server.server_close()
 
 
+def _mlflow_server(db: Path, root: Path) -> str:
+    """`mlflow server` on loopback over `db`, stopped when the test process ends."""
+    import atexit
+    import time
+    import urllib.request
+
+    from tests.runtime.conftest import _stop, free_port
+
+    port = free_port()
+    log = (root / "mlflow-server.log").open("w")
+    proc = subprocess.Popen([sys.executable, "-m", "mlflow", "server", "--backend-store-uri", f"sqlite:///{db}",
+                             "--host", "127.0.0.1", "--port", str(port), "--workers", "1"],
+                            stdout=log, stderr=subprocess.STDOUT, start_new_session=True, cwd=root)
+    atexit.register(_stop, proc)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 300  # slow to start on a busy 2-core machine
+    while True:
+        try:
+            with urllib.request.urlopen(f"{url}/health", timeout=2) as response:
+                if response.status == 200:
+                    return url
+        except OSError:
+            pass
+        if proc.poll() is not None or time.monotonic() > deadline:
+            raise AssertionError(f"mlflow server did not start:\n{(root / 'mlflow-server.log').read_text()[-3000:]}")
+        time.sleep(0.5)
+
+
 class Project:
     """A copy of examples/churn as its own repository, registry and deployment log."""
 
-    def __init__(self, root: Path, registry_template: Path, bake: str = "1s", canary_timeout: str | None = None) -> None:
+    def __init__(self, root: Path, registry_template: Path, bake: str = "1s", canary_timeout: str | None = None,
+                 server: bool = False) -> None:
         self.root = root
         self.repo = root / "repo"
         shutil.copytree(EXAMPLES / "churn", self.repo, ignore=shutil.ignore_patterns(".mlgen", "model", "metrics.json", "__pycache__"))
         self.db = root / "mlflow.db"
-        self.uri = f"sqlite:///{self.db}"
         self.deploy_log = root / "deploy.log"
         self.runs = 0  # pipelines run on this copy
+        shutil.copy(registry_template, self.db)
+        with contextlib.closing(sqlite3.connect(self.db)) as db, db:
+            db.execute("UPDATE experiments SET artifact_location = ? WHERE name = 'mlgen-churn'", (str(root / "artifacts"),))
+        # `server`: the registry over HTTP, as jobs reach it in production. Jobs install only the
+        # registry client (mlflow-skinny), which cannot open a SQLite registry; engines whose jobs
+        # run in an environment of their own (Jenkins' stage venvs) need the server.
+        self.uri = _mlflow_server(self.db, root) if server else f"sqlite:///{self.db}"
         spec = self.repo / "mlgen.yaml"
         text = spec.read_text().replace("https://mlflow.example.com", self.uri)
         timeout = f"\n    timeout: {canary_timeout}" if canary_timeout else ""
         text = text.replace("bake: 10m", f"bake: {bake}\n    interval: 1s{timeout}")
         spec.write_text(text)
         subprocess.run([sys.executable, "-m", "mlgen", "compile"], cwd=self.repo, check=True, capture_output=True)
-        shutil.copy(registry_template, self.db)
-        with contextlib.closing(sqlite3.connect(self.db)) as db, db:
-            db.execute("UPDATE experiments SET artifact_location = ? WHERE name = 'mlgen-churn'", (str(root / "artifacts"),))
         init_and_commit(self.repo, "churn")
 
     def champion(self) -> str | None:
@@ -246,14 +278,15 @@ def registry_template(folder: Path) -> Path:
 
 def run_engine(engine: str, root: Path, template: Path) -> dict[str, dict[str, Any]]:
     results: dict[str, dict[str, Any]] = {}
-    project = Project(root / "shared", template)
+    server = engine == "jenkins"
+    project = Project(root / "shared", template, server)
     for scenario in selected():
         if engine not in scenario.engines:
             results[scenario.name] = {**dict.fromkeys(STAGES, NA), "_champion_changed": scenario.champion_changes,
                                       "_deployments": None, "_log": scenario.held_elsewhere, "_evidence_missing": []}
             continue
         if scenario.name in FRESH_PROJECT:
-            project = Project(root / re.sub(r"\W+", "-", scenario.name), template, scenario.bake, scenario.canary_timeout)
+            project = Project(root / re.sub(r"\W+", "-", scenario.name), template, scenario.bake, scenario.canary_timeout, server)
         if scenario.broken_data:
             project.break_data()
         if scenario.strong_champion:

@@ -6,12 +6,13 @@ Pure: it returns texts and paths; `writer` is the only place that touches the di
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from mlgen import __version__, targets
 from mlgen.compile import overrides, plan
 from mlgen.drift import header
 from mlgen.errors import MlgenError, OutputInvalid, SpecError
+from mlgen.spec.source import locate
 from mlgen.targets.escape import sh_quote
 
 if TYPE_CHECKING:
@@ -35,14 +36,17 @@ def compile_pipeline(pipeline: Pipeline, *, spec_name: str, spec_bytes: bytes,
         raise MlgenError(f"target `{unknown[0]}` is not enabled in the spec's `targets:` "
                          f"(enabled: {', '.join(enabled) or 'none'})")
     the_plan = plan.build(pipeline, __version__, source)
-    all_outputs = tuple((name, settings.path) for name, settings in enabled.items())
+    faces = {name: _faces(targets.get(name), the_plan, settings, source)
+             for name, settings in enabled.items() if not only or name in only or name in _COMPANION_OWNERS}
+    companions = _companions(the_plan, enabled, faces)
+    all_outputs = tuple((name, settings.path) for name, settings in enabled.items()) + tuple((c.target, c.path) for c, _ in companions)
     command = f"mlgen compile {sh_quote(spec_name)}"
     outputs = []
     for name, settings in enabled.items():
         if only and name not in only:
             continue
         target = targets.get(name)
-        body, problems = _emit(target, the_plan, settings, source)
+        body, problems = _emit(target, the_plan, settings, faces[name], source)
         if problems:
             located = overrides.output_problems(name, problems, settings.overrides, source)
             if located:
@@ -51,15 +55,57 @@ def compile_pipeline(pipeline: Pipeline, *, spec_name: str, spec_bytes: bytes,
         text = header.render(name, body, version=__version__, spec=spec_name, spec_bytes=spec_bytes,
                              outputs=all_outputs, command=command)
         outputs.append(Output(name, settings.path, text))
+    for companion, owner in companions:
+        if only and owner not in only:
+            continue
+        text = header.render(companion.target, companion.text, version=__version__, spec=spec_name, spec_bytes=spec_bytes,
+                             outputs=all_outputs, command=command)
+        outputs.append(Output(companion.target, companion.path, text))
     return outputs
 
 
-def _emit(target: targets.Target, the_plan: plan.Plan, settings: TargetSettings,
-          source: Source | None) -> tuple[str, list[str]]:
-    """The target's text and its validator's problems, with the user's overrides applied here, once."""
-    jobs = target.jobs(the_plan, settings)
+def output_paths(pipeline: Pipeline, source: Source | None = None) -> list[str]:
+    """Every file the spec writes, whichever targets one compile asks for."""
+    enabled = pipeline.enabled_targets()
+    the_plan = plan.build(pipeline, __version__, source)
+    faces = {name: _faces(targets.get(name), the_plan, enabled[name], source) for name in _COMPANION_OWNERS if name in enabled}
+    return [t.path for t in enabled.values()] + [c.path for c, _ in _companions(the_plan, enabled, faces)]
+
+
+# The targets that may write a file beside their config: their jobs are built even under `--target`,
+# since every header lists every file the spec writes.
+_COMPANION_OWNERS = ("github",)
+
+
+def _companions(the_plan: plan.Plan, enabled: dict[str, TargetSettings],
+                faces: dict[str, dict[str, dict[str, Any]]]) -> list[tuple[Output, str]]:
+    """Files a target writes beside its config, each with its owner: GitHub's `.github/actionlint.yaml`,
+    when the workflow (after overrides) runs on self-hosted labels for actionlint to learn."""
+    from mlgen.targets import actionlint
+
+    github = enabled.get("github")
+    if github is None or not actionlint.wanted(github, faces["github"]):
+        return []
+    return [(Output(actionlint.NAME, actionlint.PATH, actionlint.emit(faces["github"])), "github")]
+
+
+def _faces(target: targets.Target, the_plan: plan.Plan, settings: TargetSettings,
+           source: Source | None) -> dict[str, dict[str, Any]]:
+    """The target's jobs by id with the user's overrides applied here, once."""
+    try:
+        jobs = target.jobs(the_plan, settings)
+    except targets.SettingRefused as refused:
+        raise SpecError([locate(source, refused.loc, refused.message, refused.hint)]) from None
     overrides.apply(target.NAME, jobs, settings.overrides, source)
+    return jobs
+
+
+def _emit(target: targets.Target, the_plan: plan.Plan, settings: TargetSettings,
+          jobs: dict[str, dict[str, Any]], source: Source | None) -> tuple[str, list[str]]:
+    """The target's text and its validator's problems, from the overridden jobs."""
     try:
         return target.emit_checked(the_plan, settings, jobs)
     except overrides.Refused as refused:
         raise SpecError(overrides.located(target.NAME, refused.misfits, source)) from None
+    except targets.SettingRefused as refused:
+        raise SpecError([locate(source, refused.loc, refused.message, refused.hint)]) from None

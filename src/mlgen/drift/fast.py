@@ -65,7 +65,7 @@ def orphans(base: str, spec_name: str, outputs: list[str]) -> list[str]:
     current = {_key(base, rel) for rel in outputs}
     seen: set[str] = set()
     found: list[str] = []
-    queue = list(header.DEFAULT_PATHS.values()) + _workflows(base)
+    queue = list(header.DEFAULT_PATHS.values()) + [header.ACTIONLINT_PATH] + _workflows(base)
     while queue and len(seen) < 1000:
         rel = queue.pop(0)
         key = _key(base, rel)

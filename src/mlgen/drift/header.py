@@ -21,9 +21,11 @@ except ImportError:
     except ImportError:  # an interpreter built without the builtin hashes
         from hashlib import sha256  # type: ignore[assignment,unused-ignore]
 
-COMMENT = {"github": "#", "gitlab": "#", "jenkins": "//"}
+COMMENT = {"github": "#", "gitlab": "#", "jenkins": "//", "actionlint": "#"}
 # `check` also looks at the default paths for files a spec no longer writes.
 DEFAULT_PATHS = layout.DEFAULT_PATHS
+# Written beside a GitHub workflow: where actionlint reads its config.
+ACTIONLINT_PATH = layout.ACTIONLINT_PATH
 HEADER_CHARS = 4096  # the header always sits in the first 4 KiB
 _SEAL = " seal="
 _SAFE = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-~/")

@@ -10,13 +10,15 @@ import math
 import re
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BeforeValidator, WithJsonSchema
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, StringConstraints, WithJsonSchema
 from pydantic_core import PydanticCustomError
 
 from mlgen import duration
 from mlgen.spec import values
 
 BRANCH_PATTERN = r"^[A-Za-z0-9_][A-Za-z0-9_./-]{0,199}$"
+PATH_PATTERN = r"^[A-Za-z0-9_.@+-][A-Za-z0-9_.@+/-]{0,299}$"
+LABEL_PATTERN = r"^[A-Za-z0-9_.-]{1,100}$"
 DURATION_PATTERN = duration.PATTERN
 CRON_FIELD = r"[0-9A-Za-z*/,-]+"
 CRON_PATTERN = rf"^{CRON_FIELD} {CRON_FIELD} {CRON_FIELD} {CRON_FIELD} {CRON_FIELD}$"
@@ -114,3 +116,13 @@ def duration_seconds(value: str) -> float:
 
 def duration_minutes(value: str) -> int:
     return max(1, math.ceil(duration_seconds(value) / 60))  # timeouts are whole minutes; never round down
+
+
+RelPath = Annotated[str, StringConstraints(pattern=PATH_PATTERN)]
+Label = Annotated[str, StringConstraints(pattern=LABEL_PATTERN)]
+
+
+class Model(BaseModel):
+    """The base of every spec model: unknown keys are errors, and a read spec never changes."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=False)

@@ -10,27 +10,27 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
+from pydantic import ConfigDict, Field, StringConstraints, field_validator, model_validator
 
 from mlgen import layout
-from mlgen.spec.fieldtypes import Branch, Change, Cron, Duration, Number, Timeout, refuse
+from mlgen.spec.fieldtypes import Branch, Change, Cron, Duration, Label, Number, RelPath, Timeout, refuse
+from mlgen.spec.fieldtypes import Model as Model  # re-exported: every spec model's base
 from mlgen.spec.fieldtypes import duration_minutes as duration_minutes  # re-exported: the plan reads timeouts through it
 from mlgen.spec.fieldtypes import duration_seconds as duration_seconds
+from mlgen.spec.targetsettings import PinnedAction as PinnedAction  # re-exported: the public API names these here
+from mlgen.spec.targetsettings import Target as Target
+from mlgen.spec.targetsettings import Targets as Targets
 
 NAME_PATTERN = r"^[a-z][a-z0-9_-]{0,39}$"
 ENV_NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]{0,99}$"
 SECRET_PATTERN = r"^[A-Z_][A-Z0-9_]{0,99}$"
-PATH_PATTERN = r"^[A-Za-z0-9_.@+-][A-Za-z0-9_.@+/-]{0,299}$"
 GLOB_PATTERN = r"^[A-Za-z0-9_.@+*?\[\]-][A-Za-z0-9_.@+*?\[\]/-]{0,299}$"
-LABEL_PATTERN = r"^[A-Za-z0-9_.-]{1,100}$"
 MODEL_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$"
 
 Name = Annotated[str, StringConstraints(pattern=NAME_PATTERN)]
 EnvName = Annotated[str, StringConstraints(pattern=ENV_NAME_PATTERN)]
 SecretName = Annotated[str, StringConstraints(pattern=SECRET_PATTERN)]
-RelPath = Annotated[str, StringConstraints(pattern=PATH_PATTERN)]
 Glob = Annotated[str, StringConstraints(pattern=GLOB_PATTERN)]
-Label = Annotated[str, StringConstraints(pattern=LABEL_PATTERN)]
 ModelName = Annotated[str, StringConstraints(pattern=MODEL_PATTERN)]
 MatrixValue = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.-]{1,64}$")]
 Text = Annotated[str, StringConstraints(min_length=1, max_length=20000)]
@@ -46,10 +46,6 @@ def _portable_text(value: str) -> str:
     if "\x00" in value:
         raise ValueError("NUL characters cannot be passed to a shell")
     return value
-
-
-class Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=False)
 
 
 class Triggers(Model):
@@ -369,19 +365,6 @@ class Credentials(Model):
             raise refuse(f"`read` and `write` are the same secret `{self.read}`: code on pull/merge requests would get the "
                          "write credential", "give the read-only token a secret of its own")
         return self
-
-
-class Target(Model):
-    path: RelPath
-    overrides: dict[str, dict[str, Any]] = Field(
-        default_factory=dict, description="Per-job patches: {job id: {dotted.key.path: value}}; null deletes a key.")
-    runners: dict[Label, list[Label]] = Field(default_factory=dict, description="Map spec runner labels to this target's labels.")
-
-
-class Targets(Model):
-    github: Target | None = None
-    gitlab: Target | None = None
-    jenkins: Target | None = None
 
 
 CREDENTIAL_PATTERN = r"^[A-Za-z0-9_.-]{1,100}$"

@@ -10,6 +10,14 @@ if TYPE_CHECKING:
     from mlgen.spec.models import Target as TargetSettings
 
 
+class SettingRefused(Exception):
+    """A target setting the target cannot honour. Targets see no source: the compiler locates it at `loc`."""
+
+    def __init__(self, loc: tuple[str, ...], message: str, hint: str = "") -> None:
+        super().__init__(message)
+        self.loc, self.message, self.hint = loc, message, hint
+
+
 class Target(Protocol):
     NAME: str
     TITLE: str
@@ -28,6 +36,7 @@ class Target(Protocol):
     def notes(self, plan: Plan) -> list[str]: ...
 
 
+# `actionlint` is no target: the compiler writes its file beside the GitHub workflow.
 MODULES = {"github": "mlgen.targets.github", "gitlab": "mlgen.targets.gitlab", "jenkins": "mlgen.targets.jenkins"}
 
 

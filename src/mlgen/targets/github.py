@@ -8,10 +8,10 @@ from typing import TYPE_CHECKING, Any
 
 from mlgen.compile.names import approval_environment
 from mlgen.compile.plan import LEG_SEPARATOR
-from mlgen.targets import github_reviewers, retry, yamlout
+from mlgen.targets import SettingRefused, github_reviewers, retry, yamlout
+from mlgen.targets import pins as pinning
 from mlgen.targets.escape import gha_string, sh_quote
 from mlgen.targets.install import install_line, project_setup
-from mlgen.targets.pins import ACTIONS
 
 if TYPE_CHECKING:
     from mlgen.compile.plan import Artifact, Command, Job, Plan, When
@@ -40,23 +40,34 @@ def emit_checked(plan: Plan, settings: Settings, jobs: dict[str, dict[str, Any]]
     from mlgen.targets import schemas
 
     workflow = document(plan, settings, jobs)
-    text = _render(workflow)
+    text = _render(workflow, settings)
     return text, schemas.validate("github-workflows", yamlout.as_read_back(workflow, text))
 
 
-def _render(workflow: dict[str, Any]) -> str:
-    return _version_comments(yamlout.dump(workflow))
+def _render(workflow: dict[str, Any], settings: Settings) -> str:
+    return _version_comments(yamlout.dump(workflow), _pins(settings))
+
+
+def _pins(settings: Settings) -> dict[str, pinning.Pin]:
+    """The default pins with the spec's `targets.github.actions` bumps applied."""
+    try:
+        return pinning.resolve(settings.actions)
+    except pinning.UnknownAction as unknown:
+        known = ", ".join(p.repo for p in pinning.ACTIONS.values())
+        raise SettingRefused(("targets", "github", "actions", str(unknown)), f"targets.github.actions: mlgen emits no `{unknown}` action",
+                             f"the actions mlgen emits: {known}") from None
 
 
 def jobs(plan: Plan, settings: Settings) -> dict[str, dict[str, Any]]:
     """The workflow's jobs by id, approval jobs included: what overrides patch."""
     out: dict[str, dict[str, Any]] = {}
+    pins = _pins(settings)
     for job in plan.jobs:
         if job.cache is not None and publishes(plan):
             job = _without_cache(job)  # train from scratch: see `publishes`
         if job.approval_id:
             out[job.approval_id] = _approval(job, plan, settings)
-        out[job.id] = _job(job, plan, settings)
+        out[job.id] = _job(job, plan, settings, pins)
     return out
 
 
@@ -88,9 +99,9 @@ def _workflow_concurrency(plan: Plan) -> dict[str, Any]:
     }
 
 
-def _version_comments(text: str) -> str:
+def _version_comments(text: str, pins: dict[str, pinning.Pin]) -> str:
     """`uses: repo@sha  # v1.2.3`: the SHA is what runs, the comment is for humans and updaters."""
-    by_uses = {pin.uses: pin.version for pin in ACTIONS.values()}
+    by_uses = {pin.uses: pin.version for pin in pins.values()}
     lines = []
     for line in text.split("\n"):
         uses = line.partition("uses: ")[2]
@@ -140,7 +151,7 @@ def _head(title: str, needs: list[str], job: Job, plan: Plan, settings: Settings
     return out
 
 
-def _job(job: Job, plan: Plan, settings: Settings) -> dict[str, Any]:
+def _job(job: Job, plan: Plan, settings: Settings, pins: dict[str, pinning.Pin]) -> dict[str, Any]:
     out = _head(job.title, [*job.needs, *filter(None, [job.approval_id])], job, plan, settings)
     out["permissions"] = {"contents": "read"}
     if job.report is not None:
@@ -164,7 +175,7 @@ def _job(job: Job, plan: Plan, settings: Settings) -> dict[str, Any]:
     env_vars.update(job.env)
     if env_vars:
         out["env"] = env_vars
-    out["steps"] = _steps(job, plan)
+    out["steps"] = _steps(job, plan, pins)
     return out
 
 
@@ -204,19 +215,20 @@ def _condition(when: When, plan: Plan, self_hosted: bool = False) -> str | None:
     return " && ".join(parts) or None
 
 
-def _steps(job: Job, plan: Plan) -> list[dict[str, Any]]:
+def _steps(job: Job, plan: Plan, pins: dict[str, pinning.Pin]) -> list[dict[str, Any]]:
     steps: list[dict[str, Any]] = [
-        _uses("Check out", "checkout", {"persist-credentials": False}),
-        _setup_python(job, plan),
+        _uses("Check out", pins["checkout"], {"persist-credentials": False}),
+        _setup_python(job, plan, pins["setup-python"]),
     ]
     if plan.installer == "uv" and (job.install or (plan.setup and job.needs_project_setup)):
-        steps.append(_uv_cache(plan))
+        steps.append(_uv_cache(plan, pins))
     if job.cache:
         key = "-".join([job.cache.prefix, "${{ runner.os }}", *(f"${{{{ matrix.{k.lower()} }}}}" for k, _ in job.matrix),
                         "${{ hashFiles(" + ", ".join(gha_string(f) for f in job.cache.key_files) + ") }}"])
-        steps.append({"id": "cache", **_uses("Restore training outputs", "cache", {"path": _lines(job.cache.paths), "key": key})})
+        steps.append({"id": "cache", **_uses("Restore training outputs", pins["cache"], {"path": _lines(job.cache.paths), "key": key})})
     # The report reads what earlier jobs handed on; a job that never ran handed on nothing.
-    steps.extend(_report_download(a) if job.report else _download(a) for a in job.downloads if _handed_on(a, plan))
+    steps.extend(_report_download(a, pins) if job.report else _download(a, pins["download-artifact"])
+                 for a in job.downloads if _handed_on(a, plan))
     if job.install:
         steps.append({"name": "Install mlgen", "run": retry.wrap(install_line(job.install, plan.installer), job.retries)})
     if plan.setup and job.needs_project_setup:
@@ -226,10 +238,10 @@ def _steps(job: Job, plan: Plan) -> list[dict[str, Any]]:
         steps.append({"name": "Set up the project", **miss, "run": retry.wrap(setup or "", job.retries)})
     steps.extend(_report_step(job, plan) if job.report else _command(c, job) for c in job.commands)
     if job.upload:
-        steps.append({**_upload(job.upload, job), **({"name": "Upload the report"} if job.report else {})})
+        steps.append({**_upload(job.upload, job, pins["upload-artifact"]), **({"name": "Upload the report"} if job.report else {})})
     if job.report_inputs and _handed_on(job.report_inputs, plan):
         # Also when the job failed: a failed gate is what the report must show.
-        upload = _upload(job.report_inputs, job)
+        upload = _upload(job.report_inputs, job, pins["upload-artifact"])
         upload["with"]["if-no-files-found"] = "ignore"  # a failed job may not have written them all
         steps.append({"name": "Upload report inputs", "if": "${{ !cancelled() }}", **{k: v for k, v in upload.items() if k != "name"}})
     return steps
@@ -242,9 +254,10 @@ def _handed_on(artifact: Artifact, plan: Plan) -> bool:
     return not (producer.report_inputs == artifact and producer.cache is not None)
 
 
-def _report_download(artifact: Artifact) -> dict[str, Any]:
+def _report_download(artifact: Artifact, pins: dict[str, pinning.Pin]) -> dict[str, Any]:
     # A job that never ran (a data check stopped the run) handed on nothing: report without it.
-    return {**_download(artifact), "name": f"Download {artifact.producer} report inputs", "continue-on-error": True}
+    return {**_download(artifact, pins["download-artifact"]), "name": f"Download {artifact.producer} report inputs",
+            "continue-on-error": True}
 
 
 def _report_step(job: Job, plan: Plan) -> dict[str, Any]:
@@ -254,25 +267,25 @@ def _report_step(job: Job, plan: Plan) -> dict[str, Any]:
     return {"name": "report", "run": reportjob.script(plan, job), "env": {"GITHUB_TOKEN": "${{ github.token }}"}}
 
 
-def _setup_python(job: Job, plan: Plan) -> dict[str, Any]:
+def _setup_python(job: Job, plan: Plan, pin: pinning.Pin) -> dict[str, Any]:
     with_: dict[str, Any] = {"python-version": plan.python}
     if plan.installer == "pip" and plan.requirements and (job.install or (plan.setup and job.needs_project_setup)):
         # pip's download cache, keyed on the requirement files (setup-python fails if none exists).
         with_["cache"] = "pip"
         with_["cache-dependency-path"] = _lines(plan.requirements)
-    return _uses("Set up Python", "setup-python", with_)
+    return _uses("Set up Python", pin, with_)
 
 
-def _uv_cache(plan: Plan) -> dict[str, Any]:
+def _uv_cache(plan: Plan, pins: dict[str, pinning.Pin]) -> dict[str, Any]:
     """uv's download cache (setup-python caches pip's only), keyed like it: Python and requirement files."""
     prefix = f"uv-${{{{ runner.os }}}}-{plan.python}-"
     files = ", ".join(gha_string(f) for f in plan.requirements)
     key = prefix + ("${{ hashFiles(" + files + ") }}" if plan.requirements else "none")
-    return _uses("Cache uv downloads", "cache", {"path": "~/.cache/uv", "key": key, "restore-keys": prefix})
+    return _uses("Cache uv downloads", pins["cache"], {"path": "~/.cache/uv", "key": key, "restore-keys": prefix})
 
 
-def _uses(name: str, action: str, with_: dict[str, Any]) -> dict[str, Any]:
-    return {"name": name, "uses": f"{ACTIONS[action].uses}", "with": with_}
+def _uses(name: str, pin: pinning.Pin, with_: dict[str, Any]) -> dict[str, Any]:
+    return {"name": name, "uses": pin.uses, "with": with_}
 
 
 def _command(command: Command, job: Job) -> dict[str, Any]:
@@ -289,12 +302,12 @@ def _command(command: Command, job: Job) -> dict[str, Any]:
     return step
 
 
-def _download(artifact: Artifact) -> dict[str, Any]:
+def _download(artifact: Artifact, pin: pinning.Pin) -> dict[str, Any]:
     with_: dict[str, Any] = {"pattern": artifact.leg_pattern, "merge-multiple": True} if artifact.matrix_keys else {"name": artifact.name}
     root = _upload_root(artifact.paths)
     if root:
         with_["path"] = root
-    return _uses(f"Download {artifact.name} outputs", "download-artifact", with_)
+    return _uses(f"Download {artifact.name} outputs", pin, with_)
 
 
 def _upload_root(paths: tuple[str, ...]) -> str:
@@ -309,9 +322,9 @@ def _upload_root(paths: tuple[str, ...]) -> str:
     return "/".join(common)
 
 
-def _upload(artifact: Artifact, job: Job) -> dict[str, Any]:
+def _upload(artifact: Artifact, job: Job, pin: pinning.Pin) -> dict[str, Any]:
     name = LEG_SEPARATOR.join([artifact.name, *(f"${{{{ matrix.{k.lower()} }}}}" for k in artifact.matrix_keys)])
-    return _uses(f"Upload {artifact.name} outputs", "upload-artifact",
+    return _uses(f"Upload {artifact.name} outputs", pin,
                  {"name": name, "path": _lines(artifact.paths), "if-no-files-found": "error", "include-hidden-files": True})
 
 

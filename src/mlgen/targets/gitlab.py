@@ -18,6 +18,7 @@ NAME = "gitlab"
 TITLE = "GitLab CI"
 NOT_MR = '$CI_PIPELINE_SOURCE != "merge_request_event"'
 PIP_CACHE = ".cache/pip"
+DEBIAN = "slim-bookworm"  # the image variant: slim, on Debian 12, the release stock agents run
 # Failure reasons that happen outside the job's script (the runner, the scheduler, the API, a
 # job that never started): retrying them never repeats a gate's decision or a registry write.
 INFRASTRUCTURE_FAILURES = ("runner_system_failure", "stuck_or_timeout_failure", "scheduler_failure", "api_failure",
@@ -44,11 +45,21 @@ def document(plan: Plan, settings: Settings, jobs_by_id: dict[str, dict[str, Any
     jobs_by_id = jobs(plan, settings) if jobs_by_id is None else jobs_by_id
     doc: dict[str, Any] = {"workflow": {"name": f"mlgen {plan.name}", "rules": _workflow_rules(plan)}}
     doc["stages"] = list(dict.fromkeys(_stage_of(job) for job in plan.jobs))
-    doc["default"] = {"image": f"python:{plan.python}", "interruptible": True, "cache": _pip_cache(plan)}
+    doc["default"] = {"image": image(plan, settings), "interruptible": True, "cache": _pip_cache(plan)}
     # pip's (or uv's) download cache lives in the project dir, the only place GitLab caches from.
     doc["variables"] = {**_cache_variables(plan), **{k: _variable(v) for k, v in plan.env}}
     doc.update(jobs_by_id)
     return doc
+
+
+def image(plan: Plan, settings: Settings) -> str:
+    """The spec's `targets.gitlab.image`, or the official Python image pinned to its Debian release:
+    `python:3.12` alone follows Debian's next release (and its system libraries) without notice."""
+    return getattr(settings, "image", None) or default_image(plan.python)
+
+
+def default_image(python: str) -> str:
+    return f"python:{python}-{DEBIAN}"
 
 
 def _stage_of(job: Job) -> str:

@@ -29,6 +29,7 @@ from mlgen.targets import cacheguard
 from mlgen.targets._common import installs_with_cache_guard
 from mlgen.targets.escape import groovy_single
 from mlgen.targets.install import UV_CACHE_JENKINS, install_line, project_setup
+from mlgen.targets.jenkins_env import VENV_ENV, docker_image, venv
 from mlgen.targets.jenkins_notes import notes as notes  # the Target protocol reads it here
 from mlgen.targets.jenkins_overrides import POST_CONDITIONS, PostCondition, View, check, face
 from mlgen.targets.jenkins_tree import Block, Groovy, Line, Node, block, call, ident, lit, nonempty, render
@@ -49,8 +50,9 @@ SHELL_PREAMBLE = "#!/bin/bash -xe\nset -o pipefail\n"
 
 
 def sh(script: str) -> Groovy:
-    """A script for the `sh` step, run by bash with errexit and pipefail like on the other targets."""
-    return block(SHELL_PREAMBLE + script)
+    """A script for the `sh` step, run by bash with errexit and pipefail like on the other targets,
+    with the stage's venv first on PATH."""
+    return block(SHELL_PREAMBLE + VENV_ENV + script)
 
 
 def jobs(plan: Plan, settings: Settings) -> dict[str, dict[str, Any]]:
@@ -63,7 +65,7 @@ def emit_checked(plan: Plan, settings: Settings, faces: dict[str, dict[str, Any]
     views, misfits = check(faces, settings.overrides)
     if misfits:
         raise Refused(misfits)
-    root = _pipeline(plan, views)
+    root = _pipeline(plan, views, docker_image(plan, settings))
     text = render(root)
     return text, check_tree(root) + validate(text)
 
@@ -102,7 +104,7 @@ def validate(text: str) -> list[str]:
     return ["the file must be one top-level `pipeline { }` block, ending in one newline"]
 
 
-def _pipeline(plan: Plan, views: dict[str, View]) -> Block:
+def _pipeline(plan: Plan, views: dict[str, View], image: str | None) -> Block:
     # pip's download cache per agent, outside the workspaces (cleaning one keeps it); pip expands `~`.
     cache = [] if "PIP_CACHE_DIR" in dict(plan.env) else [("PIP_CACHE_DIR", PIP_CACHE)]
     return Block(Groovy("pipeline")).add(
@@ -111,7 +113,7 @@ def _pipeline(plan: Plan, views: dict[str, View]) -> Block:
                                   Line(Groovy("disableConcurrentBuilds()"))]),
         nonempty("triggers", _cron(plan)),
         _environment([*cache, *plan.env]),
-        Block(Groovy("stages"), _stages(plan, views)),
+        Block(Groovy("stages"), _stages(plan, views, image)),
     )
 
 
@@ -128,7 +130,7 @@ def _cron(plan: Plan) -> list[Node]:
     return [Line(call("cron", Groovy(f"env.BRANCH_NAME == {groovy_single(plan.default_branch)} ? {spec} : ''")))]
 
 
-def _stages(plan: Plan, views: dict[str, View]) -> list[Node]:
+def _stages(plan: Plan, views: dict[str, View], image: str | None) -> list[Node]:
     rollbacks = {job.needs[0]: job for job in plan.jobs if job.kind == "rollback"}
     # The report is the evaluate stage's `post { always }`: a failed gate stops the stages.
     reports = {job.needs[0]: job for job in plan.jobs if job.report is not None}
@@ -146,7 +148,7 @@ def _stages(plan: Plan, views: dict[str, View]) -> list[Node]:
         own = _when(job.when, plan)
         inside = rollout is not None and (job.kind in ("register", "canary") or rollout.first in after[job.id])
         stage = _stage(job, plan, views[job.id], (rollbacks.get(job.id), reports.get(job.id)),
-                       [] if inside and rollout and own == rollout.when else own)
+                       [] if inside and rollout and own == rollout.when else own, image)
         if rollout is None or not inside:
             # independent of the rollout: it runs before it, under its own condition
             out.insert(out.index(rollout), stage) if rollout is not None else out.append(stage)
@@ -210,24 +212,25 @@ def _approval(job: Job, plan: Plan) -> Block:
     )
 
 
-def _stage(job: Job, plan: Plan, view: View, after: tuple[Job | None, Job | None], when: list[Groovy]) -> Block:
+def _stage(job: Job, plan: Plan, view: View, after: tuple[Job | None, Job | None], when: list[Groovy],
+           image: str | None) -> Block:
     steps = _steps(job, plan, view)
     stage = Block(call("stage", lit(job.title)))
     if job.matrix:
         inner = Block(Groovy("stages"), [Block(call("stage", lit(job.title)), [Block(Groovy("steps"), steps)])])
-        stage.add(Block(Groovy("matrix")).add(_axes(job), *_directives(job, view, when), inner))
+        stage.add(Block(Groovy("matrix")).add(_axes(job), *_directives(job, view, when, image), inner))
     else:
-        stage.add(*_directives(job, view, when), Block(Groovy("steps"), _within_step_timeout(job, view, steps)))
+        stage.add(*_directives(job, view, when, image), Block(Groovy("steps"), _within_step_timeout(job, view, steps)))
     return stage.add(_post(job, plan, view, *after))
 
 
-def _directives(job: Job, view: View, when: list[Groovy]) -> list[Node | None]:
+def _directives(job: Job, view: View, when: list[Groovy], image: str | None) -> list[Node | None]:
     """The stage's agent, when, options, environment and input, in that order."""
     # A canary step's approval is its approval stage's (`_Rollout.add`); `when` is what the
     # rollout stage around it does not already decide.
     approval = None if job.kind == "canary" else job.approval
     return [
-        _agent(view.agent),
+        _agent(view.agent, image),
         _when_block(when, before_input=bool(approval)),
         nonempty("options", _options(job, view)),
         _environment(list((view.environment or {}).items())),
@@ -257,7 +260,7 @@ def _steps(job: Job, plan: Plan, view: View) -> list[Node]:
     for command in job.commands:
         script = command.script
         if command.skip_on_cache_hit and job.cache is not None:
-            script = cacheguard.guard(script, job, project_setup(plan.setup, plan.installer, "python3"))
+            script = cacheguard.guard(script, job, project_setup(plan.setup, plan.installer, "python"))
         node = _with_secrets(_bindings(command), _line("sh", sh(script)))
         steps.append(_retry(attempts if command.retryable else None, node))
     if job.upload:
@@ -314,17 +317,14 @@ def _rollback(job: Job, plan: Plan) -> list[Node]:
 
 
 def _prepare(job: Job, plan: Plan) -> str:
-    lines = []
+    """The stage's venv, then mlgen and the project's set-up installed into it."""
+    lines = venv(plan.python)
     installs = installs_with_cache_guard(job)
-    setup = cacheguard.setup_outside_guard(job, project_setup(plan.setup, plan.installer, "python3")) if job.needs_project_setup else None
-    if installs or setup:
-        # No core Jenkins construct installs Python: assert the agent's version instead of guessing.
-        major, minor = plan.python.split(".")
-        lines.append(f"python3 -c 'import sys; sys.exit(sys.version_info[:2] != ({major}, {minor}) "
-                     f"and \"mlgen: this stage needs Python {plan.python} on the agent\")'")
+    # Inside the stage's venv the interpreter is `python` (the venv's), never the agent's.
+    setup = cacheguard.setup_outside_guard(job, project_setup(plan.setup, plan.installer, "python")) if job.needs_project_setup else None
     if (installs or setup) and plan.installer == "uv":
         lines.append(f'export UV_CACHE_DIR="${{UV_CACHE_DIR:-{UV_CACHE_JENKINS}}}" UV_LINK_MODE="${{UV_LINK_MODE:-copy}}"')
-    lines.extend(install_line(i, plan.installer, "python3") for i in installs)
+    lines.extend(install_line(i, plan.installer, "python") for i in installs)
     if setup:
         lines.append(setup)
     return "\n".join(lines)
@@ -337,8 +337,12 @@ def _line(keyword: str, argument: Groovy) -> Line:
     return Line(Groovy(f"{keyword} {argument}"))
 
 
-def _agent(label: str | None) -> Node:
-    return Block(Groovy("agent"), [_line("label", lit(label))]) if label else Line(Groovy("agent any"))
+def _agent(label: str | None, image: str | None) -> Node:
+    """The stage's agent: by label, or any; with `agent: docker`, the image on an agent with that label."""
+    labels: list[Node] = [_line("label", lit(label))] if label else []
+    if image is not None:
+        return Block(Groovy("agent"), [Block(Groovy("docker"), [_line("image", lit(image)), *labels])])
+    return Block(Groovy("agent"), labels) if labels else Line(Groovy("agent any"))
 
 
 def _timeout(minutes: int) -> Groovy:

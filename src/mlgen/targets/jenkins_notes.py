@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from mlgen.targets.jenkins_env import VENV
+
 if TYPE_CHECKING:
     from mlgen.compile.plan import Plan
 
 
 def notes(plan: Plan) -> list[str]:
-    out = ["python: no core Jenkins construct installs Python; each stage asserts the agent's `python3` version."]
+    out = [f"python: each stage makes its own venv ({VENV} in its workspace) with the agent's `python{plan.python}`; "
+           "nothing is installed into the agent's system Python."]
     if any(j.cache for j in plan.jobs):
         out.append("cache: core Jenkins has no cache; the agent workspace keeps outputs between builds and "
                    "`mlgen cache hit` reuses them when the content hash of the key files is unchanged.")

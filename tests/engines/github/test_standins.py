@@ -33,6 +33,7 @@ jobs:
       - run: |
           test -f steps-marker.txt
           test -z "$(git config --get-regexp 'extraheader' || true)"
+          test -z "$(git config --get-regexp 'includeif' || true)"
           mkdir -p out/sub && echo a > out/a.txt && echo b > out/sub/b.txt && echo h > out/.h && echo s > single.txt
       - {{uses: {USES['upload-artifact']}, with: {{name: dir, path: out/}}}}
       - {{uses: {USES['upload-artifact']}, with: {{name: dir-hidden, path: out/, include-hidden-files: true}}}}
@@ -40,6 +41,8 @@ jobs:
       - {{uses: {USES['upload-artifact']}, with: {{name: single, path: single.txt}}}}
       - {{uses: {USES['upload-artifact']}, with: {{name: glob, path: "out/**/*.txt"}}}}
       - {{uses: {USES['upload-artifact']}, with: {{name: nothing, path: nothing/, if-no-files-found: warn}}}}
+      - {{uses: {USES['upload-artifact']}, with: {{name: tampered, path: single.txt}}}}
+      - {{uses: {USES['upload-artifact']}, with: {{name: tampered-warn, path: single.txt}}}}
   duplicate-upload:
     needs: upload
     runs-on: ubuntu-latest
@@ -63,8 +66,21 @@ jobs:
           test -f a.txt && test -f sub/b.txt && test ! -e .h && test ! -e out
           test -f hidden/.h
           test -f multi/out/a.txt && test -f multi/single.txt
-          test -f all/single/single.txt && test -f all/glob/a.txt && test -f all/glob/sub/b.txt && test ! -e all/nothing
+          test -f all/single/single.txt && test -f all/tampered/single.txt && test -f all/glob/a.txt && test -f all/glob/sub/b.txt && test ! -e all/nothing
           test -f merged/single.txt
+  download-digest-mismatch:
+    needs: download  # after the download of every artifact, which must still see them intact
+    runs-on: ubuntu-latest
+    steps:
+      - run: echo changed > "$MLGEN_ACT_ARTIFACT_DIR/tampered/single.txt"
+      - {{uses: {USES['download-artifact']}, with: {{name: tampered}}}}
+  download-digest-mismatch-warn:
+    needs: download
+    runs-on: ubuntu-latest
+    steps:
+      - run: echo changed > "$MLGEN_ACT_ARTIFACT_DIR/tampered-warn/single.txt"
+      - {{uses: {USES['download-artifact']}, with: {{name: tampered-warn, digest-mismatch: warn}}}}
+      - run: grep -q changed single.txt
   download-missing:
     needs: upload
     runs-on: ubuntu-latest
@@ -107,12 +123,15 @@ jobs:
     runs-on: ubuntu-latest
     steps:
       - uses: {USES['checkout']}
-      - run: git config --get http.https://github.com/.extraheader && test "$(git rev-parse HEAD)" = "$GITHUB_SHA"
+      - run: |
+          git config --get http.https://github.com/.extraheader && test "$(git rev-parse HEAD)" = "$GITHUB_SHA"
+          ! grep -q extraheader .git/config
+          grep -q extraheader "$RUNNER_TEMP"/git-credentials-*.config
 """
 
 EXPECTED = {
     "upload": "passed", "duplicate-upload": "failed", "no-files-error": "failed", "download": "passed",
-    "download-missing": "failed", "cache-save": "passed", "cache-exact": "passed", "cache-restore-key": "passed",
+    "download-missing": "failed", "download-digest-mismatch": "failed", "download-digest-mismatch-warn": "passed", "cache-save": "passed", "cache-exact": "passed", "cache-restore-key": "passed",
     "cache-other-paths": "passed", "setup-python": "passed", "setup-python-missing": "failed",
     "checkout-persists-credentials": "passed",
 }
@@ -121,6 +140,8 @@ MESSAGES = {
     "duplicate-upload": "an artifact with this name already exists on the workflow run",
     "no-files-error": "No files were found with the provided path: nothing/",
     "download-missing": "Artifact 'nope' not found",
+    "download-digest-mismatch": "Digest validation failed for artifact(s): tampered",
+    "download-digest-mismatch-warn": "Digest validation failed for artifact(s): tampered-warn",
     "setup-python-missing": "Python 2.7 is not installed on this machine",
 }
 
@@ -151,6 +172,6 @@ def test_standin_behaviour(standins_run: WorkflowRun, job: str) -> None:
 
 
 def test_artifacts_are_stored_per_run(standins_run: WorkflowRun) -> None:
-    stored = sorted(p.name for p in standins_run.artifacts.iterdir() if not p.name.startswith("."))
-    assert stored == ["dir", "dir-hidden", "glob", "multi", "single"]  # `nothing` matched no file: not uploaded
+    stored = sorted(p.name for p in standins_run.artifacts.iterdir() if p.is_dir() and not p.name.startswith("."))
+    assert stored == ["dir", "dir-hidden", "glob", "multi", "single", "tampered", "tampered-warn"]  # `nothing` matched no file: not uploaded
     assert (standins_run.artifacts / "dir" / "a.txt").read_text(encoding="utf-8") == "a\n"

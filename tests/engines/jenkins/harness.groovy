@@ -353,10 +353,11 @@ class JhAgentKeyword {
 }
 
 class JhAgent {
-    String type                // any | none | label
+    String type                // any | none | label | docker
     String label
     String customWorkspace
-    Map toJson() { [type: type, label: label, customWorkspace: customWorkspace].findAll { k, v -> v != null } }
+    String image               // docker: checked and recorded; the harness has no container runtime
+    Map toJson() { [type: type, label: label, customWorkspace: customWorkspace, image: image].findAll { k, v -> v != null } }
 }
 
 class JhOption {
@@ -568,7 +569,13 @@ class JhAgentBlock extends JhBlock {
         if (n._label == null) throw new JhHarnessError("${_where}: node { } needs a label")
         _set(new JhAgent(type: 'label', label: n._label, customWorkspace: n._customWorkspace))
     }
-    void docker(Object... a) { throw _unsupported('docker agent', _where) }
+    void docker(String image) { _set(new JhAgent(type: 'docker', image: image)) }
+    void docker(Closure c) {
+        JhDockerBlock d = new JhDockerBlock(_where: "${_where} docker")
+        _run(c, d)
+        if (d._image == null) throw new JhHarnessError("${_where}: docker { } needs an image")
+        _set(new JhAgent(type: 'docker', label: d._label, image: d._image))
+    }
     void dockerfile(Object... a) { throw _unsupported('dockerfile agent', _where) }
     void kubernetes(Object... a) { throw _unsupported('kubernetes agent', _where) }
 
@@ -588,6 +595,17 @@ class JhAgentBlock extends JhBlock {
         }
         throw new JhHarnessError("${where}: only \"agent none\", \"agent any\" or \"agent { ... }\" are allowed, got '${spec}'")
     }
+}
+
+class JhDockerBlock extends JhBlock {
+    String _image, _label
+    void image(String i) { _image = i }
+    void label(String l) { _label = l }
+    void args(String a) { }
+    void reuseNode(boolean r) { }
+    void alwaysPull(boolean p) { }
+    void registryUrl(String u) { }
+    void registryCredentialsId(String c) { }
 }
 
 class JhNodeBlock extends JhBlock {
@@ -2081,6 +2099,9 @@ class JhRunner {
         if (a == null || a.type == 'none') {    // `agent none` allocates nothing; an outer agent still applies
             body.call()
             return
+        }
+        if (a.type == 'docker') {
+            throw new JhHarnessError("agent docker (image '${a.image}'): the harness checks docker agents but cannot run them")
         }
         String node = a.type == 'label' ? a.label : 'built-in'
         File ws = agentWorkspace()

@@ -83,8 +83,12 @@ class JenkinsRun:
         return {s["stage"]: s["status"] for s in self.stages if "matrix" not in s}
 
 
-def _env() -> dict[str, str]:
-    env = dict(os.environ)
+def _env(stock_agent: bool = False) -> dict[str, str]:
+    """The harness's environment, which its `sh` steps start from: with `stock_agent`, a stock
+    Debian agent's (agent.py), otherwise the test process's."""
+    from tests.engines.jenkins.agent import stock_env
+
+    env = stock_env() if stock_agent else dict(os.environ)
     env["JAVA_HOME"] = JAVA_HOME
     env["JAVA_OPTS"] = JAVA_OPTS
     return env
@@ -182,6 +186,7 @@ def run_jenkinsfile(
     previous_result: str | None = None,
     tag: str | None = None,
     extra_args: Iterable[str] = (),
+    stock_agent: bool = True,
 ) -> JenkinsRun:
     """Execute `jenkinsfile` with `workdir` as the workspace. Never raises on a failed build:
     check `result`. Raises HarnessUnavailable when Groovy/Java are missing.
@@ -191,7 +196,10 @@ def run_jenkinsfile(
     reach another stage only through stash/unstash, as between real agents.
 
     `lock_dir`: `lock` resources are shared with every other run given the same folder, so runs
-    started at the same time (threads) wait for each other's locks as builds do on Jenkins."""
+    started at the same time (threads) wait for each other's locks as builds do on Jenkins.
+
+    `stock_agent`: `sh` steps run on a stock Debian agent (agent.py): `/usr/bin:/bin`, Debian's
+    externally managed `python3`, no `python`, nothing of the test process's environment."""
     args = ["--jenkinsfile", str(jenkinsfile), "--workdir", str(workdir), "--branch", branch, "--cause", cause]
     args.append("--approve" if approve else "--reject")
     if change_request:
@@ -215,7 +223,7 @@ def run_jenkinsfile(
     if tag is not None:
         args += ["--tag", tag]
     args += list(extra_args)
-    proc = subprocess.run(_command(args), env=_env(), capture_output=True, text=True, timeout=timeout)
+    proc = subprocess.run(_command(args), env=_env(stock_agent), capture_output=True, text=True, timeout=timeout)
     summaries = _records(proc.stdout, "MLGEN-RESULT")
     models = _records(proc.stdout, "MLGEN-MODEL")
     summary = summaries[-1] if summaries else {}

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from mlgen import __version__
+from tests.engines.jenkins.agent import warm_venv
 from tests.engines.jenkins.runner import run_jenkinsfile
 from tests.support import run_mlgen
 
@@ -48,6 +50,7 @@ def _project(folder: Path, step_timeout: int, bake: int) -> Path:
     deploy.chmod(0o755)
     compiled = run_mlgen("compile", cwd=folder)
     assert compiled.code == 0, compiled.err
+    warm_venv(folder, PYTHON, f"mlgen-ci=={__version__}")  # as an earlier build left it: see warm_venv
     jenkinsfile = folder / "Jenkinsfile"
     # Minutes read as seconds: the timeouts keep their ratios, the run takes seconds.
     text, count = re.subn(r"unit: 'MINUTES'", "unit: 'SECONDS'", jenkinsfile.read_text())

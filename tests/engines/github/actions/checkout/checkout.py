@@ -1,4 +1,4 @@
-"""actions/checkout v4, offline: fetch the triggering commit from the local repository under test.
+"""actions/checkout v7, offline: fetch the triggering commit from the local repository under test.
 
 act (with `-P <label>=-self-hosted`) gives every job an empty workspace of its own, like a fresh
 hosted runner, so this really has to bring the sources in. The commit comes from the repository the
@@ -119,8 +119,22 @@ def configure_remote(dest: Path, repository: str, persist: bool) -> None:
     subprocess.run(["git", "remote", "remove", "origin"], cwd=dest, capture_output=True)
     git("remote", "add", "origin", f"{server}/{repository}", cwd=dest)
     if persist:
-        # What the real action leaves behind; persist-credentials: false must leave no such line.
-        git("config", "--local", f"http.{server}/.extraheader", "AUTHORIZATION: basic ***", cwd=dest)
+        # Since v6 the token lives in a file under RUNNER_TEMP that .git/config only includes;
+        # persist-credentials: false must leave neither the file nor the include behind.
+        credentials = Path(os.environ.get("RUNNER_TEMP") or dest.parent) / f"git-credentials-{uuid.uuid4()}.config"
+        credentials.write_text(f'[http "{server}/"]\n\textraheader = AUTHORIZATION: basic ***\n', encoding="utf-8")
+        git("config", "--local", f"includeIf.gitdir:{dest / '.git'}.path", str(credentials), cwd=dest)
+
+
+UNSAFE_EVENTS = ("pull_request_target", "workflow_run")
+
+
+def check_unsafe_checkout(ref: str) -> None:
+    """v7 refuses a pull request's code under a privileged event unless told it is safe."""
+    event = os.environ.get("GITHUB_EVENT_NAME", "")
+    if event in UNSAFE_EVENTS and ref.startswith("refs/pull/") and not boolean_input("ALLOW_UNSAFE_PR_CHECKOUT"):
+        fail(f"Refusing to check out pull request code ({ref}) in a `{event}` workflow; "
+             "set allow-unsafe-pr-checkout: true if this is intended")
 
 
 def main() -> None:
@@ -131,6 +145,7 @@ def main() -> None:
     depth_text = get_input("FETCH_DEPTH") or "1"
     if not depth_text.isdigit():
         fail(f"fetch-depth must be a whole number, got '{depth_text}'")
+    check_unsafe_checkout(get_input("REF"))
     src = source_repo()
     sha, branch = resolve(src, get_input("REF"))
     dest = workspace_path(get_input("PATH"))

@@ -171,6 +171,8 @@ def main() -> None:
     root = artifact_root(files, searched)
     final = store_files(name, files, root, boolean_input("OVERWRITE", "false"))
     sha = digest(final)
+    # The artifact service keeps each artifact's digest; download-artifact v8 checks it.
+    final.with_name(final.name + ".sha256").write_text(sha + "\n", encoding="utf-8")
     artifact_id = str(int(sha[:8], 16))
     print(f"Artifact {name} has been successfully uploaded: {len(files)} file(s) from root {root}")
     set_output("artifact-id", artifact_id)
