@@ -126,3 +126,18 @@ class Model(BaseModel):
     """The base of every spec model: unknown keys are errors, and a read spec never changes."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=False)
+
+
+# Names that reach generated configs: stage and job ids, variables, secrets, globs, models.
+NAME_PATTERN = r"^[a-z][a-z0-9_-]{0,39}$"
+ENV_NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]{0,99}$"
+SECRET_PATTERN = r"^[A-Z_][A-Z0-9_]{0,99}$"
+GLOB_PATTERN = r"^[A-Za-z0-9_.@+*?\[\]-][A-Za-z0-9_.@+*?\[\]/-]{0,299}$"
+MODEL_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$"
+
+Name = Annotated[str, StringConstraints(pattern=NAME_PATTERN)]
+EnvName = Annotated[str, StringConstraints(pattern=ENV_NAME_PATTERN)]
+SecretName = Annotated[str, StringConstraints(pattern=SECRET_PATTERN)]
+Glob = Annotated[str, StringConstraints(pattern=GLOB_PATTERN)]
+ModelName = Annotated[str, StringConstraints(pattern=MODEL_PATTERN)]
+MatrixValue = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.-]{1,64}$")]

@@ -13,26 +13,28 @@ from typing import Annotated, Any, Literal, Union
 from pydantic import ConfigDict, Field, StringConstraints, field_validator, model_validator
 
 from mlgen import layout
+from mlgen.spec.access import CREDENTIAL_PATTERN as CREDENTIAL_PATTERN
+from mlgen.spec.access import Credentials as Credentials
+from mlgen.spec.access import Report as Report
+from mlgen.spec.fieldtypes import ENV_NAME_PATTERN as ENV_NAME_PATTERN
+from mlgen.spec.fieldtypes import GLOB_PATTERN as GLOB_PATTERN
+from mlgen.spec.fieldtypes import MODEL_PATTERN as MODEL_PATTERN
+from mlgen.spec.fieldtypes import NAME_PATTERN as NAME_PATTERN
+from mlgen.spec.fieldtypes import SECRET_PATTERN as SECRET_PATTERN
 from mlgen.spec.fieldtypes import Branch, Change, Cron, Duration, Label, Number, RelPath, Timeout, refuse
+from mlgen.spec.fieldtypes import EnvName as EnvName
+from mlgen.spec.fieldtypes import Glob as Glob
+from mlgen.spec.fieldtypes import MatrixValue as MatrixValue
 from mlgen.spec.fieldtypes import Model as Model  # re-exported: every spec model's base
+from mlgen.spec.fieldtypes import ModelName as ModelName
+from mlgen.spec.fieldtypes import Name as Name
+from mlgen.spec.fieldtypes import SecretName as SecretName
 from mlgen.spec.fieldtypes import duration_minutes as duration_minutes  # re-exported: the plan reads timeouts through it
 from mlgen.spec.fieldtypes import duration_seconds as duration_seconds
 from mlgen.spec.targetsettings import PinnedAction as PinnedAction  # re-exported: the public API names these here
 from mlgen.spec.targetsettings import Target as Target
 from mlgen.spec.targetsettings import Targets as Targets
 
-NAME_PATTERN = r"^[a-z][a-z0-9_-]{0,39}$"
-ENV_NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]{0,99}$"
-SECRET_PATTERN = r"^[A-Z_][A-Z0-9_]{0,99}$"
-GLOB_PATTERN = r"^[A-Za-z0-9_.@+*?\[\]-][A-Za-z0-9_.@+*?\[\]/-]{0,299}$"
-MODEL_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$"
-
-Name = Annotated[str, StringConstraints(pattern=NAME_PATTERN)]
-EnvName = Annotated[str, StringConstraints(pattern=ENV_NAME_PATTERN)]
-SecretName = Annotated[str, StringConstraints(pattern=SECRET_PATTERN)]
-Glob = Annotated[str, StringConstraints(pattern=GLOB_PATTERN)]
-ModelName = Annotated[str, StringConstraints(pattern=MODEL_PATTERN)]
-MatrixValue = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.-]{1,64}$")]
 Text = Annotated[str, StringConstraints(min_length=1, max_length=20000)]
 
 STAGE_KINDS = ("validate", "train", "evaluate", "register", "canary")
@@ -340,46 +342,6 @@ Stage = Annotated[
     ValidateStage | TrainStage | EvaluateStage | RegisterStage | CanaryStage,
     Field(discriminator="kind"),
 ]
-
-
-class Credentials(Model):
-    """Registry credentials by role: PR/MR code may read the champion, only the rollout may write."""
-
-    read: SecretName | None = Field(
-        None, description="Secret holding a read-only registry token: the evaluate gate reads the champion's metrics with it, "
-                          "on pull/merge requests too.")
-    write: SecretName | None = Field(
-        None, description="Secret holding the registry write token: only register, promote and rollback receive it, on "
-                          "default-branch jobs in `environment`.")
-    variable: EnvName = Field(
-        "MLFLOW_TRACKING_TOKEN", description="The variable the registry client reads the token from.")
-    environment: Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_-]{0,39}$")] | None = Field(
-        None, description="Deployment environment that holds the write secret (default: the canary's environment, "
-                          "else production).")
-
-    @model_validator(mode="after")
-    def _roles(self) -> Credentials:
-        if self.read is None and self.write is None:
-            raise refuse("`credentials` needs `read` and/or `write`", "e.g. {read: MLFLOW_READ_TOKEN, write: MLFLOW_WRITE_TOKEN}")
-        if self.read is not None and self.read == self.write:
-            raise refuse(f"`read` and `write` are the same secret `{self.read}`: code on pull/merge requests would get the "
-                         "write credential", "give the read-only token a secret of its own")
-        return self
-
-
-CREDENTIAL_PATTERN = r"^[A-Za-z0-9_.-]{1,100}$"
-
-
-class Report(Model):
-    """The review report: a job after each evaluate stage that comments on the pull/merge request."""
-
-    enabled: bool = Field(True, description="Generate a report job after each evaluate stage (also when the gate failed).")
-    gitlab_token: SecretName = Field(
-        "MLGEN_REPORT_TOKEN", description="GitLab: the masked CI/CD variable holding a token that may write merge request "
-                                          "notes (the job token may not). GitHub uses the run's GITHUB_TOKEN.")
-    jenkins_credential: Annotated[str, StringConstraints(pattern=CREDENTIAL_PATTERN)] | None = Field(
-        None, description="Jenkins: the ID of a Secret text credential used to comment on change requests "
-                          "(default: none; the report is archived and set as the build description).")
 
 
 DEFAULT_PATHS = layout.DEFAULT_PATHS

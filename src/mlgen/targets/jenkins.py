@@ -33,6 +33,7 @@ from mlgen.targets.jenkins_env import VENV_ENV, docker_image, venv
 from mlgen.targets.jenkins_notes import notes as notes  # the Target protocol reads it here
 from mlgen.targets.jenkins_overrides import POST_CONDITIONS, PostCondition, View, check, face
 from mlgen.targets.jenkins_tree import Block, Groovy, Line, Node, block, call, ident, lit, nonempty, render
+from mlgen.targets.jenkins_tree import check_tree as check_tree
 
 if TYPE_CHECKING:
     from mlgen.compile.plan import Artifact, Command, Job, Plan, When
@@ -68,33 +69,6 @@ def emit_checked(plan: Plan, settings: Settings, faces: dict[str, dict[str, Any]
     root = _pipeline(plan, views, docker_image(plan, settings))
     text = render(root)
     return text, check_tree(root) + validate(text)
-
-
-def check_tree(root: Block) -> list[str]:
-    """What Jenkins refuses when it loads the file and the tree's shape cannot rule out.
-
-    Braces and indentation are right by construction; Groovy itself parses every output in the
-    tests. Left: the sections a pipeline must have, and stage names, which Jenkins wants unique
-    ("Duplicate stage name") everywhere but inside a matrix, whose cells it names itself.
-    """
-    problems = []
-    sections = {str(c.head if isinstance(c, Block) else c.text).split(" ")[0] for c in root.children}
-    problems += [f"the pipeline has no top-level `{s}` section" for s in ("agent", "stages") if s not in sections]
-    seen: set[str] = set()
-    for head in _stage_heads(root):
-        if head in seen:
-            problems.append(f"two stages are named {head.removeprefix('stage(').removesuffix(')')}")
-        seen.add(head)
-    return problems
-
-
-def _stage_heads(node: Block) -> list[str]:
-    heads = []
-    for child in node.children:
-        if isinstance(child, Block) and child.head != "matrix":
-            heads += [str(child.head)] if child.head.startswith("stage(") else []
-            heads += _stage_heads(child)
-    return heads
 
 
 def validate(text: str) -> list[str]:

@@ -81,6 +81,33 @@ def nonempty(head: Groovy | str, children: Sequence[Node]) -> Block | None:
     return Block(Groovy(head), list(children)) if children else None
 
 
+def check_tree(root: Block) -> list[str]:
+    """What Jenkins refuses when it loads the file and the tree's shape cannot rule out.
+
+    Braces and indentation are right by construction; Groovy itself parses every output in the
+    tests. Left: the sections a pipeline must have, and stage names, which Jenkins wants unique
+    ("Duplicate stage name") everywhere but inside a matrix, whose cells it names itself.
+    """
+    problems = []
+    sections = {str(c.head if isinstance(c, Block) else c.text).split(" ")[0] for c in root.children}
+    problems += [f"the pipeline has no top-level `{s}` section" for s in ("agent", "stages") if s not in sections]
+    seen: set[str] = set()
+    for head in _stage_heads(root):
+        if head in seen:
+            problems.append(f"two stages are named {head.removeprefix('stage(').removesuffix(')')}")
+        seen.add(head)
+    return problems
+
+
+def _stage_heads(node: Block) -> list[str]:
+    heads = []
+    for child in node.children:
+        if isinstance(child, Block) and child.head != "matrix":
+            heads += [str(child.head)] if child.head.startswith("stage(") else []
+            heads += _stage_heads(child)
+    return heads
+
+
 def render(root: Block) -> str:
     # The root's prefix is Groovy, so each child's (`prefix ~ "  "` in the template) is too.
     text: str = _template().render(root=root, prefix=Groovy(""))
