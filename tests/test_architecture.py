@@ -137,3 +137,23 @@ def test_compiler_and_runtime_meet_only_in_layout(name: str) -> None:
     if name.startswith("mlgen.runtime"):
         bad = {m for m in GRAPH[name] if m.startswith(("mlgen.compile", "mlgen.targets"))}
         assert not bad, f"{name} (runtime) imports the compiler {bad}"
+
+
+def test_every_registry_operation_has_its_help_and_flag() -> None:
+    # The operations of a `command` registry are named once (runtime.settings.REGISTRY_OPERATIONS);
+    # the CLI's help, the backend's flag table and the spec's templates follow that list.
+    from mlgen.runtime import cli
+    from mlgen.runtime.registry import command_backend
+    from mlgen.runtime.settings import REGISTRY_OPERATIONS, command_flag
+    from mlgen.spec.models import RegistryCommands
+
+    assert set(cli.COMMAND_TEMPLATES) == set(REGISTRY_OPERATIONS)
+    assert command_backend.FLAG == {op: command_flag(op) for op in REGISTRY_OPERATIONS}
+    assert {f.alias or name for name, f in RegistryCommands.model_fields.items()} == set(REGISTRY_OPERATIONS)  # spec keys
+    flags = {o for a in cli.build_parser()._actions for o in getattr(a, "option_strings", [])}
+    sub = [p for a in cli.build_parser()._actions if hasattr(a, "choices") and isinstance(a.choices, dict)
+           for p in a.choices.values()]
+    flags |= {o for p in sub for a in p._actions for o in a.option_strings}
+    nested = [q for p in sub for a in p._actions if isinstance(getattr(a, "choices", None), dict) for q in a.choices.values()]
+    flags |= {o for q in nested for a in q._actions for o in a.option_strings}
+    assert {command_flag(op) for op in REGISTRY_OPERATIONS} <= flags

@@ -28,17 +28,18 @@ from mlgen.runtime.helptext import (
     ROLLBACK_HELP,
     STEP_HELP,
 )
+from mlgen.runtime.settings import REGISTRY_OPERATIONS, command_flag
 
 ON_MISSING = ("absolute", "fail", "pass")
-COMMAND_TEMPLATES = {
+COMMAND_TEMPLATES = {  # the help of each of settings.REGISTRY_OPERATIONS (a test keeps them equal)
     "register": "shell template to register; {model} {path} {alias} {commit} {run_url} {gate_results}; "
                 "may print the version last",
     "promote": "template to promote; {model} {version} {from_alias} {alias} (=champion) {run_id}",
     "rollback": "template to roll back the champion; {model} {version} {alias}",
     "baseline": "template printing the metrics JSON of {model}@{alias} (nothing: no such version)",
-    "store-predictions": "template storing a new version's predictions; {model} {version} {predictions} {fingerprint}",
-    "baseline-predictions": "template writing the predictions of {model}@{alias} to {out} (nothing: none stored)",
-    "fetch-model": "template copying the model files of {model}@{alias} into the folder {out} (nothing: no such version)",
+    "store_predictions": "template storing a new version's predictions; {model} {version} {predictions} {fingerprint}",
+    "baseline_predictions": "template writing the predictions of {model}@{alias} to {out} (nothing: none stored)",
+    "fetch_model": "template copying the model files of {model}@{alias} into the folder {out} (nothing: no such version)",
 }
 REGISTRIES = ("mlflow", "command")
 
@@ -77,8 +78,8 @@ def _registry_flags(parser: argparse.ArgumentParser, *, model_help: str = "regis
     group.add_argument("--registry", choices=REGISTRIES, help="registry kind (default: mlflow, or the spec's)")
     group.add_argument("--model", metavar="NAME", help=model_help)
     group.add_argument("--tracking-uri", metavar="URI", help="MLflow tracking URI (default: $MLFLOW_TRACKING_URI)")
-    for op, text in COMMAND_TEMPLATES.items():
-        group.add_argument(f"--{op}-command", metavar="CMD", help=f"`command` registry: {text}")
+    for op in REGISTRY_OPERATIONS:
+        group.add_argument(command_flag(op), metavar="CMD", help=f"`command` registry: {COMMAND_TEMPLATES[op]}")
 
 
 def _version_flag(parser: argparse.ArgumentParser, action: str) -> None:

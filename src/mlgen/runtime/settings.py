@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import argparse
 import os
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +29,15 @@ class Commands:
     store_predictions: str | None = None
     baseline_predictions: str | None = None
     fetch_model: str | None = None
+
+
+# The operations of a `command` registry, each a shell template: named once, here.
+REGISTRY_OPERATIONS = tuple(f.name for f in fields(Commands))
+
+
+def command_flag(operation: str) -> str:
+    """The runtime flag that passes an operation's template, e.g. `--store-predictions-command`."""
+    return f"--{operation.replace('_', '-')}-command"
 
 
 @dataclass(frozen=True)
@@ -183,8 +192,7 @@ def apply_env(view: StageView | None) -> None:
 def registry_settings(args: argparse.Namespace, from_spec: RegistrySettings | None) -> RegistrySettings:
     base = from_spec or RegistrySettings()
     commands = base.commands
-    for op in ("register", "promote", "rollback", "baseline", "store_predictions", "baseline_predictions",
-               "fetch_model"):
+    for op in REGISTRY_OPERATIONS:
         value = getattr(args, f"{op}_command", None)
         if value is not None:
             commands = replace(commands, **{op: value})

@@ -19,12 +19,10 @@ from mlgen.runtime import shell
 from mlgen.runtime.gate.metrics import flatten
 from mlgen.runtime.gate.rules import Baseline
 from mlgen.runtime.registry import CHALLENGER, CHAMPION, Outcome, Promotion, RegisterRequest
-from mlgen.runtime.settings import RegistrySettings
+from mlgen.runtime.settings import REGISTRY_OPERATIONS, RegistrySettings, command_flag
 from mlgen.runtime.state import registered_version
 
-FLAG = {"register": "--register-command", "promote": "--promote-command", "rollback": "--rollback-command",
-        "baseline": "--baseline-command", "store_predictions": "--store-predictions-command",
-        "baseline_predictions": "--baseline-predictions-command", "fetch_model": "--fetch-model-command"}
+FLAG = {op: command_flag(op) for op in REGISTRY_OPERATIONS}
 
 
 class CommandRegistry:
