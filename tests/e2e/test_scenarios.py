@@ -279,7 +279,7 @@ def registry_template(folder: Path) -> Path:
 def run_engine(engine: str, root: Path, template: Path) -> dict[str, dict[str, Any]]:
     results: dict[str, dict[str, Any]] = {}
     server = engine == "jenkins"
-    project = Project(root / "shared", template, server)
+    project = Project(root / "shared", template, server=server)
     for scenario in selected():
         if engine not in scenario.engines:
             results[scenario.name] = {**dict.fromkeys(STAGES, NA), "_champion_changed": scenario.champion_changes,
