@@ -50,6 +50,13 @@ def _portable_text(value: str) -> str:
     return value
 
 
+def _portable_values(values: dict[str, str]) -> dict[str, str]:
+    """Every value of an `env` mapping, checked as `_portable_text`."""
+    for item in values.values():
+        _portable_text(item)
+    return values
+
+
 class Triggers(Model):
     """When the pipeline runs."""
 
@@ -105,9 +112,7 @@ class StageBase(Model):
     @field_validator("env")
     @classmethod
     def _env_text(cls, value: dict[str, str]) -> dict[str, str]:
-        for item in value.values():
-            _portable_text(item)
-        return value
+        return _portable_values(value)
 
 
 class ValidateStage(StageBase):
@@ -365,9 +370,7 @@ class Pipeline(Model):
     @field_validator("env")
     @classmethod
     def _env_text(cls, value: dict[str, str]) -> dict[str, str]:
-        for item in value.values():
-            _portable_text(item)
-        return value
+        return _portable_values(value)
 
     def stage(self, name: str) -> StageBase:
         for stage in self.stages:
