@@ -74,19 +74,30 @@ def output_paths(pipeline: Pipeline, source: Source | None = None) -> list[str]:
 
 # The targets that may write a file beside their config: their jobs are built even under `--target`,
 # since every header lists every file the spec writes.
-_COMPANION_OWNERS = ("github",)
+_COMPANION_OWNERS = ("github", "gitlab")
 
 
 def _companions(the_plan: plan.Plan, enabled: dict[str, TargetSettings],
                 faces: dict[str, dict[str, dict[str, Any]]]) -> list[tuple[Output, str]]:
-    """Files a target writes beside its config, each with its owner: GitHub's `.github/actionlint.yaml`,
-    when the workflow (after overrides) runs on self-hosted labels for actionlint to learn."""
+    """Files a target writes beside its config, each with its owner: what the target's own
+    `companions` hook returns (valid, or a SpecError/OutputInvalid like the config itself), and
+    GitHub's `.github/actionlint.yaml` when the workflow (after overrides) runs on self-hosted labels
+    for actionlint to learn."""
     from mlgen.targets import actionlint
 
+    found: list[tuple[Output, str]] = []
+    for name in _COMPANION_OWNERS:
+        settings = enabled.get(name)
+        if settings is None:
+            continue
+        made, problems = targets.companions(targets.get(name), the_plan, settings, faces[name])
+        if problems:
+            raise OutputInvalid(name, made[0].path if made else settings.path, problems)
+        found += [(Output(c.kind, c.path, c.text), name) for c in made]
     github = enabled.get("github")
-    if github is None or not actionlint.wanted(github, faces["github"]):
-        return []
-    return [(Output(actionlint.NAME, actionlint.PATH, actionlint.emit(faces["github"])), "github")]
+    if github is not None and actionlint.wanted(github, faces["github"]):
+        found.append((Output(actionlint.NAME, actionlint.PATH, actionlint.emit(faces["github"])), "github"))
+    return found
 
 
 def _faces(target: targets.Target, the_plan: plan.Plan, settings: TargetSettings,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
@@ -34,6 +35,28 @@ class Target(Protocol):
 
     # How spec features without a native construct are emulated on this target, for `mlgen plan`.
     def notes(self, plan: Plan) -> list[str]: ...
+
+
+@dataclass(frozen=True)
+class Companion:
+    """A file a target writes beside its config (a reusable workflow, a child pipeline): `kind` is the
+    header kind it is sealed with (its comment syntax), `path` relative to the repository root, `text`
+    without the header."""
+
+    kind: str
+    path: str
+    text: str
+
+
+def companions(target: Target, plan: Plan, settings: TargetSettings,
+               jobs: dict[str, dict[str, Any]]) -> tuple[list[Companion], list[str]]:
+    """The files the target writes beside its config and the problems a real validator finds in them.
+    A target module opts in by defining `companions(plan, settings, jobs)` with this signature."""
+    hook = getattr(target, "companions", None)
+    if hook is None:
+        return [], []
+    made: tuple[list[Companion], list[str]] = hook(plan, settings, jobs)
+    return made
 
 
 # `actionlint` is no target: the compiler writes its file beside the GitHub workflow.
