@@ -22,6 +22,11 @@ CANARY_STATE = f"{ROOT}/canary-state.json"
 REGISTERED = f"{ROOT}/registered.json"
 BASELINE_PREDICTIONS = f"{ROOT}/baseline-predictions"
 SPEC_SCHEMA = f"{ROOT}/mlgen.schema.json"
+# Folders the generated jobs themselves create inside the workspace: Jenkins' venv, GitLab's pip and
+# uv caches (GitLab caches only paths inside the project), and mlgen's own state. They change from
+# run to run without any input of the model changing, so a training-cache key never covers them
+# (a `**` key would otherwise never hit again).
+JOB_FOLDERS = (".venv", ".cache/pip", ".cache/uv", ROOT)
 
 
 def gate_result(stage: str) -> str:

@@ -19,6 +19,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from mlgen import layout
 from mlgen.runtime.cache import keyglob
 from mlgen.runtime.cache.command import MISS, key_digest
 from tests.runtime.conftest import CHURN, SRC, run_cli, subprocess_env
@@ -225,3 +226,37 @@ def test_the_key_is_the_same_on_every_python(churn: Path) -> None:
         there = subprocess.run([python, *args], cwd=churn, capture_output=True, text=True,
                                env={**subprocess_env(), "PYTHONPATH": str(SRC)})
         assert (there.returncode, there.stdout) == (0, here.stdout), (python, there.stderr)
+
+
+# --- the folders the generated jobs create are never part of a key ------------------------------
+
+JOB_FILES = {f"{folder}/{leaf}" for folder in layout.JOB_FOLDERS for leaf in ("x.py", "sub/data.csv", "params.yaml")}
+
+
+@pytest.mark.parametrize("folder", layout.JOB_FOLDERS)
+@pytest.mark.parametrize("keys", [["**"], ["**/*.py"], ["**/*.csv", "**/params.yaml"], ["*/**"], [".*/**"]])
+def test_files_the_jobs_write_never_change_the_key(tmp_path: Path, folder: str, keys: list[str]) -> None:
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "train.csv").write_text("1\n")
+    (tmp_path / "train.py").write_text("print()\n")
+    (tmp_path / "params.yaml").write_text("a: 1\n")
+    before = key_digest(tmp_path, keys, ["salt"])
+    for rel in JOB_FILES:
+        if rel.startswith(folder + "/"):
+            (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+            (tmp_path / rel).write_text(f"run {rel}\n")
+    assert not [f for f in keyglob.matching_files(tmp_path, keys) if f.startswith(folder + "/")]
+    assert key_digest(tmp_path, keys, ["salt"]) == before
+
+
+@pytest.mark.parametrize("folder", layout.JOB_FOLDERS)
+def test_a_job_folder_named_literally_is_covered(tmp_path: Path, folder: str) -> None:
+    (tmp_path / folder).mkdir(parents=True)
+    (tmp_path / folder / "pinned.txt").write_text("1\n")
+    assert keyglob.matching_files(tmp_path, [f"{folder}/**"]) == [f"{folder}/pinned.txt"]
+
+
+def test_job_folders_are_the_ones_the_targets_create() -> None:
+    from mlgen.targets import gitlab, install, jenkins_env
+
+    assert set(layout.JOB_FOLDERS) == {jenkins_env.VENV, gitlab.PIP_CACHE, install.UV_CACHE_GITLAB, layout.ROOT}

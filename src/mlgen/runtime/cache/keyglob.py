@@ -9,6 +9,10 @@ options it uses), so that all three targets retrain on the same edits:
   segments (also none). File and directory names that begin with `.` match like any other.
 - A pattern that names a directory covers every file below it: `data` is the same as `data/**`.
   A pattern that ends in `/` only matches directories (and so the files below them).
+- The folders the generated jobs create in the workspace (`layout.JOB_FOLDERS`: the Jenkins venv,
+  GitLab's pip and uv caches, `.mlgen`) are never covered, unless a pattern names one literally
+  (`.venv/...`): they change on every run while the model's inputs do not. They do not exist in a
+  GitHub checkout when `hashFiles` runs, so the three targets still agree.
 - Only files are hashed. Symbolic links are not followed into directories; a link to a file is
   hashed by the content of that file.
 - Refused, with a message: `..` and inner `.` segments, absolute paths, `~`, `\\` escapes and `!`
@@ -25,6 +29,8 @@ import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+
+from mlgen.layout import JOB_FOLDERS
 
 GLOBSTAR = "**"
 _MAGIC = re.compile(r"[*?\[]")
@@ -141,7 +147,8 @@ def matching_files(root: Path, patterns: Iterable[str]) -> list[str]:
     parsed = [parse(p) for p in patterns]
     found: set[str] = set()
     for start in _search_roots(parsed):
-        for path in _walk(root, start):
+        skipped = frozenset(f for f in JOB_FOLDERS if not _inside(start, f))
+        for path in _walk(root, start, skipped):
             if any(p.covers(path) for p in parsed) and _is_file(root / path):
                 found.add(path)
     return sorted(found)
@@ -157,8 +164,13 @@ def _search_roots(patterns: list[KeyPattern]) -> list[str]:
     return kept
 
 
-def _walk(root: Path, start: str) -> Iterator[str]:
-    """Every entry at or below `start` that is not a folder; linked folders are not entered."""
+def _inside(start: str, folder: str) -> bool:
+    """True when the walk starts at `folder` or below it: the pattern named the folder itself."""
+    return start == folder or start.startswith(folder + "/")
+
+
+def _walk(root: Path, start: str, skipped: frozenset[str] = frozenset()) -> Iterator[str]:
+    """Every entry at or below `start` that is not a folder; linked folders and `skipped` are not entered."""
     top = root / start if start else root
     if not top.is_symlink() and top.is_dir():
         stack = [start]
@@ -168,7 +180,8 @@ def _walk(root: Path, start: str) -> Iterator[str]:
                 for entry in entries:
                     rel = f"{folder}/{entry.name}" if folder else entry.name
                     if entry.is_dir(follow_symlinks=False):
-                        stack.append(rel)
+                        if rel not in skipped:
+                            stack.append(rel)
                     else:
                         yield rel
     elif start and (top.is_symlink() or top.exists()):
