@@ -154,3 +154,17 @@ def test_symlink_out_of_the_tree(cli, tmp_path: Path) -> None:  # type: ignore[n
                           f"through a symbolic link that leaves the spec's folder (to `{tmp_path}/outside/victim.yml`)\n"
                           "  hint: point the target at a real path inside the repository\n")
     assert (tmp_path / "outside/victim.yml").read_text() == "outside\n"
+
+
+def test_two_specs_on_self_hosted_runners_get_the_actionlint_hint_not_another_path(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    os.chdir(tmp_path)
+    for name, path in (("a.yaml", ".github/workflows/a.yml"), ("b.yaml", ".github/workflows/b.yml")):
+        (tmp_path / name).write_text(_spec({"github": path}).replace("stages:", "defaults: {runner: gpu}\nstages:", 1))
+    assert cli("compile", "a.yaml").code == 0
+    before = (tmp_path / ".github/actionlint.yaml").read_bytes()
+    result = cli("compile", "b.yaml")
+    assert result.code == 1
+    assert "`.github/actionlint.yaml` was generated from a.yaml, another spec" in result.err
+    assert "`targets.github.actionlint: false`" in result.err and "another path" not in result.err
+    assert (tmp_path / ".github/actionlint.yaml").read_bytes() == before
+    assert not (tmp_path / ".github/workflows/b.yml").exists(), "nothing of b is written"

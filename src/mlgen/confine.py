@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import os
 
+from mlgen.layout import ACTIONLINT_PATH
+
 _DEVICES = frozenset(["con", "prn", "aux", "nul"] + [f"{p}{i}" for p in ("com", "lpt") for i in range(1, 10)])
 
 
@@ -109,6 +111,11 @@ def _on_disk(real_root: str, spec: str, rel: str) -> tuple[str, str] | None:
         return f"`{rel}` is the spec itself", "generated files must not overwrite the spec; pick another path"
     owner = _generated_from(resolved)
     if owner is not None and spec and owner != os.path.basename(spec):
+        if rel == ACTIONLINT_PATH:  # a fixed path: actionlint reads no other, so "another path" cannot help
+            return (f"`{rel}` was generated from {owner}, another spec (actionlint reads its labels from this one file only)",
+                    f"let one spec write it: set `targets.github.actionlint: false` here and run every workflow on "
+                    f"the self-hosted labels {owner} declares, or set it to false in both specs and keep a "
+                    f"hand-written `{rel}` with all the labels")
         return (f"`{rel}` was generated from {owner}, another spec",
                 "two specs cannot share an output file; give this target another path "
                 "(or delete the file first if that spec was renamed to this one)")
