@@ -98,7 +98,6 @@ class Job:
     upload: Artifact | None = None
     cache: Cache | None = None
     junit: str | None = None  # glob of JUnit reports the job writes
-    summary: bool = False  # writes a Markdown summary
     when: When = field(default_factory=When)
     approval: str | None = None  # message shown by the native approval
     submitter: str | None = None  # who may approve, where the target takes it from the config (Jenkins)

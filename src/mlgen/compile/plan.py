@@ -210,7 +210,7 @@ class _Builder:
             commands.append(Command("data check", calls.data_check(stage), self._secrets(stage, False), runs_project_code=False))
             install = self._mlgen("data")
         return [Job(**common, commands=tuple(commands), install=install, upload=self._upload(stage),
-                    junit=f"{REPORTS_DIR}/{stage.name}-*.xml" if stage.contract else None, summary=bool(stage.contract))]
+                    junit=f"{REPORTS_DIR}/{stage.name}-*.xml" if stage.contract else None)]
 
     def _train(self, stage: Any, common: dict[str, Any]) -> list[Job]:
         matrix = tuple((k.upper(), tuple(v)) for k, v in (stage.matrix or {}).items())
@@ -243,7 +243,7 @@ class _Builder:
         client = "mlflow" if registry is not None and registry.kind == "mlflow" else ""
         # Bounds from per-example predictions need numpy and pandas (the `data` extra).
         return [Job(**common, commands=tuple(commands), install=self._mlgen(client, "data" if stage.predictions else ""),
-                    upload=self._upload(stage), junit=f"{REPORTS_DIR}/{stage.name}-*.xml", summary=True)]
+                    upload=self._upload(stage), junit=f"{REPORTS_DIR}/{stage.name}-*.xml")]
 
     def _register(self, stage: Any, common: dict[str, Any]) -> list[Job]:
         commands = [self._with_credential(Command("register", calls.register(stage, self.graph.evaluate_above[stage.name]),

@@ -96,7 +96,7 @@ def job(stage: Any, evaluate: Job, inputs: tuple[Artifact, ...], pipeline: Pipel
         runner=tuple([runner] if isinstance(runner, str) else runner or ()),
         timeout_minutes=duration_minutes(pipeline.defaults.timeout), retries=pipeline.defaults.retries,
         commands=(Command("report", runtime.report(stage.name, GRAPH_FILE, pipeline.name), runs_project_code=False),),
-        install=install, downloads=inputs, summary=True, when=When(despite_failure=True), report=settings,
+        install=install, downloads=inputs, when=When(despite_failure=True), report=settings,
         upload=Artifact(f"{stage.name}{LEG_SEPARATOR}report", (REPORT_DIR + "/",), job_id),
     )
 
