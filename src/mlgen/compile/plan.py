@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from mlgen import layout
 from mlgen.compile import calls, names, trust
 from mlgen.errors import Problem, SpecError
-from mlgen.spec import graph
+from mlgen.spec import access, graph
 from mlgen.spec.conditions import NeverRuns, When, narrow
 from mlgen.spec.models import duration_minutes
 from mlgen.spec.source import locate
@@ -183,7 +183,7 @@ class _Builder:
         return tuple(dict.fromkeys(self.artifacts[s] for s in sources if s in self.artifacts))
 
     def _secrets(self, stage: AnyStage, default_all: bool) -> tuple[str, ...]:
-        return trust.stage_secrets(stage, self.pipeline, default_all)
+        return access.stage_secrets(stage, self.pipeline, default_all)
 
     def _with_credential(self, command: Command, role: str) -> Command:
         return trust.with_credential(command, self.pipeline, role)

@@ -10,7 +10,7 @@ environment secret reaches only jobs that reference the environment).
 from __future__ import annotations
 
 import dataclasses
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from mlgen.spec.source import locate
 
@@ -22,14 +22,6 @@ if TYPE_CHECKING:
 
 
 # -- who gets which credential (the plan asks here) --------------------------------------------------
-
-def stage_secrets(stage: Any, pipeline: Pipeline, default_all: bool) -> tuple[str, ...]:
-    """The declared secrets a stage's mlgen commands receive: its own `secrets:` list, else all of
-    them for the stages that write (register, canary) and none for the others."""
-    if stage.secrets is not None:
-        return tuple(stage.secrets)
-    return tuple(pipeline.secrets) if default_all else ()
-
 
 def with_credential(command: Command, pipeline: Pipeline, role: str) -> Command:
     """The command with the `read` or `write` registry credential, if the spec has one; a plain

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 from pydantic import Field, StringConstraints, model_validator
 
 from mlgen.spec.fieldtypes import EnvName, Model, SecretName, refuse
+
+if TYPE_CHECKING:
+    from mlgen.spec.models import Pipeline
 
 
 class Credentials(Model):
@@ -47,3 +50,11 @@ class Report(Model):
     jenkins_credential: Annotated[str, StringConstraints(pattern=CREDENTIAL_PATTERN)] | None = Field(
         None, description="Jenkins: the ID of a Secret text credential used to comment on change requests "
                           "(default: none; the report is archived and set as the build description).")
+
+
+def stage_secrets(stage: Any, pipeline: Pipeline, default_all: bool) -> tuple[str, ...]:
+    """The declared secrets a stage's mlgen commands receive: its own `secrets:` list, else all of
+    them for the stages that write (register, canary) and none for the others."""
+    if stage.secrets is not None:
+        return tuple(stage.secrets)
+    return tuple(pipeline.secrets) if default_all else ()

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from mlgen.spec import graph
+from mlgen.spec import access, graph
 
 if TYPE_CHECKING:
     from mlgen.errors import Problem
@@ -52,8 +52,6 @@ def _uses_mlflow(stage: Any, the_graph: graph.Graph) -> str | None:
 def _uri_reaches(stage: Any, pipeline: Pipeline) -> bool:
     """Spec `env`, the stage's `env`, or a secret of that name the stage receives (its own
     `secrets:` list; without one, register and canary get every declared secret, evaluate none)."""
-    from mlgen.compile.trust import stage_secrets
-
     if URI_VARIABLE in pipeline.env or URI_VARIABLE in stage.env:
         return True
-    return URI_VARIABLE in stage_secrets(stage, pipeline, default_all=stage.kind in ("register", "canary"))
+    return URI_VARIABLE in access.stage_secrets(stage, pipeline, default_all=stage.kind in ("register", "canary"))
