@@ -364,6 +364,10 @@ def notes(plan: Plan) -> list[str]:
                    "(enforced on public repositories, or private ones on Enterprise plans), not on the deployment "
                    "environment, or every canary step and rollback would wait for review. The approval job fails when "
                    "that environment has no required reviewers.")
+    if any(j.lock for j in plan.jobs):
+        out.append("rollout: register, the approval, every canary step and its rollback run in a reusable workflow of their "
+                   "own (`.github/workflows/<workflow>-rollout-<stage>.yml`), called by one job that holds the deploy lock "
+                   "from register to the last step: no other run deploys in between.")
     if plan.secrets or any(j.secrets for j in plan.jobs):
         out.append("secrets: `secrets.NAME` reaches only the steps that need it, through step `env:`.")
     if any(j.report for j in plan.jobs):
