@@ -156,3 +156,29 @@ def test_check_finds_a_hand_edited_or_deleted_rollout(project: Path, change: str
     result = run_mlgen("check", "mlgen.yaml", cwd=project)
     assert result.code == 2
     assert f"{ROLLOUT}: {'hand-edited' if change == 'edit' else 'missing'}" in result.err
+
+
+def test_a_register_without_a_canary_takes_no_lock_and_stays_in_the_workflow() -> None:
+    spec = _spec("one")
+    spec["stages"] = spec["stages"][:2]  # train, register: nothing deploys
+    files = _outputs(spec)
+    assert list(files) == [".github/workflows/mlgen.yml"], "no rollout, no reusable workflow"
+    main = yamlout.load(files[".github/workflows/mlgen.yml"])["jobs"]
+    assert "uses" not in main["a-register"] and "concurrency" not in main["a-register"]
+
+
+def test_rollouts_that_interleave_are_refused_with_a_hint() -> None:
+    """production 100% -> staging 100% -> production 100%: the staging rollout would run inside the
+    production one's lock and hold a lock of its own, which one call per rollout cannot express."""
+    def canary(name: str, env: str, needs: str) -> dict[str, Any]:
+        return {"name": name, "kind": "canary", "deploy": "./d.sh", "check": "./c.sh", "rollback": "./r.sh", "steps": [100],
+                "approval": False, "environment": env, "needs": [needs], "model": "a"}
+
+    spec = _spec("one")
+    spec["stages"] = [spec["stages"][0], {"name": "r", "kind": "register", "registry": "mlflow", "model": "a", "path": "model/"},
+                      canary("p1", "production", "r"), canary("s", "staging", "p1"), canary("p2", "production", "s")]
+    with pytest.raises(SpecError) as refused:
+        _outputs(spec)
+    (problem,) = refused.value.problems
+    assert "`deploy-production` and `deploy-staging` interleave at job `s-100`" in problem.message
+    assert problem.hint.startswith("let one rollout finish")

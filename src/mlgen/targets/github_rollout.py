@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from mlgen.compile.overrides import Misfit, Refused
+from mlgen.targets import SettingRefused
 
 if TYPE_CHECKING:
     from mlgen.compile.plan import Plan
@@ -53,9 +54,9 @@ def units(plan: Plan, workflow_path: str, jobs: dict[str, dict[str, Any]]) -> li
             caller = _free_id(f"rollout-{_stage(plan, members[0])}", jobs, {u.caller for u in found})
             for job_id in members:
                 if job_id in taken:
-                    raise Refused([Misfit(job_id, "needs", f"the job runs inside the rollouts under `{taken[job_id]}` and "
-                                          f"`{lock}` at once, and GitHub holds one lock per rollout",
-                                          "let one rollout finish (all its steps) before the other starts")])
+                    raise SettingRefused(("stages",), f"the rollouts under `{taken[job_id]}` and `{lock}` interleave at job "
+                                         f"`{job_id}`, and GitHub holds one lock per rollout",
+                                         "let one rollout finish (all its steps) before a stage of another starts")
                 taken[job_id] = lock
             found.append(Unit(caller, f"{WORKFLOWS}/{stem}-{caller}.yml", lock, members))
     return sorted(found, key=lambda u: list(jobs).index(u.jobs[0]))
@@ -155,12 +156,13 @@ def _entry_condition(unit: Unit, jobs: dict[str, dict[str, Any]]) -> str | None:
 
 def _permissions(members: list[dict[str, Any]]) -> dict[str, str] | str:
     """What the call grants: the most any job inside asks for (a called job gets at most that)."""
+    asked = [job.get("permissions", {}) for job in members]
+    if any(isinstance(a, str) for a in asked):  # `read-all` or `write-all` (an override): grant the widest asked
+        writes = any(a == "write-all" or (isinstance(a, dict) and "write" in a.values()) for a in asked)
+        return "write-all" if writes else "read-all"
     granted: dict[str, str] = {}
-    for job in members:
-        asked = job.get("permissions", {})
-        if isinstance(asked, str):
-            return "write-all" if asked == "write-all" or "write" in granted.values() else asked
-        for scope, level in asked.items():
+    for scopes in asked:
+        for scope, level in scopes.items():
             if _LEVELS.get(str(level), 0) > _LEVELS.get(granted.get(scope, "none"), 0):
                 granted[scope] = str(level)
     return dict(sorted(granted.items()))
