@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from mlgen.spec.models import Pipeline
 
 __all__ = ["CASES", "EXAMPLES", "GIT_IDENTITY", "ROOT", "Result", "checked_pipeline", "checkout_branch", "compile_dict",
-           "compile_model", "compile_spec", "example_specs", "git", "init_and_commit", "load_plan", "plan_of",
+           "compile_model", "compile_spec", "example_specs", "flat_github", "git", "init_and_commit", "load_plan", "plan_of",
            "require_tool", "run_mlgen"]
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -95,6 +95,26 @@ def compile_spec(spec: Path) -> dict[str, str]:
     source, pipeline = load(spec)
     outputs = compile_pipeline(pipeline, spec_name=spec.name, spec_bytes=source.raw, source=source)
     return {o.target: o.text for o in outputs}
+
+
+def flat_github(outputs: dict[str, str]) -> dict[str, Any]:
+    """The GitHub workflow of `outputs` (target -> text) as one document: the job that calls the
+    rollout's reusable workflow replaced by the jobs it runs, and the call's needs given to the jobs
+    that start the rollout. For tests of what each job does; tests of the call read the texts."""
+    from mlgen.targets import yamlout
+
+    workflow: dict[str, Any] = yamlout.load(outputs["github"])
+    calls = [job_id for job_id, job in workflow["jobs"].items() if "uses" in job]
+    assert len(calls) <= 1, "several rollouts: read each called workflow itself"
+    jobs: dict[str, Any] = {}
+    for job_id, job in workflow["jobs"].items():
+        if job_id not in calls:
+            jobs[job_id] = job
+            continue
+        for inner_id, inner in yamlout.load(outputs["github-rollout"])["jobs"].items():
+            entry = "needs" not in inner and "needs" in job
+            jobs[inner_id] = {**inner, "needs": job["needs"]} if entry else inner
+    return {**workflow, "jobs": jobs}
 
 
 def compile_dict(spec: dict[str, Any], folder: Path) -> dict[str, str]:

@@ -19,7 +19,7 @@ from mlgen.drift import header
 from mlgen.errors import SpecError
 from mlgen.targets import yamlout
 from tests import condeval
-from tests.support import compile_dict
+from tests.support import compile_dict, flat_github
 
 BRANCHES = ["main", "dev", "release/x", "feature/a-b", "hotfix.1", "Dev"]
 MAYBE_BRANCHES = st.none() | st.lists(st.sampled_from(BRANCHES), min_size=1, max_size=4, unique=True)
@@ -44,7 +44,7 @@ def spec(register: list[str] | None, canary: list[str] | None) -> dict[str, Any]
 def decisions(outputs: dict[str, str], job: str, jenkins_stage: str, branch: str, pull_request: bool) -> dict[str, bool]:
     """Would each target run `job` (its own condition; every need succeeded)? On Jenkins register
     and the canary steps are nested in one rollout stage: its `when` and the stage's own both count."""
-    gh = yamlout.load(outputs["github"])
+    gh = flat_github(outputs)
     gl = yamlout.load(outputs["gitlab"])
     ref = "refs/pull/1/merge" if pull_request else f"refs/heads/{branch}"
     event = "pull_request" if pull_request else "push"
@@ -91,7 +91,7 @@ def test_branch_only_jobs_run_on_any_listed_branch(register: list[str] | None, c
 def test_pipelines_are_created_for_pushes_to_the_trigger_branches(branch: str, tmp_path: Path) -> None:
     outputs = compile_dict(spec(["dev", "release/x"], ["release/x"]), tmp_path)
     expected = branch in ("main", "dev", "release/x")
-    gh = yamlout.load(outputs["github"])
+    gh = flat_github(outputs)
     assert (branch in gh["on"]["push"]["branches"]) is expected
     gl = yamlout.load(outputs["gitlab"])
     when = condeval.gitlab_rules(gl["workflow"]["rules"], condeval.gitlab_variables(branch=branch))

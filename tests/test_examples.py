@@ -10,7 +10,7 @@ from syrupy.extensions.single_file import SingleFileSnapshotExtension, WriteMode
 
 from tests.support import compile_spec, example_specs, run_mlgen
 
-SUFFIX = {"github": "yml", "gitlab": "yml", "jenkins": "Jenkinsfile"}
+SUFFIX = {"github": "yml", "github-rollout": "yml", "gitlab": "yml", "jenkins": "Jenkinsfile"}
 
 
 def _extension(target: str) -> type[SingleFileSnapshotExtension]:
@@ -21,7 +21,8 @@ def _extension(target: str) -> type[SingleFileSnapshotExtension]:
     return Text
 
 
-CASES = [(spec, target) for spec in example_specs() for target in ("github", "gitlab", "jenkins")]
+# every example deploys: its rollout's reusable workflow is pinned too
+CASES = [(spec, target) for spec in example_specs() for target in ("github", "github-rollout", "gitlab", "jenkins")]
 
 
 @pytest.mark.parametrize(("spec", "target"), CASES, ids=[f"{s.parent.name}-{t}" for s, t in CASES])

@@ -17,7 +17,7 @@ import pytest
 
 from mlgen.targets import yamlout
 
-EXAMPLE = Path(__file__).parents[1] / "examples" / "churn" / ".github" / "workflows" / "mlgen.yml"
+EXAMPLE = Path(__file__).parents[1] / "examples" / "churn" / ".github" / "workflows" / "mlgen-rollout-register.yml"  # the rollout's jobs
 REVIEWER = {"type": "User", "reviewer": {"login": "alice", "id": 1}}
 
 

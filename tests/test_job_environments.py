@@ -22,6 +22,7 @@ from mlgen.errors import SpecError
 from mlgen.runtime.cache import command as cachecmd
 from mlgen.spec.models import DEFAULT_PATHS, Pipeline
 from mlgen.targets import jenkins, pins, yamlout
+from tests.support import flat_github
 from tests.validators import shell_bodies
 
 SETUP = "python -m pip install -r requirements.txt"
@@ -112,7 +113,7 @@ def test_a_missing_python_fails_the_stage_naming_it(tmp_path: Path) -> None:
 @pytest.mark.parametrize("python", PYTHONS)
 def test_the_same_python_on_every_target(python: str) -> None:
     out = _outputs(_spec(python, jenkins={"path": "Jenkinsfile", "agent": "docker"}))
-    github = yamlout.load(out["github"])
+    github = flat_github(out)
     versions = {s["with"]["python-version"] for job in github["jobs"].values() for s in job["steps"]
                 if s.get("name") == "Set up Python"}
     assert versions == {python}

@@ -114,5 +114,5 @@ def test_rescore_outputs_pass_the_linters(tmp_path: Path) -> None:
     out = compile_dict(spec(), tmp_path)
     for target, text in out.items():
         assert validators.shellcheck(target, text) == [], target
-    assert validators.actionlint(out["github"], validators.runner_labels(out["github"])) == ""
-    assert validators.zizmor(out["github"]) == ""
+    assert validators.actionlint(out["github"], validators.runner_labels(out["github"]), validators.beside_of(out)) == ""
+    assert validators.zizmor(out["github"], validators.beside_of(out)) == ""

@@ -15,6 +15,7 @@ import pytest
 
 from mlgen.compile.plan import ROLLBACK_SETUP_RETRIES
 from mlgen.targets import yamlout
+from tests.support import flat_github
 from tests.test_rollout_semantics import STEP_LISTS, _stage, compile_spec, spec
 
 CASES = [(steps, approval, registry) for steps in STEP_LISTS for approval in (True, False)
@@ -36,13 +37,24 @@ def _rollout_jobs(steps: list[int]) -> list[str]:
 
 
 @pytest.mark.parametrize(("steps", "approval", "registry"), CASES, ids=IDS)
-def test_github_every_rollout_job_queues_in_one_group(steps: list[int], approval: bool, registry: str) -> None:
-    jobs = yamlout.load(compile_spec(_spec(steps, approval, registry))["github"])["jobs"]
-    for job_id in _rollout_jobs(steps):
-        # queue: a newly queued job never cancels a pending one (a waiting rollback included)
-        assert jobs[job_id]["concurrency"] == {"group": "deploy-production", "cancel-in-progress": False, "queue": "max"}, job_id
-    others = [j for j in jobs if j not in _rollout_jobs(steps)]
-    assert all("concurrency" not in jobs[j] for j in others), "only the rollout holds the deploy lock"
+def test_github_the_whole_rollout_runs_inside_one_locked_call(steps: list[int], approval: bool, registry: str) -> None:
+    outputs = compile_spec(_spec(steps, approval, registry))
+    main = yamlout.load(outputs["github"])["jobs"]
+    called = yamlout.load(outputs["github-rollout"])
+    calls = {job_id: job for job_id, job in main.items() if "uses" in job}
+    assert list(calls) == ["rollout-register"], "one job calls the rollout"
+    call = calls["rollout-register"]
+    # queue: a newly queued rollout never cancels a pending one (a waiting rollback included)
+    assert call["concurrency"] == {"group": "deploy-production", "cancel-in-progress": False, "queue": "max"}
+    assert call["uses"].startswith("./.github/workflows/") and call["uses"].endswith("-rollout-register.yml")
+    inside = _rollout_jobs(steps) + ([f"canary-{steps[0]}-approval"] if approval else [])
+    assert sorted(called["jobs"]) == sorted(inside), "register, the approval, every step and rollback run in the call"
+    assert not set(inside) & set(main), "no rollout job runs outside the lock"
+    assert call["needs"] and not set(call["needs"]) & set(inside)
+    # the call holds the lock: a job inside taking it too would wait for its own call forever
+    assert all("concurrency" not in job for job in called["jobs"].values())
+    assert all("concurrency" not in job for job_id, job in main.items() if job_id not in calls), "only the rollout holds the lock"
+    assert "workflow_call" in called["on"] and list(called["on"]) == ["workflow_call"]
 
 
 @pytest.mark.parametrize(("steps", "approval", "registry"), CASES, ids=IDS)
@@ -82,14 +94,16 @@ def _runtime_calls(text: str, verb: str) -> list[list[str]]:
 @pytest.mark.parametrize(("steps", "approval", "registry"), CASES, ids=IDS)
 def test_every_step_and_rollback_gets_the_registered_version(steps: list[int], approval: bool, registry: str) -> None:
     outputs = compile_spec(_spec(steps, approval, registry))
-    for target, text in outputs.items():
+    texts = {t: outputs["github"] + outputs["github-rollout"] if t == "github" else outputs[t]  # the rollout has its own workflow
+             for t in ("github", "gitlab", "jenkins")}
+    for target, text in texts.items():
         for verb, count in (("step", len(steps)), ("promote", 1), ("rollback", len(steps))):
             calls = _runtime_calls(text, verb)
             assert len(calls) >= count, (target, verb)
             for call in calls:
                 assert call[call.index("--version-from") + 1] == RECORD, (target, call)
         if target == "github":
-            jobs = yamlout.load(text)["jobs"]
+            jobs = flat_github(outputs)["jobs"]
             for job_id in _rollout_jobs(steps)[1:]:
                 downloads = [s["with"] for s in jobs[job_id]["steps"] if "download-artifact" in s.get("uses", "")]
                 assert {"name": "register", "path": ".mlgen"} in downloads, job_id  # upload-artifact strips .mlgen/
@@ -111,7 +125,7 @@ def test_a_rollback_retries_its_set_up_and_never_its_command(steps: list[int], a
     outputs = compile_spec(_spec(steps, approval, registry))
     attempts = f"seq 1 {ROLLBACK_SETUP_RETRIES + 1}"
     client = "mlgen-ci[mlflow]" if registry == "mlflow" else "mlgen-ci=="  # the registry client: mlflow-skinny
-    jobs = yamlout.load(outputs["github"])["jobs"]
+    jobs = flat_github(outputs)["jobs"]
     gl = yamlout.load(outputs["gitlab"])
     for weight in steps:
         run = {s["name"]: s["run"] for s in jobs[f"canary-{weight}-rollback"]["steps"] if "run" in s}

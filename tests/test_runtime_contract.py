@@ -106,7 +106,8 @@ def assert_commands(args: Any, register: Any) -> None:
 @pytest.mark.parametrize("spec", example_specs(), ids=lambda p: p.parent.name)
 def test_example_command_lines_parse_back_to_the_spec(spec: Path) -> None:
     _, pipeline = load(spec)
-    workflow = (spec.parent / ".github/workflows/mlgen.yml").read_text()
+    # the workflow and the rollout's reusable workflow beside it
+    workflow = "".join(p.read_text() for p in sorted((spec.parent / ".github/workflows").glob("mlgen*.yml")))
     seen = set()
     for stage, script, words in runtime_calls(pipeline):
         assert_matches_spec(pipeline, stage, words)

@@ -24,6 +24,7 @@ from mlgen.errors import SpecError
 from mlgen.targets import yamlout
 from tests.compiled import compile_dict
 from tests.condeval import github_if, gitlab_rules, gitlab_variables, jenkins_when
+from tests.support import flat_github
 
 CREDENTIALS: dict[str, dict[str, str] | None] = {
     "none": None,
@@ -109,7 +110,7 @@ def _step_secrets(job: dict[str, Any]) -> dict[str, str]:
 def test_github_pull_requests_never_reach_the_write_credential(case: tuple[dict[str, Any], dict[str, str]]) -> None:
     spec, out = case
     write = (spec.get("credentials") or {}).get("write")
-    jobs = yamlout.load(out["github"])["jobs"]
+    jobs = flat_github(out)["jobs"]
     assert write is None or any(write in _step_secrets(job).values() for job in jobs.values()), "the write credential is used"
     for job_id, job in jobs.items():
         secrets = _step_secrets(job).values()
@@ -123,14 +124,14 @@ def test_github_pull_requests_never_reach_the_write_credential(case: tuple[dict[
 def test_github_gate_reads_with_the_read_credential(case: tuple[dict[str, Any], dict[str, str]]) -> None:
     spec, out = case
     creds = spec.get("credentials") or {}
-    gate = next(s for s in yamlout.load(out["github"])["jobs"]["evaluate"]["steps"] if s["name"] == "gate")
+    gate = next(s for s in flat_github(out)["jobs"]["evaluate"]["steps"] if s["name"] == "gate")
     expected = {creds.get("variable", "MLFLOW_TRACKING_TOKEN"): f"${{{{ secrets.{creds['read']} }}}}"} if "read" in creds else None
     assert gate.get("env") == expected
 
 
 def test_github_self_hosted_jobs_never_run_for_a_fork(case: tuple[dict[str, Any], dict[str, str]]) -> None:
     _, out = case
-    jobs = yamlout.load(out["github"])["jobs"]
+    jobs = flat_github(out)["jobs"]
     for job_id, job in jobs.items():
         labels = job["runs-on"] if isinstance(job["runs-on"], list) else [job["runs-on"]]
         if "self-hosted" in labels:
@@ -143,7 +144,7 @@ def test_github_self_hosted_jobs_never_run_for_a_fork(case: tuple[dict[str, Any]
 
 def test_github_approval_job_checks_its_reviewers_first(case: tuple[dict[str, Any], dict[str, str]]) -> None:
     spec, out = case
-    jobs = yamlout.load(out["github"])["jobs"]
+    jobs = flat_github(out)["jobs"]
     approvals = {i: j for i, j in jobs.items() if i.endswith("-approval")}
     assert bool(approvals) == bool(spec["stages"][-1]["approval"])
     for job in approvals.values():
@@ -279,7 +280,7 @@ def test_the_same_secret_cannot_be_both_roles(tmp_path: Path) -> None:
 def test_without_credentials_the_gate_gets_no_declared_secret(tmp_path: Path) -> None:
     # Before roles, the gate received every declared secret, on pull requests too.
     out = compile_dict(make_spec("none", "default", "default", "approved-mlflow"), tmp_path)
-    jobs = yamlout.load(out["github"])["jobs"]
+    jobs = flat_github(out)["jobs"]
     assert _step_secrets(jobs["evaluate"]) == {}
     assert _step_secrets(jobs["register"]) == {"DEPLOY_KEY": "DEPLOY_KEY"}
 
@@ -287,7 +288,7 @@ def test_without_credentials_the_gate_gets_no_declared_secret(tmp_path: Path) ->
 def test_a_declared_secret_named_like_the_variable_gives_way_to_the_credential(tmp_path: Path) -> None:
     spec = make_spec("read+write", "default", "default", "approved-mlflow")
     spec["secrets"] = ["MLFLOW_TRACKING_TOKEN"]
-    jobs = yamlout.load(compile_dict(spec, tmp_path)["github"])["jobs"]
+    jobs = flat_github(compile_dict(spec, tmp_path))["jobs"]
     assert _step_secrets(jobs["register"]) == {"MLFLOW_TRACKING_TOKEN": "REG_WRITE"}
     assert _step_secrets(jobs["evaluate"]) == {"MLFLOW_TRACKING_TOKEN": "REG_READ"}
 

@@ -112,5 +112,5 @@ def test_uv_outputs_pass_the_linters(spec: Path, tmp_path: Path) -> None:
     out = compiled(spec, "uv", tmp_path)
     for target, text in out.items():
         assert validators.shellcheck(target, text) == [], target
-    assert validators.actionlint(out["github"], validators.runner_labels(out["github"])) == ""
-    assert validators.zizmor(out["github"]) == ""
+    assert validators.actionlint(out["github"], validators.runner_labels(out["github"]), validators.beside_of(out)) == ""
+    assert validators.zizmor(out["github"], validators.beside_of(out)) == ""

@@ -19,26 +19,30 @@ def _text(spec: Path, target: str) -> str:
 
 @pytest.mark.parametrize(("spec", "target"), CASES, ids=[f"{s.parent.name}-{t}" for s, t in CASES])
 def test_shellcheck_every_script(spec: Path, target: str) -> None:
-    bodies = validators.shell_bodies(target, _text(spec, target))
-    assert bodies, "no scripts found: the extractor is broken"
-    assert validators.shellcheck(target, _text(spec, target)) == []
+    texts = [_text(spec, target)] + (list(validators.called_workflows(spec.parent).values()) if target == "github" else [])
+    for text in texts:
+        assert validators.shell_bodies(target, text), "no scripts found: the extractor is broken"
+        assert validators.shellcheck(target, text) == []
 
 
 @pytest.mark.parametrize("spec", example_specs(), ids=lambda s: s.parent.name)
 def test_actionlint(spec: Path) -> None:
-    text = _text(spec, "github")
-    assert validators.actionlint(text, validators.runner_labels(text)) == ""
+    text, beside = _text(spec, "github"), validators.called_workflows(spec.parent)
+    labels = sorted({label for t in [text, *beside.values()] for label in validators.runner_labels(t)})
+    assert validators.actionlint(text, labels, beside) == ""
 
 
 @pytest.mark.parametrize("spec", example_specs(), ids=lambda s: s.parent.name)
 def test_zizmor_has_no_findings(spec: Path) -> None:
-    assert validators.zizmor(_text(spec, "github")) == ""
+    assert validators.zizmor(_text(spec, "github"), validators.called_workflows(spec.parent)) == ""
 
 
 @pytest.mark.parametrize(("spec", "target"), [c for c in CASES if c[1] != "jenkins"],
                          ids=[f"{s.parent.name}-{t}" for s, t in CASES if t != "jenkins"])
 def test_schemastore_schema_via_check_jsonschema(spec: Path, target: str) -> None:
-    assert validators.check_jsonschema(target, _text(spec, target)) == ""
+    texts = [_text(spec, target)] + (list(validators.called_workflows(spec.parent).values()) if target == "github" else [])
+    for text in texts:
+        assert validators.check_jsonschema(target, text) == ""
 
 
 def test_validators_catch_bad_configs() -> None:

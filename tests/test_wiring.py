@@ -17,7 +17,7 @@ import pytest
 from mlgen.drift import header
 from mlgen.targets import yamlout
 from mlgen.targets.install import install_line
-from tests.support import compile_dict
+from tests.support import compile_dict, flat_github
 
 
 def received_github(gh: dict[str, Any]) -> dict[str, set[str]]:
@@ -93,7 +93,7 @@ GRAPHS = {
 def test_each_job_receives_the_outputs_of_its_needs_and_inputs(graph: str, tmp_path: Path) -> None:
     stages, expected = GRAPHS[graph]
     outputs = compile_dict({"version": 1, "env": {"MLFLOW_TRACKING_URI": "http://127.0.0.1:5000"}, "name": "wiring", "stages": stages}, tmp_path)
-    gh = received_github(yamlout.load(outputs["github"]))
+    gh = received_github(flat_github(outputs))
     gl = received_gitlab(yamlout.load(outputs["gitlab"]))
     jf = received_jenkins(header.body(outputs["jenkins"]))
     for job, producers in expected.items():
@@ -171,7 +171,7 @@ def test_register_gets_its_model_and_gate_results_from_the_right_stages(graph: s
     outputs = compile_dict({"version": 1, "env": {"MLFLOW_TRACKING_URI": "http://127.0.0.1:5000"}, "name": "wiring", "stages": stages}, tmp_path)
     gl = yamlout.load(outputs["gitlab"])
     assert producer in received_gitlab(gl)["reg"]
-    assert producer in received_github(yamlout.load(outputs["github"]))["reg"]
+    assert producer in received_github(flat_github(outputs))["reg"]
     assert producer in received_jenkins(header.body(outputs["jenkins"]))["reg"]
     words = shlex.split(next(line for line in gl["reg"]["script"] if line.startswith("mlgen registry register")))
     if evaluate is None:
@@ -253,7 +253,7 @@ def test_only_the_first_canary_step_receives_the_outputs_before_it(tmp_path: Pat
         {"name": "canary", "kind": "canary", "deploy": "true", "check": "true", "rollback": "true", "steps": [10, 50, 100],
          "approval": False}]}
     outputs = compile_dict(spec, tmp_path)
-    gh = received_github(yamlout.load(outputs["github"]))
+    gh = received_github(flat_github(outputs))
     gl = received_gitlab(yamlout.load(outputs["gitlab"]))
     jf = received_jenkins(header.body(outputs["jenkins"]))
     for weight, expected in ((10, {"build"}), (50, set()), (100, set())):

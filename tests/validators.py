@@ -23,8 +23,8 @@ def shell_bodies(target: str, text: str) -> list[str]:
     if target == "jenkins":
         return [groovy_unescape(m) for m in _SH_BLOCK.findall(text)]
     doc: dict[str, Any] = yamlout.load(text)
-    if target == "github":
-        return [s["run"] for job in doc["jobs"].values() for s in job["steps"] if "run" in s]
+    if target in ("github", "github-rollout"):
+        return [s["run"] for job in doc["jobs"].values() for s in job.get("steps", []) if "run" in s]  # a call has none
     scripts = []
     for job in doc.values():
         if isinstance(job, dict) and "script" in job:
@@ -43,27 +43,53 @@ def shellcheck(target: str, text: str) -> list[str]:
     return problems
 
 
-def actionlint(text: str, labels: list[str]) -> str:
+def actionlint(text: str, labels: list[str], beside: dict[str, str] | None = None) -> str:
+    """actionlint on the workflow, with the files `beside` it (repository path -> text: the rollout's
+    reusable workflows, whose calls actionlint checks against the called file)."""
     tool = require_tool("actionlint")
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
-        workflow = root / ".github" / "workflows" / "mlgen.yml"
-        workflow.parent.mkdir(parents=True)
-        workflow.write_text(text)
+        workflow = _write_beside(root, text, beside)
         config = root / "actionlint.yaml"
         config.write_text("self-hosted-runner:\n  labels: [" + ", ".join(repr(label) for label in labels) + "]\n")
-        proc = subprocess.run([tool, "-no-color", "-config-file", str(config), str(workflow)], capture_output=True, text=True, cwd=root)
+        files = [str(workflow)] + [str(root / rel) for rel in beside or {}]
+        proc = subprocess.run([tool, "-no-color", "-config-file", str(config), *files], capture_output=True, text=True, cwd=root)
         return "" if proc.returncode == 0 else proc.stdout + proc.stderr
 
 
-def zizmor(text: str) -> str:
+def zizmor(text: str, beside: dict[str, str] | None = None) -> str:
     tool = require_tool("zizmor")
     with tempfile.TemporaryDirectory() as tmp:
-        workflow = Path(tmp) / ".github" / "workflows" / "mlgen.yml"
-        workflow.parent.mkdir(parents=True)
-        workflow.write_text(text)
-        proc = subprocess.run([tool, "--offline", "--no-progress", "--format", "plain", str(workflow)], capture_output=True, text=True)
+        workflow = _write_beside(Path(tmp), text, beside)
+        proc = subprocess.run([tool, "--offline", "--no-progress", "--format", "plain", str(workflow.parent)],
+                              capture_output=True, text=True)
         return "" if proc.returncode == 0 else proc.stdout + proc.stderr
+
+
+def _write_beside(root: Path, text: str, beside: dict[str, str] | None) -> Path:
+    workflow = root / ".github" / "workflows" / "mlgen.yml"
+    workflow.parent.mkdir(parents=True)
+    workflow.write_text(text)
+    for rel, body in (beside or {}).items():
+        (root / rel).write_text(body)
+    return workflow
+
+
+def beside_of(outputs: dict[str, str]) -> dict[str, str]:
+    """The rollout workflow among compiled `outputs` (target -> text), by the path its header gives it."""
+    from mlgen.drift import header
+
+    text = outputs.get("github-rollout")
+    parsed = header.parse(text) if text else None
+    paths = [p for t, p in parsed.outputs if t == "github-rollout"] if parsed else []
+    assert len(paths) <= 1, "several rollouts: pass each called workflow"
+    return {paths[0]: text} if paths and text else {}
+
+
+def called_workflows(folder: Path) -> dict[str, str]:
+    """The reusable workflows mlgen wrote beside `folder`'s main workflow, by repository path."""
+    workflows = folder / ".github" / "workflows"
+    return {f".github/workflows/{p.name}": p.read_text() for p in sorted(workflows.glob("*.yml")) if p.name != "mlgen.yml"}
 
 
 def check_jsonschema(target: str, text: str) -> str:
@@ -80,7 +106,7 @@ def runner_labels(text: str) -> list[str]:
     doc = yamlout.load(text)
     labels: set[str] = set()
     for job in doc["jobs"].values():
-        runs_on = job["runs-on"]
+        runs_on = job.get("runs-on", [])  # a job that calls a reusable workflow has none
         labels.update([runs_on] if isinstance(runs_on, str) else runs_on)
     return sorted(labels - {"self-hosted"})
 

@@ -38,7 +38,7 @@ def compile_pipeline(pipeline: Pipeline, *, spec_name: str, spec_bytes: bytes,
     the_plan = plan.build(pipeline, __version__, source)
     faces = {name: _faces(targets.get(name), the_plan, settings, source)
              for name, settings in enabled.items() if not only or name in only or name in _COMPANION_OWNERS}
-    companions = _companions(the_plan, enabled, faces)
+    companions = _companions(the_plan, enabled, faces, source)
     all_outputs = tuple((name, settings.path) for name, settings in enabled.items()) + tuple((c.target, c.path) for c, _ in companions)
     command = f"mlgen compile {sh_quote(spec_name)}"
     outputs = []
@@ -69,7 +69,7 @@ def output_paths(pipeline: Pipeline, source: Source | None = None) -> list[str]:
     enabled = pipeline.enabled_targets()
     the_plan = plan.build(pipeline, __version__, source)
     faces = {name: _faces(targets.get(name), the_plan, enabled[name], source) for name in _COMPANION_OWNERS if name in enabled}
-    return [t.path for t in enabled.values()] + [c.path for c, _ in _companions(the_plan, enabled, faces)]
+    return [t.path for t in enabled.values()] + [c.path for c, _ in _companions(the_plan, enabled, faces, source)]
 
 
 # The targets that may write a file beside their config: their jobs are built even under `--target`,
@@ -78,7 +78,7 @@ _COMPANION_OWNERS = ("github", "gitlab")
 
 
 def _companions(the_plan: plan.Plan, enabled: dict[str, TargetSettings],
-                faces: dict[str, dict[str, dict[str, Any]]]) -> list[tuple[Output, str]]:
+                faces: dict[str, dict[str, dict[str, Any]]], source: Source | None = None) -> list[tuple[Output, str]]:
     """Files a target writes beside its config, each with its owner: what the target's own
     `companions` hook returns (valid, or a SpecError/OutputInvalid like the config itself), and
     GitHub's `.github/actionlint.yaml` when the workflow (after overrides) runs on self-hosted labels
@@ -90,7 +90,7 @@ def _companions(the_plan: plan.Plan, enabled: dict[str, TargetSettings],
         settings = enabled.get(name)
         if settings is None:
             continue
-        made, problems = targets.companions(targets.get(name), the_plan, settings, faces[name])
+        made, problems = _made_beside(targets.get(name), the_plan, settings, faces[name], source)
         if problems:
             raise OutputInvalid(name, made[0].path if made else settings.path, problems)
         found += [(Output(c.kind, c.path, c.text), name) for c in made]
@@ -98,6 +98,17 @@ def _companions(the_plan: plan.Plan, enabled: dict[str, TargetSettings],
     if github is not None and actionlint.wanted(github, faces["github"]):
         found.append((Output(actionlint.NAME, actionlint.PATH, actionlint.emit(faces["github"])), "github"))
     return found
+
+
+def _made_beside(target: targets.Target, the_plan: plan.Plan, settings: TargetSettings,
+                 jobs: dict[str, dict[str, Any]], source: Source | None) -> tuple[list[targets.Companion], list[str]]:
+    """The target's companion files, with faces it refuses located in the spec like `_emit` does."""
+    try:
+        return targets.companions(target, the_plan, settings, jobs)
+    except overrides.Refused as refused:
+        raise SpecError(overrides.located(target.NAME, refused.misfits, source)) from None
+    except targets.SettingRefused as refused:
+        raise SpecError([locate(source, refused.loc, refused.message, refused.hint)]) from None
 
 
 def _faces(target: targets.Target, the_plan: plan.Plan, settings: TargetSettings,

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from mlgen.compile.names import approval_environment
 from mlgen.compile.plan import LEG_SEPARATOR
-from mlgen.targets import SettingRefused, github_reviewers, retry, yamlout
+from mlgen.targets import Companion, SettingRefused, github_reviewers, github_rollout, retry, yamlout
 from mlgen.targets import pins as pinning
 from mlgen.targets.escape import gha_string, sh_quote
 from mlgen.targets.install import install_line, project_setup
@@ -39,13 +39,27 @@ def emit_checked(plan: Plan, settings: Settings, jobs: dict[str, dict[str, Any]]
     """The text, and the schema's findings on the document it was written from (no re-parse)."""
     from mlgen.targets import schemas
 
-    workflow = document(plan, settings, jobs)
+    workflow = document(plan, settings, github_rollout.main_jobs(plan, settings.path, jobs))
     text = _render(workflow, settings)
     return text, schemas.validate("github-workflows", yamlout.as_read_back(workflow, text))
 
 
+def companions(plan: Plan, settings: Settings, jobs: dict[str, dict[str, Any]]) -> tuple[list[Companion], list[str]]:
+    """One reusable workflow per rollout, beside the main workflow (which calls each from one
+    locked job), and the schema's findings on them: see `github_rollout`."""
+    from mlgen.targets import schemas
+
+    made, problems = [], []
+    for unit in github_rollout.units(plan, settings.path, jobs):
+        workflow = github_rollout.called_workflow(plan, unit, jobs)
+        text = _render(workflow, settings)
+        made.append(Companion(github_rollout.KIND, unit.path, text))
+        problems += [f"{unit.path}: {p}" for p in schemas.validate("github-workflows", yamlout.as_read_back(workflow, text))]
+    return made, problems
+
+
 def _render(workflow: dict[str, Any], settings: Settings) -> str:
-    return _version_comments(yamlout.dump(workflow), _pins(settings))
+    return github_rollout.mark_calls(_version_comments(yamlout.dump(workflow), _pins(settings)))
 
 
 def _pins(settings: Settings) -> dict[str, pinning.Pin]:
@@ -90,7 +104,7 @@ def _workflow_concurrency(plan: Plan) -> dict[str, Any]:
 
     A group holds one running and one pending run, and a newly queued run cancels the pending
     one: a shared group on `main` would let a run waiting for approval hold back every later
-    push and schedule, and cancel them in turn. Deployments keep their own job-level lock.
+    push and schedule, and cancel them in turn. Each rollout holds its own lock (`github_rollout`).
     """
     return {
         # `github.ref` of a pull request is `refs/pull/<n>/merge`: one group per pull request.
@@ -165,10 +179,8 @@ def _job(job: Job, plan: Plan, settings: Settings, pins: dict[str, pinning.Pin])
         if job.environment_url:
             env["url"] = job.environment_url
         out["environment"] = env
-    if job.lock:
-        # `queue: max`: later jobs of the group wait in order; without it a newly queued job
-        # cancels the pending one, which may be another run's rollback.
-        out["concurrency"] = {"group": job.lock, "cancel-in-progress": False, "queue": "max"}
+    # A locked job (`job.lock`) takes no lock of its own: its whole rollout runs in one reusable
+    # workflow, called by one job that holds the lock (`github_rollout`).
     if job.matrix:
         out["strategy"] = {"fail-fast": False, "matrix": {k.lower(): list(v) for k, v in job.matrix}}
     env_vars = {k: f"${{{{ matrix.{k.lower()} }}}}" for k, _ in job.matrix}
@@ -352,6 +364,10 @@ def notes(plan: Plan) -> list[str]:
                    "(enforced on public repositories, or private ones on Enterprise plans), not on the deployment "
                    "environment, or every canary step and rollback would wait for review. The approval job fails when "
                    "that environment has no required reviewers.")
+    if any(j.lock for j in plan.jobs):
+        out.append("rollout: register, the approval, every canary step and its rollback run in a reusable workflow of their "
+                   "own (`.github/workflows/<workflow>-rollout-<stage>.yml`), called by one job that holds the deploy lock "
+                   "from register to the last step: no other run deploys in between.")
     if plan.secrets or any(j.secrets for j in plan.jobs):
         out.append("secrets: `secrets.NAME` reaches only the steps that need it, through step `env:`.")
     if any(j.report for j in plan.jobs):

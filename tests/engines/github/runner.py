@@ -126,10 +126,33 @@ def run_workflow(repo_dir: Path, workflow: Path, *, event: str = "push", ref: st
             workflow = aux / "workflows" / workflow.name
             workflow.parent.mkdir()
             workflow.write_text(json.dumps(for_act, ensure_ascii=False), encoding="utf-8")  # YAML readers refuse JSON surrogate escapes
+        called = _called(repo_dir, spec)
+        everything = {**spec, "jobs": {**spec["jobs"], **{k: v for doc in called.values() for k, v in doc["jobs"].items()}}}
         command = [act, event, "-W", str(workflow), "--json", "-e", str(aux / "event.json"),
-                   *_flags(spec, aux, default_branch), *(a for f in files for a in (f, str(aux / f.strip("-"))))]
-        returncode, out = _run(command, cwd=repo_dir, timeout=timeout)
-    return _parse(returncode, out, spec, run_artifacts)
+                   *_flags(everything, aux, default_branch), *(a for f in files for a in (f, str(aux / f.strip("-"))))]
+        # act reads a called workflow from the repository's working tree: the same rules apply there
+        with _swapped(repo_dir, {rel: _without_queue(_reject(doc, rejected_environments)) for rel, doc in called.items()}):
+            returncode, out = _run(command, cwd=repo_dir, timeout=timeout)
+    return _parse(returncode, out, everything, run_artifacts)
+
+
+def _called(repo_dir: Path, spec: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The reusable workflows of this repository that the workflow's jobs call (`uses: ./...`), by path."""
+    paths = [job["uses"].removeprefix("./") for job in spec["jobs"].values() if str(job.get("uses", "")).startswith("./")]
+    return {rel: _load(repo_dir / rel) for rel in dict.fromkeys(paths)}
+
+
+@contextlib.contextmanager
+def _swapped(repo_dir: Path, documents: dict[str, dict[str, Any]]) -> Iterator[None]:
+    """Each file replaced by its document for the run (as JSON, which YAML reads), then put back."""
+    saved = {rel: (repo_dir / rel).read_bytes() for rel in documents}
+    try:
+        for rel, doc in documents.items():
+            (repo_dir / rel).write_text(json.dumps(doc, ensure_ascii=False), encoding="utf-8")
+        yield
+    finally:
+        for rel, data in saved.items():
+            (repo_dir / rel).write_bytes(data)
 
 
 # -- preparing the run ------------------------------------------------------------------------------
