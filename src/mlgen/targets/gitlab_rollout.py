@@ -72,8 +72,10 @@ def rollouts(plan: Plan) -> list[Rollout]:
     out = []
     for group in groups:
         jobs = tuple(by_id[i] for i in group)
-        # A rollout spanning environments holds the lock of the one it starts in; steps elsewhere
-        # keep their own group inside the child (always taken in this order, so never a deadlock).
+        # A rollout spanning environments holds the lock of the one it starts in. No job inside
+        # takes a group of its own: GitLab documents that a child waiting for a group its parent
+        # pipeline's jobs wait for can deadlock (with `oldest_first`), and every pipeline of the
+        # project queues on the same trigger job's group anyway.
         lock = next(j.lock for j in jobs if j.lock)
         out.append(Rollout(jobs, lock))
     return out
@@ -107,17 +109,21 @@ def _components(plan: Plan, moved: set[str]) -> list[list[str]]:
     return list(groups.values())
 
 
-def trigger_job(rollout: Rollout, plan: Plan, condition: Any) -> dict[str, Any]:
+def trigger_job(rollout: Rollout, plan: Plan, condition: Any, stages: list[str]) -> dict[str, Any]:
     """The parent's job that starts the child and holds the rollout's lock until it ended.
 
-    `condition(when)` is the target's `rules:if` text for a job condition (None: always)."""
+    `condition(when)` is the target's `rules:if` text for a job condition (None: always); `stages`
+    the parent's stage order."""
     roots = [condition(j.when) for j in rollout.roots]
     ifs = list(dict.fromkeys(roots))
     several = len(ifs) > 1
     # Only order: artifacts reach the child's jobs through `needs:pipeline:job`. With roots under
     # different conditions, a need one of them lacks may be absent: it must not block creation.
     needs = [{"job": n, "artifacts": False, **({"optional": True} if several else {})} for n in rollout.external_needs]
-    out: dict[str, Any] = {"stage": rollout.jobs[0].stage, "needs": needs}
+    # A need may not sit in a later stage: the trigger goes where its latest need or first job is.
+    by_id = {j.id: j for j in plan.jobs}
+    stage = max([rollout.jobs[0].stage, *(by_id[n].stage for n in rollout.external_needs)], key=stages.index)
+    out: dict[str, Any] = {"stage": stage, "needs": needs}
     if None not in ifs:
         out["rules"] = [{"if": ifs[0] if not several else " || ".join(f"({c})" for c in ifs)}]
     # Global defaults (image, cache) mean nothing to a trigger job, and global variables would reach
@@ -142,11 +148,11 @@ def child_document(rollout: Rollout, plan: Plan, parent: dict[str, Any], jobs_by
     doc["variables"] = parent["variables"]
     by_id = {j.id: j for j in plan.jobs}
     for job_id in rollout.ids:
-        doc[job_id] = _moved(dict(jobs_by_id[job_id]), set(rollout.ids), rollout.lock, by_id)
+        doc[job_id] = _moved(dict(jobs_by_id[job_id]), set(rollout.ids), by_id)
     return doc
 
 
-def _moved(face: dict[str, Any], inside: set[str], lock: str, by_id: dict[str, Job]) -> dict[str, Any]:
+def _moved(face: dict[str, Any], inside: set[str], by_id: dict[str, Job]) -> dict[str, Any]:
     needs = []
     for need in face.get("needs", []):
         name = need["job"] if isinstance(need, dict) else need
@@ -157,8 +163,7 @@ def _moved(face: dict[str, Any], inside: set[str], lock: str, by_id: dict[str, J
             needs += [{"pipeline": f"${PARENT_ID}", "job": leg} for leg in leg_names(by_id[name])]
         # a need for order only is the trigger job's: the child starts after it
     face["needs"] = needs
-    if face.get("resource_group") == lock:
-        del face["resource_group"]  # the trigger job holds it for the whole child pipeline
+    face.pop("resource_group", None)  # the trigger job holds the lock for the whole child pipeline
     return face
 
 
@@ -185,7 +190,7 @@ def split(doc: dict[str, Any], plan: Plan, condition: Any) -> tuple[dict[str, An
         if rollout is None:
             parent[key] = value
         elif key == rollout.ids[0]:
-            parent[rollout.trigger_id] = trigger_job(rollout, plan, condition)
+            parent[rollout.trigger_id] = trigger_job(rollout, plan, condition, doc["stages"])
     kept = {k for k in parent if k not in ("workflow", "stages", "default", "variables")}
     parent["stages"] = [s for s in doc["stages"] if any(parent[k].get("stage") == s for k in kept)]
     return parent, children
