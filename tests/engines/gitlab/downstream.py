@@ -21,6 +21,8 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+from ruamel.yaml import YAML
+
 STANDIN_PREFIX = "mlgen-parent-artifacts-"
 _PIPELINE_VAR = re.compile(r"^\$\{?(\w+)\}?$")
 
@@ -121,3 +123,22 @@ def child_result(listed: list[dict[str, Any]], statuses: dict[str, str]) -> str:
     if any(statuses.get(n) == "manual" for n in blocking) or "blocked" in statuses.values():
         return "blocked"
     return "passed"
+
+
+def plan_child(repo_dir: Path, trigger: dict[str, Any], when: str, branch: str, merge_request: bool,
+               default_branch: str, variables: dict[str, str], timeout: float) -> dict[str, str]:
+    """The child's jobs and their `when`: `never` for all of them when its trigger job is left out."""
+    from tests.engines.gitlab.runner import STATE_DIR, _engine, _list_jobs, _pipeline_created
+
+    child = YAML(typ="safe").load((repo_dir / child_file(trigger)).read_text(encoding="utf-8")) or {}
+    names = [k for k, v in child.items() if isinstance(v, dict) and k not in ("workflow", "default", "variables")]
+    if when == "never":
+        return dict.fromkeys(names, "never")
+    file = f"{STATE_DIR}/mlgen-child-plan.yml"
+    (repo_dir / file).write_text(json.dumps(rewrite_child(child, repo_dir, STATE_DIR)), encoding="utf-8")
+    inherited = {**variables, **trigger_variables(trigger, parent_id="1000")}
+    with _engine(repo_dir, branch, "parent_pipeline", merge_request, default_branch, inherited) as base:
+        if not _pipeline_created(base, repo_dir, timeout, file=file):
+            return dict.fromkeys(names, "never")
+        return {j["name"]: j["when"] for j in _list_jobs(base, repo_dir, timeout, file=file, schema=True)
+                if not is_standin(j["name"])}

@@ -176,7 +176,12 @@ def plan_pipeline(repo_dir: Path, *, branch: str = "main", pipeline_source: str 
             return PipelinePlan(False, {})
         listed = _list_jobs(base, repo_dir, timeout)
         _refuse_missing_needs(listed)
-        return PipelinePlan(True, {job["name"]: job["when"] for job in listed})
+    jobs = {job["name"]: job["when"] for job in listed}
+    config = YAML(typ="safe").load((repo_dir / ".gitlab-ci.yml").read_text(encoding="utf-8")) or {}
+    for name, trigger in downstream.triggers(config).items():  # each child, under its trigger job's rules
+        jobs |= downstream.plan_child(repo_dir, trigger, jobs[name], branch, merge_request, default_branch,
+                                      variables or {}, timeout)
+    return PipelinePlan(True, jobs)
 
 
 # -- preparing the run ------------------------------------------------------------------------------
