@@ -159,3 +159,14 @@ def test_check_sees_the_child_as_generated(tmp_path: Path) -> None:
     assert missing.code == 2 and ".gitlab/mlgen-reg0.yml: missing" in missing.err
     child.write_text(original)
     assert run_mlgen("check", "mlgen.yaml", cwd=tmp_path).code == 0
+
+
+def test_plan_notes_name_the_child_the_trigger_and_the_group() -> None:
+    from mlgen.targets import gitlab
+
+    the_plan, _ = _compile(_spec([("production", [10, 100], True), ("staging", [100], True)], register_only=False,
+                                 after=False, approval=True))
+    notes = [n for n in gitlab.notes(the_plan) if n.startswith("rollout:")]
+    assert len(notes) == 2
+    assert "`.gitlab/mlgen-reg0.yml`" in notes[0] and "`rollout:reg0`" in notes[0] and "`deploy-production`" in notes[0]
+    assert "`.gitlab/mlgen-reg1.yml`" in notes[1] and "`deploy-staging`" in notes[1] and "`oldest_first`" in notes[1]
