@@ -15,7 +15,11 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from mlgen.compile.plan import Job, Plan
+    from collections.abc import Callable
+
+    from mlgen.compile.plan import Job, Plan, When
+
+    Condition = Callable[[When], str | None]  # a job condition as the target's `rules:if` text (None: always)
 
 # Trigger job ids carry a `:`, which no stage name (and so no job id) may hold: they never clash.
 TRIGGER_PREFIX = "rollout:"
@@ -109,11 +113,10 @@ def _components(plan: Plan, moved: set[str]) -> list[list[str]]:
     return list(groups.values())
 
 
-def trigger_job(rollout: Rollout, plan: Plan, condition: Any, stages: list[str]) -> dict[str, Any]:
+def trigger_job(rollout: Rollout, plan: Plan, condition: Condition, stages: list[str]) -> dict[str, Any]:
     """The parent's job that starts the child and holds the rollout's lock until it ended.
 
-    `condition(when)` is the target's `rules:if` text for a job condition (None: always); `stages`
-    the parent's stage order."""
+    `stages` is the parent's stage order."""
     roots = [condition(j.when) for j in rollout.roots]
     ifs = list(dict.fromkeys(roots))
     several = len(ifs) > 1
@@ -176,7 +179,7 @@ def leg_names(job: Job) -> list[str]:
     return [f"{job.id}: [{', '.join(leg)}]" for leg in itertools.product(*(v for _, v in job.matrix))]
 
 
-def split(doc: dict[str, Any], plan: Plan, condition: Any) -> tuple[dict[str, Any], list[tuple[Rollout, dict[str, Any]]]]:
+def split(doc: dict[str, Any], plan: Plan, condition: Condition) -> tuple[dict[str, Any], list[tuple[Rollout, dict[str, Any]]]]:
     """The parent document without the moved jobs (a trigger job in the place of each rollout's
     first one) and each rollout with its child document."""
     found = rollouts(plan)
