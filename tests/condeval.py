@@ -307,3 +307,24 @@ def _ant_match(pattern: str, value: str) -> bool:
     regex = "".join(".*" if part == "**" else "[^/]*" if part == "*" else "[^/]" if part == "?" else re.escape(part)
                     for part in re.split(r"(\*\*|\*|\?)", pattern))
     return re.fullmatch(regex, value, re.IGNORECASE) is not None
+
+
+def gitlab_job_admitted(outputs: dict[str, str], job: str, *, branch: str, source: str = "push") -> bool:
+    """Does GitLab create `job` (its needs succeeded)? A job of a rollout's child config exists only when
+    the parent's trigger job does, and then under the child's own rules with `CI_PIPELINE_SOURCE`
+    `parent_pipeline` (the same branch); `outputs` as `tests.support.compile_model` keys them."""
+    from mlgen.targets import yamlout
+
+    parent = yamlout.load(outputs["gitlab"])
+    variables = gitlab_variables(branch=branch, source=source)
+    if job in parent:
+        return gitlab_rules(parent[job].get("rules"), variables) != "never"
+    inner = gitlab_variables(branch=branch, source="parent_pipeline")
+    for key, text in outputs.items():
+        child = yamlout.load(text) if key.startswith("gitlab-child:") else {}
+        if job in child:
+            (trigger,) = [v for v in parent.values() if isinstance(v, dict)
+                          and v.get("trigger", {}).get("include") == [{"local": key.split(":", 1)[1]}]]
+            return all(gitlab_rules(rules, v) != "never" for rules, v in (
+                (trigger.get("rules"), variables), (child["workflow"]["rules"], inner), (child[job].get("rules"), inner)))
+    raise KeyError(job)

@@ -75,6 +75,25 @@ def load_plan(spec: Path, version: str | None = None) -> tuple[Pipeline, Plan]:
     return pipeline, plan.build(pipeline, version or __version__, source)
 
 
+def output_key(output: Any) -> str:
+    """An output's key in the dicts below: its target, or `gitlab-child:<path>` for a GitLab child
+    config (a spec may write several)."""
+    return f"{output.target}:{output.path}" if output.target == "gitlab-child" else str(output.target)
+
+
+def gitlab_doc(outputs: dict[str, str]) -> dict[str, Any]:
+    """The GitLab pipeline as it runs: the parent's document with every child config's jobs added
+    (the trigger jobs stay; `gitlab_rollout` moves jobs unchanged but for needs and the lock)."""
+    from mlgen.targets import yamlout
+
+    doc: dict[str, Any] = yamlout.load(outputs["gitlab"])
+    for key, text in outputs.items():
+        if key.startswith("gitlab-child:"):
+            child = yamlout.load(text)
+            doc.update({k: v for k, v in child.items() if k not in ("workflow", "stages", "default", "variables")})
+    return doc
+
+
 def compile_model(spec: dict[str, Any] | Pipeline, *, bodies: bool = False) -> dict[str, str]:
     """target -> text, compiled in memory from a spec dict or model (no file, no positions).
     `bodies` drops the header, whose hash changes with every spec."""
@@ -84,7 +103,7 @@ def compile_model(spec: dict[str, Any] | Pipeline, *, bodies: bool = False) -> d
 
     pipeline = spec if isinstance(spec, Pipeline) else Pipeline.model_validate(spec)
     outputs = compile_pipeline(pipeline, spec_name="mlgen.yaml", spec_bytes=b"")
-    return {o.target: header.body(o.text) if bodies else o.text for o in outputs}
+    return {output_key(o): header.body(o.text) if bodies else o.text for o in outputs}
 
 
 def compile_spec(spec: Path) -> dict[str, str]:
@@ -94,7 +113,7 @@ def compile_spec(spec: Path) -> dict[str, str]:
 
     source, pipeline = load(spec)
     outputs = compile_pipeline(pipeline, spec_name=spec.name, spec_bytes=source.raw, source=source)
-    return {o.target: o.text for o in outputs}
+    return {output_key(o): o.text for o in outputs}
 
 
 def flat_github(outputs: dict[str, str]) -> dict[str, Any]:

@@ -29,15 +29,18 @@ def _updating(config: pytest.Config) -> bool:
 @pytest.mark.parametrize("case", FEATURES, ids=lambda p: p.name)
 def test_case_compiles_to_its_expected_outputs(case: Path, request: pytest.FixtureRequest) -> None:
     texts = compile_spec(case / "mlgen.yaml")
-    assert set(EXPECTED) <= set(texts) <= set(EXPECTED) | set(OPTIONAL), "every case compiles for the three targets"
+    # outputs beside a config: the GitHub rollout's workflow, and each GitLab child config as gitlab-child-<file name>
+    names = {**EXPECTED, **{t: n for t, n in OPTIONAL.items() if t in texts},
+             **{k: "gitlab-child-" + Path(k.split(":", 1)[1]).name for k in texts if k.startswith("gitlab-child:")}}
+    assert set(texts) == set(names) and set(EXPECTED) <= set(texts), "every case compiles for the three targets"
     expected_dir = case / "expected"
-    names = {**EXPECTED, **{t: n for t, n in OPTIONAL.items() if t in texts}}
     if _updating(request.config):
         expected_dir.mkdir(exist_ok=True)
+        for stale in [*expected_dir.glob("gitlab-child-*"), *(expected_dir / n for n in OPTIONAL.values())]:
+            stale.unlink(missing_ok=True)
         for target, name in names.items():
             (expected_dir / name).write_bytes(texts[target].encode())
-    for name in set(OPTIONAL.values()) - set(names.values()):
-        assert not (expected_dir / name).exists(), f"{case.name} no longer writes {name}: delete it"
+    assert sorted(p.name for p in expected_dir.iterdir()) == sorted(names.values()), "an expected file without its output"
     for target, name in names.items():
         path = expected_dir / name
         assert path.is_file(), f"{path} is missing: run with --snapshot-update to write it"

@@ -17,6 +17,7 @@ from tests.support import EXAMPLES
 
 GITHUB, GITLAB, JENKINS = DEFAULT_PATHS["github"], DEFAULT_PATHS["gitlab"], DEFAULT_PATHS["jenkins"]
 ROLLOUT = ".github/workflows/mlgen-rollout-register.yml"  # the quickstart's rollout, beside its workflow
+CHILD = ".gitlab/mlgen-register.yml"  # quickstart's rollout, a child pipeline beside the GitLab config
 
 
 @pytest.fixture
@@ -46,7 +47,7 @@ def test_a_workflow_copied_over_the_gitlab_file_is_drift(project: Path, cli) -> 
 
 @pytest.mark.parametrize(("block", "orphans"), [
     ("targets:\n  github: {path: .github/workflows/ci.yml}\n  gitlab: {path: .gitlab-ci.yml}\n  jenkins: {path: Jenkinsfile}\n", [GITHUB, ROLLOUT]),
-    ("targets:\n  github: {path: .github/workflows/mlgen.yml}\n  jenkins: {path: Jenkinsfile}\n", [GITLAB]),
+    ("targets:\n  github: {path: .github/workflows/mlgen.yml}\n  jenkins: {path: Jenkinsfile}\n", [GITLAB, CHILD]),
     ("targets:\n  gitlab: {path: ci/gitlab.yml}\n", [GITHUB, ROLLOUT, GITLAB, JENKINS]),
 ])
 def test_files_the_spec_no_longer_writes_are_drift(project: Path, cli, block: str, orphans: list[str]) -> None:  # type: ignore[no-untyped-def]
@@ -200,7 +201,7 @@ def test_fast_and_full_check_agree(cli, tmp_path_factory: pytest.TempPathFactory
     if fast is True:
         assert result.code == 0, result.err
     if result.code == 0:
-        expected = {str(p) for p in [GITHUB, ROLLOUT, GITLAB, JENKINS]} | {f"ci/{i}.yml" for i in range(5)}
+        expected = {str(p) for p in [GITHUB, ROLLOUT, GITLAB, JENKINS, CHILD]} | {f"ci/{i}.yml" for i in range(5)}
         expected |= {f".github/workflows/{i}-rollout-register.yml" for i in range(5)}
         written = {p for p in _naming_the_spec(project) if p in expected}
         assert _naming_the_spec(project) == written

@@ -45,14 +45,13 @@ def decisions(outputs: dict[str, str], job: str, jenkins_stage: str, branch: str
     """Would each target run `job` (its own condition; every need succeeded)? On Jenkins register
     and the canary steps are nested in one rollout stage: its `when` and the stage's own both count."""
     gh = flat_github(outputs)
-    gl = yamlout.load(outputs["gitlab"])
     ref = "refs/pull/1/merge" if pull_request else f"refs/heads/{branch}"
     event = "pull_request" if pull_request else "push"
     context = {"github.ref": ref, "github.event_name": event, "needs_results": ["success"]}
     source = "merge_request_event" if pull_request else "push"
     return {
         "github": condeval.github_if(gh["jobs"][job].get("if"), context),
-        "gitlab": condeval.gitlab_rules(gl[job].get("rules"), condeval.gitlab_variables(branch=branch, source=source)) != "never",
+        "gitlab": condeval.gitlab_job_admitted(outputs, job, branch=branch, source=source),
         "jenkins": condeval.jenkins_when(header.body(outputs["jenkins"]), jenkins_stage, branch=branch, change_request=pull_request),
     }
 

@@ -27,7 +27,7 @@ from mlgen.spec.load import load
 from mlgen.targets import yamlout
 from mlgen.targets.jenkins import SHELL_PREAMBLE, VENV_ENV
 from tests import hostile
-from tests.support import require_tool
+from tests.support import output_key, require_tool
 
 CASES = [(f, v) for f in hostile.FIELDS for v in hostile.CORPUS]
 FREE_TEXT = {"command (train.run)", "setup", "env value", "stage env value", "canary deploy", "canary check", "canary rollback"}
@@ -60,7 +60,7 @@ def _compile_all(tmp: str) -> dict[tuple[str, str], Any]:
         except SpecError as exc:
             results[(field, value)] = exc.render()
         else:
-            results[(field, value)] = {o.target: header.body(o.text) for o in outputs}
+            results[(field, value)] = {output_key(o): header.body(o.text) for o in outputs}
     return results
 
 
@@ -129,6 +129,8 @@ def test_hostile_value(field: str, value: str, workdir: str) -> None:
     if "github-rollout" in result:  # the rollout's jobs run in a workflow of their own: read both
         gh = {**gh, "jobs": {**gh["jobs"], **_yaml_agree(result["github-rollout"])["jobs"]}}
     gh["jobs"] = {job_id: job for job_id, job in gh["jobs"].items() if "uses" not in job}  # a call runs no steps itself
+    for key in [k for k in result if k.startswith("gitlab-child:")]:  # the rollout's jobs, in its child config
+        gl.update({k: v for k, v in _yaml_agree(result[key]).items() if k not in ("workflow", "stages", "default", "variables")})
     groovy = _groovy_values(workdir)[(field, value)]
     if field in ("command (train.run)", "setup"):
         assert value in [s.get("run") for j in gh["jobs"].values() for s in j["steps"]]
@@ -177,9 +179,9 @@ def test_yaml_traps_are_quoted(workdir: str) -> None:
 def test_gitlab_secrets_come_only_from_ci_variables(tmp_path: Path) -> None:
     """On GitLab a secret's value is the project's CI/CD variable, byte for byte only when it is
     raw: mlgen must not define or shadow it, and the README must say to make such variables raw."""
-    from tests.support import compile_dict
+    from tests.support import compile_dict, gitlab_doc
 
-    gl = yamlout.load(compile_dict(hostile.BASE, tmp_path)["gitlab"])
+    gl = gitlab_doc(compile_dict(hostile.BASE, tmp_path))
     scopes = [gl.get("variables", {})] + [job.get("variables", {}) for job in gl.values() if isinstance(job, dict)]
     assert all("TOKEN" not in scope for scope in scopes), "a `variables:` entry would replace the CI/CD variable"
     readme = " ".join((Path(__file__).parents[1] / "README.md").read_text(encoding="utf-8").split())

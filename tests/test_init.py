@@ -23,7 +23,7 @@ def test_init_python_writes_a_python_starter_twin_of_the_yaml_one(cli, tmp_path:
     yaml_out = cli("compile", "mlgen.yaml", "--stdout")
     assert py_out.code == 0 and yaml_out.code == 0, py_out.err
     py_files, yaml_files = py_out.out.split("=== ")[1:], yaml_out.out.split("=== ")[1:]
-    assert len(py_files) == len(yaml_files) == 4  # three targets, and the starter's rollout beside the workflow
+    assert len(py_files) == len(yaml_files) == 5  # three configs, the rollout workflow beside the GitHub one, the GitLab child config
     for py_text, yaml_text in zip(py_files, yaml_files):
         path_py, body_py = py_text.split(" ===\n", 1)
         path_yaml, body_yaml = yaml_text.split(" ===\n", 1)

@@ -22,7 +22,7 @@ from mlgen.errors import SpecError
 from mlgen.runtime.cache import command as cachecmd
 from mlgen.spec.models import DEFAULT_PATHS, Pipeline
 from mlgen.targets import jenkins, pins, yamlout
-from tests.support import flat_github
+from tests.support import flat_github, output_key
 from tests.validators import shell_bodies
 
 SETUP = "python -m pip install -r requirements.txt"
@@ -50,7 +50,7 @@ def _spec(python: str = "3.11", requirements: tuple[str, ...] = ("requirements.t
 
 def _outputs(spec: dict[str, Any]) -> dict[str, str]:
     outputs = compile_pipeline(Pipeline.model_validate(spec), spec_name="mlgen.yaml", spec_bytes=b"")
-    return {o.target: header.body(o.text) for o in outputs}
+    return {output_key(o): header.body(o.text) for o in outputs}
 
 
 PYTHONS = ["3.9", "3.10", "3.11", "3.12", "3.13"]

@@ -23,6 +23,7 @@ CASES = [(steps, approval, registry) for steps in STEP_LISTS for approval in (Tr
 IDS = [f"{'-'.join(map(str, s))}-{'approval' if a else 'direct'}-{r}" for s, a, r in CASES]
 COMMANDS = {"register": "reg {model}", "promote": "pro {model} {version}", "rollback": "rb {model}", "baseline": "base {model}"}
 RECORD = ".mlgen/registered-roll.json"
+CHILD = "gitlab-child:.gitlab/mlgen-register.yml"  # the rollout's child config, as compile_spec keys it
 
 
 def _spec(steps: list[int], approval: bool, registry: str) -> dict[str, Any]:
@@ -58,12 +59,24 @@ def test_github_the_whole_rollout_runs_inside_one_locked_call(steps: list[int], 
 
 
 @pytest.mark.parametrize(("steps", "approval", "registry"), CASES, ids=IDS)
-def test_gitlab_register_steps_and_rollbacks_share_one_resource_group(steps: list[int], approval: bool,
-                                                                      registry: str) -> None:
-    doc = yamlout.load(compile_spec(_spec(steps, approval, registry))["gitlab"])
-    for job_id in _rollout_jobs(steps):
-        assert doc[job_id]["resource_group"] == "deploy-production", job_id
-    assert "resource_group" not in doc["train"]
+def test_gitlab_one_trigger_job_holds_the_lock_for_the_whole_rollout(steps: list[int], approval: bool,
+                                                                     registry: str) -> None:
+    """Register, every step and every rollback run in one child pipeline; only its trigger job,
+    which waits for the child (`strategy: depend`), holds the resource group: no other pipeline's
+    register or step can run between two steps of this rollout."""
+    outputs = compile_spec(_spec(steps, approval, registry))
+    parent, child = yamlout.load(outputs["gitlab"]), yamlout.load(outputs[CHILD])
+    holders = {k: v["resource_group"] for k, v in parent.items() if isinstance(v, dict) and "resource_group" in v}
+    assert holders == {"rollout:register": "deploy-production"}, "one lock, on the trigger job alone"
+    trigger = parent["rollout:register"]
+    assert trigger["trigger"]["include"] == [{"local": ".gitlab/mlgen-register.yml"}]
+    assert trigger["trigger"]["strategy"] == "depend", "the lock is held until the child pipeline ended"
+    assert trigger["interruptible"] is False
+    jobs = [k for k, v in child.items() if isinstance(v, dict) and "script" in v]
+    assert jobs == _rollout_jobs(steps), "every rollout job sits in the child, in order"
+    assert not [j for j in jobs if "resource_group" in child[j]], "no rollout job takes a lock of its own"
+    assert not set(jobs) & set(parent), "no rollout job is left in the parent"
+    assert child["workflow"]["rules"] == [{"if": '$CI_PIPELINE_SOURCE == "parent_pipeline"'}]
 
 
 @pytest.mark.parametrize(("steps", "approval", "registry"), CASES, ids=IDS)
@@ -94,9 +107,12 @@ def _runtime_calls(text: str, verb: str) -> list[list[str]]:
 @pytest.mark.parametrize(("steps", "approval", "registry"), CASES, ids=IDS)
 def test_every_step_and_rollback_gets_the_registered_version(steps: list[int], approval: bool, registry: str) -> None:
     outputs = compile_spec(_spec(steps, approval, registry))
-    texts = {t: outputs["github"] + outputs["github-rollout"] if t == "github" else outputs[t]  # the rollout has its own workflow
-             for t in ("github", "gitlab", "jenkins")}
+    texts = {t: outputs["github"] + outputs["github-rollout"] if t == "github" else text  # the rollout has its own workflow
+             for t, text in outputs.items() if t != "github-rollout"}
     for target, text in texts.items():
+        if target == "gitlab":  # the GitLab rollout runs in its child config, below
+            assert not any(_runtime_calls(text, verb) for verb in ("step", "promote", "rollback"))
+            continue
         for verb, count in (("step", len(steps)), ("promote", 1), ("rollback", len(steps))):
             calls = _runtime_calls(text, verb)
             assert len(calls) >= count, (target, verb)
@@ -109,7 +125,7 @@ def test_every_step_and_rollback_gets_the_registered_version(steps: list[int], a
                 assert {"name": "register", "path": ".mlgen"} in downloads, job_id  # upload-artifact strips .mlgen/
             register = jobs["register"]["steps"]
             assert any(s.get("with", {}).get("path") == RECORD for s in register if "upload-artifact" in s.get("uses", ""))
-        if target == "gitlab":
+        if target == CHILD:
             doc = yamlout.load(text)
             assert doc["register"]["artifacts"]["paths"] == [RECORD]
             for job_id in _rollout_jobs(steps)[1:]:
@@ -126,7 +142,7 @@ def test_a_rollback_retries_its_set_up_and_never_its_command(steps: list[int], a
     attempts = f"seq 1 {ROLLBACK_SETUP_RETRIES + 1}"
     client = "mlgen-ci[mlflow]" if registry == "mlflow" else "mlgen-ci=="  # the registry client: mlflow-skinny
     jobs = flat_github(outputs)["jobs"]
-    gl = yamlout.load(outputs["gitlab"])
+    gl = yamlout.load(outputs[CHILD])
     for weight in steps:
         run = {s["name"]: s["run"] for s in jobs[f"canary-{weight}-rollback"]["steps"] if "run" in s}
         assert attempts in run["Install mlgen"] and client in run["Install mlgen"]

@@ -20,7 +20,7 @@ from mlgen.compile.plan import ROLLBACK_SETUP_RETRIES
 from mlgen.drift import header
 from mlgen.spec.models import Pipeline
 from mlgen.targets import yamlout
-from tests.support import flat_github
+from tests.support import flat_github, gitlab_doc, output_key
 
 STEP_LISTS = [[100], [50, 100], [10, 50, 100], [1, 2, 5, 25, 99, 100]]
 
@@ -41,7 +41,7 @@ def spec(steps: list[int], *, approval: bool = True, registry: str = "mlflow", *
 
 def compile_spec(data: dict[str, Any]) -> dict[str, str]:
     outputs = compiler.compile_pipeline(Pipeline.model_validate(data), spec_name="mlgen.yaml", spec_bytes=b"")
-    return {o.target: header.body(o.text) if o.target == "jenkins" else o.text for o in outputs}
+    return {output_key(o): header.body(o.text) if o.target == "jenkins" else o.text for o in outputs}
 
 
 CASES = [(steps, approval) for steps in STEP_LISTS for approval in (True, False)]
@@ -97,7 +97,7 @@ def _after_script_rollbacks(job: dict[str, Any], status: str, tmp_path: Path) ->
 @pytest.mark.parametrize(("steps", "approval"), CASES)
 def test_gitlab_rolls_back_a_step_once_whether_it_failed_or_was_cancelled(steps: list[int], approval: bool,
                                                                            tmp_path: Path) -> None:
-    doc = yamlout.load(compile_spec(spec(steps, approval=approval))["gitlab"])
+    doc = gitlab_doc(compile_spec(spec(steps, approval=approval)))
     for weight in steps:
         step, rollback = doc[f"canary-{weight}"], doc[f"canary-{weight}-rollback"]
         assert [r["when"] for r in rollback["rules"]] == ["on_failure"]
@@ -229,7 +229,7 @@ def _gitlab_job_script(job: dict[str, Any]) -> list[str]:
 
 @pytest.mark.parametrize(("retries", "cached"), RETRY_CASES)
 def test_gitlab_retries_only_infrastructure_failures_and_never_a_write(retries: int, cached: bool) -> None:
-    doc = yamlout.load(compile_spec(retry_spec(retries, cached))["gitlab"])
+    doc = gitlab_doc(compile_spec(retry_spec(retries, cached)))
     jobs = {k: v for k, v in doc.items() if isinstance(v, dict) and "script" in v}
     # Failure reasons that mean the job's own script failed or may have run (CI YAML: retry:when).
     script_may_have_run = {"always", "script_failure", "unknown_failure", "job_execution_timeout", "data_integrity_failure"}
@@ -247,7 +247,7 @@ def test_gitlab_retries_only_infrastructure_failures_and_never_a_write(retries: 
 
 
 def test_gitlab_a_flaky_user_command_is_retried_and_the_gate_after_it_runs_once(tmp_path: Path) -> None:
-    job = yamlout.load(compile_spec(retry_spec(2, False))["gitlab"])["evaluate"]
+    job = gitlab_doc(compile_spec(retry_spec(2, False)))["evaluate"]
     log = tmp_path / "calls.log"
     stubs = tmp_path / "bin"
     stubs.mkdir()

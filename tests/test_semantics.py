@@ -16,7 +16,7 @@ import pytest
 from mlgen.drift import header
 from mlgen.targets import yamlout
 from mlgen.targets.install import install_line
-from tests.support import compile_spec, flat_github
+from tests.support import compile_spec, flat_github, gitlab_doc
 
 CHURN = Path(__file__).parents[1] / "examples" / "churn"
 
@@ -33,7 +33,7 @@ def gh(fresh: dict[str, str]) -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def gl(fresh: dict[str, str]) -> dict[str, Any]:
-    return yamlout.load(fresh["gitlab"])
+    return gitlab_doc(fresh)  # the parent's jobs and the rollout's child jobs
 
 
 @pytest.fixture(scope="module")
@@ -156,7 +156,11 @@ def test_github_train_cache_skips_training_and_artifacts_travel(gh: dict[str, An
 def test_gitlab_order_and_artifacts(gl: dict[str, Any]) -> None:
     assert gl["train"]["needs"] == [{"job": "validate", "artifacts": False}]
     assert gl["evaluate"]["needs"] == [{"job": "train", "artifacts": True}]
-    assert gl["register"]["needs"] == [{"job": "evaluate", "artifacts": True}, {"job": "train", "artifacts": True}]
+    # register runs in the rollout's child pipeline: the parent's files come by pipeline id, per matrix leg
+    assert gl["register"]["needs"] == [{"pipeline": "$PARENT_PIPELINE_ID", "job": job}
+                                       for job in ("evaluate", "train: [gb]", "train: [logreg]")]
+    assert gl["rollout:register"]["needs"] == [{"job": "evaluate", "artifacts": False}, {"job": "train", "artifacts": False}]
+    assert gl["rollout:register"]["variables"] == {"PARENT_PIPELINE_ID": "$CI_PIPELINE_ID"}
     # every step and rollback reads the version register recorded (issue 14: version pinned end to end)
     assert gl["canary-50-rollback"]["needs"] == [{"job": "canary-50", "artifacts": False},
                                                  {"job": "register", "artifacts": True}]
@@ -174,11 +178,17 @@ def test_gitlab_rules(gl: dict[str, Any]) -> None:
     assert {"if": "$CI_COMMIT_BRANCH && $CI_OPEN_MERGE_REQUESTS", "when": "never"} in gl["workflow"]["rules"]
 
 
-def test_gitlab_deploys_serialised_and_not_interruptible(gl: dict[str, Any]) -> None:
-    for job in ("canary-10", "canary-50", "canary-100", "canary-100-rollback"):
-        assert gl[job]["resource_group"] == "deploy-production"
-        assert gl[job]["environment"]["name"] == "production"
-        assert gl[job]["interruptible"] is False
+def test_gitlab_deploys_serialised_and_not_interruptible(fresh: dict[str, str]) -> None:
+    parent, child = yamlout.load(fresh["gitlab"]), yamlout.load(fresh["gitlab-child:.gitlab/mlgen-register.yml"])
+    # one lock for the whole rollout: the trigger job holds it until its child pipeline ended
+    trigger = parent["rollout:register"]
+    assert trigger["resource_group"] == "deploy-production" and trigger["interruptible"] is False
+    assert trigger["trigger"] == {"include": [{"local": ".gitlab/mlgen-register.yml"}], "strategy": "depend",
+                                  "forward": {"yaml_variables": True, "pipeline_variables": True}}
+    for job in ("register", "canary-10", "canary-50", "canary-100", "canary-100-rollback"):
+        assert job not in parent and "resource_group" not in child[job], job
+        assert child[job]["environment"]["name"] == "production"
+        assert child[job]["interruptible"] is False
 
 
 def test_gitlab_cache_and_matrix(gl: dict[str, Any]) -> None:

@@ -17,7 +17,7 @@ import pytest
 from mlgen.drift import header
 from mlgen.targets import yamlout
 from mlgen.targets.install import install_line
-from tests.support import compile_dict, flat_github
+from tests.support import compile_dict, flat_github, gitlab_doc
 
 
 def received_github(gh: dict[str, Any]) -> dict[str, set[str]]:
@@ -41,7 +41,15 @@ def received_github(gh: dict[str, Any]) -> dict[str, set[str]]:
 def received_gitlab(gl: dict[str, Any]) -> dict[str, set[str]]:
     jobs = {k: v for k, v in gl.items() if isinstance(v, dict) and "script" in v}
     producers = {k for k, v in jobs.items() if v.get("artifacts", {}).get("paths")}
-    return {k: {n["job"] for n in v.get("needs", []) if n["artifacts"] and n["job"] in producers} for k, v in jobs.items()}
+    return {k: {_producer(n) for n in v.get("needs", []) if _producer(n) in producers} for k, v in jobs.items()}
+
+
+def _producer(need: dict[str, Any]) -> str | None:
+    """The job whose files a need brings: a child job's `needs:pipeline:job` always downloads
+    (a matrix leg, `train: [gb]`, stands for its job), a plain need when `artifacts` is true."""
+    if "pipeline" in need:
+        return str(need["job"]).split(": [", 1)[0] if need.get("artifacts", True) else None
+    return str(need["job"]) if need["artifacts"] else None
 
 
 def received_jenkins(jf: str) -> dict[str, set[str]]:
@@ -94,7 +102,7 @@ def test_each_job_receives_the_outputs_of_its_needs_and_inputs(graph: str, tmp_p
     stages, expected = GRAPHS[graph]
     outputs = compile_dict({"version": 1, "env": {"MLFLOW_TRACKING_URI": "http://127.0.0.1:5000"}, "name": "wiring", "stages": stages}, tmp_path)
     gh = received_github(flat_github(outputs))
-    gl = received_gitlab(yamlout.load(outputs["gitlab"]))
+    gl = received_gitlab(gitlab_doc(outputs))
     jf = received_jenkins(header.body(outputs["jenkins"]))
     for job, producers in expected.items():
         assert gh[job] == producers, f"github: {job} receives {gh[job]}"
@@ -129,7 +137,7 @@ def test_runner_labels_are_mapped_per_target(label: str, tmp_path: Path) -> None
     gh = yamlout.load(outputs["github"])
     assert gh["jobs"]["validate"]["runs-on"] == expected["github"]
     assert gh["jobs"]["train"]["runs-on"] == "ubuntu-latest", "a stage without a runner keeps the default"
-    gl = yamlout.load(outputs["gitlab"])
+    gl = gitlab_doc(outputs)
     assert gl["validate"]["tags"] == expected["gitlab"]
     assert "tags" not in gl["train"]
     jf = header.body(outputs["jenkins"])
@@ -169,7 +177,7 @@ def test_register_gets_its_model_and_gate_results_from_the_right_stages(graph: s
 
     stages, producer, evaluate = REGISTER_GRAPHS[graph]
     outputs = compile_dict({"version": 1, "env": {"MLFLOW_TRACKING_URI": "http://127.0.0.1:5000"}, "name": "wiring", "stages": stages}, tmp_path)
-    gl = yamlout.load(outputs["gitlab"])
+    gl = gitlab_doc(outputs)
     assert producer in received_gitlab(gl)["reg"]
     assert producer in received_github(flat_github(outputs))["reg"]
     assert producer in received_jenkins(header.body(outputs["jenkins"]))["reg"]
@@ -206,7 +214,7 @@ def test_secrets_and_extras_only_where_the_registry_is_used(case: str, tmp_path:
         register["command"] = {"register": "true", "baseline": "echo {}"}
     spec = {"version": 1, "env": {"MLFLOW_TRACKING_URI": "http://127.0.0.1:5000"}, "name": "given", "secrets": ["REG_TOKEN"],
             "stages": [{"name": "train", "kind": "train", "run": "true", "outputs": ["model/"]}, evaluate, register]}
-    gl = yamlout.load(compile_dict(spec, tmp_path)["gitlab"])
+    gl = gitlab_doc(compile_dict(spec, tmp_path))
     gh = yamlout.load(compile_dict(spec, tmp_path / "again")["github"])
     job = "evaluate" if case.startswith("evaluate") else "register"
     secret_steps = [s for s in gh["jobs"][job]["steps"] if "REG_TOKEN" in s.get("env", {})]
@@ -224,7 +232,7 @@ def test_default_timeouts_per_stage_kind(defaults: dict[str, str], train: int, o
     spec = {"version": 1, "env": {"MLFLOW_TRACKING_URI": "http://127.0.0.1:5000"}, "name": "timeouts", "defaults": defaults,
             "stages": [{"name": "check", "kind": "validate", "run": "true"}, {"name": "fit", "kind": "train", "run": "true"}]}
     outputs = compile_dict(spec, tmp_path)
-    gh, gl = yamlout.load(outputs["github"]), yamlout.load(outputs["gitlab"])
+    gh, gl = yamlout.load(outputs["github"]), gitlab_doc(outputs)
     jf = header.body(outputs["jenkins"])
     for job, minutes in (("check", other), ("fit", train)):
         assert gh["jobs"][job]["timeout-minutes"] == minutes
@@ -241,7 +249,7 @@ def test_canary_installs_the_mlflow_extra_only_for_mlflow(registry: str, extra: 
     spec = {"version": 1, "env": {"MLFLOW_TRACKING_URI": "http://127.0.0.1:5000"}, "name": "extras", "stages": [
         {"name": "train", "kind": "train", "run": "true", "outputs": ["model/"]}, register,
         {"name": "canary", "kind": "canary", "deploy": "true", "check": "true", "rollback": "true", "steps": [50, 100]}]}
-    gl = yamlout.load(compile_dict(spec, tmp_path)["gitlab"])
+    gl = gitlab_doc(compile_dict(spec, tmp_path))
     assert [line for line in gl["canary-100"]["before_script"] if "mlgen-ci" in line] == [install_line(f"mlgen-ci{extra}==0.1.0", "pip")]
     installs = [line for line in gl["canary-50-rollback"]["before_script"] if "mlgen-ci" in line]  # retried there
     assert len(installs) == 1 and f"mlgen-ci{extra}==0.1.0" in installs[0] and "[mlflow]" not in installs[0].replace(extra, "")
@@ -254,7 +262,7 @@ def test_only_the_first_canary_step_receives_the_outputs_before_it(tmp_path: Pat
          "approval": False}]}
     outputs = compile_dict(spec, tmp_path)
     gh = received_github(flat_github(outputs))
-    gl = received_gitlab(yamlout.load(outputs["gitlab"]))
+    gl = received_gitlab(gitlab_doc(outputs))
     jf = received_jenkins(header.body(outputs["jenkins"]))
     for weight, expected in ((10, {"build"}), (50, set()), (100, set())):
         assert gh[f"canary-{weight}"] == expected and gl[f"canary-{weight}"] == expected, weight

@@ -21,7 +21,7 @@ except ImportError:
     except ImportError:  # an interpreter built without the builtin hashes
         from hashlib import sha256  # type: ignore[assignment,unused-ignore]
 
-COMMENT = {"github": "#", "gitlab": "#", "jenkins": "//", "actionlint": "#", "github-rollout": "#"}
+COMMENT = {"github": "#", "gitlab": "#", "jenkins": "//", "actionlint": "#", "github-rollout": "#", "gitlab-child": "#"}
 # `check` also looks at the default paths for files a spec no longer writes.
 DEFAULT_PATHS = layout.DEFAULT_PATHS
 # Written beside a GitHub workflow: where actionlint reads its config.

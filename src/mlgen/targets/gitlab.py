@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from mlgen import layout
-from mlgen.targets import cacheguard, retry, yamlout
+from mlgen.targets import cacheguard, gitlab_rollout, retry, yamlout
 from mlgen.targets._common import installs_with_cache_guard
 from mlgen.targets.escape import gitlab_literal
 from mlgen.targets.install import UV_CACHE_GITLAB, install_line, project_setup
@@ -13,6 +13,7 @@ from mlgen.targets.install import UV_CACHE_GITLAB, install_line, project_setup
 if TYPE_CHECKING:
     from mlgen.compile.plan import Command, Job, Plan, When
     from mlgen.spec.models import Target as Settings
+    from mlgen.targets import Companion
 
 NAME = "gitlab"
 TITLE = "GitLab CI"
@@ -29,9 +30,22 @@ def emit_checked(plan: Plan, settings: Settings, jobs: dict[str, dict[str, Any]]
     """The text, and the schema's findings on the document it was written from (no re-parse)."""
     from mlgen.targets import schemas
 
-    doc = document(plan, settings, jobs)
+    doc, _ = gitlab_rollout.split(document(plan, settings, jobs), plan, _condition)
     text = yamlout.dump(doc)
     return text, schemas.validate("gitlab-ci", yamlout.as_read_back(doc, text))
+
+
+def companions(plan: Plan, settings: Settings, jobs: dict[str, dict[str, Any]]) -> tuple[list[Companion], list[str]]:
+    """One child config per rollout (see `gitlab_rollout`), and the schema's findings on each."""
+    from mlgen.targets import Companion, schemas
+
+    _, children = gitlab_rollout.split(document(plan, settings, jobs), plan, _condition)
+    made, problems = [], []
+    for rollout, doc in children:
+        text = yamlout.dump(doc)
+        made.append(Companion(gitlab_rollout.KIND, rollout.path, text))
+        problems += [f"{rollout.path}: {p}" for p in schemas.validate("gitlab-ci", yamlout.as_read_back(doc, text))]
+    return made, problems
 
 
 def jobs(plan: Plan, settings: Settings) -> dict[str, dict[str, Any]]:
@@ -263,12 +277,12 @@ def notes(plan: Plan) -> list[str]:
     if plan.triggers.schedule:
         out.append(f"schedule: create a pipeline schedule with cron `{plan.triggers.schedule}` in the project settings; "
                    "the workflow rules admit scheduled pipelines.")
-    locks = sorted({j.lock for j in plan.jobs if j.lock})
-    if locks:
+    for rollout in gitlab_rollout.rollouts(plan):
         # The order of a resource group's waiting jobs is set through the API only, never in the YAML.
-        out.append(f"rollout: set the process mode of resource group `{'`, `'.join(locks)}` to `oldest_first` (API: "
-                   "PUT /projects/:id/resource_groups/:key); the default, `unordered`, lets another pipeline's "
-                   "register or step run between two steps of a rollout.")
+        out.append(f"rollout: `{'`, `'.join(rollout.ids)}` run in the child pipeline `{rollout.path}`, started by the "
+                   f"trigger job `{rollout.trigger_id}`, which holds resource group `{rollout.lock}` until the child "
+                   "pipeline ended (no other pipeline deploys in between); set the group's process mode to "
+                   "`oldest_first` (API: PUT /projects/:id/resource_groups/:key) so waiting rollouts go in pipeline order.")
     tokens = sorted({j.report.gitlab_token for j in plan.jobs if j.report})
     if tokens:
         out.append(f"report: the job token may not write merge request notes; define `{tokens[0]}` as a masked CI/CD variable "

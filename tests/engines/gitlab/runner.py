@@ -28,6 +28,7 @@ from typing import Any
 
 from ruamel.yaml import YAML
 
+from tests.engines.gitlab import downstream
 from tests.support import checkout_branch
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -54,6 +55,7 @@ class PipelineRun:
     created: bool  # False when workflow:rules create no pipeline for this event
     repo_dir: Path
     outputs: dict[str, str] = field(repr=False, default_factory=dict)  # job -> its log, read right after the run
+    listed: list[dict[str, Any]] = field(repr=False, default_factory=list)  # gitlab-ci-local's --list-json
 
     def output(self, job: str) -> str:
         """What one job printed in this run ('' for a job that did not run)."""
@@ -97,25 +99,71 @@ def run_pipeline(repo_dir: Path, *, branch: str = "main", pipeline_source: str =
     protected; a merge request pipeline runs for an unprotected ref.
     """
     source = "merge_request_event" if merge_request else pipeline_source
+    protected = not merge_request and branch in (protected_branches if protected_branches is not None else (default_branch,))
+    scope = "protected" if protected else "non_protected"
     with _engine(repo_dir, branch, source, merge_request, default_branch, variables or {}) as base:
         if not _pipeline_created(base, repo_dir, timeout):
             return PipelineRun(0, "workflow:rules: GitLab creates no pipeline for this event\n", {}, False, repo_dir)
-        listed = _list_jobs(base, repo_dir, timeout)
-        _refuse_missing_needs(listed)
-        blocked = _blocked(listed, set(manual))
-        command = [*base, "--force-shell-executor", "--shell-isolation", "--no-artifacts-to-source",
-                   "--json-schema-validation", "--max-job-name-padding", "0",
-                   *(a for name in manual for a in ("--manual", name))]
-        if blocked:
-            # gitlab-ci-local refuses jobs that need an unplayed manual job: run only the others.
-            command += ["--needs", *(j["name"] for j in listed if _runnable(j, manual, blocked))]
-        protected = not merge_request and branch in (protected_branches if protected_branches is not None else (default_branch,))
-        with _cache_for(repo_dir, "protected" if protected else "non_protected", cache_dir):
-            returncode, out = _run(command, cwd=repo_dir, timeout=timeout)
+        config = YAML(typ="safe").load((repo_dir / ".gitlab-ci.yml").read_text(encoding="utf-8")) or {}
+        triggers = downstream.triggers(config)
+        run = _play(base, repo_dir, None, manual, set(triggers), scope, cache_dir, timeout)
+    children = [_play_child(name, job, config, run, repo_dir, branch, merge_request, default_branch, variables or {},
+                            manual, scope, cache_dir, timeout) for name, job in triggers.items()]
+    return _with_children(run, children)
+
+
+def _play(base: list[str], repo_dir: Path, file: str | None, manual: tuple[str, ...] | list[str], held: set[str],
+          scope: str, cache_dir: Path | None, timeout: float) -> PipelineRun:
+    """One gitlab-ci-local run of the config (`file`, default .gitlab-ci.yml), trigger jobs (`held`) left out."""
+    listed = _list_jobs(base, repo_dir, timeout, file=file, schema=True)
+    _refuse_missing_needs(listed)
+    blocked = _blocked(listed, set(manual))
+    held = downstream.held_back(listed, held) if held else set()
+    command = [*base, *(["--file", file] if file else []), "--force-shell-executor", "--shell-isolation",
+               "--no-artifacts-to-source", "--json-schema-validation", "--max-job-name-padding", "0",
+               *(a for name in manual for a in ("--manual", name))]
+    if blocked or held:
+        # gitlab-ci-local refuses jobs that need an unplayed manual job: run only the others.
+        command += ["--needs", *(j["name"] for j in listed if _runnable(j, manual, blocked) and j["name"] not in held)]
+    with _cache_for(repo_dir, scope, cache_dir):
+        returncode, out = _run(command, cwd=repo_dir, timeout=timeout)
     if returncode != 0 and not any(SUMMARY.match(line) for line in out.splitlines()):
         raise PipelineError(f"gitlab-ci-local refused the pipeline (exit {returncode}); no job ran:\n{out[-4000:]}")
     jobs = _statuses(out, listed, set(manual), blocked)
-    return PipelineRun(returncode, out, jobs, True, repo_dir, _job_logs(repo_dir, jobs))
+    run = PipelineRun(returncode, out, jobs, True, repo_dir, _job_logs(repo_dir, jobs))
+    run.listed = listed
+    return run
+
+
+def _play_child(name: str, trigger: dict[str, Any], config: dict[str, Any], parent: PipelineRun, repo_dir: Path,
+                branch: str, merge_request: bool, default_branch: str, variables: dict[str, str],
+                manual: tuple[str, ...] | list[str], scope: str, cache_dir: Path | None, timeout: float) -> tuple[str, str, PipelineRun | None]:
+    """(trigger job, its status, the child's run or None), see `downstream`."""
+    listed_trigger = next(j for j in parent.listed if j["name"] == name)
+    waiting = downstream.trigger_can_start(listed_trigger, parent.jobs)
+    if waiting is not None:
+        return name, waiting, None
+    child = YAML(typ="safe").load((repo_dir / downstream.child_file(trigger)).read_text(encoding="utf-8")) or {}
+    file = f"{STATE_DIR}/mlgen-child-{_safe_name(name)}.yml"
+    (repo_dir / file).write_text(json.dumps(downstream.rewrite_child(child, repo_dir, STATE_DIR)), encoding="utf-8")
+    inherited = {**variables, **downstream.trigger_variables(trigger, parent_id="1000")}
+    with _engine(repo_dir, branch, "parent_pipeline", merge_request, default_branch, inherited) as base:
+        if not _pipeline_created(base, repo_dir, timeout, file=file):
+            return name, "passed", None  # an empty child pipeline: GitLab marks the trigger job passed
+        run = _play(base, repo_dir, file, manual, set(), scope, cache_dir, timeout)
+    return name, downstream.child_result(run.listed, run.jobs), run
+
+
+def _with_children(parent: PipelineRun, children: list[tuple[str, str, PipelineRun | None]]) -> PipelineRun:
+    """The parent's run with each trigger job's status and its child's jobs, logs and output added."""
+    for name, status, child in children:
+        parent.jobs[name] = status
+        if child is None:
+            continue
+        parent.jobs.update({k: v for k, v in child.jobs.items() if not downstream.is_standin(k)})
+        parent.outputs.update({k: v for k, v in child.outputs.items() if not downstream.is_standin(k)})
+        parent.stdout += f"\n--- child pipeline of {name} ---\n" + child.stdout
+    return parent
 
 
 def plan_pipeline(repo_dir: Path, *, branch: str = "main", pipeline_source: str = "push", merge_request: bool = False,
@@ -128,7 +176,12 @@ def plan_pipeline(repo_dir: Path, *, branch: str = "main", pipeline_source: str 
             return PipelinePlan(False, {})
         listed = _list_jobs(base, repo_dir, timeout)
         _refuse_missing_needs(listed)
-        return PipelinePlan(True, {job["name"]: job["when"] for job in listed})
+    jobs = {job["name"]: job["when"] for job in listed}
+    config = YAML(typ="safe").load((repo_dir / ".gitlab-ci.yml").read_text(encoding="utf-8")) or {}
+    for name, trigger in downstream.triggers(config).items():  # each child, under its trigger job's rules
+        jobs |= downstream.plan_child(repo_dir, trigger, jobs[name], branch, merge_request, default_branch,
+                                      variables or {}, timeout)
+    return PipelinePlan(True, jobs)
 
 
 # -- preparing the run ------------------------------------------------------------------------------
@@ -196,9 +249,11 @@ def _run(command: list[str], *, cwd: Path, timeout: float) -> tuple[int, str]:
     return proc.returncode, out
 
 
-def _list_jobs(base: list[str], repo_dir: Path, timeout: float, file: str | None = None) -> list[dict[str, Any]]:
+def _list_jobs(base: list[str], repo_dir: Path, timeout: float, file: str | None = None,
+               schema: bool = False) -> list[dict[str, Any]]:
     """Every job with its `when` after rules (when:never included), as gitlab-ci-local sees it."""
-    command = [*base, "--list-json", *(["--file", file, "--no-json-schema-validation"] if file else [])]
+    command = [*base, "--list-json", *(["--file", file] if file else []),
+               *([] if schema or not file else ["--no-json-schema-validation"])]
     returncode, out = _run(command, cwd=repo_dir, timeout=timeout)
     start = out.find("\n[")
     if returncode != 0 or start < 0:
@@ -207,13 +262,13 @@ def _list_jobs(base: list[str], repo_dir: Path, timeout: float, file: str | None
     return jobs
 
 
-def _pipeline_created(base: list[str], repo_dir: Path, timeout: float) -> bool:
+def _pipeline_created(base: list[str], repo_dir: Path, timeout: float, file: str = ".gitlab-ci.yml") -> bool:
     """Evaluate workflow:rules, which gitlab-ci-local ignores, with its own job-rules engine.
 
     The rules are copied into a probe job (same global variables): workflow rules and job rules
     share their matching (first match wins, `when: never` or no match means no).
     """
-    config = YAML(typ="safe").load((repo_dir / ".gitlab-ci.yml").read_text(encoding="utf-8"))
+    config = YAML(typ="safe").load((repo_dir / file).read_text(encoding="utf-8"))
     rules = ((config or {}).get("workflow") or {}).get("rules")
     if not rules:
         return True
