@@ -141,12 +141,16 @@ def _validate_batch(specs: list[dict[str, Any]]) -> list[str]:
             compiled.append((i, folder))
         elif result.code != 1 or not LOCATED.search(result.err) or "Traceback" in result.err:
             problems.append(f"spec {i}: exit {result.code} without a located error:\n{result.err}")
-    github = [folder / ".github/workflows/mlgen.yml" for _, folder in compiled]
+    # each workflow with the rollout workflows beside it; a repository each, so actionlint checks every call
+    github = [path for _, folder in compiled for path in sorted((folder / ".github/workflows").glob("*.yml"))]
+    for _, folder in compiled:
+        subprocess.run(["git", "init", "-q", str(folder)], check=True)
     labels = sorted({label for path in github for label in validators.runner_labels(path.read_text())})
     problems += _per_file(compiled, "actionlint", _actionlint_many(github, labels))
     problems += _per_file(compiled, "zizmor", _zizmor_many(github))
     for i, folder in compiled:
-        for target, name in (("github", ".github/workflows/mlgen.yml"), ("gitlab", ".gitlab-ci.yml"), ("jenkins", "Jenkinsfile")):
+        rollouts = [(("github", str(p.relative_to(folder)))) for p in sorted((folder / ".github/workflows").glob("mlgen-*.yml"))]
+        for target, name in (("github", ".github/workflows/mlgen.yml"), *rollouts, ("gitlab", ".gitlab-ci.yml"), ("jenkins", "Jenkinsfile")):
             problems += [f"spec {i}: shellcheck ({target}): {p}" for p in validators.shellcheck(target, (folder / name).read_text())]
     jenkinsfiles = [folder / "Jenkinsfile" for _, folder in compiled]
     for path, record in parse_many(jenkinsfiles).items():

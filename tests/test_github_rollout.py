@@ -182,3 +182,14 @@ def test_rollouts_that_interleave_are_refused_with_a_hint() -> None:
     (problem,) = refused.value.problems
     assert "`deploy-production` and `deploy-staging` interleave at job `s-100`" in problem.message
     assert problem.hint.startswith("let one rollout finish")
+
+
+def test_actionlint_checks_each_call_against_the_file_it_calls() -> None:
+    """The validators are wired right: a call whose file is missing, or which does not pass a secret
+    the called workflow requires, is reported."""
+    files = _outputs(_spec("one"))
+    main = files.pop(".github/workflows/mlgen.yml")
+    assert "could not read reusable workflow file" in validators.actionlint(main, [], {})
+    (path, called), = files.items()
+    required = called.replace("    secrets:\n", "    secrets:\n      OTHER:\n        required: true\n", 1)
+    assert 'secret "OTHER" is required' in validators.actionlint(main, [], {path: required})
