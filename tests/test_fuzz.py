@@ -186,13 +186,20 @@ def _per_file(compiled: list[tuple[int, Path]], tool: str, report: str) -> list[
 
 
 def _actionlint_many(workflows: list[Path], labels: list[str]) -> str:
+    """actionlint once per project (it resolves `uses: ./...` calls inside the project it runs in);
+    every line of its report is prefixed with the project's folder, for `_per_file`."""
     if not workflows:
         return ""
     config = workflows[0].parents[3] / "actionlint.yaml"
     config.write_text("self-hosted-runner:\n  labels: [" + ", ".join(repr(label) for label in labels) + "]\n")
-    proc = subprocess.run([require_tool("actionlint"), "-no-color", "-config-file", str(config), *map(str, workflows)],
-                          capture_output=True, text=True)
-    return "" if proc.returncode == 0 else proc.stdout + proc.stderr
+    report = ""
+    for folder in dict.fromkeys(path.parents[2] for path in workflows):
+        files = [str(p.relative_to(folder)) for p in workflows if p.parents[2] == folder]
+        proc = subprocess.run([require_tool("actionlint"), "-no-color", "-config-file", str(config), *files],
+                              capture_output=True, text=True, cwd=folder)
+        if proc.returncode != 0:
+            report += "".join(f"{folder}/{line}\n" for line in (proc.stdout + proc.stderr).splitlines())
+    return report
 
 
 def _zizmor_many(workflows: list[Path]) -> str:
