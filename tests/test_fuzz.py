@@ -141,12 +141,16 @@ def _validate_batch(specs: list[dict[str, Any]]) -> list[str]:
             compiled.append((i, folder))
         elif result.code != 1 or not LOCATED.search(result.err) or "Traceback" in result.err:
             problems.append(f"spec {i}: exit {result.code} without a located error:\n{result.err}")
-    github = [folder / ".github/workflows/mlgen.yml" for _, folder in compiled]
+    # each workflow with the rollout workflows beside it; a repository each, so actionlint checks every call
+    github = [path for _, folder in compiled for path in sorted((folder / ".github/workflows").glob("*.yml"))]
+    for _, folder in compiled:
+        subprocess.run(["git", "init", "-q", str(folder)], check=True)
     labels = sorted({label for path in github for label in validators.runner_labels(path.read_text())})
     problems += _per_file(compiled, "actionlint", _actionlint_many(github, labels))
     problems += _per_file(compiled, "zizmor", _zizmor_many(github))
     for i, folder in compiled:
-        for target, name in (("github", ".github/workflows/mlgen.yml"), ("gitlab", ".gitlab-ci.yml"), ("jenkins", "Jenkinsfile")):
+        rollouts = [(("github", str(p.relative_to(folder)))) for p in sorted((folder / ".github/workflows").glob("mlgen-*.yml"))]
+        for target, name in (("github", ".github/workflows/mlgen.yml"), *rollouts, ("gitlab", ".gitlab-ci.yml"), ("jenkins", "Jenkinsfile")):
             problems += [f"spec {i}: shellcheck ({target}): {p}" for p in validators.shellcheck(target, (folder / name).read_text())]
     jenkinsfiles = [folder / "Jenkinsfile" for _, folder in compiled]
     for path, record in parse_many(jenkinsfiles).items():
@@ -182,13 +186,20 @@ def _per_file(compiled: list[tuple[int, Path]], tool: str, report: str) -> list[
 
 
 def _actionlint_many(workflows: list[Path], labels: list[str]) -> str:
+    """actionlint once per project (it resolves `uses: ./...` calls inside the project it runs in);
+    every line of its report is prefixed with the project's folder, for `_per_file`."""
     if not workflows:
         return ""
     config = workflows[0].parents[3] / "actionlint.yaml"
     config.write_text("self-hosted-runner:\n  labels: [" + ", ".join(repr(label) for label in labels) + "]\n")
-    proc = subprocess.run([require_tool("actionlint"), "-no-color", "-config-file", str(config), *map(str, workflows)],
-                          capture_output=True, text=True)
-    return "" if proc.returncode == 0 else proc.stdout + proc.stderr
+    report = ""
+    for folder in dict.fromkeys(path.parents[2] for path in workflows):
+        files = [str(p.relative_to(folder)) for p in workflows if p.parents[2] == folder]
+        proc = subprocess.run([require_tool("actionlint"), "-no-color", "-config-file", str(config), *files],
+                              capture_output=True, text=True, cwd=folder)
+        if proc.returncode != 0:
+            report += "".join(f"{folder}/{line}\n" for line in (proc.stdout + proc.stderr).splitlines())
+    return report
 
 
 def _zizmor_many(workflows: list[Path]) -> str:

@@ -182,3 +182,33 @@ def test_rollouts_that_interleave_are_refused_with_a_hint() -> None:
     (problem,) = refused.value.problems
     assert "`deploy-production` and `deploy-staging` interleave at job `s-100`" in problem.message
     assert problem.hint.startswith("let one rollout finish")
+
+
+def test_actionlint_checks_each_call_against_the_file_it_calls() -> None:
+    """The validators are wired right: a call whose file is missing, or which does not pass a secret
+    the called workflow requires, is reported."""
+    files = _outputs(_spec("one"))
+    main = files.pop(".github/workflows/mlgen.yml")
+    assert "could not read reusable workflow file" in validators.actionlint(main, [], {})
+    (path, called), = files.items()
+    required = called.replace("    secrets:\n", "    secrets:\n      OTHER:\n        required: true\n", 1)
+    assert 'secret "OTHER" is required' in validators.actionlint(main, [], {path: required})
+
+
+def test_jobs_around_a_rollout_wait_for_its_call_and_jobs_between_its_steps_run_inside() -> None:
+    spec = _spec("one")
+    spec["stages"].insert(2, {"name": "smoke", "kind": "validate", "run": "true", "needs": ["a-register"]})  # between
+    spec["stages"][3]["needs"] = ["a-register", "smoke"]  # the canary waits for it
+    spec["stages"].append({"name": "after", "kind": "validate", "run": "true", "needs": ["a-canary"]})  # after
+    files = _outputs(spec)
+    main = yamlout.load(files[".github/workflows/mlgen.yml"])["jobs"]
+    inner = yamlout.load(files[".github/workflows/mlgen-rollout-a-register.yml"])["jobs"]
+    assert "smoke" in inner and "smoke" not in main, "a job between two rollout jobs runs inside the call"
+    assert main["after"]["needs"] == ["rollout-a-register"], "a job after the rollout waits for the whole call"
+    assert list(main).index("rollout-a-register") < list(main).index("after")
+
+
+def test_the_call_runs_whenever_the_job_that_starts_the_rollout_would() -> None:
+    files = _outputs(_spec("one", overrides={"a-register": {"if": "${{ !cancelled() }}"}}))
+    main = yamlout.load(files[".github/workflows/mlgen.yml"])["jobs"]
+    assert main["rollout-a-register"]["if"] == "${{ !cancelled() }}"

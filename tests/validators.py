@@ -50,6 +50,8 @@ def actionlint(text: str, labels: list[str], beside: dict[str, str] | None = Non
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         workflow = _write_beside(root, text, beside)
+        # a repository: actionlint checks a call against the called file only inside a project
+        subprocess.run(["git", "init", "-q", str(root)], check=True)
         config = root / "actionlint.yaml"
         config.write_text("self-hosted-runner:\n  labels: [" + ", ".join(repr(label) for label in labels) + "]\n")
         files = [str(workflow)] + [str(root / rel) for rel in beside or {}]
