@@ -135,7 +135,7 @@ def plan_child(repo_dir: Path, trigger: dict[str, Any], when: str, branch: str, 
     if when == "never":
         return dict.fromkeys(names, "never")
     file = f"{STATE_DIR}/mlgen-child-plan.yml"
-    (repo_dir / file).write_text(json.dumps(rewrite_child(child, repo_dir, STATE_DIR)), encoding="utf-8")
+    (repo_dir / file).write_text(json.dumps(rewrite_child(child, repo_dir, STATE_DIR), ensure_ascii=False), encoding="utf-8")
     inherited = {**variables, **trigger_variables(trigger, parent_id="1000")}
     with _engine(repo_dir, branch, "parent_pipeline", merge_request, default_branch, inherited) as base:
         if not _pipeline_created(base, repo_dir, timeout, file=file):

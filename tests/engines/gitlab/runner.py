@@ -145,7 +145,7 @@ def _play_child(name: str, trigger: dict[str, Any], config: dict[str, Any], pare
         return name, waiting, None
     child = YAML(typ="safe").load((repo_dir / downstream.child_file(trigger)).read_text(encoding="utf-8")) or {}
     file = f"{STATE_DIR}/mlgen-child-{_safe_name(name)}.yml"
-    (repo_dir / file).write_text(json.dumps(downstream.rewrite_child(child, repo_dir, STATE_DIR)), encoding="utf-8")
+    (repo_dir / file).write_text(json.dumps(downstream.rewrite_child(child, repo_dir, STATE_DIR), ensure_ascii=False), encoding="utf-8")
     inherited = {**variables, **downstream.trigger_variables(trigger, parent_id="1000")}
     with _engine(repo_dir, branch, "parent_pipeline", merge_request, default_branch, inherited) as base:
         if not _pipeline_created(base, repo_dir, timeout, file=file):
