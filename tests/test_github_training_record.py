@@ -51,8 +51,9 @@ def _legs(matrix: dict[str, list[str]]) -> list[dict[str, str]]:
 
 
 def _record_step(job: dict[str, Any]) -> dict[str, Any]:
-    [step] = [s for s in job["steps"] if s.get("name") == "Record the training cache outcome"]
-    return step
+    steps: list[dict[str, Any]] = [s for s in job["steps"] if s.get("name") == "Record the training cache outcome"]
+    assert len(steps) == 1
+    return steps[0]
 
 
 def _run(step: dict[str, Any], leg: dict[str, str], hit: str, workdir: Path) -> None:
