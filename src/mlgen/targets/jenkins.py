@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 from mlgen.compile.overrides import Refused
 from mlgen.compile.plan import LEG_SEPARATOR
 from mlgen.spec import values
-from mlgen.targets import cacheguard
+from mlgen.targets import cacheguard, jenkins_describe
 from mlgen.targets._common import installs_with_cache_guard
 from mlgen.targets.escape import groovy_single
 from mlgen.targets.install import UV_CACHE_JENKINS, install_line, project_setup
@@ -241,6 +241,8 @@ def _steps(job: Job, plan: Plan, view: View) -> list[Node]:
         includes = lit(",".join(_ant(p) for p in job.upload.paths))
         steps.append(Line(Groovy(f"stash name: {_stash_expr(job.upload)}, includes: {includes}")))
         steps.append(Line(Groovy(f"archiveArtifacts artifacts: {includes}, fingerprint: true")))
+    if job.describes:
+        steps.append(jenkins_describe.append(job.describes))
     return steps
 
 
