@@ -282,7 +282,11 @@ def report_api(engine: str) -> FakeApi:
 
 def report_env(engine: str, api: FakeApi, scenario: Scenario) -> tuple[dict[str, str], dict[str, str]]:
     """(job variables, secrets) that point the report at the stand-in: every API address the runtime
-    could use is loopback, so no request leaves the machine, on pushes too."""
+    could use is loopback, so no request leaves the machine, on pushes too. On act, a push keeps the
+    runner's own GitHub API stand-in (the approval job reads environments from it), and the report
+    never asks an API outside a pull request (it reads the event first)."""
+    if engine == "github" and not scenario.pull_request:
+        return {}, {}
     env = {"GITHUB_API_URL": api.api} if engine != "gitlab" else {"CI_API_V4_URL": api.api}
     if not scenario.pull_request:
         return env, {}
