@@ -1,4 +1,5 @@
-"""GitHub: the training record the report reads is written beside actions/cache, per stage and leg.
+"""GitHub: the training record the report reads is written beside actions/cache, per stage and leg
+(and on Jenkins the records travel to the report with the train stash).
 
 The record's program runs with the standard library only (a cache hit skips the set-up, so mlgen
 may not be installed), and must write exactly what `mlgen cache hit` writes on GitLab and Jenkins:
@@ -138,3 +139,16 @@ def test_the_runtime_record_keeps_its_format(tmp_path: Path, monkeypatch: pytest
     assert cache_command.run(args) == cache_command.MISS
     [record] = inputs.training_records(tmp_path)
     assert dict(record) == {"stage": "fit", "leg": {"MODEL": "gb"}, "cache": "miss", "reason": "no saved key"}
+
+
+@pytest.mark.parametrize("shape", list(MATRICES))
+def test_jenkins_hands_the_records_to_the_report_with_the_train_stash(shape: str) -> None:
+    """Jenkins stages may run on different agents: the records `mlgen cache hit` leaves in the train
+    stage's workspace reach evaluate's `post` (the report) only through the stash evaluate unstashes."""
+    jenkins = compile_model(_spec(MATRICES[shape]))["jenkins"]
+    train = jenkins[jenkins.index("stage('fit')"):jenkins.index("stage('evaluate')")]
+    stash = next(line for line in train.splitlines() if "stash name:" in line)
+    assert f"{TRAINING_RECORDS}/**" in stash and "model/**" in stash
+    name = stash.split("stash name: ")[1].split(",")[0].strip("'\"").split("~")[0]
+    evaluate = jenkins[jenkins.index("stage('evaluate')"):]
+    assert f"unstash '{name}" in evaluate  # every leg of it, before the report runs in evaluate's post
