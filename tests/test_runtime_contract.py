@@ -89,6 +89,9 @@ def assert_matches_spec(pipeline: Pipeline, stage: Any, words: list[str]) -> Non
         assert args.model == graph.Graph(pipeline).registry(stage).model
         if command[1] == "rollback":
             assert args.rollback == stage.rollback
+    elif command == ("report", None) and stage.kind == "register":  # the version it registered, for the report
+        assert (args.stage, args.pipeline) == (graph.Graph(pipeline).evaluate_above[stage.name], pipeline.name)
+        assert args.registered == f".mlgen/registered-{stage.model}.json" and args.graph is None
     elif command == ("report", None):
         assert (args.stage, args.pipeline, args.graph) == (stage.name, pipeline.name, ".mlgen/report/pipeline.mmd")
     else:

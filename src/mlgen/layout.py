@@ -15,6 +15,8 @@ DEFAULT_PATHS = {"github": ".github/workflows/mlgen.yml", "gitlab": ".gitlab-ci.
 ACTIONLINT_PATH = ".github/actionlint.yaml"
 REPORTS_DIR = f"{ROOT}/reports"
 REPORT_DIR = f"{ROOT}/report"  # `mlgen report`: report.md, report.json, description.txt
+# `mlgen report --registered` in the register job: the version it registered (Markdown, JSON, one line)
+REGISTERED_REPORT = tuple(f"{REPORT_DIR}/registry.{ext}" for ext in ("md", "json", "txt"))
 CACHE_STAMPS = f"{ROOT}/cache"
 TRAINING_RECORDS = f"{ROOT}/train"  # `mlgen cache hit` leaves hit/miss per stage and leg for `mlgen report`
 DATA_RESULTS = f"{ROOT}/data-*.json"  # every `data_result(stage)`

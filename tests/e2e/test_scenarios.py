@@ -4,6 +4,13 @@ Each engine gets its own copy of the project (a git repository), its own MLflow 
 (SQLite) and its own health service on loopback. The scenarios run in order per engine; the
 engines run side by side. The test prints one table of per-stage outcomes and asserts that
 every engine matches the expected outcome of every scenario, so the engines agree.
+
+The review report's comment is a column of the table too: each engine talks to a loopback
+stand-in of the GitHub or GitLab API (`tests/runtime/fakeapi.py`, which checks every request
+against the published API description), and the requests it observed during a run are the
+evidence for that run's cell: a pull/merge request posts exactly one comment, a second run edits
+it, a run without a write token (as from a fork) posts nothing and its report job still passes,
+and a push never calls the API.
 """
 
 from __future__ import annotations
@@ -27,6 +34,7 @@ from typing import Any
 import pytest
 
 from tests.engines import runner as engines
+from tests.runtime.fakeapi import FakeApi, serve
 from tests.support import EXAMPLES, git, init_and_commit
 
 pytestmark = [pytest.mark.engine, pytest.mark.e2e]
@@ -36,6 +44,11 @@ P, F, S, C = "passed", "failed", "skipped", "cached"
 A = engines.ABORTED  # stopped mid-bake (a timeout or an abort), after which its rollback ran
 NA = "n/a"  # the local engine cannot play the scenario; a semantic test holds the rule instead
 ENGINES = tuple(engines.ENGINES)
+# The report's comment, as the API stand-in saw it during one run: exactly one comment created,
+# that one edited, or no request at all.
+POSTED, EDITED, NO_REQUEST = "posted", "edited", "none"
+MARKER = "<!-- mlgen-report:churn:evaluate -->"
+REUSED = "reused from the cache"  # what the report says of a training leg restored from the cache
 
 
 @dataclass(frozen=True)
@@ -60,6 +73,9 @@ class Scenario:
     held_elsewhere: str = ""
     # engine -> what its log must show, so a knob the engine ignored cannot pass as the scenario played
     evidence: dict[str, str] = field(default_factory=dict)
+    comment: str = NO_REQUEST  # what the report did on the pull/merge request (the API's requests show it)
+    write_token: bool = True  # a pull/merge request run gets the report's write token (False: as from a fork)
+    requires: tuple[str, ...] = ()  # scenarios that must run before it on the same project
 
     def expected_for(self, engine: str) -> dict[str, str]:
         if engine not in self.engines:
@@ -78,7 +94,17 @@ SCENARIOS = [
     # models it), and a Jenkins multibranch pull request builds in a workspace of its own: both retrain.
     Scenario("pull request, unchanged inputs: training cached, nothing deployed", branch="feature/rerun", pull_request=True,
              expected={**NOTHING, "validate": P, "train": C, "evaluate": P},
-             engine_expected={"gitlab": {"train": P}, "jenkins": {"train": P}}),
+             engine_expected={"gitlab": {"train": P}, "jenkins": {"train": P}}, comment=POSTED,
+             requires=("push to main",)),
+    # The same request runs again: the report finds its comment by the hidden marker and edits it.
+    # The first run filled the request's own cache on GitLab (unprotected ref) and its workspace on Jenkins.
+    Scenario("pull request, run again: the report edits its one comment", branch="feature/rerun", pull_request=True,
+             expected={**NOTHING, "validate": P, "train": C, "evaluate": P}, comment=EDITED,
+             requires=("push to main", "pull request, unchanged inputs")),
+    Scenario("pull request without a write token (as from a fork): no comment, the report still passes",
+             branch="feature/rerun", pull_request=True, write_token=False,
+             expected={**NOTHING, "validate": P, "train": C, "evaluate": P}, comment=NO_REQUEST,
+             requires=("push to main", "pull request, unchanged inputs")),
     Scenario("approval rejected: no canary step runs", approve=False,
              expected={**NOTHING, "validate": P, "train": C, "evaluate": P, "register": P}),
     Scenario("data changed: every engine retrains", approve=False, append_row=True,
@@ -112,7 +138,9 @@ def selected() -> list[Scenario]:
     """$MLGEN_E2E_SCENARIOS (comma-separated parts of names, e.g. `data changed,rollback`) picks scenarios;
     a scenario that needs an earlier run (a filled cache) gets a warm-up run of its own."""
     wanted = [w.strip() for w in os.environ.get("MLGEN_E2E_SCENARIOS", "").split(",") if w.strip()]
-    return [s for s in SCENARIOS if not wanted or any(w in s.name for w in wanted)]
+    picked = [s for s in SCENARIOS if not wanted or any(w in s.name for w in wanted)]
+    required = {r for s in picked for r in s.requires}  # e.g. a comment to edit: the run that posted it
+    return [s for s in SCENARIOS if s in picked or any(s.name.startswith(r) for r in required)]
 
 
 class HealthService:
@@ -199,7 +227,8 @@ class Project:
         text = spec.read_text().replace("https://mlflow.example.com", self.uri)
         timeout = f"\n    timeout: {canary_timeout}" if canary_timeout else ""
         text = text.replace("bake: 10m", f"bake: {bake}\n    interval: 1s{timeout}")
-        spec.write_text(text)
+        # Jenkins comments on change requests only with a credential the spec names.
+        spec.write_text(text + f"report: {{jenkins_credential: {REPORT_CREDENTIAL}}}\n")
         subprocess.run([sys.executable, "-m", "mlgen", "compile"], cwd=self.repo, check=True, capture_output=True)
         init_and_commit(self.repo, "churn")
 
@@ -241,19 +270,70 @@ def job_env(project: Project, service: HealthService) -> dict[str, str]:
 
 # The churn spec's registry credentials: read for the gate, write for register/promote/rollback.
 SECRETS = {"MLFLOW_READ_TOKEN": "not-a-real-read-token", "MLFLOW_TRACKING_TOKEN": "not-a-real-token"}
+REPORT_CREDENTIAL = "report-token"  # the Jenkins credential the projects' spec names for the report
 
 
-def run_scenario(engine: str, project: Project, scenario: Scenario, env: dict[str, str]) -> dict[str, Any]:
+def report_api(engine: str) -> FakeApi:
+    """The API the engine's report talks to: GitHub's (act, and Jenkins building a GitHub pull request
+    through GitHub Enterprise's /api/v3 layout) or GitLab's Notes API."""
+    return {"github": lambda: FakeApi("github"), "gitlab": lambda: FakeApi("gitlab", prefix="/api/v4"),
+            "jenkins": lambda: FakeApi("github", prefix="/api/v3")}[engine]()
+
+
+def report_env(engine: str, api: FakeApi, scenario: Scenario) -> tuple[dict[str, str], dict[str, str]]:
+    """(job variables, secrets) that point the report at the stand-in: every API address the runtime
+    could use is loopback, so no request leaves the machine, on pushes too. On act, a push keeps the
+    runner's own GitHub API stand-in (the approval job reads environments from it), and the report
+    never asks an API outside a pull request (it reads the event first)."""
+    if engine == "github" and not scenario.pull_request:
+        return {}, {}
+    env = {"GITHUB_API_URL": api.api} if engine != "gitlab" else {"CI_API_V4_URL": api.api}
+    if not scenario.pull_request:
+        return env, {}
+    if engine == "gitlab":
+        env["GITLAB_CI"] = "true"  # GitLab sets it in every job; gitlab-ci-local does not
+    if engine == "jenkins":  # a multibranch build of a GitHub pull request names it
+        env["CHANGE_URL"] = "https://github.com/mlgen-tests/repo/pull/1"
+    name = {"github": "GITHUB_TOKEN", "gitlab": "MLGEN_REPORT_TOKEN", "jenkins": REPORT_CREDENTIAL}[engine]
+    return env, ({name: api.token} if scenario.write_token else {})
+
+
+def run_scenario(engine: str, project: Project, scenario: Scenario, env: dict[str, str], api: FakeApi) -> dict[str, Any]:
     """Run the pipeline on `engine` and return the per-stage outcome (the same words on every engine)."""
+    report_vars, report_secrets = report_env(engine, api, scenario)
+    calls = len(api.calls)
     run = engines.run(engine, project.repo, branch=scenario.branch, pull_request=scenario.pull_request,
-                      approve=scenario.approve, variables=env, secrets=SECRETS, state=project.root, timeout=900)
+                      approve=scenario.approve, variables={**env, **report_vars}, secrets={**SECRETS, **report_secrets},
+                      state=project.root, timeout=900)
     out: dict[str, Any] = {stage: run.job_status(stage) for stage in STAGES[:-1]}
     if run.cached("train"):
         out["train"] = C
     out["rollback"] = _worst([run.job_status(f"{s}-rollback") for s in STAGES[4:7]])
+    out["comment"] = comment_outcome(api, calls, run.job_status("evaluate-report") if scenario.pull_request else None)
+    out["_requests"] = [f"{c.method} {c.path}" for c in api.calls[calls:]]
+    out["_comment_body"] = api.comments[0]["body"] if len(api.comments) == 1 else ""
     out["_log"] = run.log()[-6000:]
     out["_evidence_missing"] = [e for e in [scenario.evidence.get(engine)] if e and e not in run.log()]
     return out
+
+
+def comment_outcome(api: FakeApi, calls_before: int, report: str | None) -> str:
+    """What the API saw during one run, in the table's words (`report`: the report job's status on a
+    pull/merge request, which must pass whatever happened to the comment)."""
+    if report is not None and report != P:
+        return f"report {report}"
+    calls = api.calls[calls_before:]
+    if not calls:
+        return NO_REQUEST
+    writes = [c.method for c in calls if c.method != "GET"]
+    mine = [c for c in api.comments if c["body"].startswith(MARKER)]
+    if len(api.comments) != 1 or len(mine) != 1:
+        return f"{len(api.comments)} comments"
+    if writes == ["POST"]:
+        return POSTED
+    if writes in (["PATCH"], ["PUT"]):
+        return EDITED
+    return "+".join(writes) or "read only"
 
 
 def _worst(results: list[str]) -> str:
@@ -277,13 +357,22 @@ def registry_template(folder: Path) -> Path:
 
 
 def run_engine(engine: str, root: Path, template: Path) -> dict[str, dict[str, Any]]:
+    api = report_api(engine)
+    with serve(api):
+        results = _run_scenarios(engine, root, template, api)
+    results["_api"] = {"violations": api.violations}
+    return results
+
+
+def _run_scenarios(engine: str, root: Path, template: Path, api: FakeApi) -> dict[str, dict[str, Any]]:
     results: dict[str, dict[str, Any]] = {}
     server = engine == "jenkins"
     project = Project(root / "shared", template, server=server)
     for scenario in selected():
         if engine not in scenario.engines:
-            results[scenario.name] = {**dict.fromkeys(STAGES, NA), "_champion_changed": scenario.champion_changes,
-                                      "_deployments": None, "_log": scenario.held_elsewhere, "_evidence_missing": []}
+            results[scenario.name] = {**dict.fromkeys(STAGES, NA), "comment": NA, "_champion_changed": scenario.champion_changes,
+                                      "_deployments": None, "_log": scenario.held_elsewhere, "_evidence_missing": [],
+                                      "_requests": [], "_comment_body": ""}
             continue
         if scenario.name in FRESH_PROJECT:
             project = Project(root / re.sub(r"\W+", "-", scenario.name), template, scenario.bake, scenario.canary_timeout, server)
@@ -293,13 +382,13 @@ def run_engine(engine: str, root: Path, template: Path) -> dict[str, dict[str, A
             project.install_strong_champion()
         if scenario.append_row:
             if project.runs == 0:  # run alone: fill the cache first
-                _run_once(engine, project, Scenario("warm-up", approve=False))
+                _run_once(engine, project, Scenario("warm-up", approve=False), api)
             project.append_row()
         service = HealthService(scenario.fail_canary_at, project.deploy_log)
         champion_before = project.champion()
         deployed_before = len(project.deployments())
         try:
-            outcome: dict[str, Any] = _run_once(engine, project, scenario, service)
+            outcome: dict[str, Any] = _run_once(engine, project, scenario, api, service)
         finally:
             service.close()
         outcome["_champion_changed"] = project.champion() != champion_before
@@ -308,11 +397,12 @@ def run_engine(engine: str, root: Path, template: Path) -> dict[str, dict[str, A
     return results
 
 
-def _run_once(engine: str, project: Project, scenario: Scenario, service: HealthService | None = None) -> dict[str, Any]:
+def _run_once(engine: str, project: Project, scenario: Scenario, api: FakeApi,
+              service: HealthService | None = None) -> dict[str, Any]:
     own = service is None
     service = service or HealthService(None, project.deploy_log)
     try:
-        return run_scenario(engine, project, scenario, {**job_env(project, service), **scenario.env})
+        return run_scenario(engine, project, scenario, {**job_env(project, service), **scenario.env}, api)
     finally:
         project.runs += 1
         if own:
@@ -332,15 +422,19 @@ def _table(outcomes: dict[str, dict[str, dict[str, Any]]]) -> str:
     lines = []
     for scenario in selected():
         lines.append(f"\n{scenario.name}")
-        lines.append("  " + "engine".ljust(9) + "".join(s.ljust(11) for s in STAGES) + "champion")
+        lines.append("  " + "engine".ljust(9) + "".join(s.ljust(11) for s in STAGES) + "champion".ljust(11) + "comment")
         for engine, by_scenario in outcomes.items():
             row = by_scenario[scenario.name]
             cells = "".join(row[s].ljust(11) for s in STAGES)
-            lines.append(f"  {engine.ljust(9)}{cells}{'changed' if row['_champion_changed'] else 'unchanged'}")
+            lines.append(f"  {engine.ljust(9)}{cells}{('changed' if row['_champion_changed'] else 'unchanged').ljust(11)}"
+                         f"{row['comment']}")
         if scenario.held_elsewhere:
             lines.append(f"  n/a: held by {scenario.held_elsewhere}")
         lines.append("  " + "expected".ljust(9) + "".join(scenario.expected[s].ljust(11) for s in STAGES)
-                     + ("changed" if scenario.champion_changes else "unchanged"))
+                     + ("changed" if scenario.champion_changes else "unchanged").ljust(11) + scenario.comment)
+        if scenario.pull_request:  # the evidence of the comment column: what the API stand-in was asked
+            for engine, by_scenario in outcomes.items():
+                lines.append(f"  {engine} API requests: {', '.join(by_scenario[scenario.name]['_requests']) or 'none'}")
         for engine in scenario.engine_expected:  # platform rules that make one target differ
             row = scenario.expected_for(engine)
             lines.append("  " + f"~{engine}".ljust(9) + "".join(row[s].ljust(11) for s in STAGES))
@@ -358,9 +452,30 @@ def test_engines_agree_on_every_scenario(outcomes: dict[str, dict[str, dict[str,
             got = {s: row[s] for s in STAGES}
             if got != scenario.expected_for(engine) or row["_champion_changed"] != scenario.champion_changes:
                 problems.append(f"{engine} / {scenario.name}: {got}, champion changed={row['_champion_changed']}\n{row['_log']}")
+            if engine in scenario.engines and row["comment"] != scenario.comment:
+                problems.append(f"{engine} / {scenario.name}: comment {row['comment']}, expected {scenario.comment}; "
+                                f"requests: {row['_requests']}\n{row['_log']}")
             if row["_evidence_missing"]:  # the outcome is right, but the engine did not play the scenario
                 problems.append(f"{engine} / {scenario.name}: the log never shows {row['_evidence_missing']}\n{row['_log']}")
     assert not problems, table + "\n\n" + "\n\n".join(problems)
+
+
+def test_the_report_api_saw_only_valid_requests(outcomes: dict[str, dict[str, dict[str, Any]]]) -> None:
+    """Every request of every run, checked against GitHub's OpenAPI description or GitLab's Notes API."""
+    assert {engine: by_scenario["_api"]["violations"] for engine, by_scenario in outcomes.items()} == dict.fromkeys(outcomes, [])
+
+
+def test_the_comment_says_reused_exactly_when_training_was(outcomes: dict[str, dict[str, dict[str, Any]]]) -> None:
+    """On every engine (GitHub too, where actions/cache decides), the comment a run posted or edited
+    says "reused from the cache" exactly when that run's training was restored, not retrained."""
+    checked = 0
+    for scenario in selected():
+        for engine, by_scenario in outcomes.items():
+            row = by_scenario[scenario.name]
+            if row["comment"] in (POSTED, EDITED):
+                assert (REUSED in row["_comment_body"]) == (row["train"] == C), (engine, scenario.name, row["_comment_body"])
+                checked += 1
+    assert checked or not any(s.comment in (POSTED, EDITED) for s in selected())
 
 
 def test_deployments_follow_the_canary(outcomes: dict[str, dict[str, dict[str, Any]]]) -> None:
@@ -370,5 +485,5 @@ def test_deployments_follow_the_canary(outcomes: dict[str, dict[str, dict[str, A
                 "canary step aborted mid-bake: rolled back, champion kept": ["weight=10", "rollback"]}
     for engine, by_scenario in outcomes.items():
         for name, row in by_scenario.items():  # the scenarios that ran ($MLGEN_E2E_SCENARIOS)
-            if row["_deployments"] is not None:  # None: the engine cannot play it (n/a)
+            if name != "_api" and row["_deployments"] is not None:  # None: the engine cannot play it (n/a)
                 assert row["_deployments"] == expected.get(name, []), (engine, name)

@@ -161,6 +161,12 @@ def _jenkins(repo: Path, jenkinsfile: Path, the_plan: Plan, o: Options) -> Engin
             posts = [s.get("post", {}).get("unsuccessful") for s in raw.stages if s["stage"] == stage and "matrix" not in s]
             statuses[job.id] = _normal(posts[-1]) if posts and posts[-1] else SKIPPED
             logs[job.id] = _stage_log(raw.stdout, stage)
+        elif job.report is not None:
+            # A report is the `post { always }` of the evaluate stage it follows.
+            stage = titles[job.needs[0]]
+            posts = [s.get("post", {}).get("always") for s in raw.stages if s["stage"] == stage and "matrix" not in s]
+            statuses[job.id] = _normal(posts[-1]) if posts and posts[-1] else SKIPPED
+            logs[job.id] = _stage_log(raw.stdout, stage)
         else:
             statuses[job.id] = _jenkins_status(raw.stages, job.title)
             logs[job.id] = _stage_log(raw.stdout, job.title)

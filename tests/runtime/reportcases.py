@@ -50,21 +50,22 @@ DRIFT = [DriftResult("tenure", "psi", 0.03, True, "PSI 0.0300 <= 0.2"),
 
 
 def scenario(name: str, root: Path = Path(".")) -> None:
-    """The four review situations the issue names, as workspaces."""
+    """The four review situations the issue names, and a rerun whose training was all reused, as workspaces."""
     (root / "graph.mmd").write_text(GRAPH, encoding="utf-8")
     if name == "data-contract-failure":  # the data check failed, so nothing after it ran
         write_data("validate", findings=[Finding("tenure", "min", "2 values below 0", ["4", "9"], ["-1", "-3"], 2)],
                    drift=DRIFT, root=root)
         return
     write_data("validate", drift=DRIFT[:1], root=root)
-    write_training("train", {"MODEL": "gb"}, "miss", "key files changed", root)
+    reused = name == "unchanged-inputs"  # every leg restored from the cache, the chosen one too
+    write_training("train", {"MODEL": "gb"}, "hit" if reused else "miss", "" if reused else "key files changed", root)
     write_training("train", {"MODEL": "logreg"}, "hit", root=root)
     metrics = {"accuracy": 0.81, "auc": 0.86, "latency_ms": 40.0, "model": "gb", "holdout_rows": 2000}
     gates = ["accuracy:min=0.7", "auc:min=0.75,max_drop=0.01", "latency_ms:max=250"]
     champion = {"accuracy": 0.8, "auc": 0.84, "latency_ms": 45.0, "holdout_rows": 2000}
     if name == "first-model":
         write_gate("evaluate", metrics, gates, None, root=root)
-    elif name == "improvement":
+    elif name in ("improvement", "unchanged-inputs"):
         write_gate("evaluate", metrics, gates, champion, root=root)
     elif name == "regression":
         worse = {**metrics, "auc": 0.80, "latency_ms": 300.0}
@@ -74,4 +75,4 @@ def scenario(name: str, root: Path = Path(".")) -> None:
         raise ValueError(name)
 
 
-SCENARIOS = ("first-model", "improvement", "regression", "data-contract-failure")
+SCENARIOS = ("first-model", "improvement", "regression", "data-contract-failure", "unchanged-inputs")

@@ -180,3 +180,11 @@ def report(stage_name: str, graph: str, pipeline: str, *, token_env: str | None 
     flags: list[tuple[str, str | None]] = [("--stage", stage_name), ("--pipeline", pipeline), ("--graph", graph),
                                            ("--post", post), ("--token-env", token_env)]
     return _cmd("report", flags=flags)
+
+
+def report_registered(stage_name: str, pipeline: str, model: str) -> str:
+    """The register job's part of the report: the version it registered, read from its own record
+    (the one `--version-from` reads), linked where the registry has a page for it."""
+    flags: list[tuple[str, str | None]] = [("--stage", stage_name), ("--pipeline", pipeline),
+                                           ("--registered", layout.registered(model))]
+    return _cmd("report", flags=flags)

@@ -109,6 +109,9 @@ class Job:
     deploys: bool = False
     report_inputs: Artifact | None = None  # files the report reads, handed on even when the job failed
     report: ReportSettings | None = None  # set on report jobs only
+    # A file of one line the job may write, added to the build's description after it (Jenkins; on
+    # GitHub and GitLab the job summary and the artifact carry the same line).
+    describes: str | None = None
 
     @property
     def secrets(self) -> tuple[str, ...]:

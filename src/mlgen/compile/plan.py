@@ -249,10 +249,18 @@ class _Builder:
         commands = [self._with_credential(Command("register", calls.register(stage, self.graph.evaluate_above[stage.name]),
                                                   self._secrets(stage, True), runs_project_code=stage.registry == "command"),
                                           "write")]
+        upload, describes = self._upload(stage), None
+        evaluate = self.graph.evaluate_above[stage.name]
+        if self.report_inputs and evaluate:
+            # The report ran before this job: the version it registered joins it from here, with this job.
+            from mlgen.compile import reportjob
+            commands.append(reportjob.registered_command(evaluate, self.pipeline.name, stage.model))
+            upload, describes = reportjob.with_registered(upload, stage.name), reportjob.REGISTERED_DESCRIPTION
         # In the deployment environment, where the write secret lives, without recording a deployment.
         return [Job(**common, commands=tuple(commands), when=self._branches(stage.branches),
                     environment=trust.write_environment(self.pipeline), deployment=False,
-                    install=self._mlgen("mlflow" if stage.registry == "mlflow" else ""), upload=self._upload(stage))]
+                    install=self._mlgen("mlflow" if stage.registry == "mlflow" else ""), upload=upload,
+                    describes=describes)]
 
     def _canary(self, stage: Any, common: dict[str, Any]) -> list[Job]:
         secrets = self._secrets(stage, True)

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from mlgen.compile import calls as runtime
 from mlgen.compile.ir import LEG_SEPARATOR, REPORTS_DIR, Artifact, Command, Job
-from mlgen.layout import TRAINING_RECORDS
+from mlgen.layout import REGISTERED_REPORT, TRAINING_RECORDS
 from mlgen.spec.conditions import When
 from mlgen.spec.models import duration_minutes
 
@@ -27,6 +27,7 @@ GRAPH_FILE = f"{REPORT_DIR}/pipeline.mmd"
 DESCRIPTION_FILE = f"{REPORT_DIR}/description.txt"
 # Jenkins binds the spec's credential to this variable; GitLab's token keeps the spec's own name.
 TOKEN_ENV = "MLGEN_REPORT_TOKEN"
+REGISTERED_DESCRIPTION = REGISTERED_REPORT[2]  # the one-line text
 GRAPH_END = "MLGEN_GRAPH"  # heredoc delimiter: no line of a Mermaid graph from `graphviews` can equal it
 
 
@@ -113,3 +114,15 @@ def script(plan: Plan, job: Job, *, token_env: str | None = None, post: str | No
         f"cat > {GRAPH_FILE} <<'{GRAPH_END}'", graph, GRAPH_END,
         runtime.report(job.report.evaluate, GRAPH_FILE, plan.name, token_env=token_env, post=post),
     ])
+
+
+def registered_command(evaluate: str, pipeline: str, model: str) -> Command:
+    """The register job's last command: link the version it registered (it runs no project code)."""
+    return Command("report the registered version", runtime.report_registered(evaluate, pipeline, model), runs_project_code=False)
+
+
+def with_registered(upload: Artifact | None, stage: str) -> Artifact:
+    """The register job's artifact, with the registry part of the report beside its record."""
+    paths = (*(upload.paths if upload else ()), *REGISTERED_REPORT)
+    return Artifact(stage, tuple(dict.fromkeys(paths)), stage) if upload is None else \
+        Artifact(upload.name, tuple(dict.fromkeys(paths)), upload.producer, upload.matrix)

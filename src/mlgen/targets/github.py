@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from mlgen.compile.names import approval_environment
 from mlgen.compile.plan import LEG_SEPARATOR
-from mlgen.targets import Companion, SettingRefused, github_reviewers, github_rollout, retry, yamlout
+from mlgen.targets import Companion, SettingRefused, github_records, github_reviewers, github_rollout, retry, yamlout
 from mlgen.targets import pins as pinning
 from mlgen.targets.escape import gha_string, sh_quote
 from mlgen.targets.install import install_line, project_setup
@@ -238,6 +238,8 @@ def _steps(job: Job, plan: Plan, pins: dict[str, pinning.Pin]) -> list[dict[str,
         key = "-".join([job.cache.prefix, "${{ runner.os }}", *(f"${{{{ matrix.{k.lower()} }}}}" for k, _ in job.matrix),
                         "${{ hashFiles(" + ", ".join(gha_string(f) for f in job.cache.key_files) + ") }}"])
         steps.append({"id": "cache", **_uses("Restore training outputs", pins["cache"], {"path": _lines(job.cache.paths), "key": key})})
+        if job.report_inputs:  # "retrained or reused" for the report, as `mlgen cache hit` records it elsewhere
+            steps.append(github_records.step(job, "cache"))
     # The report reads what earlier jobs handed on; a job that never ran handed on nothing.
     steps.extend(_report_download(a, pins) if job.report else _download(a, pins["download-artifact"])
                  for a in job.downloads if _handed_on(a, plan))
@@ -260,10 +262,10 @@ def _steps(job: Job, plan: Plan, pins: dict[str, pinning.Pin]) -> list[dict[str,
 
 
 def _handed_on(artifact: Artifact, plan: Plan) -> bool:
-    """Training records come from `mlgen cache hit`, which GitHub does not run (actions/cache keys on
-    file contents itself): a cached train job has no report inputs here."""
+    """A train job's training record is written beside its cache step: a workflow that publishes
+    trains without a cache (see `publishes`), so that job has no report inputs here."""
     producer = plan.job(artifact.producer)
-    return not (producer.report_inputs == artifact and producer.cache is not None)
+    return not (producer.report_inputs == artifact and producer.cache is not None and publishes(plan))
 
 
 def _report_download(artifact: Artifact, pins: dict[str, pinning.Pin]) -> dict[str, Any]:
@@ -372,8 +374,7 @@ def notes(plan: Plan) -> list[str]:
         out.append("secrets: `secrets.NAME` reaches only the steps that need it, through step `env:`.")
     if any(j.report for j in plan.jobs):
         out.append("report: only the report job may write (`pull-requests: write`, with the run's GITHUB_TOKEN); a pull "
-                   "request from a fork gets a read-only token, so the report goes to the run's summary and artifact only. "
-                   "actions/cache decides cache hits here, so the report cannot say whether training was reused.")
+                   "request from a fork gets a read-only token, so the report goes to the run's summary and artifact only.")
     writers = sorted({f"`{j.environment}`" for j in plan.jobs if j.environment and j.secrets})
     if writers:
         out.append(f"environments: register, promote and rollback read their secrets in {', '.join(writers)}: store the "

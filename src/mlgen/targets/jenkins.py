@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 from mlgen.compile.overrides import Refused
 from mlgen.compile.plan import LEG_SEPARATOR
 from mlgen.spec import values
-from mlgen.targets import cacheguard
+from mlgen.targets import cacheguard, jenkins_describe
 from mlgen.targets._common import installs_with_cache_guard
 from mlgen.targets.escape import groovy_single
 from mlgen.targets.install import UV_CACHE_JENKINS, install_line, project_setup
@@ -238,9 +238,13 @@ def _steps(job: Job, plan: Plan, view: View) -> list[Node]:
         node = _with_secrets(_bindings(command), _line("sh", sh(script)))
         steps.append(_retry(attempts if command.retryable else None, node))
     if job.upload:
-        includes = lit(",".join(_ant(p) for p in job.upload.paths))
+        # A train stage's training records travel with its outputs: the report reads them in evaluate's `post`.
+        records = job.report_inputs.paths if job.report_inputs and job.kind == "train" else ()
+        includes = lit(",".join(_ant(p) for p in dict.fromkeys([*job.upload.paths, *records])))
         steps.append(Line(Groovy(f"stash name: {_stash_expr(job.upload)}, includes: {includes}")))
         steps.append(Line(Groovy(f"archiveArtifacts artifacts: {includes}, fingerprint: true")))
+    if job.describes:
+        steps.append(jenkins_describe.append(job.describes))
     return steps
 
 

@@ -29,6 +29,6 @@ def notes(plan: Plan) -> list[str]:
         post = (f"comments on change requests with credential `{credential}`" if credential else
                 "set `report.jenkins_credential` to comment on change requests")
         out.append(f"report: written in the evaluate stage's `post {{ always }}`, archived and made the build description; "
-                   f"{post}. A build stopped before evaluate has no report, and the data check's results appear when "
-                   "validate ran in the same workspace.")
+                   f"{post}. A build stopped before evaluate has no report; training records travel with the train stash, and "
+                   "the data check's results appear when validate ran in the same workspace.")
     return out

@@ -43,6 +43,7 @@ class Inputs:
     artifacts_url: str | None = None
     model: str | None = None
     registry_version: str | None = None
+    registry_url: str | None = None  # its page in the registry's UI, when it has one
 
 
 @dataclass(frozen=True)
@@ -316,6 +317,6 @@ def _links(inputs: Inputs) -> dict[str, str]:
     if inputs.artifacts_url:
         links["artifacts"] = inputs.artifacts_url
     if inputs.registry_version:
-        links["registry version"] = f"{inputs.model} version {inputs.registry_version}" if inputs.model \
-            else f"version {inputs.registry_version}"
+        links["registry version"] = inputs.registry_url or (f"{inputs.model} version {inputs.registry_version}" if inputs.model
+                                                             else f"version {inputs.registry_version}")
     return links

@@ -17,11 +17,12 @@ from pathlib import Path
 from mlgen import layout
 from mlgen.errors import UserError
 from mlgen.runtime import cienv, reports, state
-from mlgen.runtime.report import build, inputs, markdown, post
+from mlgen.runtime.report import build, inputs, markdown, post, registered
 from mlgen.runtime.settings import apply_env, load_stage
 
 DEFAULT_OUT_DIR = Path(layout.REPORT_DIR)
 DEFAULT_PIPELINE = "pipeline"  # the marker's name without a spec or --pipeline
+TRACKING_URI = "MLFLOW_TRACKING_URI"  # where MLflow's client, and so `mlgen registry`, finds the server
 
 
 @dataclass(frozen=True)
@@ -37,11 +38,14 @@ class Settings:
     graph: Path | None
     model: str | None = None
     matrix: dict[str, list[str]] = field(default_factory=dict)
+    registry: str | None = None  # the model's registry kind, when the spec is at hand
 
 
 def run(args: argparse.Namespace) -> int:
     settings = _settings(args)
     env = os.environ
+    if args.registered:  # the register job: the version it registered, beside the report
+        return registered.run(Path(args.registered), env.get(TRACKING_URI), settings.out_dir, settings.pipeline, settings.stage)
     report = build.build(_inputs(settings, env))
     text = markdown.render(report)
     _write(settings.out_dir, report, text)
@@ -54,18 +58,19 @@ def run(args: argparse.Namespace) -> int:
 def _settings(args: argparse.Namespace) -> Settings:
     view = load_stage(args.spec, args.stage, "evaluate")
     apply_env(view)
-    pipeline, model = args.pipeline, args.model
+    pipeline, model, kind = args.pipeline, args.model, None
     matrix: dict[str, list[str]] = {}
     if view is not None:
         pipeline = pipeline or view.pipeline.name
-        model = model or view.registry(getattr(view.stage, "model", None), None).model
+        registry = view.registry(getattr(view.stage, "model", None), None)
+        model, kind = model or registry.model, registry.kind
         # every train stage's matrix: the metrics may name the leg of any of them
         for stage in view.pipeline.stages:
             for key, values in (getattr(stage, "matrix", None) or {}).items():
                 matrix.setdefault(key.upper(), []).extend(str(v) for v in values)
     return Settings(args.stage or "evaluate", pipeline or DEFAULT_PIPELINE, Path(args.out_dir or DEFAULT_OUT_DIR), args.post,
                     args.token_env, args.http_timeout, args.run_url, args.registry_version,
-                    Path(args.graph) if args.graph else None, model, matrix)
+                    Path(args.graph) if args.graph else None, model, matrix, kind)
 
 
 def _inputs(settings: Settings, env: Mapping[str, str]) -> build.Inputs:
@@ -78,7 +83,14 @@ def _inputs(settings: Settings, env: Mapping[str, str]) -> build.Inputs:
     return build.Inputs(pipeline=settings.pipeline, stage=settings.stage, gate=gate, data=data, data_missing=data_missing,
                         training=inputs.training_records(), matrix=settings.matrix, graph=graph,
                         metrics_file=inputs.metrics_file(gate), run_url=settings.run_url or cienv.run_url(env),
-                        artifacts_url=cienv.artifacts_url(env), model=settings.model, registry_version=version or None)
+                        artifacts_url=cienv.artifacts_url(env), model=settings.model, registry_version=version or None,
+                        registry_url=_registry_url(settings, version, env))
+
+
+def _registry_url(settings: Settings, version: str, env: Mapping[str, str]) -> str | None:
+    if settings.registry != "mlflow" or not settings.model or not version:
+        return None  # only MLflow's UI has a page per version
+    return registered.model_version_url(env.get(TRACKING_URI), settings.model, version)
 
 
 def _summary(text: str) -> Path | None:

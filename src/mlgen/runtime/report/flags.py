@@ -18,6 +18,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--run-url", metavar="URL", help="link to the run (default: from the CI environment)")
     p.add_argument("--registry-version", metavar="V", help="registered model version to link (default: the one "
                                                            "`mlgen registry register` recorded here, if any)")
+    p.add_argument("--registered", metavar="RECORD", help="in the register job, after `mlgen registry register`: "
+                   "link the version its record (.mlgen/registered-<model>.json) names, in registry.md/.json/.txt "
+                   "beside the report and the job summary, instead of writing the report")
     p.add_argument("--model", metavar="NAME", help="registered model name (default: the spec's)")
     p.add_argument("--graph", metavar="FILE.mmd", help="Mermaid pipeline graph to include (absent: no graph section)")
     p.add_argument("--http-timeout", type=_seconds, default=10.0, metavar="SECONDS",
@@ -45,4 +48,5 @@ failed post never fail the job: the exit code is 0 unless a flag or the spec is 
 examples:
   mlgen report --spec mlgen.yaml --stage evaluate
   mlgen report --stage evaluate --pipeline churn --post gitlab --token-env MLGEN_REPORT_TOKEN
+  mlgen report --stage evaluate --pipeline churn --registered .mlgen/registered-churn.json
 """
