@@ -9,6 +9,7 @@ import pytest
 
 from mlgen.spec.models import Pipeline
 from mlgen.targets import yamlout
+from mlgen.targets.install import project_setup
 from tests.support import compile_model
 
 REQUIREMENTS = [[], ["requirements.txt"], ["requirements.txt", "requirements-ml.txt"], ["a.txt", "b.txt", "c.txt"]]
@@ -83,9 +84,10 @@ SETUP = "python -m pip install -r requirements.txt"
 
 
 def _setup_runs(outputs: dict[str, Any], job: str) -> dict[str, bool]:
-    """Per target: does the job install the project's requirements?"""
-    github = any(s.get("run") == SETUP for s in outputs["github"]["jobs"][job]["steps"])
-    gitlab = SETUP in outputs["gitlab"][job].get("before_script", [])
+    """Per target: does the job install the project's requirements (skipped where current: test_setup_skip.py)?"""
+    line = project_setup(SETUP, "pip")
+    github = any(s.get("run") == line for s in outputs["github"]["jobs"][job]["steps"])
+    gitlab = line in outputs["gitlab"][job].get("before_script", [])
     block = outputs["jenkins"].split(f"stage('{job}')")[1].split("\n    stage(")[0]
     return {"github": github, "gitlab": gitlab, "jenkins": SETUP in block}
 
