@@ -30,6 +30,8 @@ AS_WRITTEN = [
     "python -m pip install",
     "python3 -m pip install -r requirements.txt",
     "make setup",
+    "python -m pip install -r requirements.txt\n-r more.txt",  # two shell commands
+    "python -m pip install -r a.txt\tb",
 ]
 
 

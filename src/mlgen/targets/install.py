@@ -54,7 +54,10 @@ _PLAIN_PATH = re.compile(r"[A-Za-z0-9_.][A-Za-z0-9_./-]*")
 
 def requirement_files(setup: str, python: str = "python") -> list[str] | None:
     """The files of a set-up that is `python -m pip install -r F1 [-r F2 ...]` and nothing else, or None."""
-    words = setup.split()
+    if any(c in setup for c in "\n\r\t\v\f"):
+        return None  # a line break separates shell commands: more than the one install
+    words = setup.split(" ")
+    words = [w for w in words if w]
     head, rest = words[:4], words[4:]
     if head != [python, "-m", "pip", "install"] or not rest or len(rest) % 2:
         return None
