@@ -15,7 +15,7 @@ import pytest
 
 from mlgen.drift import header
 from mlgen.targets import yamlout
-from mlgen.targets.install import install_line
+from mlgen.targets.install import install_line, project_setup
 from tests.support import compile_spec, flat_github, gitlab_doc
 
 CHURN = Path(__file__).parents[1] / "examples" / "churn"
@@ -198,7 +198,7 @@ def test_gitlab_cache_and_matrix(gl: dict[str, Any]) -> None:
     # the project is set up only on a miss, inside the guard, right before training
     assert gl["train"]["before_script"] == [install_line("mlgen-ci==0.1.0", "pip")]
     miss = gl["train"]["script"][0].split("\nelse\n")[1]
-    assert miss.startswith("python -m pip install -r requirements.txt\npython -m churn.train")
+    assert miss.startswith(project_setup("python -m pip install -r requirements.txt", "pip") + "\npython -m churn.train")
     assert gl["train"]["tags"] == ["gpu"]
     assert gl["train"]["timeout"] == "120 minutes"
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from mlgen import layout
-from mlgen.targets import cacheguard, gitlab_rollout, retry, yamlout
+from mlgen.targets import cacheguard, gitlab_pipcache, gitlab_rollout, retry, yamlout
 from mlgen.targets._common import installs_with_cache_guard
 from mlgen.targets.escape import gitlab_literal
 from mlgen.targets.install import UV_CACHE_GITLAB, install_line, project_setup
@@ -51,7 +51,8 @@ def companions(plan: Plan, settings: Settings, jobs: dict[str, dict[str, Any]]) 
 def jobs(plan: Plan, settings: Settings) -> dict[str, dict[str, Any]]:
     """The pipeline's jobs by id: what overrides patch."""
     rollbacks = {step: job for job in plan.jobs if job.kind == "rollback" for step in job.when.on_failure_of}
-    return {job.id: _job(job, plan, settings, rollbacks.get(job.id)) for job in plan.jobs}
+    uploaders = gitlab_pipcache.uploaders(plan)
+    return {job.id: _job(job, plan, settings, rollbacks.get(job.id), job.id in uploaders) for job in plan.jobs}
 
 
 def document(plan: Plan, settings: Settings, jobs_by_id: dict[str, dict[str, Any]] | None = None) -> dict[str, Any]:
@@ -59,7 +60,8 @@ def document(plan: Plan, settings: Settings, jobs_by_id: dict[str, dict[str, Any
     jobs_by_id = jobs(plan, settings) if jobs_by_id is None else jobs_by_id
     doc: dict[str, Any] = {"workflow": {"name": f"mlgen {plan.name}", "rules": _workflow_rules(plan)}}
     doc["stages"] = list(dict.fromkeys(_stage_of(job) for job in plan.jobs))
-    doc["default"] = {"image": image(plan, settings), "interruptible": True, "cache": _pip_cache(plan)}
+    # Most jobs only restore pip's cache; the few that upload it say so (gitlab_pipcache).
+    doc["default"] = {"image": image(plan, settings), "interruptible": True, "cache": _pip_cache(plan, upload=False)}
     # pip's (or uv's) download cache lives in the project dir, the only place GitLab caches from.
     doc["variables"] = {**_cache_variables(plan), **{k: _variable(v) for k, v in plan.env}}
     doc.update(jobs_by_id)
@@ -101,7 +103,8 @@ def _workflow_rules(plan: Plan) -> list[dict[str, Any]]:
     return rules
 
 
-def _job(job: Job, plan: Plan, settings: Settings, rollback: Job | None = None) -> dict[str, Any]:
+def _job(job: Job, plan: Plan, settings: Settings, rollback: Job | None = None,
+         uploads_pip_cache: bool = False) -> dict[str, Any]:
     out: dict[str, Any] = {"stage": _stage_of(job)}
     out["needs"] = [{"job": n, "artifacts": any(a.producer == n for a in job.downloads)} for n in job.needs]
     out["needs"] += [{"job": a.producer, "artifacts": True} for a in job.downloads if a.producer not in job.needs]
@@ -136,7 +139,10 @@ def _job(job: Job, plan: Plan, settings: Settings, rollback: Job | None = None) 
     if job.cache:
         key = "-".join([job.cache.prefix, *(f"${k}" for k, _ in job.matrix)])
         # A job's own `cache:` replaces the default one, so pip's is listed again.
-        out["cache"] = [{"key": key, "paths": [*job.cache.paths, layout.CACHE_STAMPS + "/"], "when": "on_success"}, _pip_cache(plan)]
+        out["cache"] = [{"key": key, "paths": [*job.cache.paths, layout.CACHE_STAMPS + "/"], "when": "on_success"},
+                        _pip_cache(plan, upload=uploads_pip_cache)]
+    elif uploads_pip_cache:
+        out["cache"] = _pip_cache(plan, upload=True)
     before = [retry.wrap_inline(install_line(i, plan.installer), job.retries) for i in installs_with_cache_guard(job)]
     setup = cacheguard.setup_outside_guard(job, project_setup(plan.setup, plan.installer)) if job.needs_project_setup else None
     if setup:
@@ -170,8 +176,9 @@ def _job(job: Job, plan: Plan, settings: Settings, rollback: Job | None = None) 
     return out
 
 
-def _pip_cache(plan: Plan) -> dict[str, Any]:
-    """pip's downloads, one cache per Python version and set of requirement files.
+def _pip_cache(plan: Plan, *, upload: bool) -> dict[str, Any]:
+    """pip's downloads, one cache per Python version and set of requirement files; `upload`: this
+    job's downloads are kept for the next pipelines, else the job only restores the cache.
 
     `cache:key:files` takes at most two files; with more, the key is fixed per Python version
     (a stale download cache costs downloads, never correctness: pip still resolves each time).
@@ -179,6 +186,8 @@ def _pip_cache(plan: Plan) -> dict[str, Any]:
     prefix = f"{plan.installer}-{plan.python}"
     key: Any = {"files": list(plan.requirements), "prefix": prefix} if 0 < len(plan.requirements) <= 2 else prefix
     path = UV_CACHE_GITLAB if plan.installer == "uv" else PIP_CACHE
+    if not upload:
+        return {"key": key, "paths": [path + "/"], "policy": "pull"}
     return {"key": key, "paths": [path + "/"], "when": "on_success"}
 
 

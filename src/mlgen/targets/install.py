@@ -8,6 +8,8 @@ wheel; a runner that already has it (a warm self-hosted agent) skips that instal
 
 from __future__ import annotations
 
+import re
+
 # Known to install mlgen's own requirements; any uv already on the runner is used as it is.
 UV_REQUIREMENT = "uv==0.13.9"
 INSTALLERS = ("pip", "uv")
@@ -30,10 +32,39 @@ def install_line(requirement: str, installer: str, python: str = "python") -> st
 
 
 def project_setup(setup: str | None, installer: str, python: str = "python") -> str | None:
-    """`defaults.setup` as a job runs it: with uv opted in, uv is there first (the set-up may call it)."""
-    if setup is None or installer != "uv":
-        return setup
+    """`defaults.setup` as a job runs it: with uv opted in, uv is there first (the set-up may call it).
+
+    A set-up that is exactly `python -m pip install -r FILE...` is skipped where every requirement
+    is installed already (a warm runner), as the mlgen install is: pip would spend a second or more
+    to say "Requirement already satisfied". Any other set-up runs as written.
+    """
+    if setup is None:
+        return None
+    if installer != "uv":
+        files = requirement_files(setup, python)
+        if files is None:
+            return setup
+        flags = " ".join(f"-r {f}" for f in files)
+        return f"{python} -m mlgen.runtime.current {flags} 2>/dev/null || {setup}"
     return f"{_uv_bootstrap(python)}\n{setup}"
+
+
+_PLAIN_PATH = re.compile(r"[A-Za-z0-9_.][A-Za-z0-9_./-]*")
+
+
+def requirement_files(setup: str, python: str = "python") -> list[str] | None:
+    """The files of a set-up that is `python -m pip install -r F1 [-r F2 ...]` and nothing else, or None."""
+    if any(c in setup for c in "\n\r\t\v\f"):
+        return None  # a line break separates shell commands: more than the one install
+    words = setup.split(" ")
+    words = [w for w in words if w]
+    head, rest = words[:4], words[4:]
+    if head != [python, "-m", "pip", "install"] or not rest or len(rest) % 2:
+        return None
+    flags, files = rest[0::2], rest[1::2]
+    if any(f != "-r" for f in flags) or not all(_PLAIN_PATH.fullmatch(f) for f in files):
+        return None
+    return files
 
 
 def _uv_bootstrap(python: str) -> str:
