@@ -19,8 +19,7 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from mlgen.errors import SpecError
-from mlgen.targets import yamlout
-from tests.support import CASES, EXAMPLES, compile_model, compile_spec, example_specs
+from tests.support import CASES, EXAMPLES, compile_model, compile_spec, example_specs, gitlab_doc
 from tests.test_fuzz import valid_specs
 
 SETUP = "python -m pip install -r requirements.txt"
@@ -58,8 +57,8 @@ def _pip(job: dict[str, Any], doc: dict[str, Any]) -> dict[str, Any]:
     return found[0]
 
 
-def check_uploads(text: str) -> None:
-    doc = yamlout.load(text)
+def check_uploads(doc: dict[str, Any]) -> None:
+    """`doc`: the pipeline as it runs, the parent with its child configs' jobs (`gitlab_doc`)."""
     jobs = {k: v for k, v in doc.items() if isinstance(v, dict) and "script" in v}
     uploads = {k: _pip(job, doc).get("policy", "pull-push") == "pull-push" for k, job in jobs.items()}
     assert all(_pip(job, doc).get("policy", "pull-push") in ("pull", "pull-push") for job in jobs.values())
@@ -86,7 +85,7 @@ CHURN_EXPECTED = {"validate": True, "train": False, "evaluate": True, "evaluate-
 
 
 def test_churn_uploads_from_validate_and_evaluate_only() -> None:
-    doc = yamlout.load(compile_spec(EXAMPLES / "churn" / "mlgen.yaml")["gitlab"])
+    doc = gitlab_doc(compile_spec(EXAMPLES / "churn" / "mlgen.yaml"))
     for name, uploads in CHURN_EXPECTED.items():
         assert (_pip(doc[name], doc).get("policy", "pull-push") == "pull-push") is uploads, name
     assert all(_pip(doc[n], doc)["policy"] == "pull" for n in doc if n.startswith("canary-"))
@@ -99,7 +98,7 @@ SPECS = [*example_specs(), *sorted(CASES.glob("positive/*/mlgen.yaml"))]
 def test_examples_and_cases(spec: Path) -> None:
     texts = compile_spec(spec)
     if "gitlab" in texts:
-        check_uploads(texts["gitlab"])
+        check_uploads(gitlab_doc(texts))
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -111,4 +110,4 @@ def test_generated_specs(spec: dict[str, Any], installer: str, setup: bool, requ
         texts = compile_model(spec)
     except SpecError:
         assume(False)
-    check_uploads(texts["gitlab"])
+    check_uploads(gitlab_doc(texts))
