@@ -9,18 +9,21 @@ Two rules, applied at collection (on every worker alike, so their collections st
   a module-scoped fixture is set up again on every worker, and again whenever a worker moves
   between modules. So every test that uses a module- or class-scoped fixture is put in the group
   of that fixture (per parameter: each engine of a fixture parametrized by engine is a group of its
-  own, run beside the others), and so is every test of a session-scoped server named in
-  SHARED_SESSION_FIXTURES. Everything else is scheduled test by test.
+  own, run beside the others), unless the group would hold more than MAX_GROUP tests: one worker
+  running hundreds of tests alone while the others idle costs more than a set-up made again per
+  worker (tests/test_hostile.py's module-scoped folder). Everything else is scheduled test by
+  test. Session-scoped fixtures are set up once per worker that needs them (an MLflow server: a
+  few seconds of CPU), which costs less than running all of their tests on one worker.
 """
 
 from __future__ import annotations
 
+from collections import Counter
+
 import pytest
 
-# Session-scoped fixtures worth starting once per run rather than once per worker (an MLflow server
-# takes seconds of CPU to start). Cheap session fixtures (a migrated SQLite template) stay per worker.
-SHARED_SESSION_FIXTURES = ("mlflow_server",)
 _FIRST = ("e2e", "engine", "slow")  # markers, longest first
+MAX_GROUP = 100
 
 
 def rank(item: pytest.Item) -> int:
@@ -43,11 +46,7 @@ def shared_setup(item: pytest.Item) -> str | None:
         if not fixturedefs:
             continue
         fixturedef = fixturedefs[-1]
-        if fixturedef.scope == "session":
-            if name in SHARED_SESSION_FIXTURES:
-                keys.append(name)
-            continue
-        if fixturedef.scope == "function":
+        if fixturedef.scope in ("function", "session"):
             continue
         # One instance per module (class, package), wherever the fixture is defined (a conftest's
         # module-scoped fixture is set up anew in every module that uses it).
@@ -73,7 +72,9 @@ def arrange(config: pytest.Config, items: list[pytest.Item]) -> None:
     items.sort(key=rank)
     if not getattr(config.option, "loadgroup", False):
         return
+    groups = {item.nodeid: shared_setup(item) for item in items}
+    sizes = Counter(groups.values())
     for item in items:
-        group = shared_setup(item)
-        if group is not None:
+        group = groups[item.nodeid]
+        if group is not None and sizes[group] <= MAX_GROUP:
             item.add_marker(pytest.mark.xdist_group(group))

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.scheduling import MAX_GROUP
 from tests.support import ROOT
 
 INI = """\
@@ -59,6 +60,18 @@ def engine(request):
 def test_per_engine(engine, n):
     record(test=f"{engine}-{n}")
 """
+BIG = f"""\
+import pytest
+from conftest import record
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory):
+    return tmp_path_factory.mktemp("big")
+
+@pytest.mark.parametrize("n", range({MAX_GROUP + 1}))
+def test_many(folder, n):
+    record(test=f"big-{{n}}")
+"""
 PLAIN = """\
 import pytest
 from conftest import record
@@ -81,7 +94,7 @@ def test_long():
 
 def run_suite(folder: Path, *args: str) -> list[dict[str, str]]:
     for name, text in {"pytest.ini": INI, "conftest.py": CONFTEST, "test_a_shared.py": SHARED,
-                       "test_b_parametrized.py": PARAMETRIZED, "test_c_plain.py": PLAIN, "test_z_long.py": LONG}.items():
+                       "test_b_parametrized.py": PARAMETRIZED, "test_c_plain.py": PLAIN, "test_d_big.py": BIG, "test_z_long.py": LONG}.items():
         (folder / name).write_text(text)
     log = folder / "log.jsonl"
     proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:randomly", *args],
@@ -121,6 +134,8 @@ def test_only_tests_that_share_a_set_up_are_grouped(records: list[dict[str, str]
     assert {groups[f"plain-{n}"] for n in range(20)} == {""} and groups["long"] == "", groups
     assert {groups[f"shared-{n}"] for n in range(8)} == {"test_a_shared.py::server"}, groups
     assert groups["x-0"] != groups["y-0"] and {groups[f"x-{n}"] for n in range(4)} == {groups["x-0"]}, groups
+    # More tests than MAX_GROUP behind one cheap module fixture: spread out like any others.
+    assert {groups[f"big-{n}"] for n in range(MAX_GROUP + 1)} == {""}, groups
 
 
 def test_without_xdist_the_order_is_pytests_own(tmp_path: Path) -> None:

@@ -276,17 +276,19 @@ def registry_template(folder: Path) -> Path:
     return db
 
 
-def run_engine(engine: str, root: Path, template: Path) -> dict[str, dict[str, Any]]:
+def run_engine(engine: str, root: Path, template: Path, scenarios: list[Scenario] | None = None) -> dict[str, dict[str, Any]]:
     results: dict[str, dict[str, Any]] = {}
     server = engine == "jenkins"
-    project = Project(root / "shared", template, server=server)
-    for scenario in selected():
+    project: Project | None = None  # the shared project, made when a scenario first needs it
+    for scenario in selected() if scenarios is None else scenarios:
         if engine not in scenario.engines:
             results[scenario.name] = {**dict.fromkeys(STAGES, NA), "_champion_changed": scenario.champion_changes,
                                       "_deployments": None, "_log": scenario.held_elsewhere, "_evidence_missing": []}
             continue
         if scenario.name in FRESH_PROJECT:
             project = Project(root / re.sub(r"\W+", "-", scenario.name), template, scenario.bake, scenario.canary_timeout, server)
+        elif project is None:
+            project = Project(root / "shared", template, server=server)
         if scenario.broken_data:
             project.break_data()
         if scenario.strong_champion:
@@ -323,9 +325,15 @@ def _run_once(engine: str, project: Project, scenario: Scenario, service: Health
 def outcomes(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, dict[str, dict[str, Any]]]]:
     root = tmp_path_factory.mktemp("e2e")
     template = registry_template(root / "registry-template")
-    with concurrent.futures.ThreadPoolExecutor(max_workers=len(ENGINES)) as pool:
-        futures = {engine: pool.submit(run_engine, engine, root / engine, template) for engine in ENGINES}
-        yield {engine: future.result() for engine, future in futures.items()}
+    # Every engine, and on each every chain of scenarios that share a project, side by side: a
+    # fresh project's scenario depends on no other run, and the engines mostly wait (jobs, bakes).
+    chains = [[s for s in selected() if s.name not in FRESH_PROJECT]] + [[s] for s in selected() if s.name in FRESH_PROJECT]
+    chains = [chain for chain in chains if chain]
+    with concurrent.futures.ThreadPoolExecutor(max_workers=len(ENGINES) * len(chains)) as pool:
+        futures = {(engine, i): pool.submit(run_engine, engine, root / engine, template, chain)
+                   for engine in ENGINES for i, chain in enumerate(chains)}
+        merged = {engine: {k: v for (e, _), f in futures.items() if e == engine for k, v in f.result().items()} for engine in ENGINES}
+        yield {engine: {s.name: merged[engine][s.name] for s in selected()} for engine in ENGINES}
 
 
 def _table(outcomes: dict[str, dict[str, dict[str, Any]]]) -> str:

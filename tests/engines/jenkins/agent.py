@@ -12,6 +12,7 @@ test and its dependencies in a local wheelhouse (PIP_FIND_LINKS), built once per
 
 from __future__ import annotations
 
+import fcntl
 import functools
 import hashlib
 import os
@@ -77,6 +78,17 @@ def wheelhouse() -> Path:
     final = Path(tempfile.gettempdir()) / f"mlgen-agent-wheels-{_source_digest()}"
     if final.is_dir():
         return final
+    # One build at a time, machine-wide: the engine tests ask for it from several xdist workers and
+    # threads at once, and each build takes minutes; the others wait for it, then use it.
+    with (final.parent / f"{final.name}.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not final.is_dir():
+            _build_wheelhouse(final)
+    return final
+
+
+def _build_wheelhouse(final: Path) -> None:
+    """`pip wheel` into a staging folder, renamed to `final` when complete."""
     staging = Path(tempfile.mkdtemp(prefix="mlgen-agent-wheels-", suffix=".tmp"))
     env = {k: v for k, v in os.environ.items() if k not in ("PIP_NO_INDEX", "PYTHONPATH")}
     requirements = [arg for path in PROJECT_REQUIREMENTS for arg in ("-r", str(path))]
@@ -90,7 +102,6 @@ def wheelhouse() -> Path:
         staging.rename(final)
     except OSError:  # another run built it meanwhile
         shutil.rmtree(staging, ignore_errors=True)
-    return final
 
 
 def warm_venv(workspace: Path, python: str, requirement: str) -> None:
