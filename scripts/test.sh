@@ -35,4 +35,7 @@ export PATH="$PWD/node_modules/.bin:$PATH"
 # The style is kept by tools: types (mypy --strict, configured in pyproject.toml) and lint (ruff).
 python -m mypy
 python -m ruff check --quiet src tests benchmarks scripts
-exec python -m pytest "$@"
+# Tests run on several workers (pytest-xdist); tests/scheduling.py starts the longest first and keeps
+# tests that share a set-up on one worker. More workers than cores: the engine tests spend most
+# of their time waiting for engines, jobs and bakes. `-n 0` (after any other argument) runs in one process.
+exec python -m pytest -n "${MLGEN_TEST_WORKERS:-3}" --dist loadgroup --no-loadscope-reorder "$@"

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
@@ -7,6 +8,14 @@ import pytest
 
 # Re-exported: older test files import these from here; new ones import tests.support.
 from tests.support import EXAMPLES, ROOT, Result, example_specs, require_tool, run_mlgen  # noqa: F401
+
+# The `mlflow server`s the tests start serve the registry only. MLflow 3 also starts a job runner
+# with seven worker processes beside each server (for its GenAI jobs): twice the CPU time to start,
+# and more while it polls. Set before any server starts; every server inherits it.
+os.environ.setdefault("MLFLOW_SERVER_ENABLE_JOB_EXECUTION", "false")
+
+# Under xdist only: the longest tests first, tests that share a set-up on one worker.
+from tests.scheduling import pytest_collection_modifyitems  # noqa: E402, F401
 
 
 @pytest.fixture
