@@ -65,19 +65,73 @@ def mermaid_text(text: str) -> str:
     return "".join(ch if _MERMAID_SAFE.fullmatch(ch) else f"#{ord(ch)};" for ch in text)
 
 
-def mermaid(plan: Plan) -> str:
-    """A flowchart; nodes get positional ids (n0, n1...), so no job id is ever Mermaid syntax."""
-    node = {job.id: f"n{i}" for i, job in enumerate(plan.jobs)}
+# A review comment's graph: past this many jobs it shows the part around the evaluate stage it
+# reports on. Mermaid refuses a diagram over 50,000 characters (its `maxTextSize`), and each report
+# job carries its graph, so a whole graph per report would grow with the square of the pipeline.
+REPORT_GRAPH_JOBS = 60
+
+
+def mermaid(plan: Plan, around: str | None = None, limit: int = REPORT_GRAPH_JOBS) -> str:
+    """A flowchart; nodes get positional ids (n0, n1...), so no job id is ever Mermaid syntax.
+    With `around` (a job id), a pipeline of more than `limit` jobs is drawn as the `limit` jobs
+    nearest to that job (by edges, either way; ties in plan order) and a note of how many are left out."""
+    index = _indexed(plan)
+    node = index.node
+    whole = around is None or len(plan.jobs) <= limit
+    shown = set(node) if whole else nearest(around or "", index, limit)
+    jobs = plan.jobs if whole else [plan.job(j) for j in sorted(shown, key=index.position.__getitem__)]
     lines = ["flowchart TD"]
-    for job in plan.jobs:
+    for job in jobs:
         label = ", ".join([job.id, *facts(job, plan)])
         lines.append(f'  {node[job.id]}["{mermaid_text(label)}"]')
-    for edge in edges(plan):
-        words = EDGE_WORDS[edge.on]
-        arrow = "-.->" if edge.on == ON_FAILURE else "-->"
-        label = f'|"{mermaid_text(words)}"|' if words else ""
-        lines.append(f"  {node[edge.need]} {arrow}{label} {node[edge.job]}")
+    for edge in (e for job in jobs for e in index.incoming[job.id]):  # the order of `edges`
+        if edge.need in shown:
+            words = EDGE_WORDS[edge.on]
+            arrow = "-.->" if edge.on == ON_FAILURE else "-->"
+            label = f'|"{mermaid_text(words)}"|' if words else ""
+            lines.append(f"  {node[edge.need]} {arrow}{label} {node[edge.job]}")
+    if len(shown) < len(node):
+        note = f"{len(node) - len(shown)} more jobs: mlgen plan --format mermaid draws them all"
+        lines.append(f'  more["{mermaid_text(note)}"]')
     return "\n".join(lines) + "\n"
+
+
+@dataclass(frozen=True)
+class _Index:
+    node: dict[str, str]  # job id -> its Mermaid node id
+    edges: list[Edge]
+    position: dict[str, int]
+    neighbours: dict[str, set[str]]  # by edges either way
+    incoming: dict[str, list[Edge]]  # job id -> the edges into it, in `edges` order
+
+
+_last: list[tuple[Plan, _Index]] = []
+
+
+def _indexed(plan: Plan) -> _Index:
+    """The drawing's index of `plan`, kept for the last plan drawn: every report job of one compile
+    draws the same plan, and rebuilding it per job would grow with the square of the pipeline."""
+    if not _last or _last[0][0] is not plan:
+        all_edges = edges(plan)
+        neighbours: dict[str, set[str]] = {job.id: set() for job in plan.jobs}
+        incoming: dict[str, list[Edge]] = {job.id: [] for job in plan.jobs}
+        for edge in all_edges:
+            neighbours[edge.need].add(edge.job)
+            neighbours[edge.job].add(edge.need)
+            incoming[edge.job].append(edge)
+        _last[:] = [(plan, _Index({job.id: f"n{i}" for i, job in enumerate(plan.jobs)}, all_edges,
+                                  {job.id: i for i, job in enumerate(plan.jobs)}, neighbours, incoming))]
+    return _last[0][1]
+
+
+def nearest(start: str, index: _Index, limit: int) -> set[str]:
+    """The `limit` jobs closest to `start` through edges in either direction, breadth first."""
+    shown, ring = {start}, [start]
+    while ring and len(shown) < limit:
+        ahead = sorted({n for job_id in ring for n in index.neighbours[job_id]} - shown, key=index.position.__getitem__)
+        ring = ahead[:limit - len(shown)]
+        shown.update(ring)
+    return shown
 
 
 # -- Graphviz DOT ----------------------------------------------------------------------------

@@ -6,6 +6,7 @@ Plain frozen dataclasses that `plan.build` fills and the emitters read; nothing 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import TYPE_CHECKING, Literal
 
 from mlgen import layout
@@ -165,7 +166,9 @@ class Plan:
     installer: str = "pip"  # what jobs install mlgen with: pip or uv (targets/install.py)
 
     def job(self, job_id: str) -> Job:
-        for job in self.jobs:
-            if job.id == job_id:
-                return job
-        raise KeyError(job_id)
+        return self.by_id[job_id]
+
+    @cached_property
+    def by_id(self) -> dict[str, Job]:
+        """Jobs by id, built once (the plan is frozen, so it never goes stale)."""
+        return {job.id: job for job in self.jobs}

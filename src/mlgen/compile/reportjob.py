@@ -107,7 +107,7 @@ def script(plan: Plan, job: Job, *, token_env: str | None = None, post: str | No
     from mlgen.compile import graphviews
 
     assert job.report is not None, job.id
-    graph = graphviews.mermaid(plan).rstrip("\n")
+    graph = graphviews.mermaid(plan, around=job.id).rstrip("\n")
     assert GRAPH_END not in graph.split("\n"), "the graph would end its own heredoc"
     return "\n".join([
         f"mkdir -p {REPORT_DIR}",

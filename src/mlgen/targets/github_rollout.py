@@ -197,20 +197,31 @@ def _locks(plan: Plan, jobs: dict[str, dict[str, Any]]) -> dict[str, str]:
 
 
 def _components(jobs: dict[str, dict[str, Any]], locked: set[str]) -> list[tuple[str, ...]]:
-    """The locked jobs grouped by `needs` (either way), each with the jobs that lie between two of them."""
-    above = _closure(jobs, lambda j: _needs(jobs[j]))
-    below = _closure(jobs, lambda j: [k for k in jobs if j in _needs(jobs[k])])
-    between = {j for j in jobs if j not in locked and above[j] & locked and below[j] & locked}
-    members = locked | between
+    """The locked jobs grouped by `needs` (either way), each with the jobs that lie between two of them.
+    Linear in jobs and needs: one pass down the graph and one up."""
+    needs = {j: [n for n in _needs(jobs[j]) if n in jobs] for j in jobs}
+    order = _topological(needs)
+    needed_by: dict[str, list[str]] = {j: [] for j in jobs}
+    for j in order:
+        for n in needs[j]:
+            needed_by[n].append(j)
+    locked_above: dict[str, bool] = {}
+    for j in order:
+        locked_above[j] = any(n in locked or locked_above[n] for n in needs[j])
+    locked_below: dict[str, bool] = {}
+    for j in reversed(order):
+        locked_below[j] = any(k in locked or locked_below[k] for k in needed_by[j])
+    members = locked | {j for j in jobs if j not in locked and locked_above[j] and locked_below[j]}
     group = {j: j for j in members}
 
     def root(j: str) -> str:
         while group[j] != j:
+            group[j] = group[group[j]]  # path halving keeps the chains short
             j = group[j]
         return j
 
     for j in members:
-        for n in _needs(jobs[j]):
+        for n in needs[j]:
             if n in members:
                 group[root(n)] = root(j)
     out: dict[str, list[str]] = {}
@@ -220,19 +231,23 @@ def _components(jobs: dict[str, dict[str, Any]], locked: set[str]) -> list[tuple
     return [tuple(v) for v in out.values()]
 
 
-def _closure(jobs: dict[str, dict[str, Any]], step: Any) -> dict[str, set[str]]:
-    """For each job, every job reachable by repeating `step` (needs, or needed-by)."""
-    reach: dict[str, set[str]] = {}
-    for start in jobs:
-        seen: set[str] = set()
-        todo = [n for n in step(start) if n in jobs]
-        while todo:
-            j = todo.pop()
-            if j not in seen:
-                seen.add(j)
-                todo += [n for n in step(j) if n in jobs]
-        reach[start] = seen
-    return reach
+def _topological(needs: dict[str, list[str]]) -> list[str]:
+    """Job ids with every job after its needs (workflow order among equals); the graph is acyclic."""
+    waiting = {j: len(set(ns)) for j, ns in needs.items()}
+    needed_by: dict[str, list[str]] = {j: [] for j in needs}
+    for j, ns in needs.items():
+        for n in set(ns):
+            needed_by[n].append(j)
+    ready = [j for j in needs if not waiting[j]]
+    order: list[str] = []
+    while ready:
+        j = ready.pop()
+        order.append(j)
+        for k in needed_by[j]:
+            waiting[k] -= 1
+            if not waiting[k]:
+                ready.append(k)
+    return order
 
 
 def _stage(plan: Plan, job_id: str) -> str:

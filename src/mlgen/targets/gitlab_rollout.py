@@ -195,5 +195,6 @@ def split(doc: dict[str, Any], plan: Plan, condition: Condition) -> tuple[dict[s
         elif key == rollout.ids[0]:
             parent[rollout.trigger_id] = trigger_job(rollout, plan, condition, doc["stages"])
     kept = {k for k in parent if k not in ("workflow", "stages", "default", "variables")}
-    parent["stages"] = [s for s in doc["stages"] if any(parent[k].get("stage") == s for k in kept)]
+    used = {parent[k].get("stage") for k in kept}
+    parent["stages"] = [s for s in doc["stages"] if s in used]
     return parent, children
