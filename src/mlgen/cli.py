@@ -140,7 +140,8 @@ def compile_(
     write_all([(base / o.path, o.text) for o in outputs], root=base, spec=spec)
     for o in outputs:
         print(f"wrote {base / o.path}")
-    _note_orphans(base, spec.name, _output_paths(pipeline))
+    # every file the spec writes: the outputs themselves, unless `--target` left some out
+    _note_orphans(base, spec.name, _output_paths(pipeline) if target else [o.path for o in outputs])
     return 0
 
 
