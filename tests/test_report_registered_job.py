@@ -17,8 +17,7 @@ from mlgen import __version__, layout
 from mlgen.compile import calls, plan, reportjob
 from mlgen.runtime.cli import build_parser
 from mlgen.spec.models import Pipeline
-from mlgen.targets import yamlout
-from tests.support import compile_model
+from tests.support import compile_model, flat_github, gitlab_doc
 
 TRAIN = {"name": "train", "kind": "train", "run": "python train.py", "outputs": ["model/"]}
 EVALUATE = {"name": "check", "kind": "evaluate", "run": "python eval.py", "metrics": "m.json", "gates": {"auc": {"min": 0.5}}}
@@ -74,14 +73,14 @@ def test_every_target_runs_it_after_register_and_keeps_its_files(registry: str, 
     texts = compile_model(_spec(registry, canary=canary))
     line = calls.report_registered("check", "p", "fraud")
 
-    steps = yamlout.load(texts["github"])["jobs"]["publish"]["steps"]
+    steps = flat_github(texts)["jobs"]["publish"]["steps"]
     names = [s.get("name") for s in steps]
     link = names.index("report the registered version")
     assert names.index("register") < link and steps[link]["run"] == line and "env" not in steps[link]
     [upload] = [s for s in steps if "upload-artifact" in s.get("uses", "")]
     assert set(layout.REGISTERED_REPORT) <= set(upload["with"]["path"].split())
 
-    job = yamlout.load(texts["gitlab"])["publish"]
+    job = gitlab_doc(texts)["publish"]
     assert job["script"][-1] == line and "mlgen registry register" in job["script"][-2]
     assert set(layout.REGISTERED_REPORT) <= set(job["artifacts"]["paths"])
 

@@ -230,7 +230,7 @@ def test_accepted_branches_compile_and_pass_actionlint(cli: Any, tmp_path_factor
     result = compile_spec(cli, folder, spec)
     assert result.code == 0, result.err
     github = (folder / ".github/workflows/mlgen.yml").read_text()
-    assert validators.actionlint(github, validators.runner_labels(github)) == ""
+    assert validators.actionlint(github, validators.runner_labels(github), validators.called_workflows(folder)) == ""
     assert all(_git_accepts(b) for b in branches)
 
 

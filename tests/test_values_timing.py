@@ -114,8 +114,10 @@ def test_register_path_inside_an_earlier_output_is_accepted(cli: Any, tmp_path: 
     spec = spec_with(**{"stages.2.path": path, "stages.0.outputs": [output]})
     result = compile_spec(cli, tmp_path, spec)
     assert result.code == 0, result.err
-    workflow = yaml.safe_load((tmp_path / ".github/workflows/mlgen.yml").read_text())
-    downloads = [s for s in workflow["jobs"]["register"]["steps"] if "download-artifact" in str(s.get("uses", ""))]
+    jobs: dict[str, Any] = {}  # the main workflow's jobs and its rollout workflow's
+    for path in sorted((tmp_path / ".github/workflows").glob("*.yml")):
+        jobs.update(yaml.safe_load(path.read_text())["jobs"])
+    downloads = [s for s in jobs["register"]["steps"] if "download-artifact" in str(s.get("uses", ""))]
     assert downloads, "the register job must download the artifact that holds its model"
 
 
