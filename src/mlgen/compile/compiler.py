@@ -5,6 +5,8 @@ Pure: it returns texts and paths; `writer` is the only place that touches the di
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -103,8 +105,15 @@ def _companions(the_plan: plan.Plan, enabled: dict[str, TargetSettings],
 def _made_beside(target: targets.Target, the_plan: plan.Plan, settings: TargetSettings,
                  jobs: dict[str, dict[str, Any]], source: Source | None) -> tuple[list[targets.Companion], list[str]]:
     """The target's companion files, with faces it refuses located in the spec like `_emit` does."""
-    try:
+    with _located(target, source):
         return targets.companions(target, the_plan, settings, jobs)
+
+
+@contextmanager
+def _located(target: targets.Target, source: Source | None) -> Iterator[None]:
+    """A face or setting the target refuses, as a spec error at the place in the spec that asked for it."""
+    try:
+        yield
     except overrides.Refused as refused:
         raise SpecError(overrides.located(target.NAME, refused.misfits, source)) from None
     except targets.SettingRefused as refused:
@@ -125,9 +134,5 @@ def _faces(target: targets.Target, the_plan: plan.Plan, settings: TargetSettings
 def _emit(target: targets.Target, the_plan: plan.Plan, settings: TargetSettings,
           jobs: dict[str, dict[str, Any]], source: Source | None) -> tuple[str, list[str]]:
     """The target's text and its validator's problems, from the overridden jobs."""
-    try:
+    with _located(target, source):
         return target.emit_checked(the_plan, settings, jobs)
-    except overrides.Refused as refused:
-        raise SpecError(overrides.located(target.NAME, refused.misfits, source)) from None
-    except targets.SettingRefused as refused:
-        raise SpecError([locate(source, refused.loc, refused.message, refused.hint)]) from None

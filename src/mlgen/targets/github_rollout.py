@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from mlgen.compile.overrides import Misfit, Refused
 from mlgen.targets import SettingRefused
+from mlgen.targets._common import connected
 
 if TYPE_CHECKING:
     from mlgen.compile.plan import Plan
@@ -212,23 +213,8 @@ def _components(jobs: dict[str, dict[str, Any]], locked: set[str]) -> list[tuple
     for j in reversed(order):
         locked_below[j] = any(k in locked or locked_below[k] for k in needed_by[j])
     members = locked | {j for j in jobs if j not in locked and locked_above[j] and locked_below[j]}
-    group = {j: j for j in members}
-
-    def root(j: str) -> str:
-        while group[j] != j:
-            group[j] = group[group[j]]  # path halving keeps the chains short
-            j = group[j]
-        return j
-
-    for j in members:
-        for n in needs[j]:
-            if n in members:
-                group[root(n)] = root(j)
-    out: dict[str, list[str]] = {}
-    for j in jobs:  # workflow order
-        if j in members:
-            out.setdefault(root(j), []).append(j)
-    return [tuple(v) for v in out.values()]
+    groups = connected((j for j in jobs if j in members), ((j, n) for j in jobs for n in needs[j]))  # workflow order
+    return [tuple(g) for g in groups]
 
 
 def _topological(needs: dict[str, list[str]]) -> list[str]:

@@ -14,6 +14,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from mlgen.targets._common import connected
+
 if TYPE_CHECKING:
     from collections.abc import Callable
 
@@ -95,22 +97,7 @@ def _descendants(plan: Plan, start: set[str]) -> set[str]:
 
 def _components(plan: Plan, moved: set[str]) -> list[list[str]]:
     """Moved jobs joined through needs among them, each group in plan order."""
-    parent = {i: i for i in moved}
-
-    def root(i: str) -> str:
-        while parent[i] != i:
-            i = parent[i]
-        return i
-
-    for job in plan.jobs:
-        for need in job.needs:
-            if job.id in moved and need in moved:
-                parent[root(job.id)] = root(need)
-    groups: dict[str, list[str]] = {}
-    for job in plan.jobs:
-        if job.id in moved:
-            groups.setdefault(root(job.id), []).append(job.id)
-    return list(groups.values())
+    return connected((j.id for j in plan.jobs if j.id in moved), ((j.id, n) for j in plan.jobs for n in j.needs))
 
 
 def trigger_job(rollout: Rollout, plan: Plan, condition: Condition, stages: list[str]) -> dict[str, Any]:
