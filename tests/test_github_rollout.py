@@ -38,7 +38,7 @@ def _spec(shape: str, approval: bool = True, runner: str | None = None, override
     elif shape == "side-by-side":  # two models, two environments, independent
         stages += _chain("a", "a", "staging", [50, 100], approval, ["train"], runner)
         stages += _chain("b", "b", "production", [100], approval, ["train"], runner)
-    elif shape == "same-environment":  # two models deployed to one environment share its lock
+    elif shape == "same-environment":  # two models deployed to one environment: a lock each
         stages += _chain("a", "a", "production", [50, 100], approval, ["train"], runner)
         stages += _chain("b", "b", "production", [10, 100], False, ["train"], runner)
     elif shape == "chained":  # b's rollout starts once a's has finished
@@ -123,7 +123,7 @@ def test_overrides_by_job_id_reach_jobs_inside_the_rollout() -> None:
 
 
 def test_an_override_that_locks_a_job_inside_its_own_rollout_is_refused() -> None:
-    spec = _spec("one", overrides={"a-canary-10": {"concurrency": "deploy-production"}})
+    spec = _spec("one", overrides={"a-canary-10": {"concurrency": "deploy/production/a"}})
     with pytest.raises(SpecError) as refused:
         _outputs(spec)
     (problem,) = refused.value.problems
@@ -180,7 +180,7 @@ def test_rollouts_that_interleave_are_refused_with_a_hint() -> None:
     with pytest.raises(SpecError) as refused:
         _outputs(spec)
     (problem,) = refused.value.problems
-    assert "`deploy-production` and `deploy-staging` interleave at job `s-100`" in problem.message
+    assert "`deploy/production/a` and `deploy/staging/a` interleave at job `s-100`" in problem.message
     assert problem.hint.startswith("let one rollout finish")
 
 

@@ -168,5 +168,5 @@ def test_plan_notes_name_the_child_the_trigger_and_the_group() -> None:
                                  after=False, approval=True))
     notes = [n for n in gitlab.notes(the_plan) if n.startswith("rollout:")]
     assert len(notes) == 2
-    assert "`.gitlab/mlgen-reg0.yml`" in notes[0] and "`rollout:reg0`" in notes[0] and "`deploy-production`" in notes[0]
-    assert "`.gitlab/mlgen-reg1.yml`" in notes[1] and "`deploy-staging`" in notes[1] and "`oldest_first`" in notes[1]
+    assert "`.gitlab/mlgen-reg0.yml`" in notes[0] and "`rollout:reg0`" in notes[0] and "`deploy/production/m0`" in notes[0]
+    assert "`.gitlab/mlgen-reg1.yml`" in notes[1] and "`deploy/staging/m1`" in notes[1] and "`oldest_first`" in notes[1]

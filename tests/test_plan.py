@@ -342,13 +342,13 @@ def test_only_the_first_step_waits_for_approval(approval: bool, steps: list[int]
     for job in the_plan.jobs:
         if job.stage != "canary":  # register starts the rollout: it holds the same lock
             assert job.approval is None and not job.deploys
-            assert job.lock == ("deploy-staging" if job.kind == "register" else None)
+            assert job.lock == ("deploy/staging/m" if job.kind == "register" else None)
             continue
         wants = approval and job.id == first
         assert job.approval == ("Start the canary of m in staging?" if wants else None), job.id
         assert job.approval_id == (f"{first}-approval" if wants else None)
         retries = ROLLBACK_SETUP_RETRIES if job.kind == "rollback" else 0  # a rollback retries its set-up only
-        assert (job.environment, job.lock, job.deploys, job.retries) == ("staging", "deploy-staging", True, retries)
+        assert (job.environment, job.lock, job.deploys, job.retries) == ("staging", "deploy/staging/m", True, retries)
 
 
 def test_the_approval_names_the_pipeline_when_no_model_is_registered() -> None:

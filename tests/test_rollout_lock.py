@@ -12,8 +12,12 @@ import shlex
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from mlgen.compile.plan import ROLLBACK_SETUP_RETRIES
+from mlgen.compile.plan import ROLLBACK_SETUP_RETRIES, rollout_lock
+from mlgen.spec.fieldtypes import MODEL_PATTERN
+from mlgen.spec.models import CanaryStage
 from mlgen.targets import yamlout
 from tests.support import flat_github
 from tests.test_rollout_semantics import STEP_LISTS, _stage, compile_spec, spec
@@ -46,7 +50,7 @@ def test_github_the_whole_rollout_runs_inside_one_locked_call(steps: list[int], 
     assert list(calls) == ["rollout-register"], "one job calls the rollout"
     call = calls["rollout-register"]
     # queue: a newly queued rollout never cancels a pending one (a waiting rollback included)
-    assert call["concurrency"] == {"group": "deploy-production", "cancel-in-progress": False, "queue": "max"}
+    assert call["concurrency"] == {"group": "deploy/production/roll", "cancel-in-progress": False, "queue": "max"}
     assert call["uses"].startswith("./.github/workflows/") and call["uses"].endswith("-rollout-register.yml")
     inside = _rollout_jobs(steps) + ([f"canary-{steps[0]}-approval"] if approval else [])
     assert sorted(called["jobs"]) == sorted(inside), "register, the approval, every step and rollback run in the call"
@@ -67,7 +71,7 @@ def test_gitlab_one_trigger_job_holds_the_lock_for_the_whole_rollout(steps: list
     outputs = compile_spec(_spec(steps, approval, registry))
     parent, child = yamlout.load(outputs["gitlab"]), yamlout.load(outputs[CHILD])
     holders = {k: v["resource_group"] for k, v in parent.items() if isinstance(v, dict) and "resource_group" in v}
-    assert holders == {"rollout:register": "deploy-production"}, "one lock, on the trigger job alone"
+    assert holders == {"rollout:register": "deploy/production/roll"}, "one lock, on the trigger job alone"
     trigger = parent["rollout:register"]
     assert trigger["trigger"]["include"] == [{"local": ".gitlab/mlgen-register.yml"}]
     assert trigger["trigger"]["strategy"] == "depend", "the lock is held until the child pipeline ended"
@@ -86,7 +90,7 @@ def test_jenkins_one_lock_holds_register_and_every_step(steps: list[int], approv
     rollout = _stage(text, "canary")
     head = rollout[:rollout.index("stages {")]
     # the branch test comes before the lock: builds of other branches never wait for it
-    assert re.search(r"when \{\n\s+beforeAgent true\n\s+beforeOptions true\n\s+branch 'main'\n\s+\}\n\s+options \{\n\s+lock\('deploy-production'\)",
+    assert re.search(r"when \{\n\s+beforeAgent true\n\s+beforeOptions true\n\s+branch 'main'\n\s+\}\n\s+options \{\n\s+lock\('deploy/production/roll'\)",
                      head), head
     names = re.findall(r"^\s*stage\('([^']*)'\)", rollout, re.MULTILINE)
     assert names == ["canary", "register", *(["canary approval"] if approval else []), *(f"canary {w}%" for w in steps)]
@@ -176,3 +180,43 @@ def test_jenkins_a_stage_between_register_and_canary_keeps_its_own_branches(side
     runs_on_feature = jenkins_when(text, "side", branch="feature/x")
     assert runs_on_feature == (side_needs == ["train"]), "only what waits for register is limited to its branches"
     assert text.index("stage('side')") < text.index("stage('canary 10%')")
+
+
+# -- one lock per model and environment ----------------------------------------------------------------
+
+# the spec's own patterns, whatever they become
+_ENV = st.from_regex(next(m.pattern for m in CanaryStage.model_fields["environment"].metadata), fullmatch=True)
+_MODEL = st.from_regex(MODEL_PATTERN, fullmatch=True)
+# GitLab: "letters, digits, '-', '_', '/', '$', '{', '}', '.', and spaces, but it cannot start or end with '/'"
+_GITLAB_RESOURCE_GROUP = re.compile(r"[A-Za-z0-9_/${}. -]+")
+
+
+@settings(max_examples=300, deadline=None)
+@given(_ENV, _MODEL, _ENV, _MODEL)
+def test_rollouts_share_a_lock_exactly_when_model_and_environment_are_the_same(env1: str, model1: str, env2: str,
+                                                                               model2: str) -> None:
+    lock1, lock2 = rollout_lock(env1, model1), rollout_lock(env2, model2)
+    assert (lock1 == lock2) == ((env1, model1) == (env2, model2))
+    assert _GITLAB_RESOURCE_GROUP.fullmatch(lock1) and not lock1.startswith("/") and not lock1.endswith("/")
+
+
+@pytest.mark.parametrize(("models", "environments"), [(("a", "b"), ("production", "production")),
+                                                      (("a", "a"), ("staging", "production")),
+                                                      (("a", "b"), ("staging", "production"))])
+def test_two_rollouts_in_one_pipeline_never_wait_for_each_other_unless_they_deploy_the_same_model_to_one_place(
+        models: tuple[str, str], environments: tuple[str, str]) -> None:
+    stages: list[dict[str, Any]] = [{"name": "train", "kind": "train", "run": "python train.py", "outputs": ["model/"]}]
+    for i, (model, env) in enumerate(zip(models, environments)):
+        stages += [{"name": f"r{i}", "kind": "register", "registry": "mlflow", "model": model, "path": "model/", "needs": ["train"]},
+                   {"name": f"c{i}", "kind": "canary", "deploy": "./d.sh", "check": "./c.sh", "rollback": "./r.sh", "steps": [100],
+                    "approval": False, "environment": env, "needs": [f"r{i}"]}]
+    data = {"version": 1, "name": "two", "env": {"MLFLOW_TRACKING_URI": "http://127.0.0.1:5000"}, "stages": stages,
+            "targets": {"github": {"path": ".github/workflows/mlgen.yml"}, "gitlab": {"path": ".gitlab-ci.yml"},
+                        "jenkins": {"path": "Jenkinsfile"}}}
+    outputs = compile_spec(data)
+    groups = sorted(job["concurrency"]["group"] for job in yamlout.load(outputs["github"])["jobs"].values() if "concurrency" in job)
+    parent = yamlout.load(outputs["gitlab"])
+    resource_groups = sorted(v["resource_group"] for v in parent.values() if isinstance(v, dict) and "resource_group" in v)
+    jenkins_locks = sorted(re.findall(r"lock\('([^']*)'\)", outputs["jenkins"]))
+    expected = sorted(f"deploy/{env}/{model}" for model, env in zip(models, environments))
+    assert groups == resource_groups == jenkins_locks == expected

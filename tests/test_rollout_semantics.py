@@ -165,7 +165,7 @@ def _block(text: str, condition: str) -> str:
 def test_jenkins_approval_is_a_stage_of_its_own_so_it_never_eats_a_step_timeout(steps: list[int], approval: bool) -> None:
     text = compile_spec(spec(steps, approval=approval, branches=["main"]))["jenkins"]
     canary = _stage(text, "canary")
-    assert "lock('deploy-production')" in canary
+    assert "lock('deploy/production/roll')" in canary
     for weight in steps:
         assert "input {" not in _stage(text, f"canary {weight}%"), "a step's stage never waits for a person"
     names = re.findall(r"^\s*stage\('([^']*)'\)", canary, re.MULTILINE)
@@ -331,7 +331,7 @@ def test_github_workflow_concurrency_never_queues_main_behind_a_rollout(steps: l
     assert cancels["pr 7 b"] == "True" and cancels["push main 1"] == "False"
     # The rollout is serialised by its own lock, which never cancels a running or pending rollout.
     (call,) = [job for job in workflow["jobs"].values() if "uses" in job]
-    assert call["concurrency"] == {"group": "deploy-production", "cancel-in-progress": False, "queue": "max"}
+    assert call["concurrency"] == {"group": "deploy/production/roll", "cancel-in-progress": False, "queue": "max"}
 
 
 def test_github_workflow_concurrency_passes_actionlint(tmp_path: Path) -> None:

@@ -77,7 +77,7 @@ def test_github_approval_environment_and_serialised_deploys(gh: dict[str, Any], 
     # register references the environment only for the write credential that lives there
     assert gh["jobs"]["register"]["environment"] == {"name": "production"}
     main = yamlout.load(fresh["github"])["jobs"]
-    assert main["rollout-register"]["concurrency"] == {"group": "deploy-production", "cancel-in-progress": False, "queue": "max"}
+    assert main["rollout-register"]["concurrency"] == {"group": "deploy/production/churn", "cancel-in-progress": False, "queue": "max"}
     assert not {"register", "canary-10", "canary-100-rollback"} & set(main), "the rollout starts with register, inside the call"
 
 
@@ -182,7 +182,7 @@ def test_gitlab_deploys_serialised_and_not_interruptible(fresh: dict[str, str]) 
     parent, child = yamlout.load(fresh["gitlab"]), yamlout.load(fresh["gitlab-child:.gitlab/mlgen-register.yml"])
     # one lock for the whole rollout: the trigger job holds it until its child pipeline ended
     trigger = parent["rollout:register"]
-    assert trigger["resource_group"] == "deploy-production" and trigger["interruptible"] is False
+    assert trigger["resource_group"] == "deploy/production/churn" and trigger["interruptible"] is False
     assert trigger["trigger"] == {"include": [{"local": ".gitlab/mlgen-register.yml"}], "strategy": "depend",
                                   "forward": {"yaml_variables": True, "pipeline_variables": True}}
     for job in ("register", "canary-10", "canary-50", "canary-100", "canary-100-rollback"):
@@ -219,7 +219,7 @@ def test_jenkins_approval_lock_and_rollback(jf: str) -> None:
     canary = jf[jf.index("stage('canary')"):]
     # the branch is decided before the lock is taken (beforeOptions): other branches never wait for it
     when = canary.index("when {\n        beforeAgent true\n        beforeOptions true\n        branch 'main'")
-    assert when < canary.index("lock('deploy-production')") < canary.index("stage('register')") < canary.index("input {")
+    assert when < canary.index("lock('deploy/production/churn')") < canary.index("stage('register')") < canary.index("input {")
     assert "disableConcurrentBuilds()" in jf[:jf.index("stages {")]
     approval = canary[canary.index("stage('canary approval')"):canary.index("stage('canary 10%')")]
     assert "input {" in approval

@@ -125,6 +125,14 @@ def covers(paths: tuple[str, ...], path: str) -> bool:
     return any(want == p.rstrip("/") or want.startswith(p.rstrip("/") + "/") for p in paths)
 
 
+
+def rollout_lock(environment: str, model: str) -> str:
+    """The one lock of every rollout of `model` (the pipeline's name when no model is registered) to
+    `environment`: rollouts of other models to the same environment never wait for it. `/` appears in
+    neither name, so no two pairs share a lock, and it is valid in a GitLab resource group, a GitHub
+    concurrency group and a Lockable Resources name alike."""
+    return f"deploy/{environment}/{model}"
+
 class _Builder:
     def __init__(self, pipeline: Pipeline, version: str, the_graph: graph.Graph) -> None:
         self.pipeline, self.version, self.graph = pipeline, version, the_graph
@@ -270,7 +278,8 @@ class _Builder:
         with_registry = self._mlgen("mlflow" if model and registry.kind == "mlflow" else "")
         when = self._branches(stage.branches)
         base = dict(common, kind="canary", install=self._mlgen(), when=when, environment=stage.environment,
-                    environment_url=stage.url, lock=f"deploy-{stage.environment}", deploys=True, retries=0)
+                    environment_url=stage.url, lock=rollout_lock(stage.environment, model or self.pipeline.name),
+                    deploys=True, retries=0)
         jobs = []
         previous = common["needs"]
         rollback = self._with_credential(Command("rollback", calls.rollback(stage, registry), secrets), "write")

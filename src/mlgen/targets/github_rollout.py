@@ -1,7 +1,7 @@
 """GitHub: each rollout runs as one reusable workflow, called by one job that holds the rollout's lock.
 
 A concurrency group on a job locks that job only: with register, every canary step and every
-rollback each taking `deploy-<env>` alone, another run's register or step could run between this
+rollback each taking `deploy/<env>/<model>` alone, another run's register or step could run between this
 run's 10% and 50%. GitHub has no lock over several jobs, but a job that calls a reusable workflow
 accepts `concurrency` (with `needs`, `if`, `permissions` and `secrets`), and the called workflow's
 jobs run inside that call. So the jobs of one rollout move into a workflow of their own beside the

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
 from mlgen import layout
 from mlgen.targets import cacheguard, gitlab_pipcache, gitlab_rollout, retry, yamlout
@@ -291,7 +292,8 @@ def notes(plan: Plan) -> list[str]:
         out.append(f"rollout: `{'`, `'.join(rollout.ids)}` run in the child pipeline `{rollout.path}`, started by the "
                    f"trigger job `{rollout.trigger_id}`, which holds resource group `{rollout.lock}` until the child "
                    "pipeline ended (no other pipeline deploys in between); set the group's process mode to "
-                   "`oldest_first` (API: PUT /projects/:id/resource_groups/:key) so waiting rollouts go in pipeline order.")
+                   f"`oldest_first` (API: `PUT /projects/:id/resource_groups/{quote(rollout.lock, safe='')}`, the key "
+                   "URL-encoded) so waiting rollouts go in pipeline order.")
     tokens = sorted({j.report.gitlab_token for j in plan.jobs if j.report})
     if tokens:
         out.append(f"report: the job token may not write merge request notes; define `{tokens[0]}` as a masked CI/CD variable "

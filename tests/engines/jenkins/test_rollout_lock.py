@@ -75,7 +75,7 @@ def test_two_builds_in_flight_roll_out_one_after_the_other(tmp_path: Path) -> No
         runs = list(pool.map(lambda n: _build(template, tmp_path, n, log), (1, 2)))
     for run in runs:
         assert run.result == "SUCCESS", run.log
-        assert "Lock acquired on [deploy-production]" in run.log
+        assert "Lock acquired on [deploy/production/m]" in run.log
     events = [line.split() for line in log.read_text().splitlines()]
     builds = [build for build, *_ in events]
     first = builds[0]
