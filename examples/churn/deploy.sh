@@ -4,19 +4,23 @@
 # can see it, and logs every change.
 #   ./deploy.sh --weight 10     route 10% of traffic to the new model
 #   ./deploy.sh --rollback      route all traffic back to the current model
+# mlgen exports MLGEN_MODEL_VERSION, the registry version this rollout registered: a real switch
+# routes traffic to exactly that version, never to whatever an alias points at by then.
 # State goes to $MLGEN_STATE_DIR (default .mlgen): canary-weight, and deploy.log with one
-# "<UTC time> weight=N" or "<UTC time> rollback" line per change. CHURN_DEPLOY_LOG names one more
-# log of bare events ("weight=10"): CI jobs start from fresh workspaces, so a test that runs the
-# whole pipeline keeps that file outside them to see every job's deployments in order.
+# "<UTC time> weight=N [version=V]" or "<UTC time> rollback [version=V]" line per change.
+# CHURN_DEPLOY_LOG names one more log of the same events without the time ("weight=10 version=3"):
+# CI jobs start from fresh workspaces, so a test that runs the whole pipeline keeps that file
+# outside them to see every job's deployments in order.
 set -euo pipefail
 
 state_dir="${MLGEN_STATE_DIR:-.mlgen}"
 mkdir -p "$state_dir"
 
 record() {
-  printf '%s %s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$1" >>"$state_dir/deploy.log"
+  local event="$1${MLGEN_MODEL_VERSION:+ version=$MLGEN_MODEL_VERSION}"
+  printf '%s %s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$event" >>"$state_dir/deploy.log"
   if [[ -n "${CHURN_DEPLOY_LOG:-}" ]]; then
-    printf '%s\n' "$1" >>"$CHURN_DEPLOY_LOG"
+    printf '%s\n' "$event" >>"$CHURN_DEPLOY_LOG"
   fi
 }
 
@@ -29,7 +33,7 @@ case "${1:-}" in
     fi
     printf '%s\n' "$weight" >"$state_dir/canary-weight"
     record "weight=$weight"
-    echo "deploy: $weight% of traffic on the new model"
+    echo "deploy: $weight% of traffic on ${MLGEN_MODEL_VERSION:+version $MLGEN_MODEL_VERSION of }the new model"
     ;;
   --rollback)
     printf '0\n' >"$state_dir/canary-weight"

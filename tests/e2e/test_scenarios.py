@@ -76,6 +76,7 @@ class Scenario:
     comment: str = NO_REQUEST  # what the report did on the pull/merge request (the API's requests show it)
     write_token: bool = True  # a pull/merge request run gets the report's write token (False: as from a fork)
     requires: tuple[str, ...] = ()  # scenarios that must run before it on the same project
+    in_flight: int = 1  # pipelines of the commit started at the same time (sharing registry, service and locks)
 
     def expected_for(self, engine: str) -> dict[str, str]:
         if engine not in self.engines:
@@ -127,8 +128,20 @@ SCENARIOS = [
              engines=("jenkins",),
              held_elsewhere="tests/test_rollout_semantics.py: test_github_rolls_back_a_step_that_failed_or_was_cancelled, "
                             "test_gitlab_rolls_back_a_step_once_whether_it_failed_or_was_cancelled"),
+    # Two pushes' pipelines started together against one registry. On Jenkins the later build waits
+    # in the queue (disableConcurrentBuilds; builds of other jobs wait at the rollout's `lock`), so
+    # its training is restored from the first build's workspace: each cell reads "first/second"
+    # where the two differ. act and gitlab-ci-local run one pipeline at a time and model no
+    # concurrency group or resource group.
+    Scenario("two pipelines in flight: each rolls out and promotes the version it registered, one after the other",
+             expected={**ALL_PASS, "train": f"{P}/{C}"}, champion_changes=True, in_flight=2, engines=("jenkins",),
+             evidence={"jenkins": "waits in the queue: another build of"},
+             held_elsewhere="tests/test_rollout_lock.py (one concurrency group with queue: max around the whole GitHub "
+                            "rollout, one resource group on the GitLab trigger job), tests/runtime/test_rollout_pinned.py "
+                            "(interleaved pipelines against a real MLflow server never promote what was not canaried)"),
 ]
-FRESH_PROJECT = {"broken data: validate fails, nothing after it runs", "regression against the champion: evaluate fails",
+FRESH_PROJECT = {"two pipelines in flight: each rolls out and promotes the version it registered, one after the other",
+                 "broken data: validate fails, nothing after it runs", "regression against the champion: evaluate fails",
                  "canary unhealthy at 50%: rollback, champion kept",
                  "approval slower than a step's timeout: the bake still completes",
                  "canary step aborted mid-bake: rolled back, champion kept"}
@@ -154,8 +167,8 @@ class HealthService:
         outer = self
 
         def deployed() -> str | None:
-            events = deploy_log.read_text().split() if deploy_log.is_file() else []
-            return events[-1] if events else None
+            events = deploy_log.read_text().splitlines() if deploy_log.is_file() else []
+            return events[-1].split()[0] if events else None
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:
@@ -260,7 +273,9 @@ class Project:
         git(self.repo, "commit", "-qam", "one more row")
 
     def deployments(self) -> list[str]:
-        return self.deploy_log.read_text().split() if self.deploy_log.is_file() else []
+        """Every traffic change in order: `weight=N` or `rollback`, with ` version=V` where the
+        deploy command was told which registry version it rolls out."""
+        return self.deploy_log.read_text().splitlines() if self.deploy_log.is_file() else []
 
 
 def job_env(project: Project, service: HealthService) -> dict[str, str]:
@@ -298,13 +313,16 @@ def report_env(engine: str, api: FakeApi, scenario: Scenario) -> tuple[dict[str,
     return env, ({name: api.token} if scenario.write_token else {})
 
 
-def run_scenario(engine: str, project: Project, scenario: Scenario, env: dict[str, str], api: FakeApi) -> dict[str, Any]:
-    """Run the pipeline on `engine` and return the per-stage outcome (the same words on every engine)."""
+def run_scenario(engine: str, project: Project, scenario: Scenario, env: dict[str, str], api: FakeApi,
+                 build: int | None = None) -> dict[str, Any]:
+    """Run the pipeline on `engine` and return the per-stage outcome (the same words on every engine).
+    `build`: one of several builds in flight, numbered, sharing the project's locks (Jenkins)."""
     report_vars, report_secrets = report_env(engine, api, scenario)
     calls = len(api.calls)
+    in_flight = {} if build is None else {"build_number": build, "lock_dir": project.root / "locks"}
     run = engines.run(engine, project.repo, branch=scenario.branch, pull_request=scenario.pull_request,
                       approve=scenario.approve, variables={**env, **report_vars}, secrets={**SECRETS, **report_secrets},
-                      state=project.root, timeout=1800)  # a hang guard: a cold Jenkins run on a busy 2-core machine passed 900 s
+                      state=project.root, timeout=1800, **in_flight)  # a hang guard: a cold Jenkins run on a busy 2-core machine passed 900 s
     out: dict[str, Any] = {stage: run.job_status(stage) for stage in STAGES[:-1]}
     if run.cached("train"):
         out["train"] = C
@@ -314,6 +332,7 @@ def run_scenario(engine: str, project: Project, scenario: Scenario, env: dict[st
     out["_comment_body"] = api.comments[0]["body"] if len(api.comments) == 1 else ""
     out["_log"] = run.log()[-6000:]
     out["_evidence_missing"] = [e for e in [scenario.evidence.get(engine)] if e and e not in run.log()]
+    out["_full_log"] = run.log()
     return out
 
 
@@ -394,7 +413,9 @@ def _run_scenarios(engine: str, root: Path, template: Path, api: FakeApi,
             outcome: dict[str, Any] = _run_once(engine, project, scenario, api, service)
         finally:
             service.close()
-        outcome["_champion_changed"] = project.champion() != champion_before
+        outcome.pop("_full_log", None)
+        outcome["_champion"] = project.champion()
+        outcome["_champion_changed"] = outcome["_champion"] != champion_before
         outcome["_deployments"] = project.deployments()[deployed_before:]
         results[scenario.name] = outcome
     return results
@@ -404,12 +425,36 @@ def _run_once(engine: str, project: Project, scenario: Scenario, api: FakeApi,
               service: HealthService | None = None) -> dict[str, Any]:
     own = service is None
     service = service or HealthService(None, project.deploy_log)
+    env = {**job_env(project, service), **scenario.env}
     try:
-        return run_scenario(engine, project, scenario, {**job_env(project, service), **scenario.env}, api)
+        if scenario.in_flight > 1:
+            return _in_flight(engine, project, scenario, env, api)
+        return run_scenario(engine, project, scenario, env, api)
     finally:
-        project.runs += 1
+        project.runs += scenario.in_flight
         if own:
             service.close()
+
+
+QUEUED = "waits in the queue: another build of"  # the Jenkins harness, for a build held back by disableConcurrentBuilds
+
+
+def _in_flight(engine: str, project: Project, scenario: Scenario, env: dict[str, str], api: FakeApi) -> dict[str, Any]:
+    """`scenario.in_flight` builds of one commit started at once; one row in the order they ran
+    (a build the queue held back ran later): `a/b` where their statuses differ."""
+    with concurrent.futures.ThreadPoolExecutor(scenario.in_flight) as pool:
+        runs = list(pool.map(lambda n: run_scenario(engine, project, scenario, env, api, build=n), range(1, scenario.in_flight + 1)))
+    runs.sort(key=lambda r: r["_full_log"].count(QUEUED))
+    out: dict[str, Any] = {}
+    for key in [*STAGES, "comment"]:
+        values = [r[key] for r in runs]
+        out[key] = values[0] if len(set(values)) == 1 else "/".join(values)
+    out["_requests"] = [c for r in runs for c in r["_requests"]]
+    out["_comment_body"] = ""
+    out["_log"] = "\n".join(r["_log"] for r in runs)
+    # the evidence: some build was held back (no engine shows it when every run did)
+    out["_evidence_missing"] = [e for e in [scenario.evidence.get(engine)] if e and not any(e in r["_full_log"] for r in runs)]
+    return out
 
 
 @pytest.fixture(scope="module")
@@ -432,26 +477,29 @@ def outcomes(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, dic
                for engine in ENGINES}
 
 
+CELL = 14  # wide enough for `passed/cached`
+
+
 def _table(outcomes: dict[str, dict[str, dict[str, Any]]]) -> str:
     lines = []
     for scenario in selected():
         lines.append(f"\n{scenario.name}")
-        lines.append("  " + "engine".ljust(9) + "".join(s.ljust(11) for s in STAGES) + "champion".ljust(11) + "comment")
+        lines.append("  " + "engine".ljust(9) + "".join(s.ljust(CELL) for s in STAGES) + "champion".ljust(CELL) + "comment")
         for engine, by_scenario in outcomes.items():
             row = by_scenario[scenario.name]
-            cells = "".join(row[s].ljust(11) for s in STAGES)
-            lines.append(f"  {engine.ljust(9)}{cells}{('changed' if row['_champion_changed'] else 'unchanged').ljust(11)}"
+            cells = "".join(row[s].ljust(CELL) for s in STAGES)
+            lines.append(f"  {engine.ljust(9)}{cells}{('changed' if row['_champion_changed'] else 'unchanged').ljust(CELL)}"
                          f"{row['comment']}")
         if scenario.held_elsewhere:
             lines.append(f"  n/a: held by {scenario.held_elsewhere}")
-        lines.append("  " + "expected".ljust(9) + "".join(scenario.expected[s].ljust(11) for s in STAGES)
-                     + ("changed" if scenario.champion_changes else "unchanged").ljust(11) + scenario.comment)
+        lines.append("  " + "expected".ljust(9) + "".join(scenario.expected[s].ljust(CELL) for s in STAGES)
+                     + ("changed" if scenario.champion_changes else "unchanged").ljust(CELL) + scenario.comment)
         if scenario.pull_request:  # the evidence of the comment column: what the API stand-in was asked
             for engine, by_scenario in outcomes.items():
                 lines.append(f"  {engine} API requests: {', '.join(by_scenario[scenario.name]['_requests']) or 'none'}")
         for engine in scenario.engine_expected:  # platform rules that make one target differ
             row = scenario.expected_for(engine)
-            lines.append("  " + f"~{engine}".ljust(9) + "".join(row[s].ljust(11) for s in STAGES))
+            lines.append("  " + f"~{engine}".ljust(9) + "".join(row[s].ljust(CELL) for s in STAGES))
     return "\n".join(lines)
 
 
@@ -492,12 +540,30 @@ def test_the_comment_says_reused_exactly_when_training_was(outcomes: dict[str, d
     assert checked or not any(s.comment in (POSTED, EDITED) for s in selected())
 
 
+IN_FLIGHT = "two pipelines in flight: each rolls out and promotes the version it registered, one after the other"
+ROLLOUT = ["weight=10", "weight=50", "weight=100"]
+
+
 def test_deployments_follow_the_canary(outcomes: dict[str, dict[str, dict[str, Any]]]) -> None:
-    expected = {"push to main: every stage passes and the champion changes": ["weight=10", "weight=50", "weight=100"],
+    """Each scenario's traffic changes in order, each naming the registry version its rollout
+    registered (the deploy command logs `$MLGEN_MODEL_VERSION`): one version per rollout, and a
+    rollout that reached 100% left the champion alias on exactly the version it canaried."""
+    expected = {"push to main: every stage passes and the champion changes": ROLLOUT,
                 "canary unhealthy at 50%: rollback, champion kept": ["weight=10", "weight=50", "rollback"],
-                "approval slower than a step's timeout: the bake still completes": ["weight=10", "weight=50", "weight=100"],
-                "canary step aborted mid-bake: rolled back, champion kept": ["weight=10", "rollback"]}
+                "approval slower than a step's timeout: the bake still completes": ROLLOUT,
+                "canary step aborted mid-bake: rolled back, champion kept": ["weight=10", "rollback"],
+                IN_FLIGHT: ROLLOUT * 2}
     for engine, by_scenario in outcomes.items():
         for name, row in by_scenario.items():  # the scenarios that ran ($MLGEN_E2E_SCENARIOS)
-            if name != "_api" and row["_deployments"] is not None:  # None: the engine cannot play it (n/a)
-                assert row["_deployments"] == expected.get(name, []), (engine, name)
+            if name == "_api" or row["_deployments"] is None:  # None: the engine cannot play it (n/a)
+                continue
+            events = [line.split() for line in row["_deployments"]]
+            assert [e[0] for e in events] == expected.get(name, []), (engine, name, row["_deployments"])
+            versions = [dict(w.split("=", 1) for w in e[1:]).get("version") for e in events if e[0].startswith("weight=")]
+            assert None not in versions, f"{engine} / {name}: a step deployed without a pinned version: {row['_deployments']}"
+            rollouts = [versions[i:i + len(ROLLOUT)] for i in range(0, len(versions), len(ROLLOUT))]
+            assert all(len(set(r)) == 1 for r in rollouts), f"{engine} / {name}: one rollout switched versions: {versions}"
+            if events and events[-1][0] == ROLLOUT[-1]:
+                assert row["_champion"] == versions[-1], f"{engine} / {name}: champion {row['_champion']}, canaried {versions}"
+            if name == IN_FLIGHT:
+                assert len({r[0] for r in rollouts}) == len(rollouts), f"{engine}: two pipelines rolled out one version: {versions}"

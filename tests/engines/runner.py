@@ -48,6 +48,14 @@ class Options:
     secrets: dict[str, str] = field(default_factory=dict)  # as each engine passes secrets
     state: Path | None = None  # kept across runs: caches, artifacts, stashes, agent workspaces
     timeout: float = 900
+    # Several builds in flight (Jenkins only: act and gitlab-ci-local run one pipeline at a time):
+    # their numbers, and the folder where they share `lock` resources and the build queue.
+    build_number: int | None = None
+    lock_dir: Path | None = None
+
+    def one_pipeline(self, engine: str) -> None:
+        if self.build_number is not None or self.lock_dir is not None:
+            raise ValueError(f"{engine} runs one pipeline at a time: it cannot share locks with another run")
 
 
 @dataclass
@@ -98,6 +106,7 @@ def _approval_jobs(the_plan: Plan) -> list[Job]:
 def _github(repo: Path, workflow: Path, the_plan: Plan, o: Options) -> EngineRun:
     from tests.engines.github.runner import run_workflow
 
+    o.one_pipeline("act")
     state = o.state or repo.parent
     # The approval is a reviewer on the environment `<environment>-approval`; rejecting it fails that job.
     rejected = () if o.approve else tuple(dict.fromkeys(f"{j.environment}-approval" for j in _approval_jobs(the_plan)))
@@ -122,6 +131,7 @@ def _github(repo: Path, workflow: Path, the_plan: Plan, o: Options) -> EngineRun
 def _gitlab(repo: Path, _file: Path, the_plan: Plan, o: Options) -> EngineRun:
     from tests.engines.gitlab.runner import run_pipeline
 
+    o.one_pipeline("gitlab-ci-local")
     if _file != Path(".gitlab-ci.yml"):  # gitlab-ci-local reads only this name
         raise ValueError(f"the GitLab runner needs the pipeline in .gitlab-ci.yml, not {_file}")
     # GitLab has no secrets apart from variables; the approval is the manual job nobody or somebody plays.
@@ -150,7 +160,7 @@ def _jenkins(repo: Path, jenkinsfile: Path, the_plan: Plan, o: Options) -> Engin
     # between stages only by stash, and a pull request does not see the branch's workspace.
     raw = run_jenkinsfile(repo / jenkinsfile, repo, branch=o.branch, approve=o.approve, change_request=o.pull_request,
                           agent_workspaces=state / "jenkins-agents", credentials=o.secrets, env=o.variables,
-                          stash_dir=state / "stash", timeout=o.timeout)
+                          stash_dir=state / "stash", timeout=o.timeout, build_number=o.build_number, lock_dir=o.lock_dir)
     raw.statuses()  # raises PipelineRefused when nothing ran: never read a refusal as "every stage skipped"
     titles = {j.id: j.title for j in the_plan.jobs}
     statuses, logs = {}, {}

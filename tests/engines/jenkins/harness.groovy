@@ -1487,7 +1487,8 @@ usage: groovy harness.groovy --jenkinsfile PATH --workdir DIR [options]
   --agent-workspaces DIR   each agent allocation gets its own workspace, DIR/<branch>/<stage>, as on
                            another agent: files travel between stages only by stash/unstash
   --lock-dir DIR           `lock` resources live in DIR, shared by every build given the same DIR (as
-                           Lockable Resources shares them across builds): a build waits for the lock
+                           Lockable Resources shares them across builds): a build waits for the lock;
+                           with disableConcurrentBuilds(), a build of the same JOB_NAME waits to start
   --parse-only             only parse and check the Jenkinsfile(s)
 exit: 0 SUCCESS, 1 FAILURE, 2 UNSTABLE, 3 ABORTED, 4 harness error'''
 
@@ -1885,6 +1886,40 @@ class JhRunner {
     // ---------------------------------------------------------------------------------------
 
     String execute() {
+        java.nio.channels.FileLock queued = waitInQueue()
+        try {
+            return executeBuild()
+        } finally {
+            if (queued != null) { queued.release(); queued.channel().close() }
+        }
+    }
+
+    /**
+     * `disableConcurrentBuilds()`: a build of a job (in multibranch, of one branch: JOB_NAME) stays
+     * in the queue while another build of the same job runs, and starts when it has finished; builds
+     * of other jobs and branches run at once. With --lock-dir, concurrently started harness runs
+     * share the rule through an OS file lock per JOB_NAME; without it, a run is the only build.
+     */
+    java.nio.channels.FileLock waitInQueue() {
+        JhOption option = model.options.find { it.name == 'disableConcurrentBuilds' }
+        if (option == null || cfg.lockDir == null) return null
+        if (option.args?.abortPrevious) {
+            throw new JhHarnessError('disableConcurrentBuilds(abortPrevious: true) aborts the running build: not modelled with --lock-dir')
+        }
+        String job = envGet('JOB_NAME')
+        cfg.lockDir.mkdirs()
+        String file = 'build-queue.' + job.replaceAll(/[^A-Za-z0-9_.-]/, '_') + '.' + Integer.toHexString(job.hashCode()) + '.lock'
+        java.nio.channels.FileChannel channel = new RandomAccessFile(new File(cfg.lockDir, file), 'rw').channel
+        java.nio.channels.FileLock held = channel.tryLock()
+        if (held == null) {
+            log("Build #${cfg.buildNumber} waits in the queue: another build of ${job} is in progress (disableConcurrentBuilds)")
+            held = channel.lock()
+        }
+        log("Build #${cfg.buildNumber} of ${job} started")
+        return held
+    }
+
+    String executeBuild() {
         stashRoot = new File(cfg.stashDir ?: Files.createTempDirectory('mlgen-jenkins-').toFile(), 'stashes')
         archiveRoot = new File(stashRoot.parentFile, 'archive')
         [stashRoot, archiveRoot].each { it.deleteDir(); it.mkdirs() }        // stashes live for one build

@@ -183,6 +183,7 @@ def run_jenkinsfile(
     timeout: float = 300,
     params: dict | None = None,
     build_number: int | None = None,
+    job_name: str | None = None,
     previous_result: str | None = None,
     tag: str | None = None,
     extra_args: Iterable[str] = (),
@@ -196,7 +197,9 @@ def run_jenkinsfile(
     reach another stage only through stash/unstash, as between real agents.
 
     `lock_dir`: `lock` resources are shared with every other run given the same folder, so runs
-    started at the same time (threads) wait for each other's locks as builds do on Jenkins.
+    started at the same time (threads) wait for each other's locks as builds do on Jenkins, and
+    with `disableConcurrentBuilds()` a run of the same `job_name` (JOB_NAME is `<job_name>/<branch>`,
+    default `mlgen`) waits to start until the other has finished, as a queued build does.
 
     `stock_agent`: `sh` steps run on a stock Debian agent (agent.py): `/usr/bin:/bin`, Debian's
     externally managed `python3`, no `python`, nothing of the test process's environment."""
@@ -218,6 +221,8 @@ def run_jenkinsfile(
         args += ["--lock-dir", str(lock_dir)]
     if build_number is not None:
         args += ["--build-number", str(build_number)]
+    if job_name is not None:
+        args += ["--job-name", job_name]
     if previous_result is not None:
         args += ["--previous-result", previous_result]
     if tag is not None:

@@ -2,8 +2,10 @@
 before another build's, and builds of other branches never take the lock.
 
 Two builds run at the same time on the harness, sharing their `lock` resources (`--lock-dir`, as
-Lockable Resources shares them across builds). Each build's register and deploy commands log to
-one file; the rollouts must not interleave.
+Lockable Resources shares them across builds). Each build's training, register and deploy commands
+log to one file. Builds of two jobs (two projects deploying the same model) train side by side but
+never interleave their rollouts; two builds of one job never run side by side at all
+(`disableConcurrentBuilds()`: the later one waits in the queue).
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ version: 1
 name: roll
 defaults: {{python: "{PYTHON}"}}
 stages:
-  - {{name: train, kind: train, run: "mkdir -p model && echo \\"$BUILD_NUMBER\\" > model/w", outputs: [model/]}}
+  - {{name: train, kind: train, run: "mkdir -p model && echo \\"$BUILD_NUMBER\\" > model/w && echo \\"$BUILD_NUMBER train\\" >> \\"$DEPLOY_LOG\\"", outputs: [model/]}}
   - name: register
     kind: register
     registry: command
@@ -68,15 +70,19 @@ def _build(template: Path, tmp_path: Path, number: int, log: Path, **kw: object)
                            timeout=300, **kw)  # type: ignore[arg-type]
 
 
+QUEUED = "waits in the queue: another build of {job} is in progress (disableConcurrentBuilds)"
+
+
 def test_two_builds_in_flight_roll_out_one_after_the_other(tmp_path: Path) -> None:
     template = _project(tmp_path / "project")
     log = tmp_path / "deploy.log"
-    with concurrent.futures.ThreadPoolExecutor(2) as pool:
-        runs = list(pool.map(lambda n: _build(template, tmp_path, n, log), (1, 2)))
+    with concurrent.futures.ThreadPoolExecutor(2) as pool:  # two jobs: disableConcurrentBuilds holds neither back
+        runs = list(pool.map(lambda n: _build(template, tmp_path, n, log, job_name=f"job{n}"), (1, 2)))
     for run in runs:
         assert run.result == "SUCCESS", run.log
         assert "Lock acquired on [deploy/production/m]" in run.log
-    events = [line.split() for line in log.read_text().splitlines()]
+        assert "waits in the queue" not in run.log
+    events = [line.split() for line in log.read_text().splitlines() if line.split()[1] != "train"]
     builds = [build for build, *_ in events]
     first = builds[0]
     # one build's register and steps, then the other's: never a register or a step in between
@@ -85,10 +91,24 @@ def test_two_builds_in_flight_roll_out_one_after_the_other(tmp_path: Path) -> No
         assert what == "register" or version == [f"v{build}"], f"build {build} deployed another version: {events}"
 
 
+def test_a_second_build_of_the_same_job_waits_until_the_first_has_finished(tmp_path: Path) -> None:
+    template = _project(tmp_path / "project")
+    log = tmp_path / "deploy.log"
+    with concurrent.futures.ThreadPoolExecutor(2) as pool:
+        runs = list(pool.map(lambda n: _build(template, tmp_path, n, log), (1, 2)))
+    assert [run.result for run in runs] == ["SUCCESS", "SUCCESS"], [run.log for run in runs]
+    waited = [run for run in runs if QUEUED.format(job="mlgen/main") in run.log]
+    assert len(waited) == 1, "exactly one build waited for the other"
+    second = "2" if waited[0] is runs[1] else "1"
+    events = [line.split()[0] for line in log.read_text().splitlines()]
+    # everything the waiting build did (its training included) came after the other build's last step
+    assert events == [b for b in events if b != second] + [second] * 4, events
+
+
 def test_a_build_of_another_branch_never_takes_the_lock(tmp_path: Path) -> None:
     template = _project(tmp_path / "project")
     run = _build(template, tmp_path, 1, tmp_path / "deploy.log", change_request=True)
     assert run.result == "SUCCESS", run.log
     # `beforeOptions`: the branch condition is decided before `lock`, so a pull request never waits
     assert "Trying to acquire lock" not in run.log
-    assert not (tmp_path / "deploy.log").exists()
+    assert [line.split()[1] for line in (tmp_path / "deploy.log").read_text().splitlines()] == ["train"], "trained, never deployed"
