@@ -322,7 +322,9 @@ def run_scenario(engine: str, project: Project, scenario: Scenario, env: dict[st
     in_flight = {} if build is None else {"build_number": build, "lock_dir": project.root / "locks"}
     run = engines.run(engine, project.repo, branch=scenario.branch, pull_request=scenario.pull_request,
                       approve=scenario.approve, variables={**env, **report_vars}, secrets={**SECRETS, **report_secrets},
-                      state=project.root, timeout=1800, **in_flight)  # a hang guard: a cold Jenkins run on a busy 2-core machine passed 900 s
+                      # a hang guard: a cold Jenkins run on a busy 2-core machine passed 900 s; a build in
+                      # flight may first wait for the others to finish
+                      state=project.root, timeout=1800 * scenario.in_flight, **in_flight)
     out: dict[str, Any] = {stage: run.job_status(stage) for stage in STAGES[:-1]}
     if run.cached("train"):
         out["train"] = C
