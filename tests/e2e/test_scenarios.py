@@ -122,8 +122,8 @@ SCENARIOS = [
              canary_timeout="1m", env={"MLGEN_HARNESS_INPUT_WAIT_MS": "65000"},
              evidence={"jenkins": "Waiting 65000 ms for a person to answer"}),
     # The step's timeout fires mid-bake and ends the stage ABORTED, as a manual abort does. Only the
-    # Jenkins harness can stop a running step; act and gitlab-ci-local cannot cancel a job.
-    Scenario("canary step aborted mid-bake: rolled back, champion kept", bake="300s", canary_timeout="1m",
+    # Jenkins harness can stop a running step; act and gitlab-ci-local cannot cancel a job. Two minutes: a cold step set-up on a loaded machine fits.
+    Scenario("canary step aborted mid-bake: rolled back, champion kept", bake="300s", canary_timeout="2m",
              expected={**ALL_PASS, "canary-10": A, "canary-50": S, "canary-100": S, "rollback": P},
              engines=("jenkins",),
              held_elsewhere="tests/test_rollout_semantics.py: test_github_rolls_back_a_step_that_failed_or_was_cancelled, "

@@ -63,7 +63,7 @@ PYTHON = f"{sys.version_info[0]}.{sys.version_info[1]}"
 SPEC = f"""\
 version: 1
 name: stop
-defaults: {{python: "{PYTHON}", timeout: 20m}}
+defaults: {{python: "{PYTHON}", timeout: 30m}}
 stages:
   - {{name: validate, kind: validate, run: "true"}}
   - name: canary
@@ -86,14 +86,14 @@ def test_a_step_stopped_mid_bake_reads_aborted_and_its_rollback_ran(tmp_path: Pa
     (repo / "mlgen.yaml").write_text(SPEC, encoding="utf-8")
     compiled = run_mlgen("compile", cwd=repo)
     assert compiled.code == 0, compiled.err
-    # Minutes read as seconds: the step's timeout fires 20 s in, mid-way through a 120 s bake.
+    # Minutes read as seconds: the step's timeout fires 30 s in, mid-way through a 120 s bake.
     jenkinsfile = repo / "Jenkinsfile"
     text, count = re.subn(r"unit: 'MINUTES'", "unit: 'SECONDS'", jenkinsfile.read_text(encoding="utf-8"))
     assert count, "the compiled Jenkinsfile has no timeout"
     jenkinsfile.write_text(text, encoding="utf-8")
     init_and_commit(repo, "stop project")
     # As an earlier build of the branch left the steps' workspaces (`<agents>/<branch>/<stage path>`):
-    # a first build's venv creation and install would not fit in a 20 s timeout on a loaded machine.
+    # a first build's venv creation and install would not fit in a 30 s timeout on a loaded machine.
     for step in ("canary_canary_50_", "canary_canary_100_"):
         warm_venv(tmp_path / "jenkins-agents" / "main" / step, PYTHON, f"mlgen-ci=={__version__}")
     log = tmp_path / "deploy.log"

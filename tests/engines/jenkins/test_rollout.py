@@ -66,19 +66,21 @@ def _run(jenkinsfile: Path, tmp_path: Path, **env: str):
     return result, (log.read_text().split() if log.is_file() else [])
 
 
+# The timeouts leave a loaded machine (three test workers on two cores) room for a step's set-up
+# (a warm venv's check, seconds there), so the timeout fires where each test means it to.
 def test_a_step_that_times_out_mid_bake_is_rolled_back(tmp_path: Path) -> None:
-    jenkinsfile = _project(tmp_path / "p", step_timeout=10, bake=60)
+    jenkinsfile = _project(tmp_path / "p", step_timeout=30, bake=120)
     result, deployed = _run(jenkinsfile, tmp_path)
     assert result.result == "ABORTED", result.log
     assert deployed == ["50", "rollback"], result.log
 
 
 def test_a_slow_approval_leaves_the_bake_its_whole_timeout(tmp_path: Path) -> None:
-    # The person answers after 12 s; the step has 15 s for its set-up and a 5 s bake. Were the
-    # approval in the step's stage, its wait would count against those 15 s and abort the bake.
-    jenkinsfile = _project(tmp_path / "p", step_timeout=15, bake=5)
-    result, deployed = _run(jenkinsfile, tmp_path, MLGEN_HARNESS_INPUT_WAIT_MS="12000")
-    assert "Waiting 12000 ms for a person" in result.log
+    # The person answers after 28 s; the step has 30 s for its set-up and a 5 s bake. Were the
+    # approval in the step's stage, its wait would count against those 30 s and abort the bake.
+    jenkinsfile = _project(tmp_path / "p", step_timeout=30, bake=5)
+    result, deployed = _run(jenkinsfile, tmp_path, MLGEN_HARNESS_INPUT_WAIT_MS="28000")
+    assert "Waiting 28000 ms for a person" in result.log
     assert result.result == "SUCCESS", result.log
     assert deployed == ["50", "100"], result.log
 
