@@ -167,3 +167,31 @@ def require_tool(name: str) -> str:
     if path is None:
         pytest.fail(f"`{name}` is not installed; install the test dependencies (see README: pip install -e '.[test]')")
     return path
+
+
+# A server a test starts in a session of its own outlives a test process killed with SIGKILL (a
+# timeout, the OOM killer), and MLflow servers left behind fill a machine's memory run after run.
+# `tied(cmd)` runs `cmd` under a shell the kernel signals when the test process dies (Linux
+# PR_SET_PDEATHSIG, set by `die_with_parent` between fork and exec); the shell then stops its
+# whole process group, the server's own workers included. Start it with `start_new_session=True`
+# so that group holds nothing else. The signal follows the thread that started the child: start
+# servers from threads that live as long as the server is needed.
+_TIED = 'trap "trap - TERM; kill 0" TERM; "$@" & wait'
+_PR_SET_PDEATHSIG = 1
+
+
+def tied(cmd: list[str]) -> list[str]:
+    return ["/bin/sh", "-c", _TIED, "tied", *cmd]
+
+
+def _prctl() -> Any:
+    import ctypes
+
+    return ctypes.CDLL(None, use_errno=True).prctl
+
+
+_PRCTL = _prctl()  # looked up here: the child between fork and exec (maybe of a threaded process) only calls it
+
+
+def die_with_parent() -> None:
+    _PRCTL(_PR_SET_PDEATHSIG, 15)  # SIGTERM

@@ -35,7 +35,7 @@ import pytest
 
 from tests.engines import runner as engines
 from tests.runtime.fakeapi import FakeApi, serve
-from tests.support import EXAMPLES, git, init_and_commit
+from tests.support import EXAMPLES, die_with_parent, git, init_and_commit, tied
 
 pytestmark = [pytest.mark.engine, pytest.mark.e2e]
 
@@ -200,9 +200,10 @@ def _mlflow_server(db: Path, root: Path) -> str:
 
     port = free_port()
     log = (root / "mlflow-server.log").open("w")
-    proc = subprocess.Popen([sys.executable, "-m", "mlflow", "server", "--backend-store-uri", f"sqlite:///{db}",
-                             "--host", "127.0.0.1", "--port", str(port), "--workers", "1"],
-                            stdout=log, stderr=subprocess.STDOUT, start_new_session=True, cwd=root)
+    # Started from a chain's thread, which lives until every test of the module ended (see `outcomes`).
+    proc = subprocess.Popen(tied([sys.executable, "-m", "mlflow", "server", "--backend-store-uri", f"sqlite:///{db}",
+                                  "--host", "127.0.0.1", "--port", str(port), "--workers", "1"]),
+                            stdout=log, stderr=subprocess.STDOUT, start_new_session=True, preexec_fn=die_with_parent, cwd=root)
     atexit.register(_stop, proc)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 300  # slow to start on a busy 2-core machine

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support import ROOT, Result  # Result re-exported: the runtime tests import it from here
+from tests.support import ROOT, Result, die_with_parent, tied  # Result re-exported: the runtime tests import it from here
 
 CHURN = ROOT / "examples" / "churn"
 SRC = ROOT / "src"
@@ -111,9 +111,9 @@ def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     port = free_port()
     log = (root / "server.log").open("w")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "mlflow", "server", "--backend-store-uri", f"sqlite:///{root / 'mlflow.db'}",
-         "--artifacts-destination", str(root / "artifacts"), "--host", "127.0.0.1", "--port", str(port), "--workers", "1"],
-        stdout=log, stderr=subprocess.STDOUT, start_new_session=True, cwd=root)
+        tied([sys.executable, "-m", "mlflow", "server", "--backend-store-uri", f"sqlite:///{root / 'mlflow.db'}",
+              "--artifacts-destination", str(root / "artifacts"), "--host", "127.0.0.1", "--port", str(port), "--workers", "1"]),
+        stdout=log, stderr=subprocess.STDOUT, start_new_session=True, preexec_fn=die_with_parent, cwd=root)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 240  # MLflow 3's server takes over a minute to start on a busy 2-core machine
     try:
@@ -158,7 +158,8 @@ def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
     """examples/churn/service.py on a free loopback port; healthy until its flag file exists."""
     root = tmp_path_factory.mktemp("service")
     proc = subprocess.Popen([sys.executable, str(CHURN / "service.py"), "--port", "0", "--fail-flag", str(root / "failing"),
-                             "--state-dir", str(root)], stdout=subprocess.PIPE, text=True, start_new_session=True)
+                             "--state-dir", str(root)], stdout=subprocess.PIPE, text=True, start_new_session=True,
+                            preexec_fn=die_with_parent)
     try:
         assert proc.stdout is not None
         line = _first_line(proc, timeout=20)
