@@ -78,10 +78,10 @@ def rollouts(plan: Plan) -> list[Rollout]:
     out = []
     for group in groups:
         jobs = tuple(by_id[i] for i in group)
-        # A rollout spanning environments holds the lock of the one it starts in. No job inside
-        # takes a group of its own: GitLab documents that a child waiting for a group its parent
-        # pipeline's jobs wait for can deadlock (with `oldest_first`), and every pipeline of the
-        # project queues on the same trigger job's group anyway.
+        # A rollout spanning environments (or models) holds the lock of the one it starts in. No job
+        # inside takes a group of its own: GitLab documents that a child waiting for a group its
+        # parent pipeline's jobs wait for can deadlock (with `oldest_first`), and every deploying
+        # pipeline of the project (the default branch's spec) queues on the same first group anyway.
         lock = next(j.lock for j in jobs if j.lock)
         out.append(Rollout(jobs, lock))
     return out
