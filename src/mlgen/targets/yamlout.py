@@ -3,7 +3,7 @@
 Two emitters produce the same bytes. ruamel.yaml's round-trip dumper defines the output; it is
 pure Python and takes seconds on the configs of a thousand-stage pipeline. Generated configs use
 a small subset of YAML (block mappings and sequences of plain data), so `_FastEmitter` writes that
-subset directly and asks ruamel's own emitter how to style each distinct string. Anything outside
+subset directly and styles each distinct string by ruamel's own rules (`yamlstyle`). Anything outside
 the subset (a float, a list in a list, a container reached twice, a line near the width limit, a
 string ruamel would double-quote) makes it give up, and the document goes through ruamel.
 tests/test_yamlout.py checks the two agree on every example and on generated documents.
@@ -13,9 +13,11 @@ from __future__ import annotations
 
 import functools
 import io
+import re
 from typing import Any
 
 from mlgen.targets.escape import yaml_needs_quotes
+from mlgen.targets.yamlstyle import analyze
 
 WIDTH = 4096  # never fold long commands: folding changes nothing semantically but hurts diffs
 _STR = "tag:yaml.org,2002:str"
@@ -68,11 +70,15 @@ def _literal_safe(value: str) -> bool:
 
     When they cannot represent the text exactly, the emitter falls back to a quoted scalar.
     """
-    if any(line != line.rstrip(" \t") for line in value.split("\n")):
+    if _SPACE_BEFORE_BREAK.search(value):
         return False
     if value.startswith((" ", "\n")) or "\r" in value or "\t" in value:
         return False
-    return all(ch == "\n" or ch.isprintable() for ch in value)
+    return value.replace("\n", "").isprintable()
+
+
+# A line ending in a space or tab (the same test as `line != line.rstrip(" \t")` on every line).
+_SPACE_BEFORE_BREAK = re.compile(r"[ \t](?:\n|\Z)")
 
 
 class _Unsupported(Exception):
@@ -104,9 +110,9 @@ class _FastEmitter:
         self.container(node)
         pad = " " * col
         for i, (key, value) in enumerate(node.items()):
-            if type(key) is not str or len(key) > 100 or any(br in key for br in _BREAKS):
-                raise _Unsupported  # ruamel writes long and multi-line keys as complex `? ` keys
-            self.value(value, col, (first if i == 0 and first else pad) + _scalar(key, True) + ":")
+            if type(key) is not str:
+                raise _Unsupported
+            self.value(value, col, (first if i == 0 and first else pad) + _key(key))
 
     def sequence(self, node: list[Any], col: int) -> None:
         """Dashes at `col`, item content at `col + 2`."""
@@ -146,6 +152,14 @@ class _FastEmitter:
         self.lines.append(head + ("|" if text.endswith("\n") else "|-"))
         pad = " " * indent
         self.lines.extend(pad + line if line else "" for line in text.rstrip("\n").split("\n"))
+
+
+@functools.lru_cache(maxsize=65536)
+def _key(key: str) -> str:
+    """`key:` as written; configs repeat a few hundred keys many thousand times."""
+    if len(key) > 100 or any(br in key for br in _BREAKS):
+        raise _Unsupported  # ruamel writes long and multi-line keys as complex `? ` keys
+    return _scalar(key, True) + ":"
 
 
 def _scalar(node: Any, key: bool) -> str:
@@ -196,10 +210,10 @@ def _double_quoted(text: str) -> str:
 def _style(text: str, key: bool) -> str:
     """The style ruamel's emitter picks for `text` in block context: "", "'", '"' or "|".
 
-    The same decision as ruamel's Emitter.choose_scalar_style, fed with ruamel's own analysis
-    of the text and its own tag resolution; a key is a simple key.
+    The same decision as ruamel's Emitter.choose_scalar_style, fed with ruamel's analysis of the
+    text (`yamlstyle.analyze`) and its own tag resolution; a key is a simple key.
     """
-    analysis = _analyzer().analyze_scalar(text)
+    analysis = analyze(text)
     requested = _requested_style(text)
     if requested == '"':
         return '"'
@@ -208,24 +222,12 @@ def _style(text: str, key: bool) -> str:
             return ""
     if requested == "|" and not key:
         return "|"
-    if requested is None and analysis.allow_double_quoted and ("'" in text or "\n" in text):
+    # ruamel allows double quotes for every string, so that verdict is not consulted
+    if requested is None and ("'" in text or "\n" in text):
         return '"'
     if requested in (None, "'") and analysis.allow_single_quoted and not (key and analysis.multiline):
         return "'"
     return '"'
-
-
-@functools.cache
-def _analyzer() -> Any:
-    from ruamel.yaml.emitter import Emitter
-
-    class _Analyzer(Emitter):
-        """Only analyze_scalar is used; it reads the YAML version from the serializer."""
-
-        class serializer:  # noqa: N801 - stands in for the attribute analyze_scalar reads
-            use_version = None
-
-    return _Analyzer(io.StringIO(), allow_unicode=True, width=WIDTH)
 
 
 @functools.cache
