@@ -1,0 +1,80 @@
+"""What keeps a large compile fast without changing its output: the collector paused, no runtime imports.
+
+The speed itself is measured by benchmarks/run.py (a ratio, never a timed test); these tests hold
+the mechanisms and their edges: the collector comes back after a compile that fails, and the
+shortcuts give what the code they replace gives.
+"""
+
+from __future__ import annotations
+
+import gc
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from mlgen.compile import calls, compiler
+from mlgen.runtime.state import registered_path
+from tests.support import EXAMPLES
+
+
+def test_the_compile_runs_with_the_collector_paused_and_restores_it(tmp_path: Path, cli,  # type: ignore[no-untyped-def]
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    shutil.copy(EXAMPLES / "quickstart" / "mlgen.yaml", tmp_path / "mlgen.yaml")
+    monkeypatch.chdir(tmp_path)
+    seen: list[bool] = []
+    real = compiler.compile_pipeline
+
+    def spy(*args: Any, **kwargs: Any) -> Any:
+        seen.append(gc.isenabled())
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(compiler, "compile_pipeline", spy)
+    assert gc.isenabled()
+    assert cli("compile").code == 0
+    assert seen == [False] and gc.isenabled()
+
+
+def test_a_failing_compile_restores_the_collector(tmp_path: Path, cli, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    (tmp_path / "mlgen.yaml").write_text(
+        "version: 1\nname: x\nstages:\n  - {name: train, kind: train, run: 'true'}\n"
+        "targets:\n  jenkins: {path: Jenkinsfile, overrides: {train: {steps: []}}}\n")
+    monkeypatch.chdir(tmp_path)
+    assert cli("compile").code == 1 and gc.isenabled()
+    assert cli("check").code == 1 and gc.isenabled()
+
+
+def test_a_collector_the_caller_disabled_stays_disabled(tmp_path: Path, cli, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    shutil.copy(EXAMPLES / "quickstart" / "mlgen.yaml", tmp_path / "mlgen.yaml")
+    monkeypatch.chdir(tmp_path)
+    gc.disable()
+    try:
+        assert cli("compile", "--stdout").code == 0
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
+
+
+def test_a_compile_imports_none_of_the_registry_and_gate_runtime(tmp_path: Path) -> None:
+    shutil.copytree(EXAMPLES / "churn", tmp_path / "churn")
+    probe = ("import sys; from mlgen.__main__ import main; code = main(['compile', '--stdout']); "
+             "print(code, sorted(m for m in sys.modules if m.startswith(('mlgen.runtime.state', "
+             "'mlgen.runtime.registry', 'mlgen.runtime.gate', 'mlgen.runtime.reports'))))")
+    done = subprocess.run([sys.executable, "-c", probe], cwd=tmp_path / "churn", capture_output=True, text=True, timeout=120)
+    assert done.stdout.splitlines()[-1] == "0 []", done.stderr
+
+
+class _Registry:
+    kind = "mlflow"
+    register = object()
+
+    def __init__(self, model: str) -> None:
+        self.model = model
+
+
+@pytest.mark.parametrize("model", ["m", "churn-model", "org/model", "a//b", "m/", "./m", "m.v2", "é"])
+def test_the_registered_record_is_the_path_the_runtime_writes(model: str) -> None:
+    assert calls.registered_record(_Registry(model)) == registered_path(model).as_posix()  # type: ignore[arg-type]
