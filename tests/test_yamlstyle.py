@@ -94,3 +94,26 @@ def test_literal_safe_follows_its_definition_on_the_table(text: str) -> None:
 @given(texts)
 def test_literal_safe_follows_its_definition(text: str) -> None:
     assert yamlout._literal_safe(text) == _literal_safe_by_definition(text)
+
+
+def _ruamel_resolves_to_str(text: str) -> bool:
+    from ruamel.yaml.nodes import ScalarNode
+    from ruamel.yaml.resolver import VersionedResolver
+
+    return bool(VersionedResolver().resolve(ScalarNode, text, (True, False)) == "tag:yaml.org,2002:str")
+
+
+RESOLVABLE = [*TRICKY, "", "0", "1.5", "-1", "+1", "0x1f", "0o7", ".inf", "-.inf", ".NaN", "null", "NULL", "Null", "~", "true",
+              "True", "FALSE", "yes", "no", "on", "2026-12-01", "2026-12-01T10:00:00Z", "2026-12-01 10:00", "<<", "=", "1_000",
+              "1e3", "1E3", "1.", "12:30", "!x", "&a", "*a", "tr", "nul", "f", "n", "t", "T", "F", "N"]
+
+
+@pytest.mark.parametrize("text", RESOLVABLE)
+def test_tag_resolution_matches_ruamel_on_the_table(text: str) -> None:
+    assert yamlout._resolves_to_str(text) == _ruamel_resolves_to_str(text)
+
+
+@settings(max_examples=800, deadline=None)
+@given(texts | st.from_regex(r"[-+.0-9a-zA-Z:_~<=!&*]{0,10}", fullmatch=True))
+def test_tag_resolution_matches_ruamel(text: str) -> None:
+    assert yamlout._resolves_to_str(text) == _ruamel_resolves_to_str(text)

@@ -86,7 +86,11 @@ class _Unsupported(Exception):
 
 
 class _FastEmitter:
-    """Block style with mapping indent 2, sequence indent 4 and dash offset 2, as `dump_ruamel`."""
+    """Block style with mapping indent 2, sequence indent 4 and dash offset 2, as `dump_ruamel`.
+
+    A large config is hundreds of thousands of lines, so the loops below inline the common
+    case (a string value whose written form is cached) instead of a call per scalar.
+    """
 
     def __init__(self) -> None:
         self.lines: list[str] = []
@@ -109,10 +113,22 @@ class _FastEmitter:
         """Keys at `col`; the first key goes after `first` (a sequence dash) when given."""
         self.container(node)
         pad = " " * col
-        for i, (key, value) in enumerate(node.items()):
+        lead = first or pad
+        append = self.lines.append
+        for key, value in node.items():
             if type(key) is not str:
                 raise _Unsupported
-            self.value(value, col, (first if i == 0 and first else pad) + _key(key))
+            head = lead + _key(key)
+            lead = pad
+            if type(value) is str:
+                written = _written(value)
+                if written is not None:
+                    line = head + " " + written
+                    if len(line) > _FOLD_NEAR:
+                        raise _Unsupported
+                    append(line)
+                    continue
+            self.value(value, col, head)
 
     def sequence(self, node: list[Any], col: int) -> None:
         """Dashes at `col`, item content at `col + 2`."""
@@ -138,20 +154,36 @@ class _FastEmitter:
             self.scalar(node, col + 2, head + " ")
 
     def scalar(self, node: Any, indent: int, head: str) -> None:
-        if type(node) is str and "\n" in node and _style(node, False) == "|":
+        written = _written(node) if type(node) is str else _scalar(node, False)
+        if written is None:
             self.literal(node, indent, head)
             return
-        line = head + _scalar(node, False)
-        if len(line) > WIDTH - 96:  # ruamel may fold near the width; keep clear of its rules
+        line = head + written
+        if len(line) > _FOLD_NEAR:
             raise _Unsupported
         self.lines.append(line)
 
     def literal(self, text: str, indent: int, head: str) -> None:
-        if text.endswith("\n\n"):
-            raise _Unsupported  # a keep (`|+`) literal may end the document with `...`: ruamel's rules
         self.lines.append(head + ("|" if text.endswith("\n") else "|-"))
         pad = " " * indent
-        self.lines.extend(pad + line if line else "" for line in text.rstrip("\n").split("\n"))
+        body = text.rstrip("\n")
+        if "\n\n" in body:  # an empty line is written empty, without the indent
+            self.lines.extend(pad + line if line else "" for line in body.split("\n"))
+        else:  # the lines are joined with breaks anyway: indent them in one pass
+            self.lines.append(pad + body.replace("\n", "\n" + pad))
+
+
+_FOLD_NEAR = WIDTH - 96  # ruamel may fold a line near the width; keep clear of its rules
+
+
+@functools.lru_cache(maxsize=65536)
+def _written(text: str) -> str | None:
+    """A string value as written after its key or dash, or None when it is a block literal."""
+    if "\n" in text and _style(text, False) == "|":
+        if text.endswith("\n\n"):
+            raise _Unsupported  # a keep (`|+`) literal may end the document with `...`: ruamel's rules
+        return None
+    return _scalar(text, False)
 
 
 @functools.lru_cache(maxsize=65536)
@@ -238,10 +270,22 @@ def _resolver() -> Any:
 
 
 def _resolves_to_str(text: str) -> bool:
-    """A plain scalar reads back as a string (the emitter's `implicit[0]`) under YAML 1.2."""
-    from ruamel.yaml.nodes import ScalarNode
+    """A plain scalar reads back as a string (the emitter's `implicit[0]`) under YAML 1.2.
 
-    return bool(_resolver().resolve(ScalarNode, text, (True, False)) == _STR)
+    ruamel's `Resolver.resolve` for a plain scalar: the resolvers filed under its first
+    character (and under None), the first whose pattern matches gives the tag, else str.
+    """
+    table = _implicit_resolvers()
+    for tag, pattern in [*table.get(text[:1], ()), *table.get(None, ())]:
+        if pattern.match(text):
+            return bool(tag == _STR)
+    return True
+
+
+@functools.cache
+def _implicit_resolvers() -> dict[Any, list[tuple[str, Any]]]:
+    # ruamel recomputes the version's table on every lookup; it depends only on the version
+    return dict(_resolver().versioned_resolver)
 
 
 def as_read_back(data: Any, text: str) -> Any:
