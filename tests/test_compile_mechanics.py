@@ -1,4 +1,5 @@
-"""What keeps a large compile fast without changing its output: the collector paused, no runtime imports.
+"""What keeps a large compile fast without changing its output: the collector paused, no runtime
+imports, report graphs drawn once and escaped in one pass.
 
 The speed itself is measured by benchmarks/run.py (a ratio, never a timed test); these tests hold
 the mechanisms and their edges: the collector comes back after a compile that fails, and the
@@ -15,8 +16,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from mlgen.compile import calls, compiler
+from mlgen.compile import calls, compiler, graphviews
 from mlgen.runtime.state import registered_path
 from tests.support import EXAMPLES
 
@@ -78,3 +81,33 @@ class _Registry:
 @pytest.mark.parametrize("model", ["m", "churn-model", "org/model", "a//b", "m/", "./m", "m.v2", "é"])
 def test_the_registered_record_is_the_path_the_runtime_writes(model: str) -> None:
     assert calls.registered_record(_Registry(model)) == registered_path(model).as_posix()  # type: ignore[arg-type]
+
+
+_SAFE = set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789 _./=,()+@~*-")
+
+
+def _mermaid_text_by_definition(text: str) -> str:
+    return "".join(ch if ch in _SAFE else f"#{ord(ch)};" for ch in text)
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.text() | st.text(alphabet=st.sampled_from(sorted(_SAFE) + ['"', "#", ";", "\n", "\\", "<", ">", "|", "é", "\U0001f600"])))
+def test_mermaid_labels_escape_exactly_the_characters_outside_the_safe_set(text: str) -> None:
+    assert graphviews.mermaid_text(text) == _mermaid_text_by_definition(text)
+
+
+def test_a_report_graph_is_drawn_once_per_plan_and_job_and_reads_the_same(tmp_path: Path) -> None:
+    from benchmarks.genspec import spec
+    from mlgen import __version__
+    from mlgen.compile import plan as plans
+    from mlgen.spec.load import load
+
+    path = tmp_path / "mlgen.yaml"
+    path.write_text(spec(90), encoding="utf-8")
+    the_plan = plans.build(load(path)[1], __version__, None)
+    reports = [job.id for job in the_plan.jobs if job.report is not None]
+    first = [graphviews.mermaid(the_plan, around=j) for j in reports]
+    assert [graphviews.mermaid(the_plan, around=j) for j in reports] == first
+    assert all(f"n{the_plan.jobs.index(the_plan.job(j))}[" in g for j, g in zip(reports, first, strict=True))
+    assert len(graphviews._indexed(the_plan).drawn) == len(reports)
+    assert graphviews.mermaid(the_plan, around=reports[0], limit=1000) == graphviews.mermaid(the_plan)
