@@ -111,3 +111,19 @@ def test_a_report_graph_is_drawn_once_per_plan_and_job_and_reads_the_same(tmp_pa
     assert all(f"n{the_plan.jobs.index(the_plan.job(j))}[" in g for j, g in zip(reports, first, strict=True))
     assert len(graphviews._indexed(the_plan).drawn) == len(reports)
     assert graphviews.mermaid(the_plan, around=reports[0], limit=1000) == graphviews.mermaid(the_plan)
+
+
+def test_reading_a_spec_leaves_none_of_its_nodes_to_the_cycle_collector() -> None:
+    from benchmarks.genspec import spec
+    from mlgen.spec import source
+
+    text = spec(30)
+    gc.collect()
+    gc.disable()
+    try:
+        data, _ = source.parse_yaml(text.encode(), "mlgen.yaml")
+        left = [o for o in gc.get_objects() if type(o).__module__.startswith("ruamel.yaml") and type(o).__name__.endswith("Node")]
+    finally:
+        gc.enable()
+    assert data["stages"][2]["run"] == "python train.py s2"
+    assert left == []

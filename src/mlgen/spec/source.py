@@ -118,6 +118,7 @@ def _parse_round_trip(text: str, display: str) -> tuple[Any, dict[Loc, tuple[int
     return plain, positions
 
 
+_STR_TAG = "tag:yaml.org,2002:str"
 _PLAIN_TAGS = {"tag:yaml.org,2002:" + t for t in ("str", "int", "float", "bool", "null", "map", "seq")}
 
 
@@ -139,8 +140,8 @@ def _parse_plain_yaml(text: str) -> tuple[dict[str, Any], dict[Loc, tuple[int, i
     if _maybe_deep(text):
         return None  # the round-trip reader bounds the depth with a located error
     yaml = YAML(typ="safe")  # YAML 1.2 resolution, as the round-trip loader
+    loader, _ = yaml.get_constructor_parser(text)
     try:
-        loader, _ = yaml.get_constructor_parser(text)
         root = loader.get_single_node()
         if root is None or root.tag != "tag:yaml.org,2002:map":
             return None
@@ -149,6 +150,10 @@ def _parse_plain_yaml(text: str) -> tuple[dict[str, Any], dict[Loc, tuple[int, i
         positions[()] = (1, 1)
     except (YAMLError, _NotPlain):
         return None
+    finally:
+        # The loader refers to itself, so only the cycle collector frees it, and it keeps every
+        # node it constructed (with two marks each) until then: let them go with this function.
+        loader.constructed_objects.clear()
     return data, positions
 
 
@@ -189,6 +194,8 @@ def _plain_node(loader: Any, node: Any, loc: Loc, positions: dict[Loc, tuple[int
             positions[(*loc, index)] = (item.start_mark.line + 1, item.start_mark.column + 1)
             items.append(_plain_node(loader, item, (*loc, index), positions, seen))
         return items
+    if node.tag == _STR_TAG and type(node.value) is str:
+        return node.value  # what the constructor makes of a string scalar, without its bookkeeping
     if node.value == "" and node.tag.endswith(":null"):
         raise _NotPlain  # an empty value: the parsers place its mark differently
     value = loader.construct_object(node)
