@@ -127,3 +127,41 @@ def test_reading_a_spec_leaves_none_of_its_nodes_to_the_cycle_collector() -> Non
         gc.enable()
     assert data["stages"][2]["run"] == "python train.py s2"
     assert left == []
+
+
+def _plain_by_walk(data: Any) -> bool:
+    """The definition: every node a dict with string keys, a list, a str, an int or a bool."""
+    todo = [data]
+    while todo:
+        node = todo.pop()
+        if type(node) is dict:
+            if any(type(k) is not str for k in node):
+                return False
+            todo.extend(node.values())
+        elif type(node) is list:
+            todo.extend(node)
+        elif type(node) not in (str, int, bool):
+            return False
+    return True
+
+
+_LEAF = st.one_of(st.text(max_size=3), st.integers(), st.booleans(), st.none(), st.floats(allow_nan=False), st.tuples(st.integers()))
+_DOCS = st.recursive(_LEAF, lambda inner: st.one_of(
+    st.lists(inner, max_size=3), st.dictionaries(st.one_of(st.text(max_size=3), st.integers(), st.booleans()), inner, max_size=3),
+), max_leaves=15)
+
+
+@settings(max_examples=600, deadline=None)
+@given(_DOCS)
+def test_a_document_is_read_back_as_itself_exactly_when_it_is_plain(data: Any) -> None:
+    from mlgen.targets import yamlout
+
+    parsed: list[str] = []
+    monkeypatch = pytest.MonkeyPatch()
+    monkeypatch.setattr(yamlout, "load", lambda text: parsed.append(text) or "parsed")
+    try:
+        got = yamlout.as_read_back(data, "text")
+    finally:
+        monkeypatch.undo()
+    assert (got is data) == _plain_by_walk(data)
+    assert parsed == ([] if got is data else ["text"])

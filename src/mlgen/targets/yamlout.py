@@ -292,19 +292,25 @@ def as_read_back(data: Any, text: str) -> Any:
     """What a reader of `text` (the dump of `data`) gets: `data` itself when it holds only plain
     types, which dump and read back unchanged, else the parse of `text`. Lets validation check
     the document it already has instead of parsing tens of thousands of lines again."""
-    todo = [data]
-    while todo:
-        node = todo.pop()
-        kind = type(node)
-        if kind is dict:
-            if any(type(k) is not str for k in node):
-                return load(text)
-            todo.extend(node.values())
-        elif kind is list:
-            todo.extend(node)
-        elif kind not in (str, int, bool):
-            return load(text)
-    return data
+    return data if _plain(data) else load(text)
+
+
+_LEAVES = (str, int, bool)
+
+
+def _plain(node: Any) -> bool:
+    """Only dicts with string keys, lists, strings, ints and bools: one call per container."""
+    kind = type(node)
+    if kind is dict:
+        for key, value in node.items():
+            if type(key) is not str:
+                return False
+            if type(value) not in _LEAVES and not _plain(value):
+                return False
+        return True
+    if kind is list:
+        return all(type(item) in _LEAVES or _plain(item) for item in node)
+    return kind in _LEAVES
 
 
 def load(text: str) -> Any:
