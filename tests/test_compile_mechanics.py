@@ -165,3 +165,13 @@ def test_a_document_is_read_back_as_itself_exactly_when_it_is_plain(data: Any) -
         monkeypatch.undo()
     assert (got is data) == _plain_by_walk(data)
     assert parsed == ([] if got is data else ["text"])
+
+
+@pytest.mark.parametrize("size", [0, 1, (1 << 20) - 1, 1 << 20, (1 << 20) + 1, 5 * (1 << 20) // 2])
+def test_a_big_config_is_written_byte_exact_in_pieces(tmp_path: Path, size: int) -> None:
+    from mlgen.writer import write_all
+
+    pattern = "é\n€ x\U0001f600\r\n"
+    text = (pattern * (size // len(pattern) + 1))[:size]
+    write_all([(tmp_path / "out.yml", text)])
+    assert (tmp_path / "out.yml").read_bytes() == text.encode("utf-8")
