@@ -116,11 +116,18 @@ def _workflow_concurrency(plan: Plan) -> dict[str, Any]:
 def _version_comments(text: str, pins: dict[str, pinning.Pin]) -> str:
     """`uses: repo@sha  # v1.2.3`: the SHA is what runs, the comment is for humans and updaters."""
     by_uses = {pin.uses: pin.version for pin in pins.values()}
-    lines = []
-    for line in text.split("\n"):
-        uses = line.partition("uses: ")[2]
-        lines.append(f"{line}  # {by_uses[uses]}" if uses in by_uses else line)
-    return "\n".join(lines)
+    if not by_uses:
+        return text
+
+    def comment(found: re.Match[str]) -> str:
+        # only where this is the line's first `uses: ` and the rest of the line is the pin
+        line_start = text.rfind("\n", 0, found.start()) + 1
+        if "uses: " in text[line_start:found.start()]:
+            return found.group()
+        return f"{found.group()}  # {by_uses[found.group(1)]}"
+
+    # one scan of the text for the candidates, instead of a Python loop over every line
+    return re.sub("uses: (" + "|".join(map(re.escape, by_uses)) + ")$", comment, text, flags=re.MULTILINE)
 
 
 def _triggers(plan: Plan) -> dict[str, Any]:
