@@ -41,7 +41,9 @@ def _ruamel(text: str) -> tuple[bool, bool, bool, bool]:
 # printable and non-printable unicode (the BOM, a surrogate, the edges of each printable range).
 CHARS = ["a", "0", " ", "\t", "\r", "\0", "\n", "\x85", "\u2028", "\u2029", ":", "#", "-", "?", ".", ",", "[", "]",
          "{", "}", "&", "*", "!", "|", ">", "'", '"', "%", "@", "`", "\x7f", "\x9f", "\xa0", "é", "\ud7ff", "\ud800",
-         "\ue000", "\ufeff", "\ufffd", "\ufffe", "\U0001f600", "\x1b", "\x0b", "~", "="]
+         "\ue000", "\ufeff", "\ufffd", "\ufffe", "\U0001f600", "\x1b", "\x0b", "~", "=",
+         # the edges of each range the analysis tells apart
+         "\x1f", "\x84", "\x86", "\udfff", "\ufefe", "\uff00", "\uffff", "\U00010000", "\U0010ffff"]
 
 
 def _cases() -> list[str]:
