@@ -6,6 +6,7 @@ executed and must leave a `Pipeline` behind. Errors here become `Problem`s with 
 
 from __future__ import annotations
 
+import functools
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -140,6 +141,7 @@ def _parse_plain_yaml(text: str) -> tuple[dict[str, Any], dict[Loc, tuple[int, i
     if _maybe_deep(text):
         return None  # the round-trip reader bounds the depth with a located error
     yaml = YAML(typ="safe")  # YAML 1.2 resolution, as the round-trip loader
+    yaml.Resolver = _resolver_of_one_version()
     loader, _ = yaml.get_constructor_parser(text)
     try:
         root = loader.get_single_node()
@@ -155,6 +157,28 @@ def _parse_plain_yaml(text: str) -> tuple[dict[str, Any], dict[Loc, tuple[int, i
         # node it constructed (with two marks each) until then: let them go with this function.
         loader.constructed_objects.clear()
     return data, positions
+
+
+@functools.cache
+def _resolver_of_one_version() -> Any:
+    """ruamel's resolver, looking up the YAML version's table once instead of once per scalar.
+
+    Its lookup tries the scanner, the loader and the serializer for a version (a raised and caught
+    AttributeError each, for every scalar of the spec). The version is always the default here:
+    a spec with a `%YAML` directive is left to the round-trip reader.
+    """
+    from ruamel.yaml.resolver import VersionedResolver
+
+    class Resolver(VersionedResolver):
+        _table: Any = None
+
+        @property
+        def versioned_resolver(self) -> Any:
+            if self._table is None:
+                self._table = super().versioned_resolver
+            return self._table
+
+    return Resolver
 
 
 class _NotPlain(Exception):
