@@ -119,7 +119,7 @@ def _parse_round_trip(text: str, display: str) -> tuple[Any, dict[Loc, tuple[int
     return plain, positions
 
 
-_STR_TAG = "tag:yaml.org,2002:str"
+_STR_TAG, _MAP_TAG, _SEQ_TAG, _NULL_TAG = ("tag:yaml.org,2002:" + t for t in ("str", "map", "seq", "null"))
 _PLAIN_TAGS = {"tag:yaml.org,2002:" + t for t in ("str", "int", "float", "bool", "null", "map", "seq")}
 
 
@@ -198,10 +198,11 @@ def _maybe_deep(text: str) -> bool:
 
 
 def _plain_node(loader: Any, node: Any, loc: Loc, positions: dict[Loc, tuple[int, int]], seen: set[int]) -> Any:
-    if node.tag not in _PLAIN_TAGS or id(node) in seen:  # a custom tag, a merge key, an alias
+    tag = node.tag  # a property that formats the node's Tag object: read it once
+    if tag not in _PLAIN_TAGS or id(node) in seen:  # a custom tag, a merge key, an alias
         raise _NotPlain
     seen.add(id(node))
-    if node.tag.endswith(":map"):
+    if tag == _MAP_TAG:
         out: dict[str, Any] = {}
         for key_node, value_node in node.value:
             key = _plain_node(loader, key_node, loc, {}, seen)
@@ -212,15 +213,15 @@ def _plain_node(loader: Any, node: Any, loc: Loc, positions: dict[Loc, tuple[int
             positions[(*child, KEY)] = (key_node.start_mark.line + 1, key_node.start_mark.column + 1)
             out[key] = _plain_node(loader, value_node, child, positions, seen)
         return out
-    if node.tag.endswith(":seq"):
+    if tag == _SEQ_TAG:
         items = []
         for index, item in enumerate(node.value):
             positions[(*loc, index)] = (item.start_mark.line + 1, item.start_mark.column + 1)
             items.append(_plain_node(loader, item, (*loc, index), positions, seen))
         return items
-    if node.tag == _STR_TAG and type(node.value) is str:
+    if tag == _STR_TAG and type(node.value) is str:
         return node.value  # what the constructor makes of a string scalar, without its bookkeeping
-    if node.value == "" and node.tag.endswith(":null"):
+    if node.value == "" and tag == _NULL_TAG:
         raise _NotPlain  # an empty value: the parsers place its mark differently
     value = loader.construct_object(node)
     if type(value) not in (str, int, float, bool, type(None)):
