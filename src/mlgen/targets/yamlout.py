@@ -111,24 +111,35 @@ class _FastEmitter:
 
     def mapping(self, node: dict[Any, Any], col: int, first: str) -> None:
         """Keys at `col`; the first key goes after `first` (a sequence dash) when given."""
-        self.container(node)
+        if id(node) in self.seen:  # as `container`, inline: this runs for every mapping
+            raise _Unsupported
+        self.seen.add(id(node))
         pad = " " * col
         lead = first or pad
-        append = self.lines.append
+        lines = self.lines
         for key, value in node.items():
             if type(key) is not str:
                 raise _Unsupported
-            head = lead + _key(key)
-            lead = pad
-            if type(value) is str:
+            kind = type(value)
+            if kind is str:
                 written = _written(value)
                 if written is not None:
-                    line = head + " " + written
+                    line = f"{lead}{_key(key)} {written}"
                     if len(line) > _FOLD_NEAR:
                         raise _Unsupported
-                    append(line)
+                    lines.append(line)
+                    lead = pad
                     continue
-            self.value(value, col, head)
+            head = lead + _key(key)
+            lead = pad
+            if kind is dict and value:
+                lines.append(head)
+                self.mapping(value, col + 2, "")
+            elif kind is list and value:
+                lines.append(head)
+                self.sequence(value, col + 2)
+            else:
+                self.scalar(value, col + 2, head + " ")
 
     def sequence(self, node: list[Any], col: int) -> None:
         """Dashes at `col`, item content at `col + 2`."""
@@ -141,17 +152,6 @@ class _FastEmitter:
                 raise _Unsupported
             else:
                 self.scalar(item, col + 2, dash)
-
-    def value(self, node: Any, col: int, head: str) -> None:
-        """The value of a key written as `head` (ending in `:`) whose key sits at `col`."""
-        if type(node) is dict and node:
-            self.lines.append(head)
-            self.mapping(node, col + 2, "")
-        elif type(node) is list and node:
-            self.lines.append(head)
-            self.sequence(node, col + 2)
-        else:
-            self.scalar(node, col + 2, head + " ")
 
     def scalar(self, node: Any, indent: int, head: str) -> None:
         written = _written(node) if type(node) is str else _scalar(node, False)
