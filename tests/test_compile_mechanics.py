@@ -175,3 +175,14 @@ def test_a_big_config_is_written_byte_exact_in_pieces(tmp_path: Path, size: int)
     text = (pattern * (size // len(pattern) + 1))[:size]
     write_all([(tmp_path / "out.yml", text)])
     assert (tmp_path / "out.yml").read_bytes() == text.encode("utf-8")
+
+
+@pytest.mark.parametrize("text", ["", "a", "é\n" * 1000, "x" * (1 << 20)])
+def test_the_seal_is_the_same_with_or_without_hashlib_loaded(text: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    import hashlib
+
+    from mlgen.drift import header
+
+    with_openssl = header._digest(text)
+    monkeypatch.delitem(sys.modules, "hashlib")
+    assert header._digest(text) == with_openssl == hashlib.sha256(text.encode()).hexdigest()
