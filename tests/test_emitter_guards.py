@@ -1,4 +1,4 @@
-"""The emitters' own guards: the Jenkinsfile self-check, the template's escaping guard, file endings.
+"""The emitters' own guards: the Jenkinsfile self-check, the printer's escaping guard, file endings.
 
 Each guard exists for a broken emitter, so no valid spec reaches it; these tests feed it the broken
 input directly, so that a guard that stopped guarding fails here.
@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from mlgen.targets import jenkins, jenkins_tree
+from mlgen.targets import jenkins
 from mlgen.targets.jenkins_tree import Block, Groovy, Line, Node, call, lit, render
 from tests.compiled import compile_spec
 
@@ -62,13 +62,14 @@ def test_jenkins_tree_check(case: str) -> None:
     assert jenkins.validate(render(tree)) == []  # the frame is right by construction, whatever the tree
 
 
-def test_jenkins_template_refuses_unescaped_values() -> None:
-    env = jenkins_tree._template().environment
-    assert env.from_string("{{ x }}").render(x=Groovy("'ok'")) == "'ok'"
-    assert env.from_string("{{ n }}").render(n=3) == "3"
+def test_jenkins_printer_refuses_unescaped_values() -> None:
+    printed = Block(Groovy("pipeline"), [Line(Groovy("'ok'")), Line(3)])  # type: ignore[arg-type]
+    assert render(printed) == "pipeline {\n  'ok'\n  3\n}\n"
     for value in ("plain text", True, 1.5):
-        with pytest.raises(TypeError, match="unescaped value reached the Jenkinsfile template"):
-            env.from_string("{{ x }}").render(x=value)
+        with pytest.raises(TypeError, match="unescaped value reached the Jenkinsfile"):
+            render(Block(Groovy("pipeline"), [Line(value)]))  # type: ignore[arg-type]
+        with pytest.raises(TypeError, match="unescaped value reached the Jenkinsfile"):
+            render(Block(value))  # type: ignore[arg-type]
 
 
 def test_every_output_ends_with_one_newline() -> None:

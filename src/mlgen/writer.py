@@ -39,7 +39,8 @@ def write_one(path: Path, text: str) -> None:
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=TMP_SUFFIX, dir=path.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
-            handle.write(text)
+            for start in range(0, len(text), _CHUNK):  # encoded a piece at a time: no second copy of a big config
+                handle.write(text[start:start + _CHUNK])
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
@@ -89,13 +90,17 @@ def _make_parents(folder: Path) -> list[Path]:
     return list(reversed(missing))
 
 
+_CHUNK = 1 << 20  # characters
+
+
 def _stage(path: Path, text: str) -> _Staged:
     previous = _previous(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=TMP_SUFFIX, dir=path.parent)
     staged = _Staged(tmp, path, previous)
     try:  # signals are held by the caller, so `tmp` is always either cleaned up or returned
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
-            handle.write(text)
+            for start in range(0, len(text), _CHUNK):  # encoded a piece at a time: no second copy of a big config
+                handle.write(text[start:start + _CHUNK])
             handle.flush()
             os.fsync(handle.fileno())
         os.chmod(tmp, previous[1] if previous else 0o644)

@@ -135,9 +135,10 @@ def registered_record(registry: Registry | None) -> str | None:
     """
     if registry is None or registry.register is None or not registry.model:
         return None
-    from mlgen.runtime.state import registered_path
+    # the path `runtime.state.registered_path` gives, without importing the runtime into a compile
+    from pathlib import PurePosixPath
 
-    return registered_path(registry.model).as_posix()
+    return PurePosixPath(layout.registered(registry.model)).as_posix()
 
 
 def canary_step(stage: Any, weight: int, registry: Registry | None = None) -> str:

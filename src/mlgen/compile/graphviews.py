@@ -57,12 +57,16 @@ def facts(job: Job, plan: Plan) -> list[str]:
 
 # -- Mermaid ---------------------------------------------------------------------------------
 
-_MERMAID_SAFE = re.compile(r"[A-Za-z0-9 _./=,()+@~*-]")
+_MERMAID_UNSAFE = re.compile(r"[^A-Za-z0-9 _./=,()+@~*-]")
 
 
 def mermaid_text(text: str) -> str:
     """A Mermaid label body for `"..."`: every character outside a small safe set as an entity code."""
-    return "".join(ch if _MERMAID_SAFE.fullmatch(ch) else f"#{ord(ch)};" for ch in text)
+    return _MERMAID_UNSAFE.sub(_entity, text)
+
+
+def _entity(match: re.Match[str]) -> str:
+    return f"#{ord(match.group())};"
 
 
 # A review comment's graph: past this many jobs it shows the part around the evaluate stage it
@@ -76,6 +80,14 @@ def mermaid(plan: Plan, around: str | None = None, limit: int = REPORT_GRAPH_JOB
     With `around` (a job id), a pipeline of more than `limit` jobs is drawn as the `limit` jobs
     nearest to that job (by edges, either way; ties in plan order) and a note of how many are left out."""
     index = _indexed(plan)
+    # every target's report job for one evaluate stage draws the same graph: draw it once
+    drawn = index.drawn.get((around, limit))
+    if drawn is None:
+        drawn = index.drawn[(around, limit)] = _mermaid(plan, index, around, limit)
+    return drawn
+
+
+def _mermaid(plan: Plan, index: _Index, around: str | None, limit: int) -> str:
     node = index.node
     whole = around is None or len(plan.jobs) <= limit
     shown = set(node) if whole else nearest(around or "", index, limit)
@@ -103,6 +115,7 @@ class _Index:
     position: dict[str, int]
     neighbours: dict[str, set[str]]  # by edges either way
     incoming: dict[str, list[Edge]]  # job id -> the edges into it, in `edges` order
+    drawn: dict[tuple[str | None, int], str]  # the flowcharts drawn so far, by (around, limit)
 
 
 _last: list[tuple[Plan, _Index]] = []
@@ -120,7 +133,7 @@ def _indexed(plan: Plan) -> _Index:
             neighbours[edge.job].add(edge.need)
             incoming[edge.job].append(edge)
         _last[:] = [(plan, _Index({job.id: f"n{i}" for i, job in enumerate(plan.jobs)}, all_edges,
-                                  {job.id: i for i, job in enumerate(plan.jobs)}, neighbours, incoming))]
+                                  {job.id: i for i, job in enumerate(plan.jobs)}, neighbours, incoming, {}))]
     return _last[0][1]
 
 

@@ -11,6 +11,8 @@ included) breaks it: that is how `check` tells a hand edit from a stale file.
 
 from __future__ import annotations
 
+import sys
+
 from mlgen import layout
 
 try:
@@ -100,7 +102,11 @@ def _is_hex(pair: str) -> bool:
 
 
 def _digest(unsealed: str) -> str:
-    return str(sha256(unsealed.encode("utf-8")).hexdigest())
+    data = unsealed.encode("utf-8")
+    # OpenSSL's SHA-256 once something else has loaded `hashlib` (a compile has): several times
+    # faster on the megabytes of a large config. The digest is the same either way.
+    hashlib = sys.modules.get("hashlib")
+    return str((hashlib.sha256(data) if hashlib is not None else sha256(data)).hexdigest())
 
 
 def _machine_line(text: str) -> tuple[int, int, int] | None:

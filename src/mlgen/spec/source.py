@@ -6,6 +6,7 @@ executed and must leave a `Pipeline` behind. Errors here become `Problem`s with 
 
 from __future__ import annotations
 
+import functools
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -118,6 +119,7 @@ def _parse_round_trip(text: str, display: str) -> tuple[Any, dict[Loc, tuple[int
     return plain, positions
 
 
+_STR_TAG, _MAP_TAG, _SEQ_TAG, _NULL_TAG = ("tag:yaml.org,2002:" + t for t in ("str", "map", "seq", "null"))
 _PLAIN_TAGS = {"tag:yaml.org,2002:" + t for t in ("str", "int", "float", "bool", "null", "map", "seq")}
 
 
@@ -139,8 +141,9 @@ def _parse_plain_yaml(text: str) -> tuple[dict[str, Any], dict[Loc, tuple[int, i
     if _maybe_deep(text):
         return None  # the round-trip reader bounds the depth with a located error
     yaml = YAML(typ="safe")  # YAML 1.2 resolution, as the round-trip loader
+    yaml.Resolver = _resolver_of_one_version()
+    loader, _ = yaml.get_constructor_parser(text)
     try:
-        loader, _ = yaml.get_constructor_parser(text)
         root = loader.get_single_node()
         if root is None or root.tag != "tag:yaml.org,2002:map":
             return None
@@ -149,7 +152,33 @@ def _parse_plain_yaml(text: str) -> tuple[dict[str, Any], dict[Loc, tuple[int, i
         positions[()] = (1, 1)
     except (YAMLError, _NotPlain):
         return None
+    finally:
+        # The loader refers to itself, so only the cycle collector frees it, and it keeps every
+        # node it constructed (with two marks each) until then: let them go with this function.
+        loader.constructed_objects.clear()
     return data, positions
+
+
+@functools.cache
+def _resolver_of_one_version() -> Any:
+    """ruamel's resolver, looking up the YAML version's table once instead of once per scalar.
+
+    Its lookup tries the scanner, the loader and the serializer for a version (a raised and caught
+    AttributeError each, for every scalar of the spec). The version is always the default here:
+    a spec with a `%YAML` directive is left to the round-trip reader.
+    """
+    from ruamel.yaml.resolver import VersionedResolver
+
+    class Resolver(VersionedResolver):
+        _table: Any = None
+
+        @property
+        def versioned_resolver(self) -> Any:
+            if self._table is None:
+                self._table = super().versioned_resolver
+            return self._table
+
+    return Resolver
 
 
 class _NotPlain(Exception):
@@ -169,10 +198,11 @@ def _maybe_deep(text: str) -> bool:
 
 
 def _plain_node(loader: Any, node: Any, loc: Loc, positions: dict[Loc, tuple[int, int]], seen: set[int]) -> Any:
-    if node.tag not in _PLAIN_TAGS or id(node) in seen:  # a custom tag, a merge key, an alias
+    tag = node.tag  # a property that formats the node's Tag object: read it once
+    if tag not in _PLAIN_TAGS or id(node) in seen:  # a custom tag, a merge key, an alias
         raise _NotPlain
     seen.add(id(node))
-    if node.tag.endswith(":map"):
+    if tag == _MAP_TAG:
         out: dict[str, Any] = {}
         for key_node, value_node in node.value:
             key = _plain_node(loader, key_node, loc, {}, seen)
@@ -183,13 +213,15 @@ def _plain_node(loader: Any, node: Any, loc: Loc, positions: dict[Loc, tuple[int
             positions[(*child, KEY)] = (key_node.start_mark.line + 1, key_node.start_mark.column + 1)
             out[key] = _plain_node(loader, value_node, child, positions, seen)
         return out
-    if node.tag.endswith(":seq"):
+    if tag == _SEQ_TAG:
         items = []
         for index, item in enumerate(node.value):
             positions[(*loc, index)] = (item.start_mark.line + 1, item.start_mark.column + 1)
             items.append(_plain_node(loader, item, (*loc, index), positions, seen))
         return items
-    if node.value == "" and node.tag.endswith(":null"):
+    if tag == _STR_TAG and type(node.value) is str:
+        return node.value  # what the constructor makes of a string scalar, without its bookkeeping
+    if node.value == "" and tag == _NULL_TAG:
         raise _NotPlain  # an empty value: the parsers place its mark differently
     value = loader.construct_object(node)
     if type(value) not in (str, int, float, bool, type(None)):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import re
 from typing import TYPE_CHECKING, Any
 
@@ -116,11 +117,14 @@ def _workflow_concurrency(plan: Plan) -> dict[str, Any]:
 def _version_comments(text: str, pins: dict[str, pinning.Pin]) -> str:
     """`uses: repo@sha  # v1.2.3`: the SHA is what runs, the comment is for humans and updaters."""
     by_uses = {pin.uses: pin.version for pin in pins.values()}
-    lines = []
-    for line in text.split("\n"):
-        uses = line.partition("uses: ")[2]
-        lines.append(f"{line}  # {by_uses[uses]}" if uses in by_uses else line)
-    return "\n".join(lines)
+
+    def comment(found: re.Match[str]) -> str:
+        # only where this is the line's first `uses: ` (and so the rest of the line is the pin)
+        first = "uses: " not in text[text.rfind("\n", 0, found.start()) + 1:found.start()]
+        return f"{found.group()}  # {by_uses[found.group(1)]}" if first else found.group()
+
+    # one scan of the text for the candidates, instead of a Python loop over every line
+    return re.sub("uses: (" + "|".join(map(re.escape, by_uses)) + ")$", comment, text, flags=re.MULTILINE) if by_uses else text
 
 
 def _triggers(plan: Plan) -> dict[str, Any]:
@@ -324,6 +328,7 @@ def _download(artifact: Artifact, pin: pinning.Pin) -> dict[str, Any]:
     return _uses(f"Download {artifact.name} outputs", pin, with_)
 
 
+@functools.lru_cache(maxsize=4096)  # a report job downloads what dozens of others uploaded
 def _upload_root(paths: tuple[str, ...]) -> str:
     """upload-artifact stores paths relative to their least common ancestor folder, so the
     download must put them back under that folder ("" when it is the workspace root)."""

@@ -108,11 +108,16 @@ def mark_calls(text: str) -> str:
     """`uses: ./.github/workflows/...` keeps the form every runner and GitHub Enterprise Server
     read (it resolves to the caller's own commit, no checkout needed); zizmor's self-repository
     audit prefers `$/`, which needs runner 2.336.0 or newer and github.com. Said where it applies."""
-    lines = []
-    for line in text.split("\n"):
-        called = line.lstrip().startswith(f"uses: ./{WORKFLOWS}/")
-        lines.append(f"{line}  {_KEEP_RELATIVE}" if called else line)
-    return "\n".join(lines)
+    def mark(call: re.Match[str]) -> str:
+        # a call only where the line's text starts with it (after the whitespace `str.lstrip` drops)
+        line_start = text.rfind("\n", 0, call.start()) + 1
+        return call.group() if text[line_start:call.start()].strip() else f"{call.group()}  {_KEEP_RELATIVE}"
+
+    # one scan of the text for the few candidates, instead of a Python loop over every line
+    return _CALL.sub(mark, text)
+
+
+_CALL = re.compile(rf"uses: \./{re.escape(WORKFLOWS)}/.*$", re.MULTILINE)
 
 
 def _caller(unit: Unit, jobs: dict[str, dict[str, Any]], owner: dict[str, Unit]) -> dict[str, Any]:

@@ -3,7 +3,7 @@
 Two emitters produce the same bytes. ruamel.yaml's round-trip dumper defines the output; it is
 pure Python and takes seconds on the configs of a thousand-stage pipeline. Generated configs use
 a small subset of YAML (block mappings and sequences of plain data), so `_FastEmitter` writes that
-subset directly and asks ruamel's own emitter how to style each distinct string. Anything outside
+subset directly and styles each distinct string by ruamel's own rules (`yamlstyle`). Anything outside
 the subset (a float, a list in a list, a container reached twice, a line near the width limit, a
 string ruamel would double-quote) makes it give up, and the document goes through ruamel.
 tests/test_yamlout.py checks the two agree on every example and on generated documents.
@@ -13,9 +13,11 @@ from __future__ import annotations
 
 import functools
 import io
+import re
 from typing import Any
 
 from mlgen.targets.escape import yaml_needs_quotes
+from mlgen.targets.yamlstyle import analyze
 
 WIDTH = 4096  # never fold long commands: folding changes nothing semantically but hurts diffs
 _STR = "tag:yaml.org,2002:str"
@@ -68,11 +70,15 @@ def _literal_safe(value: str) -> bool:
 
     When they cannot represent the text exactly, the emitter falls back to a quoted scalar.
     """
-    if any(line != line.rstrip(" \t") for line in value.split("\n")):
+    if _SPACE_BEFORE_BREAK.search(value):
         return False
     if value.startswith((" ", "\n")) or "\r" in value or "\t" in value:
         return False
-    return all(ch == "\n" or ch.isprintable() for ch in value)
+    return value.replace("\n", "").isprintable()
+
+
+# A line ending in a space or tab (the same test as `line != line.rstrip(" \t")` on every line).
+_SPACE_BEFORE_BREAK = re.compile(r"[ \t](?:\n|\Z)")
 
 
 class _Unsupported(Exception):
@@ -80,7 +86,11 @@ class _Unsupported(Exception):
 
 
 class _FastEmitter:
-    """Block style with mapping indent 2, sequence indent 4 and dash offset 2, as `dump_ruamel`."""
+    """Block style with mapping indent 2, sequence indent 4 and dash offset 2, as `dump_ruamel`.
+
+    A large config is hundreds of thousands of lines, so the loops below inline the common
+    case (a string value whose written form is cached) instead of a call per scalar.
+    """
 
     def __init__(self) -> None:
         self.lines: list[str] = []
@@ -101,12 +111,35 @@ class _FastEmitter:
 
     def mapping(self, node: dict[Any, Any], col: int, first: str) -> None:
         """Keys at `col`; the first key goes after `first` (a sequence dash) when given."""
-        self.container(node)
+        if id(node) in self.seen:  # as `container`, inline: this runs for every mapping
+            raise _Unsupported
+        self.seen.add(id(node))
         pad = " " * col
-        for i, (key, value) in enumerate(node.items()):
-            if type(key) is not str or len(key) > 100 or any(br in key for br in _BREAKS):
-                raise _Unsupported  # ruamel writes long and multi-line keys as complex `? ` keys
-            self.value(value, col, (first if i == 0 and first else pad) + _scalar(key, True) + ":")
+        lead = first or pad
+        lines = self.lines
+        for key, value in node.items():
+            if type(key) is not str:
+                raise _Unsupported
+            kind = type(value)
+            if kind is str:
+                written = _written(value)
+                if written is not None:
+                    line = f"{lead}{_key(key)} {written}"
+                    if len(line) > _FOLD_NEAR:
+                        raise _Unsupported
+                    lines.append(line)
+                    lead = pad
+                    continue
+            head = lead + _key(key)
+            lead = pad
+            if kind is dict and value:
+                lines.append(head)
+                self.mapping(value, col + 2, "")
+            elif kind is list and value:
+                lines.append(head)
+                self.sequence(value, col + 2)
+            else:
+                self.scalar(value, col + 2, head + " ")
 
     def sequence(self, node: list[Any], col: int) -> None:
         """Dashes at `col`, item content at `col + 2`."""
@@ -120,32 +153,45 @@ class _FastEmitter:
             else:
                 self.scalar(item, col + 2, dash)
 
-    def value(self, node: Any, col: int, head: str) -> None:
-        """The value of a key written as `head` (ending in `:`) whose key sits at `col`."""
-        if type(node) is dict and node:
-            self.lines.append(head)
-            self.mapping(node, col + 2, "")
-        elif type(node) is list and node:
-            self.lines.append(head)
-            self.sequence(node, col + 2)
-        else:
-            self.scalar(node, col + 2, head + " ")
-
     def scalar(self, node: Any, indent: int, head: str) -> None:
-        if type(node) is str and "\n" in node and _style(node, False) == "|":
+        written = _written(node) if type(node) is str else _scalar(node, False)
+        if written is None:
             self.literal(node, indent, head)
             return
-        line = head + _scalar(node, False)
-        if len(line) > WIDTH - 96:  # ruamel may fold near the width; keep clear of its rules
+        line = head + written
+        if len(line) > _FOLD_NEAR:
             raise _Unsupported
         self.lines.append(line)
 
     def literal(self, text: str, indent: int, head: str) -> None:
-        if text.endswith("\n\n"):
-            raise _Unsupported  # a keep (`|+`) literal may end the document with `...`: ruamel's rules
         self.lines.append(head + ("|" if text.endswith("\n") else "|-"))
         pad = " " * indent
-        self.lines.extend(pad + line if line else "" for line in text.rstrip("\n").split("\n"))
+        body = text.rstrip("\n")
+        if "\n\n" in body:  # an empty line is written empty, without the indent
+            self.lines.extend(pad + line if line else "" for line in body.split("\n"))
+        else:  # the lines are joined with breaks anyway: indent them in one pass
+            self.lines.append(pad + body.replace("\n", "\n" + pad))
+
+
+_FOLD_NEAR = WIDTH - 96  # ruamel may fold a line near the width; keep clear of its rules
+
+
+@functools.lru_cache(maxsize=65536)
+def _written(text: str) -> str | None:
+    """A string value as written after its key or dash, or None when it is a block literal."""
+    if "\n" in text and _style(text, False) == "|":
+        if text.endswith("\n\n"):
+            raise _Unsupported  # a keep (`|+`) literal may end the document with `...`: ruamel's rules
+        return None
+    return _scalar(text, False)
+
+
+@functools.lru_cache(maxsize=65536)
+def _key(key: str) -> str:
+    """`key:` as written; configs repeat a few hundred keys many thousand times."""
+    if len(key) > 100 or any(br in key for br in _BREAKS):
+        raise _Unsupported  # ruamel writes long and multi-line keys as complex `? ` keys
+    return _scalar(key, True) + ":"
 
 
 def _scalar(node: Any, key: bool) -> str:
@@ -196,10 +242,10 @@ def _double_quoted(text: str) -> str:
 def _style(text: str, key: bool) -> str:
     """The style ruamel's emitter picks for `text` in block context: "", "'", '"' or "|".
 
-    The same decision as ruamel's Emitter.choose_scalar_style, fed with ruamel's own analysis
-    of the text and its own tag resolution; a key is a simple key.
+    The same decision as ruamel's Emitter.choose_scalar_style, fed with ruamel's analysis of the
+    text (`yamlstyle.analyze`) and its own tag resolution; a key is a simple key.
     """
-    analysis = _analyzer().analyze_scalar(text)
+    analysis = analyze(text)
     requested = _requested_style(text)
     if requested == '"':
         return '"'
@@ -208,24 +254,12 @@ def _style(text: str, key: bool) -> str:
             return ""
     if requested == "|" and not key:
         return "|"
-    if requested is None and analysis.allow_double_quoted and ("'" in text or "\n" in text):
+    # ruamel allows double quotes for every string, so that verdict is not consulted
+    if requested is None and ("'" in text or "\n" in text):
         return '"'
     if requested in (None, "'") and analysis.allow_single_quoted and not (key and analysis.multiline):
         return "'"
     return '"'
-
-
-@functools.cache
-def _analyzer() -> Any:
-    from ruamel.yaml.emitter import Emitter
-
-    class _Analyzer(Emitter):
-        """Only analyze_scalar is used; it reads the YAML version from the serializer."""
-
-        class serializer:  # noqa: N801 - stands in for the attribute analyze_scalar reads
-            use_version = None
-
-    return _Analyzer(io.StringIO(), allow_unicode=True, width=WIDTH)
 
 
 @functools.cache
@@ -236,29 +270,47 @@ def _resolver() -> Any:
 
 
 def _resolves_to_str(text: str) -> bool:
-    """A plain scalar reads back as a string (the emitter's `implicit[0]`) under YAML 1.2."""
-    from ruamel.yaml.nodes import ScalarNode
+    """A plain scalar reads back as a string (the emitter's `implicit[0]`) under YAML 1.2.
 
-    return bool(_resolver().resolve(ScalarNode, text, (True, False)) == _STR)
+    ruamel's `Resolver.resolve` for a plain scalar: the resolvers filed under its first
+    character (and under None), the first whose pattern matches gives the tag, else str.
+    """
+    table = _implicit_resolvers()
+    for tag, pattern in [*table.get(text[:1], ()), *table.get(None, ())]:
+        if pattern.match(text):
+            return bool(tag == _STR)
+    return True
+
+
+@functools.cache
+def _implicit_resolvers() -> dict[Any, list[tuple[str, Any]]]:
+    # ruamel recomputes the version's table on every lookup; it depends only on the version
+    return dict(_resolver().versioned_resolver)
 
 
 def as_read_back(data: Any, text: str) -> Any:
     """What a reader of `text` (the dump of `data`) gets: `data` itself when it holds only plain
     types, which dump and read back unchanged, else the parse of `text`. Lets validation check
     the document it already has instead of parsing tens of thousands of lines again."""
-    todo = [data]
-    while todo:
-        node = todo.pop()
-        kind = type(node)
-        if kind is dict:
-            if any(type(k) is not str for k in node):
-                return load(text)
-            todo.extend(node.values())
-        elif kind is list:
-            todo.extend(node)
-        elif kind not in (str, int, bool):
-            return load(text)
-    return data
+    return data if _plain(data) else load(text)
+
+
+_LEAVES = (str, int, bool)
+
+
+def _plain(node: Any) -> bool:
+    """Only dicts with string keys, lists, strings, ints and bools: one call per container."""
+    kind = type(node)
+    if kind is dict:
+        for key, value in node.items():
+            if type(key) is not str:
+                return False
+            if type(value) not in _LEAVES and not _plain(value):
+                return False
+        return True
+    if kind is list:
+        return all(type(item) in _LEAVES or _plain(item) for item in node)
+    return kind in _LEAVES
 
 
 def load(text: str) -> Any:
