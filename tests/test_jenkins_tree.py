@@ -76,5 +76,5 @@ def test_script_lines_are_not_indented() -> None:
     Block("pipeline", []),  # type: ignore[arg-type]
 ], ids=["plain line", "plain head"])
 def test_plain_text_never_reaches_the_file(tree: Block) -> None:
-    with pytest.raises(TypeError, match="unescaped value reached the Jenkinsfile"):
+    with pytest.raises(TypeError, match="unescaped value reached the Jenkinsfile template"):
         render(tree)

@@ -1,15 +1,17 @@
-"""The Jenkinsfile as a tree of blocks and lines, and the printer that writes it.
+"""The Jenkinsfile as a tree of blocks and lines, and the template that prints it.
 
 A `Block` prints as `head {`, its children two spaces deeper, then `}`; a `Line` prints as its
-text. One recursive printer does the indenting (a child's prefix is its parent's plus two
-spaces), so every `{` the tree opens is closed at the right place by construction. Only the
-first line of a multi-line literal (an `sh` script) is indented: its other lines are the
-script's own bytes. Text reaches the tree only as `Groovy`, made by the functions here from
-`mlgen.targets.escape`, and the printer refuses anything else.
+text. The template's one recursive macro does the indenting (a child's prefix is its parent's
+plus two spaces), so every `{` the tree opens is closed at the right place by construction.
+Only the first line of a multi-line literal (an `sh` script) is indented: its other lines are
+the script's own bytes (which is why the template does not use Jinja's `indent` filter, which
+would indent them too). Text reaches the tree only as `Groovy`, made by the functions here from
+`mlgen.targets.escape`, and the template refuses anything else.
 """
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -21,12 +23,13 @@ from mlgen.targets.escape import groovy_block, groovy_single
 class Groovy(str):
     """Text that is already a valid Groovy literal or expression.
 
-    The printer writes it as it is and refuses a plain `str`, which nothing escaped.
+    `__html__` is the protocol Jinja's autoescaping honours: the template prints it as it is,
+    while a plain `str` would be escaped (and is refused by the template's `finalize`).
     """
 
     __slots__ = ()
 
-    def __html__(self) -> str:  # marks it as escaped for Jinja (the tests print trees with Jinja too)
+    def __html__(self) -> str:
         return str(self)
 
 
@@ -106,35 +109,25 @@ def _stage_heads(node: Block) -> list[str]:
 
 
 def render(root: Block) -> str:
-    """The text of the tree. (A Jinja template with a recursive macro printed it before: the same
-    bytes, several times slower on the Jenkinsfile of a large pipeline.)"""
-    out: list[str] = []
-    _node(root, "", out)
-    return "".join(out)
+    # The root's prefix is Groovy, so each child's (`prefix ~ "  "` in the template) is too.
+    text: str = _template().render(root=root, prefix=Groovy(""))
+    return text
 
 
-def _node(node: Node, prefix: str, out: list[str]) -> None:
-    if isinstance(node, Block):
-        out.append(f"{prefix}{_printable(node.head)} {{\n")
-        _body(node, prefix, out)
-    else:
-        out.append(f"{prefix}{_printable(node.text)}\n")
+@functools.cache
+def _template() -> Any:
+    import jinja2
 
+    from mlgen.resources import resource_dir
 
-def _body(block: Block, prefix: str, out: list[str]) -> None:
-    """A block's children, then its closing brace, or `} else {` and the block that continues it."""
-    inner = prefix + "  "
-    for child in block.children:
-        _node(child, inner, out)
-    if block.then is None:
-        out.append(prefix + "}\n")
-    else:
-        out.append(f"{prefix}}} {_printable(block.then.head)} {{\n")
-        _body(block.then, prefix, out)
+    def finalize(value: Any) -> Any:
+        # Groovy text, and macro output (autoescaped from Groovy text); a plain str was never escaped.
+        if hasattr(value, "__html__") or (isinstance(value, int) and not isinstance(value, bool)):
+            return value
+        raise TypeError(f"unescaped value reached the Jenkinsfile template: {value!r}")
 
-
-def _printable(value: Any) -> str:
-    # Groovy text (or a number) only; a plain str was never escaped.
-    if isinstance(value, Groovy) or (isinstance(value, int) and not isinstance(value, bool)):
-        return str(value)
-    raise TypeError(f"unescaped value reached the Jenkinsfile: {value!r}")
+    # autoescape only makes macro output count as escaped; every value printed is Groovy already.
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(resource_dir("templates"))), autoescape=True,
+                             undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True,
+                             keep_trailing_newline=True, finalize=finalize)
+    return env.get_template("Jenkinsfile.j2")
