@@ -1,12 +1,14 @@
 """The Jenkinsfile as a tree of blocks and lines, and the template that prints it.
 
 A `Block` prints as `head {`, its children two spaces deeper, then `}`; a `Line` prints as its
-text. The template's one recursive macro does the indenting (a child's prefix is its parent's
-plus two spaces), so every `{` the tree opens is closed at the right place by construction.
-Only the first line of a multi-line literal (an `sh` script) is indented: its other lines are
-the script's own bytes (which is why the template does not use Jinja's `indent` filter, which
-would indent them too). Text reaches the tree only as `Groovy`, made by the functions here from
-`mlgen.targets.escape`, and the template refuses anything else.
+text. `events` walks the tree depth first into what the template prints: open, line, then (the
+block continuing another after its brace), close, each with its node's indentation, so every
+`{` the tree opens is closed at the right place by construction. (A flat walk, not a recursive
+macro: a macro's output is joined again at every level above it, which made a large Jenkinsfile
+several times slower to print.) Only the first line of a multi-line literal (an `sh` script) is
+indented: its other lines are the script's own bytes (which is why the template does not use
+Jinja's `indent` filter, which would indent them too). Text reaches the tree only as `Groovy`,
+made by the functions here from `mlgen.targets.escape`, and the template refuses anything else.
 """
 
 from __future__ import annotations
@@ -109,9 +111,40 @@ def _stage_heads(node: Block) -> list[str]:
 
 
 def render(root: Block) -> str:
-    # The root's prefix is Groovy, so each child's (`prefix ~ "  "` in the template) is too.
-    text: str = _template().render(root=root, prefix=Groovy(""))
+    text: str = _template().render(events=events(root))
     return text
+
+
+Event = tuple[str, Groovy, Groovy]  # (open | line | then | close, indentation, text)
+_NOTHING = Groovy("")
+
+
+def events(root: Block) -> list[Event]:
+    """The tree depth first, as the template prints it; indentation two spaces a level."""
+    out: list[Event] = []
+    indents: list[Groovy] = []
+
+    def indent(depth: int) -> Groovy:
+        while len(indents) <= depth:
+            indents.append(Groovy("  " * len(indents)))
+        return indents[depth]
+
+    def walk(node: Node, depth: int) -> None:
+        if isinstance(node, Line):
+            out.append(("line", indent(depth), node.text))
+            return
+        out.append(("open", indent(depth), node.head))
+        part: Block | None = node
+        while part is not None:
+            for child in part.children:
+                walk(child, depth + 1)
+            if part.then is not None:
+                out.append(("then", indent(depth), part.then.head))
+            part = part.then
+        out.append(("close", indent(depth), _NOTHING))
+
+    walk(root, 0)
+    return out
 
 
 @functools.cache
@@ -121,12 +154,12 @@ def _template() -> Any:
     from mlgen.resources import resource_dir
 
     def finalize(value: Any) -> Any:
-        # Groovy text, and macro output (autoescaped from Groovy text); a plain str was never escaped.
+        # Groovy text (and ints); a plain str was never escaped.
         if hasattr(value, "__html__") or (isinstance(value, int) and not isinstance(value, bool)):
             return value
         raise TypeError(f"unescaped value reached the Jenkinsfile template: {value!r}")
 
-    # autoescape only makes macro output count as escaped; every value printed is Groovy already.
+    # autoescape with `finalize`: every value printed must be Groovy already, or the render fails.
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(resource_dir("templates"))), autoescape=True,
                              undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True,
                              keep_trailing_newline=True, finalize=finalize)
