@@ -195,3 +195,23 @@ _PRCTL = _prctl()  # looked up here: the child between fork and exec (maybe of a
 
 def die_with_parent() -> None:
     _PRCTL(_PR_SET_PDEATHSIG, 15)  # SIGTERM
+
+
+def arguments_while_compiling(module: Any, name: str, spec: Path, monkeypatch: pytest.MonkeyPatch,
+                              only: tuple[str, ...] | None = None) -> list[Any]:
+    """The first argument of every call of `module.<name>` (still doing its work) while `spec` compiles."""
+    from mlgen.compile.compiler import compile_pipeline
+    from mlgen.spec.load import load
+
+    seen: list[Any] = []
+    real = getattr(module, name)
+
+    def spy(value: Any) -> Any:
+        seen.append(value)
+        return real(value)
+
+    monkeypatch.setattr(module, name, spy)
+    source, pipeline = load(spec)
+    compile_pipeline(pipeline, spec_name=spec.name, spec_bytes=source.raw, source=source,
+                     **({"only": only} if only is not None else {}))
+    return seen

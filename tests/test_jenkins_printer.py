@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mlgen.targets.jenkins_tree import Block, Groovy, Line, Node, block, render
-from tests.support import example_specs
+from tests.support import arguments_while_compiling, example_specs
 
 REFERENCE = """\
 {#- Declarative Jenkinsfile: prints the node tree built by mlgen.targets.jenkins. Every text is a
@@ -86,22 +86,13 @@ def test_the_template_writes_what_the_recursive_macro_wrote(root: Block) -> None
 
 
 def test_every_example_jenkinsfile_is_printed_as_the_recursive_macro_printed_it(monkeypatch: Any) -> None:
-    from mlgen.compile.compiler import compile_pipeline
     from mlgen.spec.load import load
     from mlgen.targets import jenkins
 
     roots: list[Block] = []
-    real = jenkins.render
-
-    def spy(root: Block) -> str:
-        roots.append(root)
-        return real(root)
-
-    monkeypatch.setattr(jenkins, "render", spy)
     for spec in example_specs():
-        source, pipeline = load(spec)
-        if "jenkins" in pipeline.enabled_targets():
-            compile_pipeline(pipeline, spec_name=spec.name, spec_bytes=source.raw, only=("jenkins",), source=source)
+        if "jenkins" in load(spec)[1].enabled_targets():
+            roots += arguments_while_compiling(jenkins, "render", spec, monkeypatch, only=("jenkins",))
     assert roots
     for root in roots:
         assert render(root) == _reference(root)

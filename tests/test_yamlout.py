@@ -10,11 +10,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from benchmarks.genspec import spec as scale_spec
-from mlgen.compile.compiler import compile_pipeline
-from mlgen.spec.load import load
 from mlgen.targets import yamlout
 from tests import hostile
-from tests.support import example_specs
+from tests.support import arguments_while_compiling, example_specs
 
 # Strings that stress the style rules: YAML 1.1 and 1.2 traps, indicators, quotes, scripts.
 TRICKY = [*hostile.CORPUS, "", " ", "a ", " a", "true", "Null", "~", "0o17", "0x1F", "1e3", ".5", "-", "?", ":", "a:b",
@@ -33,17 +31,7 @@ documents = st.dictionaries(keys, st.recursive(
 
 def _dumped_documents(spec: Path, monkeypatch: pytest.MonkeyPatch) -> list[Any]:
     """Every document the targets hand to `yamlout.dump` while compiling `spec`."""
-    seen: list[Any] = []
-    real = yamlout.dump
-
-    def spy(data: Any) -> str:
-        seen.append(data)
-        return real(data)
-
-    monkeypatch.setattr(yamlout, "dump", spy)
-    source, pipeline = load(spec)
-    compile_pipeline(pipeline, spec_name=spec.name, spec_bytes=source.raw, source=source)
-    return seen
+    return arguments_while_compiling(yamlout, "dump", spec, monkeypatch)
 
 
 def _scale(tmp_path: Path) -> Path:
