@@ -94,8 +94,8 @@ def test_a_step_stopped_mid_bake_reads_aborted_and_its_rollback_ran(tmp_path: Pa
     init_and_commit(repo, "stop project")
     # As an earlier build of the branch left the steps' workspaces (`<agents>/<branch>/<stage path>`):
     # a first build's venv creation and install would not fit in a 30 s timeout on a loaded machine.
-    for step in ("canary_canary_50_", "canary_canary_100_"):
-        warm_venv(tmp_path / "jenkins-agents" / "main" / step, PYTHON, f"mlgen-ci=={__version__}")
+    # Only the first step's: the abort skips the other.
+    warm_venv(tmp_path / "jenkins-agents" / "main" / "canary_canary_50_", PYTHON, f"mlgen-ci=={__version__}")
     log = tmp_path / "deploy.log"
     run = engines.run("jenkins", repo, variables={"PIP_NO_INDEX": "1", "STOP_LOG": str(log)}, state=tmp_path, timeout=300)
     assert run.statuses == {"validate": "passed", "canary-50": "aborted", "canary-50-rollback": "passed",

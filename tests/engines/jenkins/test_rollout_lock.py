@@ -62,9 +62,11 @@ def _project(folder: Path) -> Path:
     return folder / "Jenkinsfile"
 
 
-def _build(template: Path, tmp_path: Path, number: int, log: Path, **kw: object) -> JenkinsRun:
-    workspace = tmp_path / f"build-{number}"
-    shutil.copytree(template.parent, workspace)
+def _build(template: Path, tmp_path: Path, number: int, log: Path, workspace: Path | None = None, **kw: object) -> JenkinsRun:
+    """Build `number` in a workspace of its own (another job's), or in `workspace` (the job's, made before)."""
+    if workspace is None:
+        workspace = tmp_path / f"build-{number}"
+        shutil.copytree(template.parent, workspace)
     return run_jenkinsfile(workspace / "Jenkinsfile", workspace, env={"PIP_NO_INDEX": "1", "DEPLOY_LOG": str(log)},
                            stash_dir=tmp_path / f"stash-{number}", lock_dir=tmp_path / "locks", build_number=number,
                            timeout=300, **kw)  # type: ignore[arg-type]
@@ -94,8 +96,12 @@ def test_two_builds_in_flight_roll_out_one_after_the_other(tmp_path: Path) -> No
 def test_a_second_build_of_the_same_job_waits_until_the_first_has_finished(tmp_path: Path) -> None:
     template = _project(tmp_path / "project")
     log = tmp_path / "deploy.log"
+    # One job, one workspace: Jenkins builds a job's builds in its workspace, and the later one finds
+    # the stage venv the earlier one made.
+    workspace = tmp_path / "job"
+    shutil.copytree(template.parent, workspace)
     with concurrent.futures.ThreadPoolExecutor(2) as pool:
-        runs = list(pool.map(lambda n: _build(template, tmp_path, n, log), (1, 2)))
+        runs = list(pool.map(lambda n: _build(template, tmp_path, n, log, workspace), (1, 2)))
     assert [run.result for run in runs] == ["SUCCESS", "SUCCESS"], [run.log for run in runs]
     waited = [run for run in runs if QUEUED.format(job="mlgen/main") in run.log]
     assert len(waited) == 1, "exactly one build waited for the other"
