@@ -18,6 +18,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TextIO
 
 from mlgen import confine
 from mlgen.errors import MlgenError
@@ -39,8 +40,7 @@ def write_one(path: Path, text: str) -> None:
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=TMP_SUFFIX, dir=path.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
-            for start in range(0, len(text), _CHUNK):  # encoded a piece at a time: no second copy of a big config
-                handle.write(text[start:start + _CHUNK])
+            _write_text(handle, text)
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
@@ -93,14 +93,19 @@ def _make_parents(folder: Path) -> list[Path]:
 _CHUNK = 1 << 20  # characters
 
 
+def _write_text(handle: TextIO, text: str) -> None:
+    """Encoded a piece at a time: no second, encoded copy of a big config in memory."""
+    for start in range(0, len(text), _CHUNK):
+        handle.write(text[start:start + _CHUNK])
+
+
 def _stage(path: Path, text: str) -> _Staged:
     previous = _previous(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=TMP_SUFFIX, dir=path.parent)
     staged = _Staged(tmp, path, previous)
     try:  # signals are held by the caller, so `tmp` is always either cleaned up or returned
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
-            for start in range(0, len(text), _CHUNK):  # encoded a piece at a time: no second copy of a big config
-                handle.write(text[start:start + _CHUNK])
+            _write_text(handle, text)
             handle.flush()
             os.fsync(handle.fileno())
         os.chmod(tmp, previous[1] if previous else 0o644)

@@ -17,7 +17,7 @@ import re
 from typing import Any
 
 from mlgen.targets.escape import yaml_needs_quotes
-from mlgen.targets.yamlstyle import analyze
+from mlgen.targets.yamlstyle import BREAKS, analyze
 
 WIDTH = 4096  # never fold long commands: folding changes nothing semantically but hurts diffs
 _STR = "tag:yaml.org,2002:str"
@@ -189,7 +189,7 @@ def _written(text: str) -> str | None:
 @functools.lru_cache(maxsize=65536)
 def _key(key: str) -> str:
     """`key:` as written; configs repeat a few hundred keys many thousand times."""
-    if len(key) > 100 or any(br in key for br in _BREAKS):
+    if len(key) > 100 or any(br in key for br in BREAKS):
         raise _Unsupported  # ruamel writes long and multi-line keys as complex `? ` keys
     return _scalar(key, True) + ":"
 
@@ -199,7 +199,7 @@ def _scalar(node: Any, key: bool) -> str:
         style = _style(node, key)
         if style == "":
             return node
-        if style == "'" and not any(br in node for br in _BREAKS):
+        if style == "'" and not any(br in node for br in BREAKS):
             return "'" + node.replace("'", "''") + "'"
         if style == '"':
             return _double_quoted(node)
@@ -215,7 +215,6 @@ def _scalar(node: Any, key: bool) -> str:
     raise _Unsupported
 
 
-_BREAKS = ("\n", "\x85", "\u2028", "\u2029")
 _ESCAPES = {"\0": "0", "\x07": "a", "\x08": "b", "\t": "t", "\n": "n", "\x0b": "v", "\x0c": "f", "\r": "r",
             "\x1b": "e", '"': '"', "\\": "\\", "\x85": "N", "\u2028": "L", "\u2029": "P"}
 

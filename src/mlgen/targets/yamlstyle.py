@@ -13,17 +13,17 @@ from __future__ import annotations
 import re
 from typing import NamedTuple
 
-_BREAKS = "\n\x85\u2028\u2029"
+BREAKS = "\n\x85\u2028\u2029"  # what YAML reads as a line break
 # The characters ruamel counts as whitespace around indicators (`\0`, `\t`, `\r` are also special).
-_WS = "\0 \t\r" + _BREAKS
+_WS = "\0 \t\r" + BREAKS
 
 # Not printable for an emitter with allow_unicode, so escaped in double quotes: the complement of
 # `\n`, ` `-`~`, U+0085, U+00A0-U+D7FF, U+E000-U+FFFD without the byte order mark U+FEFF (ruamel
 # escapes it), and everything from U+10000. Written as the complement: it compiles much faster.
 _SPECIAL = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x84\x86-\x9f\ud800-\udfff\ufeff\ufffe\uffff]")
 # A space next to a line break: only a double-quoted (or block) scalar keeps it exact.
-_SPACE_AT_BREAK = re.compile(f"[{_BREAKS}] | [{_BREAKS}]")
-_LINE_BREAK = re.compile(f"[{_BREAKS}]")
+_SPACE_AT_BREAK = re.compile(f"[{BREAKS}] | [{BREAKS}]")
+_LINE_BREAK = re.compile(f"[{BREAKS}]")
 # Indicators inside the text: `: ` (or `:` at the end) after the first character, and ` #`.
 _INNER_INDICATOR = re.compile(f"(?s).:(?:[{_WS}]|\\Z)|[{_WS}]#")
 _LEADING_INDICATORS = "#,[]{}&*!|>'\"%@`"
